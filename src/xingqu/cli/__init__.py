@@ -1,0 +1,1 @@
+"""The ``xingqu`` command line."""

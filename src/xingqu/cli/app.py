@@ -1,0 +1,78 @@
+"""The ``xingqu`` Typer application and its entry point, which maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+from rich.text import Text
+
+from xingqu import __version__
+from xingqu.cli import data, demo
+from xingqu.cli.common import err_console
+from xingqu.errors import EXIT_INTERNAL, EXIT_USAGE, EXIT_USER_ERROR, XingquError
+
+app = typer.Typer(
+    name="xingqu",
+    help="xingqu (兴趣): interest e-commerce engine — goods find people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(data.init)
+app.command("import")(data.import_)
+app.command("stats")(data.stats)
+app.command("export")(data.export)
+app.command("demo")(demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xingqu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """xingqu (兴趣): interest e-commerce engine — goods find people."""
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 user error (explained), 2 usage, 3 internal error."""
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        return EXIT_USER_ERROR
+    except XingquError as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        return exc.exit_code
+    except Exception:
+        if os.environ.get("XINGQU_DEBUG"):
+            traceback.print_exc()
+        else:
+            err_console.print_exception(max_frames=4)
+        err_console.print(
+            Text.assemble(("internal error: ", "bold red"), "this is a bug in xingqu; please report it.")
+        )
+        return EXIT_INTERNAL
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

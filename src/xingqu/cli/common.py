@@ -1,0 +1,63 @@
+"""What every command shares: the store option, console output, JSON output and progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from xingqu.config import Settings
+from xingqu.store import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="XINGQU_DB", help="Store URL (SQLite file or postgresql://…).", show_envvar=True
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def open_store(db: str | None) -> Store:
+    """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file."""
+    return Store.open(db, settings=Settings())
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on standard output (UTF-8, Chinese kept readable)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def file_progress(enabled: bool) -> Iterator[Any]:
+    """A Rich progress bar with one task per file; yields a callback ``(path, done, total)``."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not enabled,
+    )
+    tasks: dict[Path, Any] = {}
+
+    def update(path: Path, done: int, total: int) -> None:
+        if path not in tasks:
+            tasks[path] = progress.add_task(path.name, total=total or None)
+        progress.update(tasks[path], completed=done)
+
+    with progress:
+        yield update

@@ -1,0 +1,34 @@
+"""Settings, declared once: each field has a default, a description and an environment variable."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DB_URL = "sqlite:///./xingqu-data/xingqu.db"
+
+
+class Settings(BaseSettings):
+    """Process-wide settings, read from ``XINGQU_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="XINGQU_", extra="ignore")
+
+    db: str = Field(
+        default=DEFAULT_DB_URL,
+        description="SQLAlchemy URL of the store: a SQLite file (default) or postgresql+psycopg://…",
+    )
+    sqlite_busy_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a SQLite writer waits for another process's write to finish.",
+    )
+    ingest_batch_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Rows read, validated and written per batch; bounds ingest memory.",
+    )
+    max_reported_errors: int = Field(
+        default=50,
+        ge=1,
+        description="How many row errors an import lists before summarising the rest as a count.",
+    )

@@ -1,0 +1,284 @@
+"""Import files or folders into the store: whole or not at all, idempotent for events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy.engine import Connection
+
+from xingqu.config import Settings
+from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, kind_spec
+from xingqu.errors import NotFoundError, RowError, UserError, ValidationFailed
+from xingqu.ingest.readers import SUPPORTED_SUFFIXES, FileError, RawBatch, progress_total, read_batches
+from xingqu.ingest.validate import validate_batch
+from xingqu.store import Store
+
+#: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
+Progress = Callable[[Path, int, int], None]
+
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    path: str
+    kind: str
+    rows: int = 0  # rows read
+    written: int = 0  # rows inserted (events) or inserted-or-updated (other kinds)
+    duplicates: int = 0  # events already stored, or repeated within the file
+    rejected: int = 0  # invalid rows (written to the reject file with --skip-invalid)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, file by file."""
+
+    files: list[FileReport] = field(default_factory=list)
+    rejects_path: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def written(self) -> int:
+        return sum(f.written for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": [asdict(f) for f in self.files],
+            "rows": self.rows,
+            "written": self.written,
+            "rejected": self.rejected,
+            "rejects_path": self.rejects_path,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def kind_from_name(path: Path) -> str | None:
+    """The record kind a file name implies: its stem starts with a kind name (``events-2026-05.parquet``)."""
+    stem = path.name.split(".")[0].lower()
+    matches = [k for k in KINDS if stem == k or stem.startswith((k + "-", k + "_"))]
+    return max(matches, key=len) if matches else None
+
+
+def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
+    """The files an import will read, with their kinds, in dependency order."""
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file or folder")
+    if path.is_file():
+        found = kind or kind_from_name(path)
+        if found is None:
+            raise UserError(
+                f"{path}: cannot tell the kind from the file name; name it after one of "
+                f"{', '.join(KINDS)} or pass --kind"
+            )
+        kind_spec(found)
+        return [(path, found)]
+    if kind is not None:
+        raise UserError("--kind applies to a single file; a folder's files are named after their kinds")
+    plan: list[tuple[Path, str]] = []
+    unknown: list[str] = []
+    for p in sorted(path.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        k = kind_from_name(p)
+        if k is None:
+            unknown.append(p.name)
+        else:
+            plan.append((p, k))
+    if unknown:
+        raise UserError(
+            f"{path}: cannot tell the kind of {', '.join(unknown)}; name files after {', '.join(KINDS)}"
+        )
+    if not plan:
+        raise UserError(f"{path}: no importable files ({', '.join(SUPPORTED_SUFFIXES)}) in the folder")
+    plan.sort(key=lambda pk: (IMPORT_ORDER.index(pk[1]), pk[0].name))
+    return plan
+
+
+class _KnownKeys:
+    """Keys per kind visible to reference checks: the store's, plus those written in this transaction."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self._store = store
+        self._conn = conn
+        self._keys: dict[str, pa.Array] = {}
+
+    def __call__(self, kind: str) -> pa.Array:
+        if kind not in self._keys:
+            self._keys[kind] = self._store.known_keys(self._conn, kind)
+        return self._keys[kind]
+
+    def add(self, kind: str, keys: pa.Array) -> None:
+        if kind in self._keys and len(keys):
+            self._keys[kind] = pa.concat_arrays([self._keys[kind], keys.cast(pa.string())])
+
+
+def _dedupe(spec: KindSpec, records: pa.Table) -> pa.Table:
+    """One record per key in a batch: the first for events (duplicates), the last for other kinds."""
+    if records.num_rows < 2:
+        return records
+    idx = pa.array(np.arange(records.num_rows))
+    agg = "min" if spec.append_only else "max"
+    keep = (
+        records.append_column("__i", idx)
+        .group_by(list(spec.key), use_threads=False)
+        .aggregate([("__i", agg)])
+    )
+    if keep.num_rows == records.num_rows:
+        return records
+    kept = np.sort(keep.column(f"__i_{agg}").to_numpy())
+    return records.take(pa.array(kept))
+
+
+class _Rejects:
+    """Reject file for --skip-invalid: one JSON line per invalid row with its errors and raw values."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def write(self, raw: RawBatch, positions: list[int], errors: list[RowError]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("w", encoding="utf-8")
+        by_row: dict[int | None, list[RowError]] = {}
+        for e in errors:
+            by_row.setdefault(e.row, []).append(e)
+        for e in raw.parse_errors:
+            self._fh.write(
+                json.dumps(
+                    {
+                        "source": e.source,
+                        "line": e.line,
+                        "row": e.row,
+                        "errors": [e.to_dict()],
+                        "record": None,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        if positions:
+            records = raw.table.take(pa.array(positions)).to_pylist()
+            for pos, rec in zip(positions, records, strict=True):
+                row = raw.rows[pos]
+                errs = by_row.get(row, [])
+                self._fh.write(
+                    json.dumps(
+                        {
+                            "source": errs[0].source if errs else None,
+                            "line": raw.lines[pos] if raw.lines is not None else None,
+                            "row": row,
+                            "errors": [e.to_dict() for e in errs],
+                            "record": rec,
+                        },
+                        ensure_ascii=False,
+                        default=str,
+                    )
+                    + "\n"
+                )
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+def default_rejects_path(path: Path) -> Path:
+    """Beside the input, never inside an imported folder: ``events.csv`` → ``events.csv.rejects.jsonl``."""
+    return path.with_name(path.name + ".rejects.jsonl")
+
+
+@contextmanager
+def _timed(report: ImportReport) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.seconds = time.perf_counter() - start
+
+
+def import_path(
+    store: Store,
+    path: Path | str,
+    *,
+    kind: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+) -> ImportReport:
+    """Import a file, or a folder of files named after their kinds, in one transaction.
+
+    Strict by default: any invalid row means nothing is written and ``ValidationFailed`` lists the
+    errors (up to ``max_reported_errors``). With ``skip_invalid`` valid rows are written and invalid
+    ones go to a reject file. Events already stored (same ``event_id``) are skipped, so re-importing
+    is a no-op.
+    """
+    settings = settings or Settings()
+    path = Path(path)
+    plan = plan_import(path, kind)
+    store.init()
+    report = ImportReport()
+    rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
+    shown: list[RowError] = []
+    total_errors = 0
+    with _timed(report):
+        try:
+            with store.writing() as conn:
+                known = _KnownKeys(store, conn)
+                for file, fkind in plan:
+                    spec = kind_spec(fkind)
+                    fr = FileReport(str(file), fkind)
+                    report.files.append(fr)
+                    total = progress_total(file)
+                    for raw in read_batches(file, spec, settings.ingest_batch_rows):
+                        checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
+                        batch_errors = raw.parse_errors + checked.errors
+                        bad_rows = len(raw.parse_errors) + checked.invalid_rows
+                        fr.rows += len(raw.rows) + len(raw.parse_errors)
+                        fr.rejected += bad_rows
+                        total_errors += len(batch_errors)
+                        room = settings.max_reported_errors - len(shown)
+                        if room > 0:
+                            shown.extend(batch_errors[:room])
+                        if rejects is not None and bad_rows:
+                            rejects.write(raw, checked.rejected, checked.errors)
+                        if total_errors and rejects is None:
+                            continue  # keep validating to report every error; write nothing more
+                        records = _dedupe(spec, checked.records)
+                        written = store.write_records(conn, fkind, records)
+                        fr.written += written
+                        if spec.append_only:
+                            fr.duplicates += checked.records.num_rows - written
+                        if len(spec.key) == 1:
+                            known.add(fkind, records.column(spec.key[0]).combine_chunks())
+                        if progress is not None:
+                            progress(file, raw.progress, total)
+                    if progress is not None:
+                        progress(file, total, total)
+                if total_errors and rejects is None:
+                    raise ValidationFailed(str(path), shown, total_errors)
+        finally:
+            if rejects is not None:
+                rejects.close()
+    if rejects is not None and report.rejected:
+        report.rejects_path = str(rejects.path)
+    return report
+
+
+__all__ = ["FileError", "FileReport", "ImportReport", "import_path", "kind_from_name", "plan_import"]

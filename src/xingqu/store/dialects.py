@@ -1,0 +1,119 @@
+"""Everything that differs between SQLite and PostgreSQL, in one class per backend."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from xingqu.domain.records import KindSpec
+
+WRITE_OPTION = "xingqu_write"
+
+
+class Dialect:
+    """Backend-specific behaviour: connection set-up, write locking and bulk writes."""
+
+    name = "generic"
+
+    def configure(self, engine: Engine, busy_timeout_s: float) -> None:
+        """Install connection hooks (pragmas, transaction start)."""
+
+    def lock_for_write(self, conn: Connection) -> None:
+        """Serialise writers that must not interleave (schema changes)."""
+
+    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
+        """Insert a batch in storage form; append-only kinds skip existing keys, others upsert.
+
+        Returns the number of rows inserted or updated (for append-only kinds: newly inserted).
+        """
+        raise NotImplementedError
+
+
+def _conflict_clause(spec: KindSpec, excluded: str) -> str:
+    key = ", ".join(spec.key)
+    if spec.append_only:
+        return f"ON CONFLICT ({key}) DO NOTHING"
+    updates = ", ".join(f"{c} = {excluded}.{c}" for c in spec.columns if c not in spec.key)
+    return f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+class SQLiteDialect(Dialect):
+    """SQLite: WAL journal, writers take the lock at BEGIN (BEGIN IMMEDIATE) and wait for each other."""
+
+    name = "sqlite"
+
+    def configure(self, engine: Engine, busy_timeout_s: float) -> None:
+        timeout_ms = int(busy_timeout_s * 1000)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA cache_size = -65536")
+            cur.execute("PRAGMA temp_store = MEMORY")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
+        cols = ", ".join(spec.columns)
+        marks = ", ".join("?" for _ in spec.columns)
+        sql = f"INSERT INTO {spec.table} ({cols}) VALUES ({marks}) {_conflict_clause(spec, 'excluded')}"
+        rows = list(zip(*(table.column(c).to_pylist() for c in spec.columns), strict=True))
+        if not rows:
+            return 0
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, rows)
+            return max(cursor.rowcount, 0)
+        finally:
+            cursor.close()
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: COPY into a transaction-scoped staging table, then one INSERT … ON CONFLICT."""
+
+    name = "postgresql"
+
+    def lock_for_write(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301)")
+
+    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
+        if table.num_rows == 0:
+            return 0
+        stage = f"_xingqu_stage_{spec.table}"
+        cols = ", ".join(spec.columns)
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DROP")
+        conn.exec_driver_sql(f"TRUNCATE {stage}")
+        buf = io.BytesIO()
+        pacsv.write_csv(table.select(list(spec.columns)), buf, pacsv.WriteOptions(include_header=False))
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getbuffer())
+            cur.execute(
+                f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM {stage} "
+                f"{_conflict_clause(spec, 'EXCLUDED')}"
+            )
+            return max(cur.rowcount, 0)
+
+
+def dialect_for(engine: Engine) -> Dialect:
+    """The dialect object for an engine's backend."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        return SQLiteDialect()
+    if name == "postgresql":
+        return PostgresDialect()
+    raise ValueError(f"unsupported database backend {name!r}: use SQLite or PostgreSQL")

@@ -1,0 +1,27 @@
+"""Versioned schema changes. A new store gets the current schema at once; an older one is stepped up.
+
+To change the schema: edit the kinds in ``xingqu.domain.records`` (or ``schema._INDEXES``), then add a
+``Migration`` here that brings a store of the previous version to the new one, on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _noop(_conn: Connection) -> None:
+    """Version 1 is the initial schema; it is created whole, never stepped into."""
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _noop),)
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,51 @@
+"""Tables derived from the record kinds in ``xingqu.domain.records`` (one declaration, no twin)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from xingqu.domain.records import KINDS, MAX_ID_LENGTH, FieldType, KindSpec
+
+metadata = sa.MetaData()
+
+_SQL_TYPES: dict[FieldType, sa.types.TypeEngine] = {
+    FieldType.ID: sa.String(MAX_ID_LENGTH),
+    FieldType.TEXT: sa.Text(),
+    FieldType.INT: sa.BigInteger(),
+    FieldType.MONEY: sa.BigInteger(),
+    FieldType.FLOAT: sa.Double(),
+    FieldType.BOOL: sa.Boolean(),
+    FieldType.TIMESTAMP: sa.BigInteger(),  # UTC milliseconds since the epoch
+    FieldType.ENUM: sa.String(32),
+    FieldType.TAGS: sa.Text(),  # a JSON array of strings
+}
+
+#: Secondary indexes per kind: the reads that training, analytics and governance make most.
+_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "products": (("shop_id",), ("brand_id",)),
+    "creators": (("shop_id",),),
+    "content": (("creator_id",),),
+    "relations": (("target_id", "kind"),),
+    "events": (("user_id", "ts"), ("product_id",), ("ts",)),
+}
+
+
+def _table(spec: KindSpec) -> sa.Table:
+    cols = [
+        sa.Column(f.name, _SQL_TYPES[f.type], nullable=f.name not in spec.key and not f.required)
+        for f in spec.fields
+    ]
+    table = sa.Table(spec.table, metadata, *cols, sa.PrimaryKeyConstraint(*spec.key))
+    for cols_ in _INDEXES.get(spec.name, ()):
+        sa.Index(f"ix_{spec.table}_{'_'.join(cols_)}", *(table.c[c] for c in cols_))
+    return table
+
+
+TABLES: dict[str, sa.Table] = {name: _table(spec) for name, spec in KINDS.items()}
+
+meta_table = sa.Table(
+    "xingqu_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)

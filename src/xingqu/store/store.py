@@ -1,0 +1,204 @@
+"""The store: one SQLAlchemy URL selects SQLite (default, embedded) or PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from xingqu.config import Settings
+from xingqu.domain.records import KINDS, kind_spec
+from xingqu.domain.vocab import EventType
+from xingqu.errors import MissingDependencyError, StoreError
+from xingqu.store.convert import from_storage_rows, to_storage
+from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
+from xingqu.store.migrations import LATEST_VERSION, MIGRATIONS
+from xingqu.store.schema import TABLES, meta_table, metadata
+
+_VERSION_KEY = "schema_version"
+
+
+def normalise_url(url: str) -> str:
+    """Give a bare ``postgresql://`` URL the psycopg 3 driver; leave other URLs as they are."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Store:
+    """Catalog, relations and the event log behind one connection URL."""
+
+    def __init__(self, url: str, *, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.url = normalise_url(url)
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError as exc:
+            raise StoreError(f"XINGQU_DB is not a database URL: {url!r} ({exc})") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, future=True)
+        except NoSuchModuleError:
+            raise StoreError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://") from None
+        except ModuleNotFoundError as exc:
+            if "psycopg" in str(exc):
+                raise MissingDependencyError("psycopg", "postgres", "A PostgreSQL store") from None
+            raise
+        try:
+            self.dialect: Dialect = dialect_for(self.engine)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
+        self.dialect.configure(self.engine, settings.sqlite_busy_timeout_s)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Store:
+        """Open the store at ``url``, or at ``XINGQU_DB``, or at the default SQLite file."""
+        settings = settings or Settings()
+        return cls(url or settings.db, settings=settings)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction: committed if the block succeeds, rolled back entirely if not.
+
+        On SQLite the write lock is taken at the start, so concurrent writers queue instead of failing.
+        """
+        try:
+            with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"cannot write to the store {self!r}: {exc.orig}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only connection with one consistent snapshot."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"cannot read the store {self!r}: {exc.orig}") from None
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def schema_version(self, conn: Connection | None = None) -> int | None:
+        """The stored schema version, or None for an empty database."""
+        if conn is None:
+            with self.reading() as c:
+                return self.schema_version(c)
+        if not sa.inspect(conn).has_table(meta_table.name):
+            return None
+        value = conn.execute(
+            sa.select(meta_table.c.value).where(meta_table.c.key == _VERSION_KEY)
+        ).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def init(self) -> int:
+        """Create the schema, or step an older one up to the current version. Safe to repeat."""
+        with self.writing() as conn:
+            self.dialect.lock_for_write(conn)
+            version = self.schema_version(conn)
+            if version is None:
+                metadata.create_all(conn)
+                conn.execute(sa.insert(meta_table).values(key=_VERSION_KEY, value=str(LATEST_VERSION)))
+                return LATEST_VERSION
+            self._check_not_newer(version)
+            for migration in MIGRATIONS:
+                if migration.version > version:
+                    migration.apply(conn)
+            conn.execute(
+                sa.update(meta_table)
+                .where(meta_table.c.key == _VERSION_KEY)
+                .values(value=str(LATEST_VERSION))
+            )
+            return LATEST_VERSION
+
+    def require_ready(self) -> None:
+        """Raise a StoreError that says what to do when the schema is missing or not current."""
+        version = self.schema_version()
+        if version is None:
+            raise StoreError(f"the store {self!r} has no xingqu schema yet: run 'xingqu init'")
+        self._check_not_newer(version)
+        if version < LATEST_VERSION:
+            raise StoreError(
+                f"the store {self!r} has schema version {version}; run 'xingqu init' to migrate "
+                f"it to {LATEST_VERSION}"
+            )
+
+    def _check_not_newer(self, version: int) -> None:
+        if version > LATEST_VERSION:
+            raise StoreError(
+                f"the store {self!r} has schema version {version}, newer than this xingqu "
+                f"understands ({LATEST_VERSION}); upgrade xingqu"
+            )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write_records(self, conn: Connection, kind: str, records: pa.Table) -> int:
+        """Write canonical records of one kind inside ``conn``'s transaction.
+
+        Events are appended and a repeated ``event_id`` is skipped; other kinds are upserted by key.
+        Returns the rows inserted (events) or inserted-or-updated (other kinds).
+        """
+        return self.dialect.bulk_write(conn, kind_spec(kind), to_storage(kind, records))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def known_keys(self, conn: Connection, kind: str) -> pa.Array:
+        """Every key of a single-key kind, for reference checks."""
+        spec = kind_spec(kind)
+        (key,) = spec.key
+        column = TABLES[kind].c[key]
+        values = conn.execute(sa.select(column)).scalars().all()
+        return pa.array(values, type=pa.string())
+
+    def iter_records(self, kind: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Stream every record of a kind in key order, as canonical Arrow batches."""
+        table = TABLES[kind]
+        spec = kind_spec(kind)
+        query = sa.select(*(table.c[c] for c in spec.columns)).order_by(*(table.c[k] for k in spec.key))
+        with self.reading() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(query)
+            for part in result.partitions(batch_rows):
+                yield from_storage_rows(kind, part)
+
+    def count(self, kind: str, conn: Connection | None = None) -> int:
+        if conn is None:
+            with self.reading() as c:
+                return self.count(kind, c)
+        return int(conn.execute(sa.select(sa.func.count()).select_from(TABLES[kind])).scalar_one())
+
+    def counts(self) -> dict[str, int]:
+        """Rows per kind."""
+        with self.reading() as conn:
+            return {kind: self.count(kind, conn) for kind in KINDS}
+
+    def event_type_counts(self) -> dict[str, int]:
+        """Events per event type, every known type listed (zero when absent)."""
+        events = TABLES["events"]
+        with self.reading() as conn:
+            rows = conn.execute(
+                sa.select(events.c.event_type, sa.func.count()).group_by(events.c.event_type)
+            ).all()
+        found = {str(t): int(n) for t, n in rows}
+        return {t.value: found.get(t.value, 0) for t in EventType}
+
+    def event_time_range(self) -> tuple[int, int] | None:
+        """Earliest and latest event time (UTC ms), or None with no events."""
+        events = TABLES["events"]
+        with self.reading() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(events.c.ts), sa.func.max(events.c.ts))).one()
+        return None if lo is None else (int(lo), int(hi))
