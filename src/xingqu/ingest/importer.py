@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -17,8 +19,15 @@ from sqlalchemy.engine import Connection
 from xingqu.config import Settings
 from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, kind_spec
 from xingqu.errors import NotFoundError, RowError, UserError, ValidationFailed
-from xingqu.ingest.readers import SUPPORTED_SUFFIXES, FileError, RawBatch, progress_total, read_batches
-from xingqu.ingest.validate import validate_batch
+from xingqu.ingest.readers import (
+    PARQUET_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    FileError,
+    RawBatch,
+    progress_total,
+    read_batches,
+)
+from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.store import Store
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
@@ -212,6 +221,134 @@ def _timed(report: ImportReport) -> Iterator[None]:
         report.seconds = time.perf_counter() - start
 
 
+@dataclass
+class _Prepared:
+    """One batch after the CPU-bound stages: read, validated, deduplicated and encoded for the store."""
+
+    raw: RawBatch
+    checked: Checked
+    records: pa.Table
+    encoded: Any
+
+
+_DONE = object()
+
+
+def _pipeline(
+    store: Store, file: Path, spec: KindSpec, known: _KnownKeys, batch_rows: int, stop: threading.Event
+) -> Iterator[_Prepared]:
+    """Read, validate and encode a file's batches on a worker thread, one or two batches ahead.
+
+    The caller writes each batch while the next is being prepared, so parsing and validation overlap
+    the database's own work. Reference keys are loaded beforehand: no kind references itself, so they
+    cannot change while one file is read.
+    """
+    for ref in spec_refs(spec):
+        known(ref)
+    out: queue.Queue[object] = queue.Queue(maxsize=2)
+
+    def produce() -> None:
+        try:
+            for raw in read_batches(file, spec, batch_rows):
+                checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
+                records = _dedupe(spec, checked.records)
+                item = _Prepared(raw, checked, records, store.prepare_records(spec.name, records))
+                while not stop.is_set():
+                    try:
+                        out.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            out.put(exc)
+
+    worker = threading.Thread(target=produce, name=f"xingqu-import-{file.name}", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, _Prepared)
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+        stop.clear()
+
+
+def spec_refs(spec: KindSpec) -> set[str]:
+    """Every kind that records of ``spec`` may reference."""
+    refs = {f.ref for f in spec.fields if f.ref is not None}
+    for cref in spec.conditional_refs:
+        refs.update(cref.kinds.values())
+    return refs
+
+
+def estimated_rows(path: Path, progress_units: int) -> int:
+    """Rows a file will yield: exact for Parquet, from its size for text (about 100 bytes a row)."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return progress_units
+    return progress_units // 100
+
+
+@dataclass
+class _Run:
+    """State of one import: the report, the errors shown so far, the reject file."""
+
+    store: Store
+    settings: Settings
+    progress: Progress | None
+    rejects: _Rejects | None
+    report: ImportReport = field(default_factory=ImportReport)
+    shown: list[RowError] = field(default_factory=list)
+    total_errors: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def failed(self) -> bool:
+        """Strict mode has seen an invalid row: validate on, write nothing more."""
+        return self.total_errors > 0 and self.rejects is None
+
+    def import_file(self, conn: Connection, known: _KnownKeys, file: Path, spec: KindSpec) -> None:
+        fr = FileReport(str(file), spec.name)
+        self.report.files.append(fr)
+        total = progress_total(file)
+        with self.store.bulk_load(conn, spec.name, estimated_rows(file, total)):
+            for item in _pipeline(self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop):
+                self._account(fr, item)
+                if self.progress is not None:
+                    self.progress(file, item.raw.progress, total)
+                if self.failed:
+                    continue  # keep validating to report every error; write nothing more
+                written = self.store.write_prepared(conn, spec.name, item.encoded)
+                fr.written += written
+                if spec.append_only:
+                    fr.duplicates += item.checked.records.num_rows - written
+                if len(spec.key) == 1:
+                    known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
+        if self.progress is not None:
+            self.progress(file, total, total)
+
+    def _account(self, fr: FileReport, item: _Prepared) -> None:
+        raw, checked = item.raw, item.checked
+        batch_errors = raw.parse_errors + checked.errors
+        bad_rows = len(raw.parse_errors) + checked.invalid_rows
+        fr.rows += len(raw.rows) + len(raw.parse_errors)
+        fr.rejected += bad_rows
+        self.total_errors += len(batch_errors)
+        room = self.settings.max_reported_errors - len(self.shown)
+        if room > 0:
+            self.shown.extend(batch_errors[:room])
+        if self.rejects is not None and bad_rows:
+            self.rejects.write(raw, checked.rejected, checked.errors)
+
+
 def import_path(
     store: Store,
     path: Path | str,
@@ -229,56 +366,25 @@ def import_path(
     ones go to a reject file. Events already stored (same ``event_id``) are skipped, so re-importing
     is a no-op.
     """
-    settings = settings or Settings()
     path = Path(path)
     plan = plan_import(path, kind)
     store.init()
-    report = ImportReport()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
-    shown: list[RowError] = []
-    total_errors = 0
-    with _timed(report):
+    run = _Run(store, settings or Settings(), progress, rejects)
+    with _timed(run.report):
         try:
             with store.writing() as conn:
                 known = _KnownKeys(store, conn)
                 for file, fkind in plan:
-                    spec = kind_spec(fkind)
-                    fr = FileReport(str(file), fkind)
-                    report.files.append(fr)
-                    total = progress_total(file)
-                    for raw in read_batches(file, spec, settings.ingest_batch_rows):
-                        checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
-                        batch_errors = raw.parse_errors + checked.errors
-                        bad_rows = len(raw.parse_errors) + checked.invalid_rows
-                        fr.rows += len(raw.rows) + len(raw.parse_errors)
-                        fr.rejected += bad_rows
-                        total_errors += len(batch_errors)
-                        room = settings.max_reported_errors - len(shown)
-                        if room > 0:
-                            shown.extend(batch_errors[:room])
-                        if rejects is not None and bad_rows:
-                            rejects.write(raw, checked.rejected, checked.errors)
-                        if total_errors and rejects is None:
-                            continue  # keep validating to report every error; write nothing more
-                        records = _dedupe(spec, checked.records)
-                        written = store.write_records(conn, fkind, records)
-                        fr.written += written
-                        if spec.append_only:
-                            fr.duplicates += checked.records.num_rows - written
-                        if len(spec.key) == 1:
-                            known.add(fkind, records.column(spec.key[0]).combine_chunks())
-                        if progress is not None:
-                            progress(file, raw.progress, total)
-                    if progress is not None:
-                        progress(file, total, total)
-                if total_errors and rejects is None:
-                    raise ValidationFailed(str(path), shown, total_errors)
+                    run.import_file(conn, known, file, kind_spec(fkind))
+                if run.failed:
+                    raise ValidationFailed(str(path), run.shown, run.total_errors)
         finally:
             if rejects is not None:
                 rejects.close()
-    if rejects is not None and report.rejected:
-        report.rejects_path = str(rejects.path)
-    return report
+    if rejects is not None and run.report.rejected:
+        run.report.rejects_path = str(rejects.path)
+    return run.report
 
 
 __all__ = ["FileError", "FileReport", "ImportReport", "import_path", "kind_from_name", "plan_import"]

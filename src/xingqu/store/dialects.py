@@ -19,6 +19,8 @@ class Dialect:
     """Backend-specific behaviour: connection set-up, write locking and bulk writes."""
 
     name = "generic"
+    #: Whether large loads go faster with secondary indexes rebuilt once at the end.
+    defers_indexes = False
 
     def configure(self, engine: Engine, busy_timeout_s: float) -> None:
         """Install connection hooks (pragmas, transaction start)."""
@@ -26,8 +28,23 @@ class Dialect:
     def lock_for_write(self, conn: Connection) -> None:
         """Serialise writers that must not interleave (schema changes)."""
 
-    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
-        """Insert a batch in storage form; append-only kinds skip existing keys, others upsert.
+    def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
+        """A cheap estimate of a table's row count (exact counts are slow on large tables)."""
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {spec.table}").scalar_one())
+
+    def drop_secondary_indexes(self, conn: Connection, spec: KindSpec) -> list[str]:
+        """Drop a table's secondary indexes inside the transaction; return statements that rebuild them.
+
+        Backends that gain nothing from this return an empty list and drop nothing.
+        """
+        return []
+
+    def prepare(self, spec: KindSpec, table: pa.Table) -> Any:
+        """Turn a batch in storage form into what ``write`` sends (pure; may run on another thread)."""
+        raise NotImplementedError
+
+    def write(self, conn: Connection, spec: KindSpec, prepared: Any) -> int:
+        """Insert a prepared batch; append-only kinds skip existing keys, others upsert.
 
         Returns the number of rows inserted or updated (for append-only kinds: newly inserted).
         """
@@ -46,6 +63,7 @@ class SQLiteDialect(Dialect):
     """SQLite: WAL journal, writers take the lock at BEGIN (BEGIN IMMEDIATE) and wait for each other."""
 
     name = "sqlite"
+    defers_indexes = True
 
     def configure(self, engine: Engine, busy_timeout_s: float) -> None:
         timeout_ms = int(busy_timeout_s * 1000)
@@ -66,11 +84,26 @@ class SQLiteDialect(Dialect):
             immediate = conn.get_execution_options().get(WRITE_OPTION, False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
+    def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
+        return int(conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").scalar_one())
+
+    def drop_secondary_indexes(self, conn: Connection, spec: KindSpec) -> list[str]:
+        found = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (spec.table,),
+        ).all()
+        for name, _sql in found:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        return [sql for _name, sql in found]
+
+    def prepare(self, spec: KindSpec, table: pa.Table) -> list[tuple[Any, ...]]:
+        return list(zip(*(table.column(c).to_pylist() for c in spec.columns), strict=True))
+
+    def write(self, conn: Connection, spec: KindSpec, prepared: list[tuple[Any, ...]]) -> int:
         cols = ", ".join(spec.columns)
         marks = ", ".join("?" for _ in spec.columns)
         sql = f"INSERT INTO {spec.table} ({cols}) VALUES ({marks}) {_conflict_clause(spec, 'excluded')}"
-        rows = list(zip(*(table.column(c).to_pylist() for c in spec.columns), strict=True))
+        rows = prepared
         if not rows:
             return 0
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -89,19 +122,24 @@ class PostgresDialect(Dialect):
     def lock_for_write(self, conn: Connection) -> None:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301)")
 
-    def bulk_write(self, conn: Connection, spec: KindSpec, table: pa.Table) -> int:
+    def prepare(self, spec: KindSpec, table: pa.Table) -> bytes | None:
         if table.num_rows == 0:
+            return None
+        buf = io.BytesIO()
+        pacsv.write_csv(table.select(list(spec.columns)), buf, pacsv.WriteOptions(include_header=False))
+        return buf.getvalue()
+
+    def write(self, conn: Connection, spec: KindSpec, prepared: bytes | None) -> int:
+        if prepared is None:
             return 0
         stage = f"_xingqu_stage_{spec.table}"
         cols = ", ".join(spec.columns)
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DROP")
         conn.exec_driver_sql(f"TRUNCATE {stage}")
-        buf = io.BytesIO()
-        pacsv.write_csv(table.select(list(spec.columns)), buf, pacsv.WriteOptions(include_header=False))
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:  # type: ignore[union-attr]
             with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(buf.getbuffer())
+                copy.write(prepared)
             cur.execute(
                 f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM {stage} "
                 f"{_conflict_clause(spec, 'EXCLUDED')}"

@@ -26,7 +26,7 @@ _INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "creators": (("shop_id",),),
     "content": (("creator_id",),),
     "relations": (("target_id", "kind"),),
-    "events": (("user_id", "ts"), ("product_id",), ("ts",)),
+    "events": (("user_id", "ts"),),  # recent history per user; scans serve the rest
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from xingqu.store.migrations import LATEST_VERSION, MIGRATIONS
 from xingqu.store.schema import TABLES, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
+#: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
+BULK_LOAD_MIN_ROWS = 200_000
 
 
 def normalise_url(url: str) -> str:
@@ -153,7 +156,32 @@ class Store:
         Events are appended and a repeated ``event_id`` is skipped; other kinds are upserted by key.
         Returns the rows inserted (events) or inserted-or-updated (other kinds).
         """
-        return self.dialect.bulk_write(conn, kind_spec(kind), to_storage(kind, records))
+        return self.write_prepared(conn, kind, self.prepare_records(kind, records))
+
+    @contextmanager
+    def bulk_load(self, conn: Connection, kind: str, incoming_rows: int) -> Iterator[None]:
+        """Around a large write: when it at least doubles the table, build secondary indexes once at
+        the end instead of row by row (SQLite). Inside the caller's transaction, so a failure rolls
+        the dropped indexes back too."""
+        spec = kind_spec(kind)
+        rebuild: list[str] = []
+        if (
+            self.dialect.defers_indexes
+            and incoming_rows >= BULK_LOAD_MIN_ROWS
+            and incoming_rows >= self.dialect.approx_rows(conn, spec)
+        ):
+            rebuild = self.dialect.drop_secondary_indexes(conn, spec)
+        yield
+        for statement in rebuild:
+            conn.exec_driver_sql(statement)
+
+    def prepare_records(self, kind: str, records: pa.Table) -> Any:
+        """The CPU-bound half of a write (encoding for the backend); safe to run on another thread."""
+        return self.dialect.prepare(kind_spec(kind), to_storage(kind, records))
+
+    def write_prepared(self, conn: Connection, kind: str, prepared: Any) -> int:
+        """The database half of a write, inside ``conn``'s transaction."""
+        return self.dialect.write(conn, kind_spec(kind), prepared)
 
     # -- reads --------------------------------------------------------------------------------
 
