@@ -22,6 +22,8 @@ from xingqu.errors import RowError
 
 TAG_SEPARATOR = "|"
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}(\.0*)?\s*$"
+# Money never takes a decimal point: "159.00" is far more likely yuan than 159 fen.
+_MONEY_RE = r"^\s*[+-]?[0-9]{1,18}\s*$"
 _DECIMAL_RE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 _CONTROL_RE = "[\\x00-\\x1f\\x7f]"
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -181,7 +183,7 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
         return text
     if f.type in (FieldType.INT, FieldType.MONEY):
         if text is not None:
-            good = pc.match_substring_regex(text, _INT_RE)
+            good = pc.match_substring_regex(text, _MONEY_RE if f.type is FieldType.MONEY else _INT_RE)
             bad = pc.and_(pc.is_valid(text), pc.invert(good))
             if f.type is FieldType.MONEY:
                 decimal = pc.and_(bad, pc.match_substring_regex(text, _DECIMAL_RE))
@@ -318,26 +320,37 @@ def validate_batch(
     errs = _Collector(source, rows, lines)
     n = raw.num_rows
     columns: dict[str, pa.Array] = {}
+    unconvertible: dict[str, np.ndarray] = {}
     for f in spec.fields:
+        before = errs.bad.copy()
         if f.name in raw.column_names:
             col = raw.column(f.name).combine_chunks()
             out = _convert(f, col, errs)
         else:
             out = pa.nulls(n, arrow_type(f.type))
+        unconvertible[f.name] = errs.bad & ~before  # already named; "missing" would only repeat it
         if f.default is not None:
             out = pc.fill_null(out, pa.scalar(f.default, arrow_type(f.type)))
         if f.required or f.name in spec.key:
-            errs.add(pc.is_null(out), f.name, "required field is missing", None)
+            missing = pc.is_null(out).to_numpy(zero_copy_only=False) & ~unconvertible[f.name]
+            errs.add(missing, f.name, "required field is missing", None)
         _range_checks(f, out, errs)
         columns[f.name] = out
     for req in spec.requirements:
         absent = pc.is_null(columns[req.any_of[0]])
         for other in req.any_of[1:]:
             absent = pc.and_(absent, pc.is_null(columns[other]))
+        named = np.logical_or.reduce([unconvertible[c] for c in req.any_of])
+        absent_np = absent.to_numpy(zero_copy_only=False) & ~named
         needed = " or ".join(req.any_of)
         for value in sorted(req.when_values):
-            applies = pc.equal(columns[req.when_field], value)
-            errs.add(pc.and_(applies, absent), needed, f"required when {req.when_field} is {value!r}", None)
+            applies = pc.fill_null(pc.equal(columns[req.when_field], str(value)), False)
+            errs.add(
+                applies.to_numpy(zero_copy_only=False) & absent_np,
+                needed,
+                f"required when {req.when_field} is '{value}'",
+                None,
+            )
     for f in spec.fields:
         if f.ref is not None:
             _ref_check(f, columns[f.name], f.ref, known, errs)

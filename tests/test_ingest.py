@@ -1,0 +1,324 @@
+"""Import: every format, every kind of bad input named precisely, atomicity and idempotence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SAMPLE
+from helpers import records, snapshot, write_rows
+from xingqu.domain.arrow import arrow_schema
+from xingqu.errors import NotFoundError, UserError, ValidationFailed
+from xingqu.ingest import import_path, kind_from_name
+from xingqu.ingest.readers import FileError
+from xingqu.store import Store
+
+EVENT_COLS = [
+    "event_id",
+    "event_type",
+    "ts",
+    "user_id",
+    "surface",
+    "product_id",
+    "order_id",
+    "amount",
+    "refund_reason",
+]
+
+
+def _event(i: int, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "event_id": f"t{i}",
+        "event_type": "click",
+        "ts": "2026-05-03T10:00:00+08:00",
+        "user_id": "u001",
+        "surface": "feed",
+        "product_id": "p-serum",
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    import_path(store, SAMPLE)
+    return store
+
+
+def test_sample_folder_imports_every_kind_in_dependency_order(store: Store) -> None:
+    report = import_path(store, SAMPLE)
+    assert [f.kind for f in report.files] == [
+        "brands",
+        "shops",
+        "creators",
+        "users",
+        "products",
+        "content",
+        "relations",
+        "events",
+    ]
+    assert store.counts() == {
+        "brands": 3,
+        "shops": 3,
+        "creators": 4,
+        "users": 24,
+        "products": 12,
+        "content": 4,
+        "relations": 21,
+        "events": 758,
+    }
+    assert report.rejected == 0
+
+
+def test_reimport_of_events_is_a_no_op(loaded: Store) -> None:
+    before = snapshot(loaded)
+    report = import_path(loaded, SAMPLE / "events.csv")
+    assert report.files[0].written == 0
+    assert report.files[0].duplicates == 758
+    assert snapshot(loaded) == before
+
+
+def test_values_are_stored_exactly(loaded: Store) -> None:
+    mask = next(r for r in records(loaded, "products") if r["product_id"] == "p-mask")
+    assert mask["title"] == "云杉保濕面膜 10片裝"  # traditional characters kept as given
+    assert mask["price"] == 6900 and mask["reference_price"] == 9900
+    assert mask["style_tags"] == ["natural"]
+    user = next(r for r in records(loaded, "users") if r["user_id"] == "u002")
+    assert user["is_parent"] is True
+    # 2025-03-12T08:00:00+08:00 is stored as UTC
+    assert user["registered_at"].isoformat() == "2025-03-12T00:00:00+00:00"
+    creator = next(r for r in records(loaded, "creators") if r["creator_id"] == "c-xiaomei")
+    assert creator["main_categories"] == ["beauty_skincare", "women_apparel"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
+def test_every_format_gives_the_same_records(loaded: Store, tmp_path: Path, suffix: str) -> None:
+    rows = [
+        _event(1, event_type="order", order_id="o1", amount=15900),
+        _event(2, event_type="refund", order_id="o1", amount=15900, refund_reason="quality", product_id=None),
+    ]
+    import_path(loaded, write_rows(tmp_path / f"events{suffix}", rows, EVENT_COLS))
+    got = [r for r in records(loaded, "events") if r["event_id"] in ("t1", "t2")]
+    assert [(r["event_type"], r["amount"], r["order_id"], r["refund_reason"]) for r in got] == [
+        ("order", 15900, "o1", None),
+        ("refund", 15900, "o1", "quality"),
+    ]
+    assert got[0]["ts"].isoformat() == "2026-05-03T02:00:00+00:00"
+
+
+def _fails(store: Store, path: Path) -> ValidationFailed:
+    before = snapshot(store)
+    with pytest.raises(ValidationFailed) as info:
+        import_path(store, path)
+    assert snapshot(store) == before, "a failed import must leave the store exactly as it was"
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "reason"),
+    [
+        ({"product_id": "p-nope"}, "product_id", "unknown product id"),
+        ({"user_id": "ghost"}, "user_id", "unknown user id"),
+        ({"ts": "2026-05-03 10:00"}, "ts", "ISO 8601"),
+        ({"ts": "2026-02-30T10:00:00Z"}, "ts", "ISO 8601"),
+        ({"event_type": "purchase"}, "event_type", "must be one of"),
+        ({"surface": "tv"}, "surface", "must be one of"),
+        ({"event_type": "order", "order_id": "o9", "amount": "-100"}, "amount", "at least 0"),
+        ({"event_type": "order", "order_id": "o9", "amount": "159.00"}, "amount", "integer number of fen"),
+        ({"event_type": "order", "order_id": "o9", "amount": "12.5"}, "amount", "integer number of fen"),
+        ({"event_type": "order", "order_id": "o9", "amount": "abc"}, "amount", "not a number"),
+        ({"event_type": "order", "amount": "100"}, "order_id", "required when event_type is 'order'"),
+        (
+            {"event_type": "refund", "order_id": "o9", "amount": "100"},
+            "refund_reason",
+            "required when event_type is 'refund'",
+        ),
+        ({"event_id": None}, "event_id", "required field is missing"),
+        ({"event_id": " e1"}, "event_id", "spaces"),
+    ],
+)
+def test_bad_event_values_are_named(
+    loaded: Store, tmp_path: Path, bad: dict[str, object], field: str, reason: str
+) -> None:
+    rows = [_event(1), _event(2, **bad), _event(3)]
+    err = _fails(loaded, write_rows(tmp_path / "events.csv", rows, EVENT_COLS))
+    assert err.total == 1
+    (e,) = err.errors
+    assert (e.field, e.line, e.row) == (field, 3, 2)
+    assert reason in e.reason
+    assert "events.csv, line 3" in str(e)
+
+
+def test_every_error_is_reported_up_to_the_limit(loaded: Store, tmp_path: Path) -> None:
+    rows = [_event(i, product_id="p-nope") for i in range(120)]
+    err = _fails(loaded, write_rows(tmp_path / "events.jsonl", rows, EVENT_COLS))
+    assert err.total == 120
+    assert len(err.errors) == 50
+    assert [e.line for e in err.errors[:3]] == [1, 2, 3]
+    assert "and 70 more" in str(err)
+
+
+def test_negative_price_in_products(loaded: Store, tmp_path: Path) -> None:
+    cols = ["product_id", "shop_id", "category", "title", "price"]
+    rows = [
+        {
+            "product_id": "p-x",
+            "shop_id": "s-yunshan",
+            "category": "beauty_skincare",
+            "title": "新品",
+            "price": "-1",
+        }
+    ]
+    err = _fails(loaded, write_rows(tmp_path / "products.csv", rows, cols))
+    assert (err.errors[0].field, err.errors[0].reason) == ("price", "must be at least 0")
+
+
+def test_unknown_reference_in_tags_and_conditional_reference(loaded: Store, tmp_path: Path) -> None:
+    shops = [{"shop_id": "s-new", "name": "新店", "shop_type": "ordinary", "brand_ids": "b-yunshan|b-fake"}]
+    err = _fails(
+        loaded, write_rows(tmp_path / "shops.csv", shops, ["shop_id", "name", "shop_type", "brand_ids"])
+    )
+    assert (err.errors[0].field, err.errors[0].reason) == ("brand_ids", "names an unknown brand id")
+    rel = [{"user_id": "u001", "kind": "membership", "target_id": "c-xiaomei"}]  # a creator, not a shop
+    err = _fails(loaded, write_rows(tmp_path / "relations.csv", rel, ["user_id", "kind", "target_id"]))
+    assert (err.errors[0].field, err.errors[0].reason) == ("target_id", "unknown shop id")
+
+
+def test_wrong_encoding_names_line_and_byte(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    write_rows(path, [_event(1), _event(2)], EVENT_COLS)
+    data = path.read_bytes().replace(b"u001", "用户".encode("gb18030"), 1)
+    path.write_bytes(data)
+    before = snapshot(loaded)
+    with pytest.raises(FileError, match=r"events.csv, line 2: not valid UTF-8 at byte"):
+        import_path(loaded, path)
+    assert snapshot(loaded) == before
+
+
+def test_utf8_bom_is_accepted(loaded: Store, tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "events.csv", [_event(1)], EVENT_COLS)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert import_path(loaded, path).written == 1
+
+
+def test_structural_errors(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("event_id,event_type,ts,user_id,pirce\n", encoding="utf-8")
+    with pytest.raises(FileError, match="unknown column\\(s\\) 'pirce'"):
+        import_path(loaded, path)
+    path.write_text("event_id,event_type,user_id\n", encoding="utf-8")
+    with pytest.raises(FileError, match="required column\\(s\\) 'ts' missing"):
+        import_path(loaded, path)
+    path.write_text("event_id,event_type,ts,user_id\ne1,click,2026-05-01T00:00:00Z\n", encoding="utf-8")
+    err = _fails(loaded, path)
+    assert err.errors[0].reason == "has 3 cells, the header has 4"
+    jpath = tmp_path / "events.jsonl"
+    jpath.write_text('{"event_id": "e1"\n[1, 2]\n{"event_id": "e2", "product_id": ["a"]}\n', encoding="utf-8")
+    err = _fails(loaded, jpath)
+    reasons = [(e.line, e.reason) for e in err.errors]
+    assert reasons[0][0] == 1 and reasons[0][1].startswith("not valid JSON")
+    assert reasons[1] == (2, "each line must be a JSON object")
+    assert reasons[2] == (3, "expected a single value, got a JSON list")
+
+
+def test_not_parquet(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    path.write_bytes(b"PAR1 not really")
+    with pytest.raises(FileError, match="not a readable Parquet file"):
+        import_path(loaded, path)
+
+
+def test_typed_parquet_with_wrong_type_is_named(loaded: Store, tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "event_id": ["e1"],
+            "event_type": ["click"],
+            "ts": [1.5],
+            "user_id": ["u001"],
+            "product_id": ["p-serum"],
+        }
+    )
+    pq.write_table(table, tmp_path / "events.parquet")
+    err = _fails(loaded, tmp_path / "events.parquet")
+    assert (err.errors[0].field, err.errors[0].row) == ("ts", 1)
+    assert "expected a timestamp" in err.errors[0].reason
+
+
+def test_typed_parquet_in_canonical_schema(loaded: Store, tmp_path: Path) -> None:
+    schema = arrow_schema("events")
+    cols = {f.name: pa.nulls(2, f.type) for f in schema}
+    cols.update(
+        event_id=pa.array(["q1", "q2"]),
+        event_type=pa.array(["video_play", "live_enter"]),
+        ts=pa.array([1_777_600_000_000, 1_777_600_001_000], pa.timestamp("ms", "UTC")),
+        user_id=pa.array(["u001", "u002"]),
+        content_id=pa.array(["v-serum-demo", "l-yunshan-0505"]),
+        watch_s=pa.array([12.5, 300.0]),
+    )
+    pq.write_table(pa.table(cols, schema=schema), tmp_path / "events-typed.parquet")
+    assert import_path(loaded, tmp_path / "events-typed.parquet").written == 2
+
+
+def test_folder_import_is_one_transaction(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "market"
+    folder.mkdir()
+    for f in SAMPLE.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    with (folder / "events.csv").open("a", encoding="utf-8") as fh:
+        fh.write("bad1,click,2026-05-01T00:00:00Z,u001,feed,p-404,,,,,,,,,\n")
+    before = snapshot(store)
+    with pytest.raises(ValidationFailed) as info:
+        import_path(store, folder)
+    assert info.value.errors[0].reason == "unknown product id"
+    assert snapshot(store) == before  # brands … relations were not written either
+
+
+def test_skip_invalid_writes_valid_rows_and_rejects(loaded: Store, tmp_path: Path) -> None:
+    rows = [_event(1), _event(2, product_id="p-404"), _event(3, ts="yesterday"), _event(4)]
+    path = write_rows(tmp_path / "events.csv", rows, EVENT_COLS)
+    report = import_path(loaded, path, skip_invalid=True)
+    assert (report.written, report.rejected) == (2, 2)
+    assert {r["event_id"] for r in records(loaded, "events")} >= {"t1", "t4"}
+    assert not {"t2", "t3"} & {r["event_id"] for r in records(loaded, "events")}
+    lines = [json.loads(x) for x in Path(report.rejects_path).read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["record"]["event_id"], r["errors"][0]["field"]) for r in lines] == [
+        (3, "t2", "product_id"),
+        (4, "t3", "ts"),
+    ]
+
+
+def test_duplicates_within_a_file(loaded: Store, tmp_path: Path) -> None:
+    rows = [_event(1), _event(1), _event(2)]
+    report = import_path(loaded, write_rows(tmp_path / "events.csv", rows, EVENT_COLS))
+    assert (report.files[0].written, report.files[0].duplicates) == (2, 1)
+    products = [
+        {"product_id": "p-z", "shop_id": "s-yunshan", "category": "c", "title": "旧", "price": 100},
+        {"product_id": "p-z", "shop_id": "s-yunshan", "category": "c", "title": "新", "price": 200},
+    ]
+    import_path(
+        loaded,
+        write_rows(
+            tmp_path / "products.csv", products, ["product_id", "shop_id", "category", "title", "price"]
+        ),
+    )
+    z = next(r for r in records(loaded, "products") if r["product_id"] == "p-z")
+    assert (z["title"], z["price"], z["status"], z["stock"]) == ("新", 200, "listed", 0)
+
+
+def test_kind_from_file_name() -> None:
+    assert kind_from_name(Path("events-2026-05.parquet")) == "events"
+    assert kind_from_name(Path("products.csv")) == "products"
+    assert kind_from_name(Path("content_live.jsonl")) == "content"
+    assert kind_from_name(Path("eventsfoo.csv")) is None
+
+
+def test_plan_errors(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        import_path(store, tmp_path / "missing.csv")
+    (tmp_path / "orders.csv").write_text("a\n", encoding="utf-8")
+    with pytest.raises(UserError, match="pass --kind"):
+        import_path(store, tmp_path / "orders.csv")
