@@ -126,7 +126,7 @@ def _parse_tags(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     for i, v in enumerate(text.to_pylist()):
         if v is None:
             out.append(None)
-        elif v.lstrip().startswith("["):
+        elif v.lstrip().startswith(("[", "{")):
             try:
                 parsed = json.loads(v)
             except json.JSONDecodeError:

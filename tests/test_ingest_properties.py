@@ -1,0 +1,307 @@
+"""Property tests: malformed rows thrown at every reader always get a named error and change nothing."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import SAMPLE
+from helpers import records, snapshot, write_rows
+from xingqu.domain.records import KINDS, FieldSpec, FieldType
+from xingqu.errors import UserError, ValidationFailed
+from xingqu.ingest import import_path
+from xingqu.store import Store
+
+FORMATS = [".csv", ".jsonl", ".parquet"]
+PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Per (kind, field) case: many cases, so fewer examples each.
+PER_FIELD = settings(PROPS, max_examples=20)
+
+#: A valid row per kind, referencing the bundled sample's catalog.
+VALID: dict[str, dict[str, Any]] = {
+    "brands": {"brand_id": "b-new", "name": "新牌", "tier": "emerging"},
+    "shops": {
+        "shop_id": "s-new",
+        "name": "新店",
+        "shop_type": "ordinary",
+        "brand_ids": ["b-yunshan"],
+        "experience_score": 4.5,
+        "status": "active",
+        "created_at": "2026-01-01T00:00:00Z",
+    },
+    "creators": {
+        "creator_id": "c-new",
+        "name": "新达人",
+        "kind": "creator",
+        "follower_count": 10,
+        "main_categories": ["food_snacks"],
+        "content_mode": "live",
+    },
+    "users": {
+        "user_id": "u-new",
+        "gender": "F",
+        "age_band": "24-30",
+        "city_tier": "T2",
+        "crowd": "gen_z",
+        "consumption_level": "mid",
+        "is_parent": True,
+        "registered_at": "2026-01-01T08:00:00+08:00",
+    },
+    "products": {
+        "product_id": "p-new",
+        "shop_id": "s-yunshan",
+        "brand_id": "b-yunshan",
+        "category": "beauty_skincare>skincare",
+        "title": "新品精华",
+        "price": 9900,
+        "reference_price": 12900,
+        "style_tags": ["natural"],
+        "stock": 5,
+        "status": "listed",
+        "commission_rate": 0.1,
+        "created_at": "2026-01-01T00:00:00Z",
+    },
+    "content": {
+        "content_id": "v-new",
+        "kind": "video",
+        "creator_id": "c-xiaomei",
+        "product_ids": ["p-serum"],
+        "published_at": "2026-05-01T12:00:00Z",
+        "duration_s": 30,
+    },
+    "relations": {
+        "user_id": "u001",
+        "kind": "follow",
+        "target_id": "c-laozhang",
+        "level": 1,
+        "since": "2026-05-01T12:00:00Z",
+    },
+    "events": {
+        "event_id": "e-new",
+        "event_type": "pay",
+        "ts": "2026-05-03T10:00:00Z",
+        "user_id": "u001",
+        "surface": "live_room",
+        "product_id": "p-serum",
+        "content_id": "l-yunshan-0505",
+        "order_id": "o-new",
+        "quantity": 1,
+        "amount": 15900,
+        "watch_s": 12.5,
+    },
+}
+
+_store_dir = tempfile.TemporaryDirectory()
+_store: Store | None = None
+
+
+def shared_store() -> Store:
+    """One SQLite store with the sample loaded, shared by examples: each must leave it unchanged."""
+    global _store
+    if _store is None:
+        _store = Store(f"sqlite:///{Path(_store_dir.name) / 'prop.db'}")
+        import_path(_store, SAMPLE)
+    return _store
+
+
+_files = count()
+
+
+def _path(kind: str, suffix: str) -> Path:
+    return Path(_store_dir.name) / f"{kind}-{next(_files)}{suffix}"
+
+
+text = st.text(max_size=12)
+
+
+def bad_values(f: FieldSpec) -> st.SearchStrategy[Any]:
+    """Values a field of this type must refuse."""
+    t = f.type
+    if t is FieldType.ID:
+        unknown = st.from_regex(r"zz[a-z0-9]{1,8}", fullmatch=True)
+        shaped = st.one_of(
+            st.text(min_size=129, max_size=140).filter(lambda s: s.strip() == s and s.strip()),
+            st.from_regex(r"[a-z]{1,5}[\x00-\x08\x0b\x0c\x0e-\x1f][a-z]{1,5}", fullmatch=True),
+            st.from_regex(r" [a-z]{1,8}", fullmatch=True),
+        )
+        return st.one_of(unknown, shaped) if f.ref else shaped
+    if t in (FieldType.INT, FieldType.MONEY):
+        nonnum = text.filter(lambda s: s.strip() and not s.strip().lstrip("+-").split(".")[0].isdigit())
+        opts = [nonnum, st.from_regex(r"[0-9]{19,25}", fullmatch=True)]
+        if t is FieldType.MONEY:
+            opts.append(st.from_regex(r"[0-9]{1,6}\.[0-9]{1,2}", fullmatch=True))
+        if f.min is not None or t is FieldType.MONEY:
+            opts.append(st.integers(max_value=int(f.min or 0) - 1, min_value=-(10**9)))
+        if f.max is not None:
+            opts.append(st.integers(min_value=int(f.max) + 1, max_value=10**9))
+        return st.one_of(*opts)
+    if t is FieldType.FLOAT:
+        opts = [st.sampled_from(["nan", "inf", "-inf", "1,5", "一点五", "--1"])]
+        if f.min is not None:
+            opts.append(st.floats(max_value=f.min - 0.01, min_value=-1e6))
+        if f.max is not None:
+            opts.append(st.floats(min_value=f.max + 0.01, max_value=1e6))
+        return st.one_of(*opts)
+    if t is FieldType.BOOL:
+        return st.sampled_from(["maybe", "2", "是", "truthy", "nope"])
+    if t is FieldType.TIMESTAMP:
+        naive = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)).map(
+            lambda d: d.isoformat()
+        )
+        return st.one_of(
+            naive,
+            st.sampled_from(
+                [
+                    "2026-02-30T00:00:00Z",
+                    "yesterday",
+                    "2026/05/01 10:00",
+                    "1714000000",
+                    "2026-05-01T25:00:00Z",
+                ]
+            ),
+        )
+    if t is FieldType.ENUM:
+        assert f.enum is not None
+        allowed = {e.value for e in f.enum}
+        return text.filter(lambda s: s.strip() != "" and s not in allowed)
+    if t is FieldType.TAGS:
+        return st.sampled_from(['["a", ""]', "[1, 2]", '["unclosed"', '{"a": 1}'])
+    raise AssertionError(t)
+
+
+def _kind_field_cases() -> list[tuple[str, str]]:
+    cases = []
+    for kind, spec in KINDS.items():
+        for f in spec.fields:
+            if f.type is FieldType.TEXT:
+                continue
+            if (
+                (f.type is FieldType.ID and not f.ref and f.name not in spec.key)
+                or f.type is not FieldType.ID
+                or f.ref
+                or f.name in spec.key
+            ):
+                cases.append((kind, f.name))
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "field"), _kind_field_cases())
+@PER_FIELD
+@given(data=st.data(), suffix=st.sampled_from(FORMATS), n_before=st.integers(0, 3), n_after=st.integers(0, 3))
+def test_a_bad_value_is_named_and_nothing_changes(
+    kind: str, field: str, data: st.DataObject, suffix: str, n_before: int, n_after: int
+) -> None:
+    spec = KINDS[kind]
+    f = spec.field(field)
+    value = data.draw(bad_values(f), label="bad value")
+    if suffix == ".parquet" and isinstance(value, str) and "\x00" in value:
+        assume(False)
+    store = shared_store()
+    key = spec.key[0]
+    rows = []
+    for i in range(n_before + 1 + n_after):
+        row = dict(VALID[kind])
+        if kind == "relations":
+            row["target_id"] = [
+                "c-laozhang",
+                "c-xiaomei",
+                "c-yunshan",
+                "c-qingmu",
+                "c-laozhang",
+                "c-xiaomei",
+                "c-yunshan",
+            ][i]
+            row["user_id"] = f"u{i + 1:03d}"
+        else:
+            row[key] = f"{row[key]}-{i}"
+        rows.append(row)
+    rows[n_before][field] = value
+    path = write_rows(_path(kind, suffix), rows, list(spec.columns))
+    before = snapshot(store)
+    with pytest.raises(ValidationFailed) as info:
+        import_path(store, path)
+    assert snapshot(store) == before
+    err = info.value
+    assert err.total >= 1
+    hit = [e for e in err.errors if field in (e.field or "").split(" or ")]
+    assert hit, f"no error names {field!r}: {[str(e) for e in err.errors]}"
+    assert hit[0].row == n_before + 1
+    if suffix != ".parquet":
+        assert hit[0].line == n_before + (2 if suffix == ".csv" else 1)
+    assert str(path) in str(hit[0])
+
+
+@PROPS
+@given(
+    suffix=st.sampled_from([".csv", ".jsonl"]),
+    junk=st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=4),
+)
+def test_garbage_lines_never_crash_and_change_nothing(suffix: str, junk: list[bytes]) -> None:
+    store = shared_store()
+    path = write_rows(_path("events", suffix), [VALID["events"]], list(KINDS["events"].columns))
+    with path.open("ab") as fh:
+        for j in junk:
+            fh.write(j.replace(b"\n", b" ") + b"\n")
+    before = snapshot(store)
+    try:
+        import_path(store, path)
+    except UserError as exc:  # FileError (encoding, structure) or ValidationFailed: both name the file
+        assert str(path) in str(exc)
+        assert snapshot(store) == before
+    else:  # only possible when every junk line was blank
+        assert all(not j.replace(b"\n", b" ").strip() for j in junk)
+        store.close()
+        global _store
+        _store = None
+
+
+ids = st.from_regex(r"[A-Za-z0-9_\-]{1,20}", fullmatch=True)
+cn_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30
+).filter(lambda s: s.strip() != "")
+
+
+@PROPS
+@given(
+    suffix=st.sampled_from(FORMATS),
+    title=cn_text,
+    price=st.integers(0, 10**12),
+    tags=st.lists(st.from_regex(r"[a-z\u4e00-\u9fa5]{1,6}", fullmatch=True), max_size=4),
+    stamp=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    rate=st.floats(0, 1),
+)
+def test_valid_products_round_trip_exactly(
+    suffix: str, title: str, price: int, tags: list[str], stamp: datetime, rate: float
+) -> None:
+    assume(not (suffix == ".csv" and title != title.strip("\r\n")))
+    store = shared_store()
+    pid = f"p-prop-{next(_files)}"
+    stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
+    row = {
+        "product_id": pid,
+        "shop_id": "s-qingmu",
+        "category": "women_apparel",
+        "title": title,
+        "price": price,
+        "style_tags": tags or None,
+        "commission_rate": repr(rate),
+        "created_at": stamp.isoformat(),
+    }
+    import_path(store, write_rows(_path("products", suffix), [row], list(row)))
+    got = next(r for r in records(store, "products") if r["product_id"] == pid)
+    assert got["title"] == title
+    assert got["price"] == price
+    assert got["style_tags"] == (tags or None)
+    assert got["commission_rate"] == rate
+    assert got["created_at"] == stamp
+    assert json.dumps(got, default=str)
