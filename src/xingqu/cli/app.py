@@ -6,14 +6,13 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 from rich.text import Text
 
 from xingqu import __version__
 from xingqu.cli import data, demo
 from xingqu.cli.common import err_console
-from xingqu.errors import EXIT_INTERNAL, EXIT_USAGE, EXIT_USER_ERROR, XingquError
+from xingqu.errors import EXIT_INTERNAL, EXIT_USER_ERROR, XingquError
 
 app = typer.Typer(
     name="xingqu",
@@ -45,18 +44,21 @@ def _root(
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 user error (explained), 2 usage, 3 internal error."""
+    """Run the CLI and return its exit code: 0 ok, 1 user error (explained), 2 usage, 3 internal error.
+
+    Usage errors are reported by Typer itself (exit 2); xingqu's own errors carry their exit code.
+    """
     try:
-        rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.exceptions.Abort:
-        err_console.print("Aborted.")
-        return EXIT_USER_ERROR
+        app(args=argv, prog_name="xingqu")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USER_ERROR)
     except XingquError as exc:
         err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        return EXIT_USER_ERROR
     except Exception:
         if os.environ.get("XINGQU_DEBUG"):
             traceback.print_exc()
@@ -66,7 +68,7 @@ def run(argv: list[str] | None = None) -> int:
             Text.assemble(("internal error: ", "bold red"), "this is a bug in xingqu; please report it.")
         )
         return EXIT_INTERNAL
-    return rv if isinstance(rv, int) else 0
+    return 0
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""The real ``xingqu`` command, run as a subprocess: outputs, JSON, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLE
+
+
+def xingqu(*args: str, db: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "XINGQU_DB"}
+    if db:
+        env["XINGQU_DB"] = db
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "xingqu.cli.app", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def test_init_import_stats_export(store_url: str, tmp_path: Path) -> None:
+    r = xingqu("init", "--json", db=store_url)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["schema_version"] >= 1
+    r = xingqu("import", str(SAMPLE), "--json", db=store_url)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["written"] == 829 and report["rejected"] == 0
+    r = xingqu("import", str(SAMPLE / "events.csv"), "--json", db=store_url)
+    assert json.loads(r.stdout)["files"][0]["duplicates"] == 758
+    r = xingqu("stats", "--json", db=store_url)
+    stats = json.loads(r.stdout)
+    assert stats["counts"]["events"] == 758
+    assert stats["events_by_type"]["pay"] == 47
+    assert stats["first_event"] == "2026-05-01T10:14:00Z"
+    r = xingqu("export", "--format", "parquet", "--out", str(tmp_path / "out"), "--json", db=store_url)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rows"]["products"] == 12
+    assert (tmp_path / "out" / "events.parquet").exists()
+
+
+def test_human_output(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    r = xingqu("import", str(SAMPLE), db=db)
+    assert r.returncode == 0
+    assert "events.csv" in r.stdout and "758" in r.stdout
+    r = xingqu("stats", db=db)
+    assert "impression" in r.stdout and "354" in r.stdout
+
+
+def test_bad_input_exits_1_with_the_row_named(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    assert xingqu("import", str(SAMPLE), db=db).returncode == 0
+    bad = tmp_path / "events.csv"
+    bad.write_text("event_id,event_type,ts,user_id,product_id\nx1,click,2026-05-01T00:00:00Z,u001,p-404\n",
+                   encoding="utf-8")
+    r = xingqu("import", str(bad), db=db)
+    assert r.returncode == 1
+    assert "events.csv, line 2, field 'product_id': unknown product id" in r.stderr.replace("\n", "")
+    assert "nothing was imported" in r.stderr
+    r = xingqu("import", str(bad), "--skip-invalid", "--rejects", str(tmp_path / "rej.jsonl"), "--json", db=db)
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["rejected"] == 1
+    assert json.loads((tmp_path / "rej.jsonl").read_text(encoding="utf-8"))["record"]["event_id"] == "x1"
+
+
+def test_usage_and_store_errors(tmp_path: Path) -> None:
+    assert xingqu("import").returncode == 2
+    assert xingqu("no-such-command").returncode == 2
+    assert xingqu("export", "--format", "xml", db=f"sqlite:///{tmp_path / 'u.db'}").returncode == 2
+    r = xingqu("stats", db=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert r.returncode == 1 and "run 'xingqu init'" in r.stderr
+    r = xingqu("stats", db="oracle2://nowhere/db")
+    assert r.returncode == 1 and "unsupported database URL" in r.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_embedded_store(tmp_path: Path) -> None:
+    r = xingqu("demo", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "xingqu-data" / "demo.db").exists()
+    assert "Events by type" in r.stdout
