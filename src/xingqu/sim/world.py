@@ -1,0 +1,496 @@
+"""The static marketplace: people, goods and places, with the latent tastes that drive behaviour.
+
+Everything is drawn from one ``numpy.random.Generator`` in a fixed order, so a seed fixes the world.
+Arrays are indexed by internal integers; external ids are made only when files are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xingqu.sim import text
+from xingqu.sim.config import SimConfig
+
+AGE_BANDS = ["18-23", "24-30", "31-40", "41-49", "50+"]
+TIERS = ["T1", "NT1", "T2", "T3", "T4", "T5", "T6"]
+LEVELS = ["low", "mid", "mid_high", "high"]
+LEVEL_SHIFT = np.array([-0.45, -0.1, 0.25, 0.6])  # log-price shift of a user's budget by consumption level
+CROWDS = [
+    "gen_z",
+    "urban_white_collar",
+    "exquisite_mom",
+    "new_middle_class",
+    "urban_blue_collar",
+    "small_town_youth",
+    "small_town_middle_aged",
+    "urban_silver",
+]
+SHOP_TYPES = ["flagship", "brand_authorized", "multi_brand", "ordinary"]
+BRAND_TIERS = ["international", "national", "emerging", "white_label"]
+CITIES: list[tuple[str, str, int]] = [
+    ("北京", "北京", 0),
+    ("上海", "上海", 0),
+    ("广东", "广州", 0),
+    ("广东", "深圳", 0),
+    ("浙江", "杭州", 1),
+    ("四川", "成都", 1),
+    ("湖北", "武汉", 1),
+    ("江苏", "南京", 1),
+    ("江苏", "无锡", 2),
+    ("福建", "厦门", 2),
+    ("山东", "济南", 2),
+    ("河北", "石家庄", 2),
+    ("湖南", "岳阳", 3),
+    ("广西", "桂林", 3),
+    ("江西", "九江", 3),
+    ("安徽", "芜湖", 3),
+    ("河南", "周口", 4),
+    ("四川", "绵阳", 4),
+    ("山东", "菏泽", 4),
+    ("云南", "曲靖", 5),
+    ("甘肃", "天水", 5),
+    ("贵州", "毕节", 6),
+    ("黑龙江", "绥化", 6),
+]
+# interest tilts by gender (F, M) over the default category order
+_F_TILT = np.array([3.0, 0.3, 1.5, 3.0, 1.2, 1.0, 1.0, 1.5, 1.3, 0.8, 0.6, 2.0, 0.7, 1.0, 1.0])
+_M_TILT = np.array([0.3, 2.5, 1.3, 0.5, 1.0, 1.0, 1.0, 0.6, 0.9, 1.3, 2.5, 0.5, 2.0, 1.0, 1.0])
+
+
+@dataclass
+class World:
+    """Arrays describing one simulated marketplace (internal indices throughout)."""
+
+    cfg: SimConfig
+    start_ms: int
+    # categories
+    cat_names: list[str]
+    cat_functions: np.ndarray  # (C, F_per_cat) global function-tag index
+    # users
+    u_gender: np.ndarray
+    u_age: np.ndarray
+    u_city: np.ndarray
+    u_tier: np.ndarray
+    u_level: np.ndarray
+    u_parent: np.ndarray
+    u_crowd: np.ndarray
+    u_registered_day: np.ndarray
+    u_interest: np.ndarray  # (N, C) sums to 1
+    u_budget_mu: np.ndarray  # (N, C) log yuan
+    u_budget_sd: np.ndarray  # (N,)
+    u_style: np.ndarray  # (N, S) sums to 1
+    u_brands: np.ndarray  # (N, k) brand index, -1 none
+    u_function: np.ndarray  # (N, C) global function-tag index needed in each category
+    u_trend: np.ndarray  # (N,) trend sensitivity 0..1
+    u_activity: np.ndarray  # (N,) chance of a visit on a day
+    # brands
+    b_name: list[str]
+    b_tier: np.ndarray
+    b_price_pos: np.ndarray  # log-price offset
+    b_category: np.ndarray
+    # shops
+    s_type: np.ndarray
+    s_category: np.ndarray
+    s_brands: list[list[int]]
+    s_official: np.ndarray  # creator index of the official account, -1 none
+    s_score: np.ndarray  # experience score 0..5
+    s_name: list[str]
+    # products
+    p_shop: np.ndarray
+    p_brand: np.ndarray  # -1 white label
+    p_category: np.ndarray
+    p_leaf: np.ndarray
+    p_price: np.ndarray  # fen
+    p_reference: np.ndarray  # fen, -1 none
+    p_styles: np.ndarray  # (P, 2)
+    p_functions: np.ndarray  # (P, 2) global function-tag index
+    p_stock: np.ndarray
+    p_created_day: np.ndarray  # day listed (negative: before the window)
+    p_quality: np.ndarray  # 0..1 latent
+    p_counterfeit: np.ndarray
+    p_violation: list[str]  # "" or a kind in text.VIOLATION_KINDS
+    p_violation_term: list[str]
+    p_title: list[str]
+    p_commission: np.ndarray
+    p_trend_peak: np.ndarray  # day, nan when the product never trends
+    p_trend_width: np.ndarray
+    # creators (accounts)
+    k_kind: np.ndarray  # 0 creator, 1 shop_official
+    k_shop: np.ndarray  # -1 none
+    k_followers: np.ndarray
+    k_categories: list[list[int]]
+    k_mode: np.ndarray  # 0 live, 1 short_video, 2 both
+    k_name: list[str]
+    # content
+    v_creator: np.ndarray
+    v_live: np.ndarray  # bool
+    v_published_ms: np.ndarray
+    v_duration_s: np.ndarray
+    v_products: list[list[int]]
+    # relations (initial)
+    follows: np.ndarray  # (R, 2) user, creator
+    fan_groups: np.ndarray  # (R2, 2) user, creator
+    memberships: np.ndarray  # (R3, 2) user, shop
+    # derived lookups
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.u_gender)
+
+    @property
+    def n_products(self) -> int:
+        return len(self.p_shop)
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.cat_names)
+
+    def price_yuan(self) -> np.ndarray:
+        return self.p_price / 100.0
+
+    def in_band(self, users: np.ndarray, products: np.ndarray, z: float = 1.645) -> np.ndarray:
+        """Whether each product's price lies in its user's true price band (central 90 % by default)."""
+        cats = self.p_category[products]
+        mu = self.u_budget_mu[users, cats]
+        sd = self.u_budget_sd[users]
+        return np.abs(np.log(self.p_price[products] / 100.0) - mu) <= z * sd
+
+
+def _power_law(rng: np.random.Generator, n: int, alpha: float, lo: int, hi: int) -> np.ndarray:
+    """Discrete power law P(f) ∝ f^-alpha for f ≥ lo, by inverse transform, capped at hi."""
+    u = rng.random(n)
+    f = np.floor(lo * (1.0 - u) ** (-1.0 / (alpha - 1.0)))
+    return np.minimum(f, hi).astype(np.int64)
+
+
+def _price_ending(rng: np.random.Generator, yuan: np.ndarray) -> np.ndarray:
+    """Round to fen, most prices ending in 9 or .9 (9.9, 19.9, 99, 199…)."""
+    charm = rng.random(len(yuan)) < 0.7
+    small = yuan < 20
+    out = np.where(small, np.floor(yuan) + 0.9, np.floor(yuan / 10.0) * 10.0 + 9.0)
+    out = np.where(charm, out, np.round(yuan, 1))
+    return np.maximum(np.round(out * 100), 1).astype(np.int64)
+
+
+def _choice_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
+    """One category per row, drawn from each row's weights (Gumbel-max)."""
+    g = rng.gumbel(size=weights.shape)
+    return np.argmax(np.log(np.maximum(weights, 1e-12)) + g, axis=1)
+
+
+def generate_world(cfg: SimConfig) -> World:
+    """Draw a whole marketplace from ``cfg`` (deterministic for a given seed)."""
+    from datetime import datetime
+
+    rng = np.random.default_rng(cfg.seed)
+    start_ms = int(datetime.fromisoformat(cfg.start).timestamp() * 1000)
+    cats = [c.name for c in cfg.categories]
+    C, S = len(cats), cfg.styles
+    n_func = len(text.FUNCTION_TAGS)
+    cat_functions = np.stack(
+        [rng.choice(n_func, cfg.functions_per_category, replace=False) for _ in range(C)]
+    )
+    N, P, K = cfg.users, cfg.products, cfg.creators
+    n_shops, n_brands = cfg.shops, cfg.brands
+
+    # --- users -----------------------------------------------------------------------------
+    gender = (rng.random(N) >= cfg.female_share).astype(np.int8)  # 0 F, 1 M
+    age = rng.choice(len(AGE_BANDS), N, p=np.asarray(cfg.age_shares) / sum(cfg.age_shares)).astype(np.int8)
+    tier = rng.choice(len(TIERS), N, p=np.asarray(cfg.tier_shares) / sum(cfg.tier_shares)).astype(np.int8)
+    city_tiers = np.array([c[2] for c in CITIES])
+    city = np.empty(N, dtype=np.int16)
+    for t in range(len(TIERS)):
+        idx = np.flatnonzero(tier == t)
+        options = np.flatnonzero(city_tiers == t)
+        city[idx] = rng.choice(options, len(idx))
+    level_score = -0.35 * tier + 0.25 * ((age >= 1) & (age <= 3)) + rng.normal(0, 1, N)
+    level = np.searchsorted(np.quantile(level_score, [0.30, 0.65, 0.87]), level_score).astype(np.int8)
+    parent = (rng.random(N) < np.where((age >= 1) & (age <= 3), 0.45, 0.08)).astype(bool)
+    urban = tier <= 3
+    crowd = np.select(
+        [
+            (age == 0) & urban,
+            (gender == 0) & parent & (age >= 1) & (age <= 2) & urban,
+            (age >= 2) & (age <= 3) & (tier <= 2) & (level >= 2),
+            (age >= 1) & (age <= 2) & (tier <= 2) & (level >= 1),
+            (age >= 1) & (age <= 3) & urban,
+            (age <= 1) & ~urban,
+            (age >= 4) & urban,
+        ],
+        [0, 2, 3, 1, 4, 5, 7],
+        default=6,
+    ).astype(np.int8)
+    registered = -rng.integers(1, 900, N)
+    tilt = np.where(gender[:, None] == 0, _F_TILT[None, :C], _M_TILT[None, :C])
+    tilt = (
+        tilt * np.where(parent[:, None], np.eye(C)[cats.index("mother_baby")] * 4 + 1, 1.0)
+        if "mother_baby" in cats
+        else tilt
+    )
+    interest = rng.gamma(cfg.interest_alpha * tilt)
+    interest = (interest + 1e-9) / (interest + 1e-9).sum(axis=1, keepdims=True)
+    med = np.log([c.median_yuan for c in cfg.categories])
+    mu = (
+        med[None, :]
+        + LEVEL_SHIFT[level][:, None]
+        + rng.normal(0, cfg.budget_spread * 0.5, (N, 1))
+        + rng.normal(0, cfg.budget_spread * 0.35, (N, C))
+    )
+    budget_sd = cfg.budget_log_sd * np.exp(rng.normal(0, 0.2, N))
+    style = rng.dirichlet(np.full(S, 0.5), N)
+    u_brands = (
+        rng.integers(0, n_brands, (N, cfg.brand_affinities)) if cfg.brand_affinities else np.full((N, 0), -1)
+    )
+    u_function = cat_functions[np.arange(C)[None, :], rng.integers(0, cfg.functions_per_category, (N, C))]
+    trend = rng.beta(2, 3, N)
+    act_a = 2.0
+    activity = rng.beta(act_a, act_a * (1 - cfg.active_share) / cfg.active_share, N)
+
+    # --- brands and shops --------------------------------------------------------------------
+    b_tier = rng.choice(4, n_brands, p=[0.15, 0.35, 0.3, 0.2]).astype(np.int8)
+    b_price_pos = rng.normal(0, 0.3, n_brands)
+    cat_weight = interest.mean(axis=0)
+    b_category = rng.choice(C, n_brands, p=cat_weight)
+    b_name = text.unique_names(rng, n_brands)
+    s_type = rng.choice(4, n_shops, p=np.asarray(cfg.shop_type_shares) / sum(cfg.shop_type_shares)).astype(
+        np.int8
+    )
+    s_category = rng.choice(C, n_shops, p=cat_weight)
+    brands_by_cat = [np.flatnonzero(b_category == c) for c in range(C)]
+    s_brands: list[list[int]] = []
+    for i in range(n_shops):
+        pool = brands_by_cat[s_category[i]]
+        if len(pool) == 0:
+            pool = np.arange(n_brands)
+        k = {0: 1, 1: 1, 2: int(rng.integers(2, 5)), 3: int(rng.integers(0, 2))}[int(s_type[i])]
+        s_brands.append(sorted(rng.choice(pool, min(k, len(pool)), replace=False).tolist()))
+    s_score = np.clip(rng.normal(4.5, 0.3, n_shops), 2.5, 5.0).round(2)
+    s_name = [
+        f"{b_name[s_brands[i][0]] if s_brands[i] else text.brand_name(rng)}"
+        f"{text.SHOP_SUFFIX[SHOP_TYPES[s_type[i]]]}{i}"
+        for i in range(n_shops)
+    ]
+
+    # --- creators (shop official accounts first) ----------------------------------------------
+    has_official = np.flatnonzero(rng.random(n_shops) < cfg.official_account_share)[: K // 2]
+    n_off = len(has_official)
+    k_kind = np.concatenate([np.ones(n_off, np.int8), np.zeros(K - n_off, np.int8)])
+    k_shop = np.concatenate([has_official, np.full(K - n_off, -1)]).astype(np.int64)
+    s_official = np.full(n_shops, -1, dtype=np.int64)
+    s_official[has_official] = np.arange(n_off)
+    k_followers = _power_law(rng, K, cfg.follower_alpha, cfg.follower_min, cfg.follower_max)
+    k_categories: list[list[int]] = []
+    for i in range(K):
+        if k_kind[i] == 1:
+            k_categories.append([int(s_category[k_shop[i]])])
+        else:
+            n_c = 1 + int(rng.random() < 0.4)
+            k_categories.append(sorted(rng.choice(C, n_c, replace=False, p=cat_weight).tolist()))
+    k_mode = rng.choice(3, K, p=[0.35, 0.35, 0.30]).astype(np.int8)
+    k_name = [f"{s_name[k_shop[i]]}官方号" if k_kind[i] == 1 else text.creator_name(rng, i) for i in range(K)]
+
+    # --- products ----------------------------------------------------------------------------
+    shop_w = rng.lognormal(np.log(30), 1.2, n_shops)
+    p_shop = np.sort(rng.choice(n_shops, P, p=shop_w / shop_w.sum()))
+    p_category = np.where(rng.random(P) < 0.85, s_category[p_shop], rng.choice(C, P, p=cat_weight))
+    p_leaf = np.array([rng.integers(0, len(text.NOUNS[cats[c]])) for c in p_category])
+    p_brand = np.full(P, -1, dtype=np.int64)
+    for i in range(P):
+        own = s_brands[p_shop[i]]
+        if own:
+            p_brand[i] = own[int(rng.integers(0, len(own)))]
+    sd = np.array([c.log_sd for c in cfg.categories])[p_category]
+    pos = np.where(p_brand >= 0, b_price_pos[np.maximum(p_brand, 0)], 0.0)
+    log_price = med[p_category] + pos + rng.normal(0, np.sqrt(np.maximum(sd**2 - 0.09, 0.01)))
+    lo = np.array([c.min_yuan for c in cfg.categories])[p_category]
+    hi = np.array([c.max_yuan for c in cfg.categories])[p_category]
+    p_price = _price_ending(rng, np.clip(np.exp(log_price), lo, hi))
+    has_ref = rng.random(P) < 0.35
+    p_reference = np.where(
+        has_ref, (p_price * rng.uniform(1.1, 1.6, P)).astype(np.int64) // 100 * 100 + 90, -1
+    )
+    p_styles = np.stack([rng.integers(0, S, P), rng.integers(0, S, P)], axis=1)
+    p_functions = cat_functions[p_category[:, None], rng.integers(0, cfg.functions_per_category, (P, 2))]
+    p_stock = rng.integers(0, 2000, P) * (rng.random(P) > 0.03)
+    new = rng.random(P) < cfg.new_product_share
+    p_created_day = np.where(new, rng.integers(0, cfg.days, P), -rng.integers(1, 365, P))
+    p_quality = np.clip(rng.beta(5, 2, P) * (0.6 + 0.4 * s_score[p_shop] / 5), 0, 1)
+    p_commission = np.round(rng.choice([0.05, 0.1, 0.15, 0.2, 0.3], P), 2)
+    trending = rng.random(P) < cfg.trending_share
+    p_trend_peak = np.where(trending, rng.uniform(-3, cfg.days + 3, P), np.nan)
+    p_trend_width = rng.uniform(2, 6, P)
+
+    # violations (ground truth for governance): planted into titles and attributes
+    p_violation = [""] * P
+    p_violation_term = [""] * P
+    p_counterfeit = np.zeros(P, dtype=bool)
+    bad = np.flatnonzero(rng.random(P) < cfg.violation_share)
+    kinds = rng.choice(len(text.VIOLATION_KINDS), len(bad), p=[0.35, 0.25, 0.1, 0.2, 0.1])
+    titles = []
+    for i in range(P):
+        c = cats[p_category[i]]
+        brand = b_name[p_brand[i]] if p_brand[i] >= 0 else ""
+        style_word = text.STYLE_WORDS[p_styles[i, 0] % len(text.STYLE_WORDS)]
+        func_word = text.FUNCTION_WORDS[p_functions[i, 0]]
+        noun = text.NOUNS[c][p_leaf[i]][1]
+        titles.append(f"{brand}{style_word}{func_word}{noun}")
+    for i, kind in zip(bad.tolist(), kinds.tolist(), strict=True):
+        name = text.VIOLATION_KINDS[kind]
+        p_violation[i] = name
+        if name == "absolute_term":
+            term = text.ABSOLUTE_TERMS[int(rng.integers(len(text.ABSOLUTE_TERMS)))]
+            titles[i] = term + titles[i]
+        elif name == "counterfeit":
+            term = text.COUNTERFEIT_MARKERS[int(rng.integers(len(text.COUNTERFEIT_MARKERS)))]
+            big = int(rng.integers(0, min(n_brands, 40)))  # a well-known brand the shop is not authorised for
+            p_brand[i] = big if big not in s_brands[p_shop[i]] else p_brand[i]
+            titles[i] = f"{term}{b_name[big]}{titles[i]}"
+            p_price[i] = max(100, p_price[i] // 4)
+            p_counterfeit[i] = True
+        elif name == "prohibited":
+            term, _code = text.PROHIBITED_ITEMS[int(rng.integers(len(text.PROHIBITED_ITEMS)))]
+            titles[i] = f"{titles[i]} {term}"
+        elif name == "diversion":
+            term = text.DIVERSION_TERMS[int(rng.integers(len(text.DIVERSION_TERMS)))]
+            titles[i] = f"{titles[i]}（{term}）"
+        else:  # duplicate of an earlier listing in the same shop
+            same = np.flatnonzero(p_shop[:i] == p_shop[i])
+            if len(same) == 0:
+                p_violation[i] = ""
+                continue
+            j = int(same[-1])
+            term = f"duplicate_of:{j}"
+            titles[i] = titles[j] + " "
+            p_category[i], p_brand[i], p_price[i] = p_category[j], p_brand[j], p_price[j]
+        p_violation_term[i] = term
+    spec = ["30ml", "50g", "1件", "2件装", "礼盒装", "新款", "大码", ""]
+    p_title = [
+        t + " " + spec[i % len(spec)] if p_violation[i] != "duplicate" else t for i, t in enumerate(titles)
+    ]
+
+    # --- content ------------------------------------------------------------------------------
+    day_ms = 86_400_000
+    scale = 0.5 + np.log10(np.maximum(k_followers, 10)) / 7
+    n_videos = rng.poisson(cfg.videos_per_creator * scale * (k_mode != 0))
+    n_lives = rng.poisson(cfg.lives_per_creator * scale * (k_mode != 1))
+    prods_by_cat = [np.flatnonzero(p_category == c) for c in range(C)]
+    prods_by_shop: dict[int, np.ndarray] = {}
+    v_creator, v_live, v_pub, v_dur, v_products = [], [], [], [], []
+    for k in range(K):
+        if k_kind[k] == 1:
+            s = int(k_shop[k])
+            pool = prods_by_shop.setdefault(s, np.flatnonzero(p_shop == s))
+        else:
+            pool = np.concatenate([prods_by_cat[c] for c in k_categories[k]])
+        if len(pool) == 0:
+            continue
+        for live in (False, True):
+            for _ in range(int(n_lives[k] if live else n_videos[k])):
+                day = int(rng.integers(-7, cfg.days))
+                hour = 19.5 if live else float(rng.uniform(8, 23))
+                pub = start_ms + day * day_ms + int(hour * 3_600_000)
+                n_items = int(rng.integers(4, 12)) if live else int(rng.integers(1, 3))
+                items = rng.choice(pool, min(n_items, len(pool)), replace=False).tolist()
+                v_creator.append(k)
+                v_live.append(live)
+                v_pub.append(pub)
+                v_dur.append(int(rng.integers(7200, 14400)) if live else int(rng.integers(10, 120)))
+                v_products.append(items)
+
+    # --- relations ----------------------------------------------------------------------------
+    n_follow = rng.poisson(cfg.follows_mean, N)
+    fu = np.repeat(np.arange(N), n_follow)
+    k_weight = np.sqrt(k_followers.astype(float))
+    k_cat_primary = np.array([cs[0] for cs in k_categories])
+    by_interest = rng.random(len(fu)) < 0.6
+    fcat = _choice_rows(rng, interest[fu])
+    fk = rng.choice(K, len(fu), p=k_weight / k_weight.sum())
+    creators_by_cat = [np.flatnonzero(k_cat_primary == c) for c in range(C)]
+    for c in range(C):
+        sel = np.flatnonzero(by_interest & (fcat == c))
+        pool = creators_by_cat[c]
+        if len(pool) and len(sel):
+            w = k_weight[pool]
+            fk[sel] = rng.choice(pool, len(sel), p=w / w.sum())
+    follows = np.unique(np.stack([fu, fk], axis=1), axis=0)
+    fan = follows[rng.random(len(follows)) < cfg.fan_group_share]
+    mem_users = np.flatnonzero(rng.random(N) < cfg.membership_share)
+    mem_cat = _choice_rows(rng, interest[mem_users])
+    shops_by_cat = [np.flatnonzero(s_category == c) for c in range(C)]
+    mem_shop = np.array(
+        [rng.choice(shops_by_cat[c]) if len(shops_by_cat[c]) else rng.integers(n_shops) for c in mem_cat],
+        dtype=np.int64,
+    )
+    memberships = (
+        np.unique(np.stack([mem_users, mem_shop], axis=1), axis=0)
+        if len(mem_users)
+        else np.zeros((0, 2), np.int64)
+    )
+
+    return World(
+        cfg=cfg,
+        start_ms=start_ms,
+        cat_names=cats,
+        cat_functions=cat_functions,
+        u_gender=gender,
+        u_age=age,
+        u_city=city,
+        u_tier=tier,
+        u_level=level,
+        u_parent=parent,
+        u_crowd=crowd,
+        u_registered_day=registered,
+        u_interest=interest.astype(np.float32),
+        u_budget_mu=mu.astype(np.float32),
+        u_budget_sd=budget_sd.astype(np.float32),
+        u_style=style.astype(np.float32),
+        u_brands=u_brands,
+        u_function=u_function,
+        u_trend=trend,
+        u_activity=activity,
+        b_name=b_name,
+        b_tier=b_tier,
+        b_price_pos=b_price_pos,
+        b_category=b_category,
+        s_type=s_type,
+        s_category=s_category,
+        s_brands=s_brands,
+        s_official=s_official,
+        s_score=s_score,
+        s_name=s_name,
+        p_shop=p_shop,
+        p_brand=p_brand,
+        p_category=p_category,
+        p_leaf=p_leaf,
+        p_price=p_price,
+        p_reference=p_reference,
+        p_styles=p_styles,
+        p_functions=p_functions,
+        p_stock=p_stock,
+        p_created_day=p_created_day,
+        p_quality=p_quality,
+        p_counterfeit=p_counterfeit,
+        p_violation=p_violation,
+        p_violation_term=p_violation_term,
+        p_title=p_title,
+        p_commission=p_commission,
+        p_trend_peak=p_trend_peak,
+        p_trend_width=p_trend_width,
+        k_kind=k_kind,
+        k_shop=k_shop,
+        k_followers=k_followers,
+        k_categories=k_categories,
+        k_mode=k_mode,
+        k_name=k_name,
+        v_creator=np.asarray(v_creator, dtype=np.int64),
+        v_live=np.asarray(v_live, dtype=bool),
+        v_published_ms=np.asarray(v_pub, dtype=np.int64),
+        v_duration_s=np.asarray(v_dur, dtype=np.int64),
+        v_products=v_products,
+        follows=follows,
+        fan_groups=fan,
+        memberships=memberships,
+    )
