@@ -407,7 +407,6 @@ class Behaviour:
         if refunded.any():
             ridx = paid[refunded]
             delay_days = 1 + (r2[refunded, 1] * 7).astype(np.int64)
-            cats = w.cat_names
             probs = np.where(
                 self.apparel[w.p_category[exp.products[ridx]]][:, None], _APPAREL_REASONS, _OTHER_REASONS
             )
@@ -428,7 +427,6 @@ class Behaviour:
                 state.pending.setdefault(int(d), []).append(
                     refunds.take(np.flatnonzero(day + delay_days == d))
                 )
-            _ = cats
         kept = paid[~refunded]
         reviewed = kept[r2[~refunded, 3] < cfg.review_share]
         if len(reviewed):

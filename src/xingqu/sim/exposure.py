@@ -1,4 +1,4 @@
-"""Organic exposure: which products reach whom before any recommender (popularity, follows, search, random)."""
+"""Organic exposure: what reaches whom before any recommender (popularity, follows, search, random)."""
 
 from __future__ import annotations
 
