@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from xingqu import __version__
-from xingqu.cli import data, demo
+from xingqu.cli import data, demo, sim
 from xingqu.cli.common import err_console
 from xingqu.errors import EXIT_INTERNAL, EXIT_USER_ERROR, XingquError
 
@@ -26,6 +26,8 @@ app.command("import")(data.import_)
 app.command("stats")(data.stats)
 app.command("export")(data.export)
 app.command("demo")(demo.demo)
+app.command("simulate")(sim.simulate_cmd)
+app.add_typer(sim.sim_app, name="sim")
 
 
 def _version(value: bool) -> None:

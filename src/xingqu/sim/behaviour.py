@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xingqu.sim.world import World
+from xingqu.sim.world import World, sorted_unique
 
 DAY_MS = 86_400_000
 SURFACES = ["feed", "search", "live_room", "video", "shop_page", "mall"]
@@ -54,11 +54,10 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _pair_keys(pairs: np.ndarray, width: int) -> np.ndarray:
-    return (
-        np.unique(pairs[:, 0].astype(np.int64) * width + pairs[:, 1].astype(np.int64))
-        if len(pairs)
-        else np.zeros(0, np.int64)
-    )
+    """Sorted distinct int64 keys of (a, b) pairs: a * width + b."""
+    if len(pairs) == 0:
+        return np.zeros(0, np.int64)
+    return sorted_unique(pairs[:, 0].astype(np.int64) * width + pairs[:, 1].astype(np.int64))
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -267,7 +266,7 @@ class Behaviour:
 
     def utility(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         weights = self.w.cfg.weights
-        return sum(weights[k] * v for k, v in parts.items())
+        return sum(weights.get(k, 0.0) * v for k, v in parts.items())
 
     def refund_chance(self, products: np.ndarray, parts: dict[str, np.ndarray]) -> np.ndarray:
         mismatch = np.exp(-0.35 * parts["price"].clip(-8, 0) - 0.4 * parts["style"].clip(-1, 0))
@@ -464,18 +463,24 @@ class Behaviour:
                     creator=creator[fc],
                 )
             )
-            state.follow_keys = np.union1d(state.follow_keys, keys)
+            state.follow_keys = _insert_sorted(state.follow_keys, keys)
         # bookkeeping: ownership and sales
         if len(paid):
-            keys = exp.users[paid] * w.n_products + exp.products[paid]
-            all_keys = np.concatenate([state.owned_keys, keys])
-            all_days = np.concatenate([state.owned_day, np.full(len(keys), day)])
-            order = np.lexsort((all_days, all_keys))
-            all_keys, all_days = all_keys[order], all_days[order]
-            last = np.r_[all_keys[1:] != all_keys[:-1], True]
-            state.owned_keys, state.owned_day = all_keys[last], all_days[last]
+            keys = np.unique(exp.users[paid] * w.n_products + exp.products[paid])
+            idx = np.minimum(np.searchsorted(state.owned_keys, keys), max(len(state.owned_keys) - 1, 0))
+            found = (state.owned_keys[idx] == keys) if len(state.owned_keys) else np.zeros(len(keys), bool)
+            state.owned_day[idx[found]] = day
+            new = keys[~found]
+            at = np.searchsorted(state.owned_keys, new)
+            state.owned_keys = np.insert(state.owned_keys, at, new)
+            state.owned_day = np.insert(state.owned_day, at, np.full(len(new), day, dtype=np.int64))
             np.add.at(state.sales, exp.products[paid], 1)
         return Events.concat(out)
+
+
+def _insert_sorted(sorted_keys: np.ndarray, new_keys: np.ndarray) -> np.ndarray:
+    """Merge distinct keys that are not yet present into a sorted array (no full re-sort)."""
+    return np.insert(sorted_keys, np.searchsorted(sorted_keys, new_keys), new_keys)
 
 
 def _solve(f, target: float, lo: float = -20.0, hi: float = 20.0) -> float:

@@ -109,6 +109,7 @@ class World:
     p_stock: np.ndarray
     p_created_day: np.ndarray  # day listed (negative: before the window)
     p_quality: np.ndarray  # 0..1 latent
+    p_appeal: np.ndarray  # broad appeal (value for money, 爆款 potential), same for everyone
     p_counterfeit: np.ndarray
     p_violation: list[str]  # "" or a kind in text.VIOLATION_KINDS
     p_violation_term: list[str]
@@ -176,9 +177,27 @@ def _price_ending(rng: np.random.Generator, yuan: np.ndarray) -> np.ndarray:
 
 
 def _choice_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
-    """One category per row, drawn from each row's weights (Gumbel-max)."""
-    g = rng.gumbel(size=weights.shape)
-    return np.argmax(np.log(np.maximum(weights, 1e-12)) + g, axis=1)
+    """One column per row, drawn with each row's (normalised) weights, by inverse CDF."""
+    cum = np.cumsum(weights, axis=1)
+    r = rng.random(len(weights)) * cum[:, -1]
+    return np.minimum((cum < r[:, None]).sum(axis=1), weights.shape[1] - 1)
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """Distinct (a, b) rows, sorted, via one int64 key per pair."""
+    keys = sorted_unique(a.astype(np.int64) * width + b.astype(np.int64))
+    return np.stack([keys // width, keys % width], axis=1)
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """Distinct values, sorted (a plain sort; faster than hashing for large int64 arrays)."""
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _uniform_in(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A uniform integer in [lo, hi) per row (lo where the range is empty)."""
+    return lo + (rng.random(len(lo)) * np.maximum(hi - lo, 0)).astype(np.int64)
 
 
 def generate_world(cfg: SimConfig) -> World:
@@ -296,12 +315,13 @@ def generate_world(cfg: SimConfig) -> World:
     shop_w = rng.lognormal(np.log(30), 1.2, n_shops)
     p_shop = np.sort(rng.choice(n_shops, P, p=shop_w / shop_w.sum()))
     p_category = np.where(rng.random(P) < 0.85, s_category[p_shop], rng.choice(C, P, p=cat_weight))
-    p_leaf = np.array([rng.integers(0, len(text.NOUNS[cats[c]])) for c in p_category])
-    p_brand = np.full(P, -1, dtype=np.int64)
-    for i in range(P):
-        own = s_brands[p_shop[i]]
-        if own:
-            p_brand[i] = own[int(rng.integers(0, len(own)))]
+    n_leaves = np.array([len(text.NOUNS[c]) for c in cats])
+    p_leaf = (rng.random(P) * n_leaves[p_category]).astype(np.int64)
+    s_brand_n = np.array([len(b) for b in s_brands])
+    s_brand_pad = np.full((n_shops, max(int(s_brand_n.max()), 1)), -1, dtype=np.int64)
+    for i, bs in enumerate(s_brands):
+        s_brand_pad[i, : len(bs)] = bs
+    p_brand = s_brand_pad[p_shop, (rng.random(P) * s_brand_n[p_shop]).astype(np.int64)]
     sd = np.array([c.log_sd for c in cfg.categories])[p_category]
     pos = np.where(p_brand >= 0, b_price_pos[np.maximum(p_brand, 0)], 0.0)
     log_price = med[p_category] + pos + rng.normal(0, np.sqrt(np.maximum(sd**2 - 0.09, 0.01)))
@@ -318,6 +338,7 @@ def generate_world(cfg: SimConfig) -> World:
     new = rng.random(P) < cfg.new_product_share
     p_created_day = np.where(new, rng.integers(0, cfg.days, P), -rng.integers(1, 365, P))
     p_quality = np.clip(rng.beta(5, 2, P) * (0.6 + 0.4 * s_score[p_shop] / 5), 0, 1)
+    p_appeal = rng.normal(0, cfg.appeal_sd, P)
     p_commission = np.round(rng.choice([0.05, 0.1, 0.15, 0.2, 0.3], P), 2)
     trending = rng.random(P) < cfg.trending_share
     p_trend_peak = np.where(trending, rng.uniform(-3, cfg.days + 3, P), np.nan)
@@ -357,14 +378,18 @@ def generate_world(cfg: SimConfig) -> World:
             term = text.DIVERSION_TERMS[int(rng.integers(len(text.DIVERSION_TERMS)))]
             titles[i] = f"{titles[i]}（{term}）"
         else:  # duplicate of an earlier listing in the same shop
-            same = np.flatnonzero(p_shop[:i] == p_shop[i])
-            if len(same) == 0:
+            if i == 0 or p_shop[i - 1] != p_shop[i]:  # products are sorted by shop
                 p_violation[i] = ""
                 continue
-            j = int(same[-1])
+            j = i - 1
             term = f"duplicate_of:{j}"
             titles[i] = titles[j] + " "
-            p_category[i], p_brand[i], p_price[i] = p_category[j], p_brand[j], p_price[j]
+            p_category[i], p_leaf[i], p_brand[i], p_price[i] = (
+                p_category[j],
+                p_leaf[j],
+                p_brand[j],
+                p_price[j],
+            )
         p_violation_term[i] = term
     spec = ["30ml", "50g", "1件", "2件装", "礼盒装", "新款", "大码", ""]
     p_title = [
@@ -376,29 +401,37 @@ def generate_world(cfg: SimConfig) -> World:
     scale = 0.5 + np.log10(np.maximum(k_followers, 10)) / 7
     n_videos = rng.poisson(cfg.videos_per_creator * scale * (k_mode != 0))
     n_lives = rng.poisson(cfg.lives_per_creator * scale * (k_mode != 1))
-    prods_by_cat = [np.flatnonzero(p_category == c) for c in range(C)]
-    prods_by_shop: dict[int, np.ndarray] = {}
-    v_creator, v_live, v_pub, v_dur, v_products = [], [], [], [], []
-    for k in range(K):
-        if k_kind[k] == 1:
-            s = int(k_shop[k])
-            pool = prods_by_shop.setdefault(s, np.flatnonzero(p_shop == s))
-        else:
-            pool = np.concatenate([prods_by_cat[c] for c in k_categories[k]])
-        if len(pool) == 0:
-            continue
-        for live in (False, True):
-            for _ in range(int(n_lives[k] if live else n_videos[k])):
-                day = int(rng.integers(-7, cfg.days))
-                hour = 19.5 if live else float(rng.uniform(8, 23))
-                pub = start_ms + day * day_ms + int(hour * 3_600_000)
-                n_items = int(rng.integers(4, 12)) if live else int(rng.integers(1, 3))
-                items = rng.choice(pool, min(n_items, len(pool)), replace=False).tolist()
-                v_creator.append(k)
-                v_live.append(live)
-                v_pub.append(pub)
-                v_dur.append(int(rng.integers(7200, 14400)) if live else int(rng.integers(10, 120)))
-                v_products.append(items)
+    v_creator = np.concatenate([np.repeat(np.arange(K), n_videos), np.repeat(np.arange(K), n_lives)])
+    v_live = np.concatenate([np.zeros(n_videos.sum(), bool), np.ones(n_lives.sum(), bool)])
+    order = np.lexsort((v_live, v_creator))
+    v_creator, v_live = v_creator[order], v_live[order]
+    V = len(v_creator)
+    v_day = rng.integers(-7, cfg.days, V)
+    v_hour = np.where(v_live, 19.5, rng.uniform(8, 23, V))
+    v_pub = start_ms + v_day * day_ms + (v_hour * 3_600_000).astype(np.int64)
+    v_dur = np.where(v_live, rng.integers(7200, 14400, V), rng.integers(10, 120, V))
+    n_items = np.where(v_live, rng.integers(4, 12, V), rng.integers(1, 3, V))
+    # each slot draws from the creator's shop (official accounts) or one of its categories
+    slot_v = np.repeat(np.arange(V), n_items)
+    slot_k = v_creator[slot_v]
+    by_cat = np.argsort(p_category, kind="stable")
+    cat_ptr = np.searchsorted(p_category[by_cat], np.arange(C + 1))
+    shop_ptr = np.searchsorted(p_shop, np.arange(n_shops + 1))  # p_shop is sorted
+    k_cat_a = np.array([cs[0] for cs in k_categories])
+    k_cat_b = np.array([cs[-1] for cs in k_categories])
+    slot_cat = np.where(rng.random(len(slot_v)) < 0.5, k_cat_a[slot_k], k_cat_b[slot_k])
+    official = k_kind[slot_k] == 1
+    shop = np.maximum(k_shop[slot_k], 0)
+    lo = np.where(official, shop_ptr[shop], cat_ptr[slot_cat])
+    hi = np.where(official, shop_ptr[shop + 1], cat_ptr[slot_cat + 1])
+    pick = _uniform_in(rng, lo, hi)
+    item = np.where(official, pick, by_cat[np.minimum(pick, P - 1)])
+    keep = hi > lo
+    pairs = _unique_pairs(slot_v[keep], item[keep], P)
+    split = np.searchsorted(pairs[:, 0], np.arange(V + 1))
+    has_items = split[1:] > split[:-1]
+    v_products = [pairs[split[v] : split[v + 1], 1].tolist() for v in np.flatnonzero(has_items)]
+    v_creator, v_live, v_pub, v_dur = (a[has_items] for a in (v_creator, v_live, v_pub, v_dur))
 
     # --- relations ----------------------------------------------------------------------------
     n_follow = rng.poisson(cfg.follows_mean, N)
@@ -415,20 +448,19 @@ def generate_world(cfg: SimConfig) -> World:
         if len(pool) and len(sel):
             w = k_weight[pool]
             fk[sel] = rng.choice(pool, len(sel), p=w / w.sum())
-    follows = np.unique(np.stack([fu, fk], axis=1), axis=0)
+    follows = _unique_pairs(fu, fk, K)
     fan = follows[rng.random(len(follows)) < cfg.fan_group_share]
     mem_users = np.flatnonzero(rng.random(N) < cfg.membership_share)
     mem_cat = _choice_rows(rng, interest[mem_users])
-    shops_by_cat = [np.flatnonzero(s_category == c) for c in range(C)]
-    mem_shop = np.array(
-        [rng.choice(shops_by_cat[c]) if len(shops_by_cat[c]) else rng.integers(n_shops) for c in mem_cat],
-        dtype=np.int64,
+    s_by_cat = np.argsort(s_category, kind="stable")
+    s_ptr = np.searchsorted(s_category[s_by_cat], np.arange(C + 1))
+    pick = _uniform_in(rng, s_ptr[mem_cat], s_ptr[mem_cat + 1])
+    mem_shop = np.where(
+        s_ptr[mem_cat + 1] > s_ptr[mem_cat],
+        s_by_cat[np.minimum(pick, n_shops - 1)],
+        rng.integers(0, n_shops, len(mem_cat)),
     )
-    memberships = (
-        np.unique(np.stack([mem_users, mem_shop], axis=1), axis=0)
-        if len(mem_users)
-        else np.zeros((0, 2), np.int64)
-    )
+    memberships = _unique_pairs(mem_users, mem_shop, n_shops)
 
     return World(
         cfg=cfg,
@@ -472,6 +504,7 @@ def generate_world(cfg: SimConfig) -> World:
         p_stock=p_stock,
         p_created_day=p_created_day,
         p_quality=p_quality,
+        p_appeal=p_appeal,
         p_counterfeit=p_counterfeit,
         p_violation=p_violation,
         p_violation_term=p_violation_term,

@@ -44,7 +44,7 @@ class Ids:
         )
 
 
-def _write(path: Path, kind: str, cols: dict[str, object], n: int) -> None:
+def _table(kind: str, cols: dict[str, object], n: int) -> pa.Table:
     schema = arrow_schema(kind)
     arrays = []
     for f in schema:
@@ -55,7 +55,7 @@ def _write(path: Path, kind: str, cols: dict[str, object], n: int) -> None:
             arrays.append(v.cast(f.type))
         else:
             arrays.append(pa.array(v, type=f.type))
-    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, **PARQUET_OPTIONS)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _ms(day: np.ndarray, start_ms: int) -> pa.Array:
@@ -65,10 +65,19 @@ def _ms(day: np.ndarray, start_ms: int) -> pa.Array:
 def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
     """brands, shops, creators, users, products, content and relations as Parquet files."""
     out.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for kind, table in catalog_tables(w, ids).items():
+        pq.write_table(table, out / f"{kind}.parquet", **PARQUET_OPTIONS)
+        counts[kind] = table.num_rows
+    return counts
+
+
+def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
+    """The world's catalog and relations as canonical tables, in import order."""
+    tables: dict[str, pa.Table] = {}
     N, P, K, S, B, V = w.n_users, w.n_products, len(w.k_kind), len(w.s_type), len(w.b_name), len(w.v_creator)
     cats = w.cat_names
-    _write(
-        out / "brands.parquet",
+    tables["brands"] = _table(
         "brands",
         {
             "brand_id": ids.brands,
@@ -78,8 +87,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         },
         B,
     )
-    _write(
-        out / "shops.parquet",
+    tables["shops"] = _table(
         "shops",
         {
             "shop_id": ids.shops,
@@ -93,8 +101,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         },
         S,
     )
-    _write(
-        out / "creators.parquet",
+    tables["creators"] = _table(
         "creators",
         {
             "creator_id": ids.creators,
@@ -108,8 +115,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         },
         K,
     )
-    _write(
-        out / "users.parquet",
+    tables["users"] = _table(
         "users",
         {
             "user_id": ids.users,
@@ -126,8 +132,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         N,
     )
     leaf = [f"{cats[c]}>{text.NOUNS[cats[c]][lf][0]}" for c, lf in zip(w.p_category, w.p_leaf, strict=True)]
-    _write(
-        out / "products.parquet",
+    tables["products"] = _table(
         "products",
         {
             "product_id": ids.products,
@@ -152,8 +157,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         },
         P,
     )
-    _write(
-        out / "content.parquet",
+    tables["content"] = _table(
         "content",
         {
             "content_id": ids.content,
@@ -187,8 +191,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         ]
     )
     n_rel = len(rel_kind)
-    _write(
-        out / "relations.parquet",
+    tables["relations"] = _table(
         "relations",
         {
             "user_id": _take(ids.users, rel_user),
@@ -199,15 +202,7 @@ def write_catalog(w: World, ids: Ids, out: Path) -> dict[str, int]:
         },
         n_rel,
     )
-    return {
-        "brands": B,
-        "shops": S,
-        "creators": K,
-        "users": N,
-        "products": P,
-        "content": V,
-        "relations": n_rel,
-    }
+    return tables
 
 
 _EVENT_NAMES = pa.array(EVENT_TYPES)

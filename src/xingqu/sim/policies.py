@@ -1,0 +1,136 @@
+"""Policies for closed-loop runs: anything that returns a ranked list of products for a user.
+
+A policy sees only what a recommender would: the catalog, the behaviour log so far, and the day's
+events as they happen. The oracle is the exception by design: it ranks by the simulator's true
+utility, as the ceiling every other policy is measured against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from xingqu.sim.behaviour import Behaviour, MarketState
+
+
+@dataclass
+class MarketView:
+    """What a policy may read: the catalog and the log, as canonical Arrow tables."""
+
+    products: pa.Table
+    users: pa.Table
+    events: pa.Table
+
+    def available(self, day_ms: int) -> np.ndarray:
+        """Product ids listed, in stock and created by ``day_ms``."""
+        p = self.products
+        ok = pc.and_(
+            pc.and_(pc.equal(p["status"], "listed"), pc.greater(p["stock"], 0)),
+            pc.less_equal(pc.cast(p["created_at"], pa.int64()), day_ms),
+        )
+        return p["product_id"].filter(ok).to_numpy(zero_copy_only=False)
+
+
+class Policy(Protocol):
+    """Ranks products for users; told about every day's events afterwards."""
+
+    name: str
+
+    def fit(self, view: MarketView) -> None: ...
+
+    def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]: ...
+
+    def observe(self, events: pa.Table) -> None: ...
+
+
+class RandomPolicy:
+    """Uniformly random available products: the floor."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng([seed, 11])
+
+    def fit(self, view: MarketView) -> None:
+        self.view = view
+
+    def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
+        avail = self.view.available(day_ms)
+        k = min(n, len(avail))
+        return [avail[self.rng.choice(len(avail), k, replace=False)].tolist() for _ in user_ids]
+
+    def observe(self, events: pa.Table) -> None:
+        pass
+
+
+class PopularPolicy:
+    """The most-bought available products, the same list for everyone (minus what each user bought)."""
+
+    name = "popular"
+
+    def fit(self, view: MarketView) -> None:
+        self.view = view
+        self.counts: dict[str, float] = {}
+        self.bought: dict[str, set[str]] = {}
+        self.observe(view.events)
+
+    def observe(self, events: pa.Table) -> None:
+        pays = events.filter(pc.equal(events["event_type"], "pay"))
+        for user, product in zip(pays["user_id"].to_pylist(), pays["product_id"].to_pylist(), strict=True):
+            self.counts[product] = self.counts.get(product, 0.0) + 1.0
+            self.bought.setdefault(user, set()).add(product)
+
+    def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
+        avail = self.view.available(day_ms)
+        score = np.array([self.counts.get(p, 0.0) for p in avail]) + np.linspace(0, 1e-6, len(avail))
+        ranked = avail[np.argsort(-score, kind="stable")][: n + 20].tolist()
+        out = []
+        for u in user_ids:
+            own = self.bought.get(u, set())
+            out.append([p for p in ranked if p not in own][:n])
+        return out
+
+
+class OraclePolicy:
+    """Ranks by the simulator's true expected quality GMV: the ceiling, not a recommender."""
+
+    name = "oracle"
+
+    def __init__(
+        self,
+        behaviour: Behaviour,
+        state: MarketState,
+        product_ids: pa.Array,
+        user_index: dict[str, int],
+        start_ms: int,
+    ) -> None:
+        self.b = behaviour
+        self.state = state
+        self.product_ids = np.asarray(product_ids.to_pylist(), dtype=object)
+        self.user_index = user_index
+        self.start_ms = start_ms
+
+    def fit(self, view: MarketView) -> None:
+        self.view = view
+
+    def observe(self, events: pa.Table) -> None:
+        pass
+
+    def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
+        w = self.b.w
+        day = (day_ms - self.start_ms) / 86_400_000
+        avail = np.flatnonzero((w.p_created_day <= day) & (w.p_stock > 0))
+        out = []
+        for start in range(0, len(user_ids), 256):
+            chunk = [self.user_index[u] for u in user_ids[start : start + 256]]
+            users = np.repeat(np.asarray(chunk), len(avail))
+            prods = np.tile(avail, len(chunk))
+            value = self.b.expected_value(users, prods, day, self.state).reshape(len(chunk), len(avail))
+            top = np.argsort(-value, axis=1, kind="stable")[:, :n]
+            out.extend(self.product_ids[avail[top]].tolist())
+        return out
