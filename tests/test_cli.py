@@ -18,8 +18,14 @@ def xingqu(*args: str, db: str | None = None, cwd: Path | None = None) -> subpro
     if db:
         env["XINGQU_DB"] = db
     env["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "xingqu.cli.app", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "xingqu.cli.app", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_init_import_stats_export(store_url: str, tmp_path: Path) -> None:
@@ -56,13 +62,17 @@ def test_bad_input_exits_1_with_the_row_named(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'b.db'}"
     assert xingqu("import", str(SAMPLE), db=db).returncode == 0
     bad = tmp_path / "events.csv"
-    bad.write_text("event_id,event_type,ts,user_id,product_id\nx1,click,2026-05-01T00:00:00Z,u001,p-404\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "event_id,event_type,ts,user_id,product_id\nx1,click,2026-05-01T00:00:00Z,u001,p-404\n",
+        encoding="utf-8",
+    )
     r = xingqu("import", str(bad), db=db)
     assert r.returncode == 1
     assert "events.csv, line 2, field 'product_id': unknown product id" in r.stderr.replace("\n", "")
     assert "nothing was imported" in r.stderr
-    r = xingqu("import", str(bad), "--skip-invalid", "--rejects", str(tmp_path / "rej.jsonl"), "--json", db=db)
+    r = xingqu(
+        "import", str(bad), "--skip-invalid", "--rejects", str(tmp_path / "rej.jsonl"), "--json", db=db
+    )
     assert r.returncode == 0
     assert json.loads(r.stdout)["rejected"] == 1
     assert json.loads((tmp_path / "rej.jsonl").read_text(encoding="utf-8"))["record"]["event_id"] == "x1"

@@ -24,7 +24,9 @@ from xingqu.store.schema import TABLES
 def test_kinds_only_reference_earlier_kinds() -> None:
     for i, kind in enumerate(IMPORT_ORDER):
         spec = KINDS[kind]
-        refs = {f.ref for f in spec.fields if f.ref} | {k for c in spec.conditional_refs for k in c.kinds.values()}
+        refs = {f.ref for f in spec.fields if f.ref} | {
+            k for c in spec.conditional_refs for k in c.kinds.values()
+        }
         assert refs <= set(IMPORT_ORDER[:i]), f"{kind} references {refs - set(IMPORT_ORDER[:i])} out of order"
 
 
@@ -48,8 +50,10 @@ def test_an_empty_database_says_to_run_init(sqlite_url: str) -> None:
 
 def test_a_newer_schema_is_refused(store: Store) -> None:
     with store.writing() as conn:
-        conn.execute(sa.text("UPDATE xingqu_meta SET value = :v WHERE key = 'schema_version'"),
-                     {"v": str(LATEST_VERSION + 1)})
+        conn.execute(
+            sa.text("UPDATE xingqu_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(LATEST_VERSION + 1)},
+        )
     with pytest.raises(StoreError, match="newer than this xingqu understands"):
         store.init()
     with pytest.raises(StoreError, match="upgrade xingqu"):
@@ -93,7 +97,9 @@ def test_export_round_trip_is_lossless(store: Store, tmp_path: Path, sqlite_url:
     second = tmp_path / "second"
     export_parquet(again, second)
     for kind in KINDS:
-        assert pq.read_table(first / f"{kind}.parquet").equals(pq.read_table(second / f"{kind}.parquet")), kind
+        assert pq.read_table(first / f"{kind}.parquet").equals(pq.read_table(second / f"{kind}.parquet")), (
+            kind
+        )
 
 
 def _import_worker(url: str, path: str, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:
@@ -111,8 +117,10 @@ def test_concurrent_imports_store_each_event_once(store_url: str) -> None:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_import_worker, args=(store_url, str(SAMPLE / "events.csv"), barrier, out))
-             for _ in range(2)]
+    procs = [
+        ctx.Process(target=_import_worker, args=(store_url, str(SAMPLE / "events.csv"), barrier, out))
+        for _ in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -20,7 +20,7 @@ class OrganicTraffic:
         P = world.n_products
         rng = np.random.default_rng([world.cfg.seed, 7])
         # the platform's head before any sales leans towards broadly appealing products
-        ranks = np.argsort(np.argsort(-(world.p_appeal + rng.normal(0, 1.0, P)))) + 1
+        ranks = np.argsort(np.argsort(-(world.p_appeal + rng.normal(0, 0.6, P)))) + 1
         self.prior = (1.0 / ranks) * (0.5 + world.p_quality)  # Zipf-like head before any sales
         self.prior *= 50.0 / self.prior.sum() * P / 100
         # creator → content (sorted by publish time), content → products

@@ -69,30 +69,51 @@ class RandomPolicy:
 
 
 class PopularPolicy:
-    """The most-bought available products, the same list for everyone (minus what each user bought)."""
+    """The most popular available products by weighted interactions, the same ranking for everyone,
+    skipping what a user bought and what they were already shown ``max_views`` times."""
 
     name = "popular"
+    #: Interaction weights: a purchase counts most, a click least.
+    WEIGHTS = {"pay": 1.0, "add_to_cart": 0.05, "click": 0.01}
+
+    def __init__(self, max_views: int = 3) -> None:
+        self.max_views = max_views
 
     def fit(self, view: MarketView) -> None:
         self.view = view
         self.counts: dict[str, float] = {}
         self.bought: dict[str, set[str]] = {}
+        self.views: dict[str, dict[str, int]] = {}
         self.observe(view.events)
 
     def observe(self, events: pa.Table) -> None:
+        shown = events.filter(pc.equal(events["event_type"], "impression"))
+        for user, product in zip(shown["user_id"].to_pylist(), shown["product_id"].to_pylist(), strict=True):
+            seen = self.views.setdefault(user, {})
+            seen[product] = seen.get(product, 0) + 1
+        for etype, weight in self.WEIGHTS.items():
+            rows = events.filter(pc.equal(events["event_type"], etype))
+            for product in rows["product_id"].to_pylist():
+                self.counts[product] = self.counts.get(product, 0.0) + weight
         pays = events.filter(pc.equal(events["event_type"], "pay"))
         for user, product in zip(pays["user_id"].to_pylist(), pays["product_id"].to_pylist(), strict=True):
-            self.counts[product] = self.counts.get(product, 0.0) + 1.0
             self.bought.setdefault(user, set()).add(product)
 
     def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
         avail = self.view.available(day_ms)
         score = np.array([self.counts.get(p, 0.0) for p in avail]) + np.linspace(0, 1e-6, len(avail))
-        ranked = avail[np.argsort(-score, kind="stable")][: n + 20].tolist()
+        ranked = avail[np.argsort(-score, kind="stable")].tolist()
         out = []
         for u in user_ids:
             own = self.bought.get(u, set())
-            out.append([p for p in ranked if p not in own][:n])
+            seen = self.views.get(u, {})
+            picks: list[str] = []
+            for p in ranked:
+                if p not in own and seen.get(p, 0) < self.max_views:
+                    picks.append(p)
+                    if len(picks) == n:
+                        break
+            out.append(picks)
         return out
 
 

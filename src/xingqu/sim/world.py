@@ -325,6 +325,10 @@ def generate_world(cfg: SimConfig) -> World:
     sd = np.array([c.log_sd for c in cfg.categories])[p_category]
     pos = np.where(p_brand >= 0, b_price_pos[np.maximum(p_brand, 0)], 0.0)
     log_price = med[p_category] + pos + rng.normal(0, np.sqrt(np.maximum(sd**2 - 0.09, 0.01)))
+    for c in range(C):  # brands shift prices within a category, but not the category's median
+        m = p_category == c
+        if m.any():
+            log_price[m] += med[c] - np.median(log_price[m])
     lo = np.array([c.min_yuan for c in cfg.categories])[p_category]
     hi = np.array([c.max_yuan for c in cfg.categories])[p_category]
     p_price = _price_ending(rng, np.clip(np.exp(log_price), lo, hi))
@@ -383,7 +387,6 @@ def generate_world(cfg: SimConfig) -> World:
                 continue
             j = i - 1
             term = f"duplicate_of:{j}"
-            titles[i] = titles[j] + " "
             p_category[i], p_leaf[i], p_brand[i], p_price[i] = (
                 p_category[j],
                 p_leaf[j],
@@ -392,9 +395,10 @@ def generate_world(cfg: SimConfig) -> World:
             )
         p_violation_term[i] = term
     spec = ["30ml", "50g", "1件", "2件装", "礼盒装", "新款", "大码", ""]
-    p_title = [
-        t + " " + spec[i % len(spec)] if p_violation[i] != "duplicate" else t for i, t in enumerate(titles)
-    ]
+    p_title = [(t + " " + spec[i % len(spec)]).strip() for i, t in enumerate(titles)]
+    for i in range(P):  # a near-duplicate repeats its original's final title with a small change
+        if p_violation[i] == "duplicate":
+            p_title[i] = p_title[int(p_violation_term[i].split(":")[1])] + " 热卖"
 
     # --- content ------------------------------------------------------------------------------
     day_ms = 86_400_000
