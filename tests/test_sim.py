@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_cli import xingqu
 
+from test_cli import xingqu
 from xingqu.errors import UserError
 from xingqu.ingest import import_path
 from xingqu.sim.ab import run_ab, t95

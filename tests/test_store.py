@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from helpers import records, snapshot
 
 from conftest import SAMPLE
+from helpers import records, snapshot
 from xingqu.domain.arrow import arrow_schema
 from xingqu.domain.records import IMPORT_ORDER, KINDS
 from xingqu.errors import MissingDependencyError, StoreError

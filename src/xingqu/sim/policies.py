@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +74,7 @@ class PopularPolicy:
 
     name = "popular"
     #: Interaction weights: a purchase counts most, a click least.
-    WEIGHTS = {"pay": 1.0, "add_to_cart": 0.05, "click": 0.01}
+    WEIGHTS: ClassVar[dict[str, float]] = {"pay": 1.0, "add_to_cart": 0.05, "click": 0.01}
 
     def __init__(self, max_views: int = 3) -> None:
         self.max_views = max_views
