@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -94,16 +95,17 @@ def simulate_cmd(
 
 def print_ab(report: ABReport) -> None:
     table = Table(title=f"Closed-loop A/B over {len(report.seeds)} seeds (mean ± 95% CI)", show_edge=False)
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     for arm in report.arms:
-        table.add_column(arm, justify="right")
+        table.add_column(arm, justify="right", no_wrap=True)
     for m in METRICS:
         cells = []
         for arm in report.arms:
             s = report.arms[arm][m]
-            cells.append(f"{s.mean:,.3f} ± {s.ci:,.3f}" if s.mean < 10 else f"{s.mean:,.1f} ± {s.ci:,.1f}")
+            cells.append(f"{s.mean:.3f} ± {s.ci:.3f}" if abs(s.mean) < 10 else f"{s.mean:,.1f} ± {s.ci:,.1f}")
         table.add_row(m, *cells)
-    console.print(table)
+    wide = Console(width=max(console.width, 40 + 26 * len(report.arms)))
+    wide.print(table)
 
 
 @sim_app.command("ab")
