@@ -1,0 +1,21 @@
+"""Retrieval models: each with one typed config, ``fit`` apart from ``recommend``, saved as JSON + .npz."""
+
+from xingqu.models.base import REGISTRY, ModelError, Recommender, top_n
+from xingqu.models.blend import Blend
+from xingqu.models.ease import EASE
+from xingqu.models.factors import ALS, BPR
+from xingqu.models.itemknn import ItemKNN
+from xingqu.models.popular import MostPopular
+
+__all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "REGISTRY",
+    "Blend",
+    "ItemKNN",
+    "ModelError",
+    "MostPopular",
+    "Recommender",
+    "top_n",
+]

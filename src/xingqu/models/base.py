@@ -1,0 +1,164 @@
+"""The common shape of every retrieval model: typed config, ``fit`` apart from ``recommend``, and
+artifacts saved as JSON plus ``.npz`` arrays (never pickle), refused when of another kind or version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from xingqu.dataset import Dataset, Vocabulary
+from xingqu.errors import StoreError, UserError
+
+ARTIFACT_FORMAT = "xingqu-model"
+ARTIFACT_VERSION = 1
+REGISTRY: dict[str, type[Recommender]] = {}
+
+
+class ModelConfig(BaseModel):
+    """Base of every model's config: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelError(UserError):
+    """A model cannot be used as asked (not fitted, too large, a bad artifact)."""
+
+
+class Recommender(ABC):
+    """Scores every item for users, from the users' histories (rows of a user×item matrix)."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[ModelConfig]]
+
+    def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
+        try:
+            self.config = config if config is not None else self.Config(**kwargs)
+        except ValidationError as exc:
+            raise ModelError(f"{self.kind}: invalid config: {exc}") from None
+        self.users: Vocabulary | None = None
+        self.items: Vocabulary | None = None
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "kind" in cls.__dict__:
+            REGISTRY[cls.kind] = cls
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # -- training -----------------------------------------------------------------------------
+
+    def fit(self, data: Dataset) -> Self:
+        """Learn from a dataset's user×item matrix; keeps its vocabularies."""
+        self.users, self.items = data.users, data.items
+        self._fit(data.matrix.astype(np.float32).tocsr())
+        return self
+
+    @abstractmethod
+    def _fit(self, matrix: sp.csr_matrix) -> None: ...
+
+    # -- inference ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Dense scores (len(users) × n_items); ``users`` are training indices (-1: unknown)."""
+
+    def scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        if self.items is None:
+            raise ModelError(f"{self.kind}: not fitted; call fit() or load a saved model first")
+        return self._scores(np.asarray(users, dtype=np.int64), history)
+
+    def recommend(
+        self, users: np.ndarray, history: sp.csr_matrix, n: int, exclude_seen: bool = True, batch: int = 1024
+    ) -> np.ndarray:
+        """Top-``n`` item indices per user (best first), the user's history excluded by default."""
+        out = np.empty((len(users), n), dtype=np.int64)
+        for lo in range(0, len(users), batch):
+            hi = min(lo + batch, len(users))
+            s = self.scores(users[lo:hi], history[lo:hi]).astype(np.float32, copy=True)
+            if exclude_seen:
+                h = history[lo:hi].tocoo()
+                s[h.row, h.col] = -np.inf
+            out[lo:hi] = top_n(s, n)
+        return out
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore learned state from ``_arrays``' output."""
+
+    def save(self, folder: Path | str) -> Path:
+        """Write ``model.json`` (kind, version, config, checksum) and ``arrays.npz`` into ``folder``."""
+        if self.items is None or self.users is None:
+            raise ModelError(f"{self.kind}: nothing to save before fit()")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "__users": self.users.ids.astype(str),
+            "__items": self.items.ids.astype(str),
+            **self._arrays(),
+        }
+        np.savez(folder / "arrays.npz", **arrays)
+        meta = {
+            "format": ARTIFACT_FORMAT,
+            "version": ARTIFACT_VERSION,
+            "kind": self.kind,
+            "config": self.config.model_dump(mode="json"),
+            "sha256": hashlib.sha256((folder / "arrays.npz").read_bytes()).hexdigest(),
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str) -> Recommender:
+        """Load a saved model of any registered kind; refuse other versions and damaged files."""
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"{folder}: no model.json; not a saved xingqu model") from None
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{folder}/model.json is damaged: {exc}") from None
+        if meta.get("format") != ARTIFACT_FORMAT or meta.get("version") != ARTIFACT_VERSION:
+            raise StoreError(
+                f"{folder}: artifact format {meta.get('format')!r} version {meta.get('version')!r}; "
+                f"this xingqu reads {ARTIFACT_FORMAT!r} version {ARTIFACT_VERSION}"
+            )
+        kind = meta.get("kind")
+        if kind not in REGISTRY or (cls is not Recommender and kind != cls.kind):
+            raise StoreError(
+                f"{folder}: holds a {kind!r} model, not {getattr(cls, 'kind', 'a known kind')!r}"
+            )
+        raw = (folder / "arrays.npz").read_bytes() if (folder / "arrays.npz").exists() else b""
+        if hashlib.sha256(raw).hexdigest() != meta.get("sha256"):
+            raise StoreError(f"{folder}/arrays.npz is missing or damaged (checksum mismatch)")
+        try:
+            with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise StoreError(f"{folder}/arrays.npz cannot be read: {exc}") from None
+        model = REGISTRY[kind](REGISTRY[kind].Config(**meta["config"]))
+        model.users = Vocabulary(arrays.pop("__users").astype(object))
+        model.items = Vocabulary(arrays.pop("__items").astype(object))
+        model._load_arrays(arrays)
+        return model
+
+
+def top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest scores per row, best first (ties by index)."""
+    n = min(n, scores.shape[1])
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    rows = np.arange(scores.shape[0])[:, None]
+    order = np.lexsort((part, -scores[rows, part]), axis=1)
+    return part[rows, order]

@@ -1,0 +1,83 @@
+"""The default blend: several retrievers' scores, standardised per user and mixed with learned weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from xingqu.models.base import REGISTRY, ModelConfig, Recommender
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    weight: float = 1.0
+
+
+class BlendConfig(ModelConfig):
+    members: tuple[Member, ...] = Field(
+        default=(
+            Member(kind="ease", weight=1.0),
+            Member(kind="als", weight=0.3),
+            Member(kind="itemknn", weight=0.3),
+            Member(kind="popular", weight=0.05),
+        ),
+        description="retrievers and their weights (weights are fitted on a validation split by evaluate)",
+    )
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Per-row z-scores, so that retrievers on different scales can be added."""
+    mean = scores.mean(axis=1, keepdims=True)
+    sd = scores.std(axis=1, keepdims=True)
+    return (scores - mean) / np.where(sd > 0, sd, 1.0)
+
+
+class Blend(Recommender):
+    kind = "blend"
+    Config = BlendConfig
+
+    def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.members = [REGISTRY[m.kind](REGISTRY[m.kind].Config(**m.config)) for m in self.config.members]
+
+    @classmethod
+    def of(cls, fitted: list[Recommender], weights: list[float]) -> Blend:
+        """A blend of already-fitted models (sharing one dataset), with the given weights."""
+        blend = cls(
+            BlendConfig(
+                members=tuple(
+                    Member(kind=m.kind, config=m.config.model_dump(), weight=w)
+                    for m, w in zip(fitted, weights, strict=True)
+                )
+            )
+        )
+        blend.members = list(fitted)
+        blend.users, blend.items = fitted[0].users, fitted[0].items
+        return blend
+
+    def _fit(self, matrix: sp.csr_matrix) -> None:
+        for m in self.members:
+            m.users, m.items = self.users, self.items
+            m._fit(matrix)
+
+    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        total = np.zeros((len(users), len(self.items or ())), dtype=np.float32)
+        for member, spec in zip(self.members, self.config.members, strict=True):
+            if spec.weight:
+                total += spec.weight * standardise(member._scores(users, history).astype(np.float32))
+        return total
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {f"{i}__{k}": v for i, m in enumerate(self.members) for k, v in m._arrays().items()}
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for i, m in enumerate(self.members):
+            prefix = f"{i}__"
+            m.users, m.items = self.users, self.items
+            m._load_arrays({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
