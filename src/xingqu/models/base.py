@@ -92,9 +92,11 @@ class Recommender(ABC):
 
     # -- artifacts ----------------------------------------------------------------------------
 
+    @abstractmethod
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {}
+        """The learned state as named arrays (what ``save`` writes)."""
 
+    @abstractmethod
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore learned state from ``_arrays``' output."""
 
