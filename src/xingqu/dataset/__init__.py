@@ -1,15 +1,19 @@
-"""Immutable training views: id vocabularies, weighted user×item matrices, temporal splits."""
+"""Immutable training views: id vocabularies, weighted user×item matrices, temporal splits, features."""
 
-from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions, from_store, read_interactions
-from xingqu.dataset.matrix import Dataset, Vocabulary
+from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions, read_interactions
+from xingqu.dataset.loader import interactions_from_parquet, interactions_from_store, load_dataset
+from xingqu.dataset.matrix import Dataset, Log, Vocabulary
 from xingqu.dataset.split import temporal_split
 
 __all__ = [
     "EVENT_WEIGHTS",
     "Dataset",
     "Interactions",
+    "Log",
     "Vocabulary",
-    "from_store",
+    "interactions_from_parquet",
+    "interactions_from_store",
+    "load_dataset",
     "read_interactions",
     "temporal_split",
 ]

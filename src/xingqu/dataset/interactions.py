@@ -10,11 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import sqlalchemy as sa
 
 from xingqu.errors import UserError
-from xingqu.store import Store
-from xingqu.store.schema import TABLES
 
 #: How much each behaviour says about interest; a refund takes back what the purchase gave.
 EVENT_WEIGHTS: dict[str, float] = {
@@ -108,29 +105,4 @@ def read_interactions(
         table[cols["item"]].to_numpy(zero_copy_only=False)[keep],
         w[keep],
         t[keep],
-    )
-
-
-def from_store(store: Store, event_weights: dict[str, float] | None = None) -> Interactions:
-    """Weighted user×product interactions from the store's event log (events without a product are
-    ignored; impressions carry no weight by default)."""
-    weights = event_weights or EVENT_WEIGHTS
-    events = TABLES["events"]
-    types = [t for t, w in weights.items() if w != 0]
-    query = sa.select(events.c.user_id, events.c.product_id, events.c.event_type, events.c.ts).where(
-        events.c.product_id.is_not(None), events.c.event_type.in_(types)
-    )
-    users, items, kinds, times = [], [], [], []
-    with store.reading() as conn:
-        for part in (
-            conn.execution_options(stream_results=True, yield_per=200_000).execute(query).partitions()
-        ):
-            for u, i, k, t in part:
-                users.append(u)
-                items.append(i)
-                kinds.append(k)
-                times.append(t)
-    w = np.array([weights[k] for k in kinds], dtype=np.float32)
-    return Interactions(
-        np.array(users, dtype=object), np.array(items, dtype=object), w, np.array(times, dtype=np.int64)
     )

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from xingqu.dataset.interactions import Interactions
+
+if TYPE_CHECKING:
+    from xingqu.dataset.features import ItemFeatures, UserFeatures
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Log:
+    """The interactions behind a matrix, as indices: what time-aware models (trending) read."""
+
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    times: np.ndarray  # ms
 
 
 @dataclass(frozen=True)
@@ -32,9 +50,18 @@ class Vocabulary:
         return cached
 
     def lookup(self, values: np.ndarray) -> np.ndarray:
-        """Indices of ``values``; -1 where unknown."""
-        idx = self.index
-        return np.fromiter((idx.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
+        """Indices of ``values``; -1 where unknown (vectorised through Arrow's hash lookup)."""
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
+        found = pc.index_in(pa.array(values, type=pa.string()), value_set=self._arrow())
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+
+    def _arrow(self) -> pa.Array:
+        cached = self.__dict__.get("_arrow_ids")
+        if cached is None:
+            cached = pa.array(self.ids, type=pa.string())
+            object.__setattr__(self, "_arrow_ids", cached)
+        return cached
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,9 @@ class Dataset:
     users: Vocabulary
     items: Vocabulary
     matrix: sp.csr_matrix
+    log: Log | None = None
+    item_features: ItemFeatures | None = None
+    user_features: UserFeatures | None = None
 
     @classmethod
     def build(
@@ -56,20 +86,28 @@ class Dataset:
         users: Vocabulary | None = None,
         items: Vocabulary | None = None,
         binary: bool = False,
+        half_life_days: float | None = None,
     ) -> Dataset:
+        """Vocabularies (from the data unless given) and the summed-weight matrix.
+
+        ``half_life_days`` decays each interaction's weight by its age before the latest one.
+        """
         users = users or Vocabulary.of(data.users)
         items = items or Vocabulary.of(data.items)
         u, i = users.lookup(data.users), items.lookup(data.items)
         ok = (u >= 0) & (i >= 0)
-        m = sp.csr_matrix(
-            (data.weights[ok].astype(np.float32), (u[ok], i[ok])), shape=(len(users), len(items))
-        )
+        weights = data.weights.astype(np.float32)
+        if half_life_days and len(data):
+            age_days = (data.times.max() - data.times) / DAY_MS
+            weights = weights * np.power(0.5, age_days / half_life_days).astype(np.float32)
+        m = sp.csr_matrix((weights[ok], (u[ok], i[ok])), shape=(len(users), len(items)))
         m.sum_duplicates()
         m.data[m.data <= 0] = 0
         m.eliminate_zeros()
         if binary:
             m.data[:] = 1.0
-        return cls(users, items, m)
+        log = Log(u[ok], i[ok], data.weights[ok].astype(np.float32), data.times[ok])
+        return cls(users, items, m, log)
 
     @property
     def n_users(self) -> int:

@@ -1,0 +1,101 @@
+"""Training data from the store or from Parquet event logs, streamed in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from xingqu.dataset.features import item_features, user_features
+from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions
+from xingqu.dataset.matrix import Dataset, Vocabulary
+from xingqu.store import Store
+from xingqu.store.schema import TABLES
+
+BATCH = 500_000
+
+
+def _weights_of(kinds: pa.Array, weights: dict[str, float]) -> np.ndarray:
+    names = list(weights)
+    idx = pc.index_in(kinds, value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+    table = np.array([weights[n] for n in names], dtype=np.float32)
+    return table[np.nan_to_num(idx, nan=0).astype(np.int64)]
+
+
+def _interactions(batches: Iterable[pa.RecordBatch], weights: dict[str, float]) -> Interactions:
+    users, items, ws, times = [], [], [], []
+    for b in batches:
+        w = _weights_of(b.column("event_type"), weights)
+        keep = w != 0
+        users.append(b.column("user_id").to_numpy(zero_copy_only=False)[keep])
+        items.append(b.column("product_id").to_numpy(zero_copy_only=False)[keep])
+        ws.append(w[keep])
+        times.append(pc.cast(b.column("ts"), pa.int64()).to_numpy()[keep])
+    if not users:
+        empty = np.zeros(0, dtype=object)
+        return Interactions(empty, empty, np.zeros(0, np.float32), np.zeros(0, np.int64))
+    return Interactions(
+        np.concatenate(users), np.concatenate(items), np.concatenate(ws), np.concatenate(times)
+    )
+
+
+def interactions_from_store(store: Store, weights: dict[str, float] | None = None) -> Interactions:
+    """Weighted interactions with products from the event log, read in batches."""
+    weights = weights or EVENT_WEIGHTS
+    e = TABLES["events"]
+    kinds = [k for k, w in weights.items() if w != 0]
+    query = sa.select(e.c.user_id, e.c.product_id, e.c.event_type, e.c.ts).where(
+        e.c.product_id.is_not(None), e.c.event_type.in_(kinds)
+    )
+    schema = pa.schema(
+        [
+            ("user_id", pa.string()),
+            ("product_id", pa.string()),
+            ("event_type", pa.string()),
+            ("ts", pa.int64()),
+        ]
+    )
+
+    def batches() -> Iterable[pa.RecordBatch]:
+        with store.reading() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+            for part in result.partitions(BATCH):
+                cols = list(zip(*part, strict=True))
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(c, t.type) for c, t in zip(cols, schema, strict=True)], schema=schema
+                )
+
+    return _interactions(batches(), weights)
+
+
+def interactions_from_parquet(
+    paths: Iterable[Path | str], weights: dict[str, float] | None = None
+) -> Interactions:
+    """Weighted interactions from event Parquet files (as the simulator or ``export`` write them)."""
+    weights = weights or EVENT_WEIGHTS
+
+    def batches() -> Iterable[pa.RecordBatch]:
+        for path in paths:
+            pf = pq.ParquetFile(path)
+            for b in pf.iter_batches(BATCH, columns=["user_id", "product_id", "event_type", "ts"]):
+                yield b.filter(pc.is_valid(b.column("product_id")))
+
+    return _interactions(batches(), weights)
+
+
+def load_dataset(
+    store: Store, weights: dict[str, float] | None = None, half_life_days: float | None = None
+) -> Dataset:
+    """The store's training view: every user and product in the vocabularies (so that new products
+    and new users can be served), the weighted matrix, and the feature tables."""
+    with store.reading() as conn:
+        users = Vocabulary(np.array(store.known_keys(conn, "users").to_pylist(), dtype=object))
+        items = Vocabulary(np.array(store.known_keys(conn, "products").to_pylist(), dtype=object))
+    data = Dataset.build(interactions_from_store(store, weights), users, items, half_life_days=half_life_days)
+    return replace(data, item_features=item_features(store, items), user_features=user_features(store, users))
