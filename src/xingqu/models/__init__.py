@@ -2,10 +2,12 @@
 
 from xingqu.models.base import REGISTRY, ModelError, Recommender, top_n
 from xingqu.models.blend import Blend
+from xingqu.models.content import ContentModel
 from xingqu.models.ease import EASE
 from xingqu.models.factors import ALS, BPR
 from xingqu.models.itemknn import ItemKNN
 from xingqu.models.popular import MostPopular
+from xingqu.models.trending import Trending
 
 __all__ = [
     "ALS",
@@ -13,9 +15,11 @@ __all__ = [
     "EASE",
     "REGISTRY",
     "Blend",
+    "ContentModel",
     "ItemKNN",
     "ModelError",
     "MostPopular",
     "Recommender",
+    "Trending",
     "top_n",
 ]

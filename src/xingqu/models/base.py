@@ -57,13 +57,17 @@ class Recommender(ABC):
     # -- training -----------------------------------------------------------------------------
 
     def fit(self, data: Dataset) -> Self:
-        """Learn from a dataset's user×item matrix; keeps its vocabularies."""
+        """Learn from a dataset (its user×item matrix, and features where a model uses them)."""
         self.users, self.items = data.users, data.items
-        self._fit(data.matrix.astype(np.float32).tocsr())
+        self._fit_data(data)
         return self
 
-    @abstractmethod
-    def _fit(self, matrix: sp.csr_matrix) -> None: ...
+    def _fit_data(self, data: Dataset) -> None:
+        """Models that learn from more than the matrix override this."""
+        self._fit(data.matrix.astype(np.float32).tocsr())
+
+    def _fit(self, matrix: sp.csr_matrix) -> None:
+        raise NotImplementedError(f"{self.kind} learns through _fit_data")
 
     # -- inference ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from xingqu.dataset import Dataset
 from xingqu.models.base import REGISTRY, ModelConfig, Recommender
 
 
@@ -61,10 +62,9 @@ class Blend(Recommender):
         blend.users, blend.items = fitted[0].users, fitted[0].items
         return blend
 
-    def _fit(self, matrix: sp.csr_matrix) -> None:
+    def _fit_data(self, data: Dataset) -> None:
         for m in self.members:
-            m.users, m.items = self.users, self.items
-            m._fit(matrix)
+            m.fit(data)
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         total = np.zeros((len(users), len(self.items or ())), dtype=np.float32)

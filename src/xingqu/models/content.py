@@ -1,0 +1,99 @@
+"""Content model: TF-IDF over product titles (jieba words, normalised) and attributes — category,
+brand, shop, style, function, price band — so that new products and thin histories can be matched."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from xingqu.dataset import Dataset
+from xingqu.models.base import ModelConfig, ModelError, Recommender
+from xingqu.text import tokens
+
+
+class ContentConfig(ModelConfig):
+    title_weight: float = Field(1.0, ge=0, description="weight of title words against attributes")
+    attribute_weight: float = Field(1.0, ge=0)
+    min_df: int = Field(1, ge=1, description="features used by fewer products are dropped")
+
+
+def item_tokens(data: Dataset, i: int) -> tuple[list[str], list[str]]:
+    """Title words and attribute tokens of item ``i``."""
+    f = data.item_features
+    assert f is not None
+    title = tokens(f.title[i]) if f.title[i] else []
+    attrs: list[str] = []
+    if f.category[i]:
+        parts = f.category[i].split(">")
+        attrs += [f"l1:{parts[0]}", f"cat:{f.category[i]}"]
+    if f.brand[i]:
+        attrs.append(f"brand:{f.brand[i]}")
+    if f.shop[i]:
+        attrs.append(f"shop:{f.shop[i]}")
+    attrs += [f"style:{s}" for s in f.styles[i]] + [f"func:{x}" for x in f.functions[i]]
+    if not math.isnan(f.price[i]) and f.price[i] > 0:
+        attrs.append(f"price:{round(math.log2(f.price[i] / 100.0 + 1) * 2)}")  # half-octave bands
+    return title, attrs
+
+
+class ContentModel(Recommender):
+    kind = "content"
+    Config = ContentConfig
+
+    def _fit_data(self, data: Dataset) -> None:
+        if data.item_features is None:
+            raise ModelError(
+                "content: needs product attributes; train it on the store, not a plain interactions file"
+            )
+        docs = []
+        for i in range(data.n_items):
+            title, attrs = item_tokens(data, i)
+            doc = Counter({f"w:{t}": self.config.title_weight for t in title})
+            doc.update({a: self.config.attribute_weight for a in attrs})
+            docs.append(doc)
+        df = Counter(k for d in docs for k in d)
+        vocab = sorted(k for k, n in df.items() if n >= self.config.min_df)
+        col = {k: j for j, k in enumerate(vocab)}
+        idf = np.array([math.log((1 + len(docs)) / (1 + df[k])) + 1 for k in vocab], dtype=np.float32)
+        rows, cols, vals = [], [], []
+        for i, d in enumerate(docs):
+            for k, v in d.items():
+                j = col.get(k)
+                if j is not None:
+                    rows.append(i)
+                    cols.append(j)
+                    vals.append(v * idf[j])
+        f = sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
+        norms = np.sqrt(np.asarray(f.multiply(f).sum(axis=1)).ravel())
+        self.features = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ f)
+        self.feature_names = np.array(vocab, dtype=str)
+
+    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        profile = history @ self.features
+        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
+        profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
+        return (profile @ self.features.T).toarray()
+
+    def similar(self, item: int) -> np.ndarray:
+        """Cosine similarity of every item to ``item``."""
+        return (self.features @ self.features[item].T).toarray().ravel()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        f = self.features
+        return {
+            "data": f.data,
+            "indices": f.indices,
+            "indptr": f.indptr,
+            "shape": np.array(f.shape),
+            "feature_names": self.feature_names,
+        }
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.features = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        )
+        self.feature_names = arrays["feature_names"]

@@ -1,0 +1,81 @@
+"""Trending: time-decayed interaction volume in a recent window, globally and per user segment
+(consumer crowd, city tier or age band), so that a new user with only a profile gets their
+segment's trends."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field
+
+from xingqu.dataset import Dataset
+from xingqu.models.base import ModelConfig, ModelError, Recommender
+
+DAY_MS = 86_400_000
+
+
+class TrendingConfig(ModelConfig):
+    half_life_days: float = Field(
+        3.0, gt=0, description="an interaction's weight halves every this many days"
+    )
+    window_days: float = Field(14.0, gt=0, description="interactions older than this are ignored")
+    segment: Literal["crowd", "city_tier", "age_band", "gender"] | None = Field(
+        "crowd", description="user attribute whose own trends are mixed in (None: global only)"
+    )
+    segment_weight: float = Field(0.5, ge=0, le=1, description="share of the segment's trend in a score")
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    m = v.max(axis=-1, keepdims=True) if v.size else 1.0
+    return v / np.where(m > 0, m, 1.0)
+
+
+class Trending(Recommender):
+    kind = "trending"
+    Config = TrendingConfig
+
+    def _fit_data(self, data: Dataset) -> None:
+        if data.log is None:
+            raise ModelError("trending: needs interaction times")
+        log = data.log
+        now = log.times.max() if len(log.times) else 0
+        age = (now - log.times) / DAY_MS
+        keep = (age <= self.config.window_days) & (log.weights > 0)
+        w = (log.weights[keep] * np.power(0.5, age[keep] / self.config.half_life_days)).astype(np.float32)
+        users, items = log.users[keep], log.items[keep]
+        self.global_ = _unit(np.bincount(items, weights=w, minlength=data.n_items).astype(np.float32))
+        seg = self.config.segment
+        if seg and data.user_features is not None:
+            values = np.array([str(v) for v in data.user_features.segment(seg)], dtype=object)
+            names, user_seg = np.unique(values, return_inverse=True)
+            m = sp.csr_matrix((w, (user_seg[users], items)), shape=(len(names), data.n_items)).toarray()
+            self.segments = _unit(m.astype(np.float32))
+            self.segment_names = names.astype(str)
+            self.user_segment = user_seg.astype(np.int64)
+        else:
+            self.segments = np.zeros((0, data.n_items), np.float32)
+            self.segment_names = np.zeros(0, dtype=str)
+            self.user_segment = np.full(data.n_users, -1, np.int64)
+
+    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        out = np.broadcast_to(self.global_, (len(users), len(self.global_))).astype(np.float32)
+        if len(self.segments):
+            seg = np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
+            has = seg >= 0
+            sw = self.config.segment_weight
+            out[has] = (1 - sw) * out[has] + sw * self.segments[seg[has]]
+        return out
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "global": self.global_,
+            "segments": self.segments,
+            "segment_names": self.segment_names,
+            "user_segment": self.user_segment,
+        }
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.global_, self.segments = arrays["global"], arrays["segments"]
+        self.segment_names, self.user_segment = arrays["segment_names"], arrays["user_segment"]
