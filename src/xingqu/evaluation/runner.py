@@ -12,13 +12,14 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Interactions, temporal_split
+from xingqu.errors import UserError
 from xingqu.evaluation.metrics import ranking_metrics
 from xingqu.models import REGISTRY, Blend, Recommender, top_n
 from xingqu.models.blend import standardise
@@ -32,9 +33,13 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "ease": [{"reg": r} for r in (100.0, 250.0, 500.0, 1000.0)],
     "als": [{"factors": f, "reg": r, "alpha": a} for f in (64, 128) for r in (0.1,) for a in (1.0, 4.0)],
     "bpr": [{"factors": 64, "learning_rate": lr} for lr in (0.01, 0.05)],
+    "content": [{"title_weight": t} for t in (0.5, 1.0)],
+    "trending": [{"half_life_days": h, "segment": g} for h in (1.0, 3.0) for g in ("crowd", None)],
 }
 DEFAULT_MODELS = ("popular", "itemknn", "ease", "als", "blend")
 BLEND_MEMBERS = ("ease", "als", "itemknn", "popular")
+#: Members that need product attributes or a profile, added when the data has them (the store).
+FEATURE_MEMBERS = ("content", "trending")
 BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
 
 
@@ -53,6 +58,7 @@ class EvaluationReport:
     n_test: int = 0
     seconds: float = 0.0
     models: dict[str, Recommender] = field(default_factory=dict)
+    split: Split | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,8 +81,17 @@ class Split:
     truth: sp.csr_matrix  # rows aligned with ``users``
 
     @classmethod
-    def of(cls, train: Interactions, test: Interactions) -> Split:
-        data = Dataset.build(train, binary=True)
+    def of(cls, train: Interactions, test: Interactions, base: Dataset | None = None) -> Split:
+        """Train on ``train``; judge on ``test``. With ``base`` (the store's dataset) the vocabularies and
+        feature tables are the store's and weights are kept; otherwise interactions count as present."""
+        if base is None:
+            data = Dataset.build(train, binary=True)
+        else:
+            data = replace(
+                Dataset.build(train, base.users, base.items),
+                item_features=base.item_features,
+                user_features=base.user_features,
+            )
         u = data.users.lookup(test.users)
         i = data.items.lookup(test.items)
         ok = (u >= 0) & (i >= 0)
@@ -142,42 +157,43 @@ def tune_blend(members: list[Recommender], split: Split) -> list[float]:
     return best
 
 
+def blend_members(base: Dataset | None) -> tuple[str, ...]:
+    """The blend's retrievers for this kind of data."""
+    return BLEND_MEMBERS + (FEATURE_MEMBERS if base is not None and base.item_features is not None else ())
+
+
 def evaluate(
     train: Interactions,
     test: Interactions,
     models: Iterable[str] = DEFAULT_MODELS,
     progress: Callable[[str], None] | None = None,
+    base: Dataset | None = None,
 ) -> EvaluationReport:
     """Tune every model on validation, refit on train, measure on test; see the module docstring."""
     start = time.perf_counter()
     inner, valid = temporal_split(train)
-    vsplit = Split.of(inner, valid)
-    tsplit = Split.of(train, test)
+    vsplit = Split.of(inner, valid, base)
+    tsplit = Split.of(train, test, base)
+    members = blend_members(base)
     report = EvaluationReport(n_train=len(train), n_test=len(test))
-    tuned: dict[str, tuple[dict[str, Any], Recommender]] = {}
     names = list(models)
-    needed = [
-        k
-        for k in dict.fromkeys(
-            [n for n in names if n != "blend"] + (list(BLEND_MEMBERS) if "blend" in names else [])
-        )
-    ]
-    for kind in needed:
+    wanted = [n for n in names if n != "blend"] + (list(members) if "blend" in names else [])
+    tuned: dict[str, tuple[dict[str, Any], Recommender]] = {}
+    for kind in dict.fromkeys(wanted):
         if kind not in REGISTRY or kind == "blend":
-            raise ValueError(f"unknown model {kind!r}; known: {', '.join(sorted(REGISTRY))}")
+            raise UserError(f"unknown model {kind!r}; known: {', '.join(sorted(REGISTRY))}")
         if progress:
             progress(f"tuning {kind}")
         tuned[kind] = tune(kind, vsplit)
     for name in names:
         t0 = time.perf_counter()
         if name == "blend":
-            weights = tune_blend([tuned[k][1] for k in BLEND_MEMBERS], vsplit)
-            fitted = [REGISTRY[k](**tuned[k][0]).fit(tsplit.data) for k in BLEND_MEMBERS]
+            weights = tune_blend([tuned[k][1] for k in members], vsplit)
+            fitted = [REGISTRY[k](**tuned[k][0]).fit(tsplit.data) for k in members]
             model: Recommender = Blend.of(fitted, weights)
             config: dict[str, Any] = {
                 "members": {
-                    k: {"config": tuned[k][0], "weight": w}
-                    for k, w in zip(BLEND_MEMBERS, weights, strict=True)
+                    k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)
                 }
             }
         else:
@@ -187,4 +203,5 @@ def evaluate(
         report.results[name] = ModelResult(name, config, metrics, time.perf_counter() - t0)
         report.models[name] = model
     report.seconds = time.perf_counter() - start
+    report.split = tsplit
     return report

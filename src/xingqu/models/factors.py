@@ -59,15 +59,15 @@ class ALS(_Factorised):
         from implicit.cpu.als import AlternatingLeastSquares
 
         c = self.config
-        model = AlternatingLeastSquares(
-            factors=c.factors,
-            regularization=c.reg,
-            alpha=c.alpha,
-            iterations=c.iterations,
-            random_state=c.seed,
-            num_threads=0,
-        )
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads only slow it
+            model = AlternatingLeastSquares(
+                factors=c.factors,
+                regularization=c.reg,
+                alpha=c.alpha,
+                iterations=c.iterations,
+                random_state=c.seed,
+                num_threads=0,
+            )
             model.fit(matrix, show_progress=False)
         self._keep(model)
 
