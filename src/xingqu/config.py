@@ -17,6 +17,10 @@ class Settings(BaseSettings):
         default=DEFAULT_DB_URL,
         description="SQLAlchemy URL of the store: a SQLite file (default) or postgresql+psycopg://…",
     )
+    models_dir: str = Field(
+        default="./xingqu-data/models",
+        description="Folder of trained model versions (one sub-folder per version).",
+    )
     sqlite_busy_timeout_s: float = Field(
         default=120.0,
         gt=0,

@@ -29,6 +29,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
 
+def wide_console(min_width: int) -> Console:
+    """The console, at least ``min_width`` columns wide, so tables are not folded when piped."""
+    return Console(width=max(console.width, min_width))
+
+
 def open_store(db: str | None) -> Store:
     """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file."""
     return Store.open(db, settings=Settings())

@@ -7,14 +7,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+from rich.table import Table
 
 from xingqu.cli import data
-from xingqu.cli.common import console, file_progress
+from xingqu.cli.common import console, err_console, file_progress
+from xingqu.cli.learn import print_trained
 from xingqu.cli.sim import print_sim_report, run_simulation
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
 from xingqu.store import Store
+from xingqu.training import TrainedModel, train
 
 DEFAULT_DEMO_DB = "sqlite:///./xingqu-data/demo.db"
 DEFAULT_MARKET_DIR = Path("xingqu-data/demo-market")
@@ -49,3 +53,36 @@ def demo(
         imported = import_path(store, market, progress=progress)
     data._print_import(imported)
     data.stats(db=db, json_out=False)
+    console.rule("[bold]Training[/]: retrievers and their blend, tuned on a validation split")
+    model = train(
+        store, Path(market).parent / "demo-models", progress=lambda msg: err_console.print(f"[dim]{msg}…[/]")
+    )
+    print_trained(model)
+    print_sample_feeds(model, store)
+
+
+def print_sample_feeds(model: TrainedModel, store: Store, users: int = 3, n: int = 8) -> None:
+    """A few active users' top products, with the retriever that found each."""
+    blend = model.blend
+    assert blend.users is not None and blend.items is not None
+    active = np.argsort(-np.diff(model.history.indptr), kind="stable")[:users]
+    recs = blend.recommend(active, model.history[active], n * 3)
+    found_by = blend.explain(active, model.history[active], recs)
+    ids = blend.items.ids
+    titles = store.product_titles([ids[j] for j in recs.ravel()])
+    servable = store.servable_products([ids[j] for j in recs.ravel()])
+    for row, u in enumerate(active):
+        table = Table(title=f"Top products for {blend.users.ids[u]}", show_edge=False)
+        for col in ("#", "product", "title", "price", "found by"):
+            table.add_column(col)
+        shown = 0
+        for j, how in zip(recs[row], found_by[row], strict=True):
+            pid = ids[j]
+            if pid not in servable:
+                continue
+            title, price = titles.get(pid, ("", 0))
+            shown += 1
+            table.add_row(str(shown), pid, title, f"¥{price / 100:,.2f}", how)
+            if shown == n:
+                break
+        console.print(table)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xingqu.cli.common import JsonOption, QuietOption, console, err_console, print_json
+from xingqu.cli.common import JsonOption, QuietOption, console, err_console, print_json, wide_console
 from xingqu.errors import ConfigError
 from xingqu.sim.ab import BUILTIN, METRICS, ABReport, run_ab
 from xingqu.sim.config import PRESETS, SimConfig, preset
@@ -104,8 +103,7 @@ def print_ab(report: ABReport) -> None:
             s = report.arms[arm][m]
             cells.append(f"{s.mean:.3f} ± {s.ci:.3f}" if abs(s.mean) < 10 else f"{s.mean:,.1f} ± {s.ci:,.1f}")
         table.add_row(m, *cells)
-    wide = Console(width=max(console.width, 40 + 26 * len(report.arms)))
-    wide.print(table)
+    wide_console(40 + 26 * len(report.arms)).print(table)
 
 
 @sim_app.command("ab")

@@ -73,6 +73,16 @@ class Blend(Recommender):
                 total += spec.weight * standardise(member._scores(users, history).astype(np.float32))
         return total
 
+    def explain(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> list[list[str]]:
+        """For each user's items (rows of ``items``), the retriever that contributed most to the score."""
+        contrib = []
+        for member, spec in zip(self.members, self.config.members, strict=True):
+            z = standardise(member.scores(users, history).astype(np.float32))
+            contrib.append(spec.weight * np.take_along_axis(z, items, axis=1))
+        best = np.argmax(np.stack(contrib), axis=0)
+        kinds = [m.kind for m in self.members]
+        return [[kinds[k] for k in row] for row in best]
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {f"{i}__{k}": v for i, m in enumerate(self.members) for k, v in m._arrays().items()}
 

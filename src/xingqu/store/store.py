@@ -203,6 +203,32 @@ class Store:
             for part in result.partitions(batch_rows):
                 yield from_storage_rows(kind, part)
 
+    def product_titles(self, product_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Title and price (fen) of each known product among ``product_ids``."""
+        p = TABLES["products"]
+        with self.reading() as conn:
+            rows = conn.execute(
+                sa.select(p.c.product_id, p.c.title, p.c.price).where(p.c.product_id.in_(list(product_ids)))
+            ).all()
+        return {pid: (title, int(price)) for pid, title, price in rows}
+
+    def servable_products(self, product_ids: list[str]) -> set[str]:
+        """Which of ``product_ids`` may be shown now: listed and in stock (governance wins everywhere)."""
+        if not product_ids:
+            return set()
+        p = TABLES["products"]
+        out: set[str] = set()
+        with self.reading() as conn:
+            for lo in range(0, len(product_ids), 5_000):
+                chunk = product_ids[lo : lo + 5_000]
+                rows = conn.execute(
+                    sa.select(p.c.product_id).where(
+                        p.c.product_id.in_(chunk), p.c.status == "listed", p.c.stock > 0
+                    )
+                ).scalars()
+                out.update(rows)
+        return out
+
     def count(self, kind: str, conn: Connection | None = None) -> int:
         if conn is None:
             with self.reading() as c:

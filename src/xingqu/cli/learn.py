@@ -1,0 +1,202 @@
+"""``xingqu train``, ``xingqu similar`` and ``xingqu evaluate``: retrieval models from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from xingqu.cli.common import (
+    DbOption,
+    JsonOption,
+    QuietOption,
+    console,
+    err_console,
+    open_store,
+    print_json,
+    wide_console,
+)
+from xingqu.config import Settings
+from xingqu.dataset import interactions_from_store, load_dataset, read_interactions, temporal_split
+from xingqu.errors import UserError
+from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
+from xingqu.models import MostPopular
+from xingqu.pipelines.similar import bought_together, similar_products
+from xingqu.training import TrainedModel, load_trained, train
+
+ModelsDirOption = Annotated[Path | None, typer.Option("--models-dir", help="Folder of model versions.")]
+SHOWN = ("ndcg@10", "ndcg@20", "recall@20", "hitrate@10", "mrr", "coverage@20", "novelty@20")
+
+
+def _models_dir(path: Path | None) -> Path:
+    return path or Path(Settings().models_dir)
+
+
+def train_cmd(
+    db: DbOption = None,
+    models_dir: ModelsDirOption = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the retrievers and their blend on the store; save a new model version."""
+    store = open_store(db)
+    store.require_ready()
+    say = None if (quiet or json_out) else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
+    model = train(store, _models_dir(models_dir), progress=say)
+    if json_out:
+        print_json(model.meta)
+    elif not quiet:
+        print_trained(model)
+
+
+def print_trained(model: TrainedModel) -> None:
+    m = model.meta
+    console.print(
+        f"Model [bold]{model.version}[/] → {model.folder} ({m['seconds']} s; {m['users']:,} users, "
+        f"{m['items']:,} products, {m['interactions']:,} user-product pairs)"
+    )
+    table = Table(title="Blend (weights fitted on a validation split)", show_edge=False)
+    table.add_column("retriever")
+    table.add_column("weight", justify="right")
+    table.add_column("config")
+    for kind, spec in m["members"].items():
+        table.add_row(kind, f"{spec['weight']:.2f}", json.dumps(spec["config"]))
+    console.print(table)
+    v = m["validation"]
+    console.print(
+        f"Validation: NDCG@10 {v['ndcg@10']:.4f}, Recall@20 {v['recall@20']:.4f}, "
+        f"HitRate@10 {v['hitrate@10']:.4f}"
+    )
+
+
+def similar_cmd(
+    product: Annotated[str, typer.Argument(help="Product id.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
+    version: Annotated[
+        str | None, typer.Option("--model-version", help="Model version (latest by default).")
+    ] = None,
+    db: DbOption = None,
+    models_dir: ModelsDirOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Products similar to PRODUCT, and products bought together with it."""
+    store = open_store(db)
+    model = load_trained(_models_dir(models_dir), version)
+    sim = similar_products(model, store, product, n)
+    together = bought_together(model, store, product, n)
+    if json_out:
+        print_json(
+            {
+                "product": product,
+                "model": model.version,
+                "similar": [r.__dict__ for r in sim],
+                "bought_together": [r.__dict__ for r in together],
+            }
+        )
+        return
+    for title, rows in (("Similar products", sim), ("Bought together", together)):
+        table = Table(title=f"{title} to {product}", show_edge=False)
+        for col in ("product", "score", "why"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r.product_id, f"{r.score:.3f}", r.reason)
+        console.print(table if rows else f"{title}: none")
+
+
+def evaluate_cmd(
+    data: Annotated[Path | None, typer.Argument(help="Interactions CSV/TSV; the store when omitted.")] = None,
+    train_file: Annotated[Path | None, typer.Option("--train", help="Use this training file…")] = None,
+    test_file: Annotated[
+        Path | None, typer.Option("--test", help="…and this test file instead of a split.")
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Models to compare (repeatable).")
+    ] = None,
+    user_col: Annotated[str, typer.Option(help="User column.")] = "user",
+    item_col: Annotated[str, typer.Option(help="Item column.")] = "item",
+    time_col: Annotated[str, typer.Option(help="Timestamp column.")] = "timestamp",
+    rating_col: Annotated[
+        str | None, typer.Option(help="Rating/weight column (default: all rows weigh 1).")
+    ] = None,
+    event_col: Annotated[
+        str | None, typer.Option(help="Event-type column, weighted like the store's.")
+    ] = None,
+    save_recs: Annotated[
+        Path | None, typer.Option(help="Write top-100 per test user of one model (JSON lines).")
+    ] = None,
+    recs_model: Annotated[
+        str, typer.Option("--recs-model", help="Model whose lists --save-recs writes.")
+    ] = "blend",
+    out: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Compare models on a per-user temporal hold-out (last 20 %), each tuned on validation only."""
+    cols = {"user": user_col, "item": item_col, "time": time_col, "weight": rating_col, "event": event_col}
+    base = None
+    if train_file or test_file:
+        if not (train_file and test_file) or data:
+            raise UserError("--train and --test go together, without DATA")
+        train_i, test_i = read_interactions(train_file, **cols), read_interactions(test_file, **cols)
+    elif data is not None:
+        train_i, test_i = temporal_split(read_interactions(data, **cols))
+    else:
+        store = open_store(db)
+        store.require_ready()
+        base = load_dataset(store)
+        train_i, test_i = temporal_split(interactions_from_store(store))
+    names = model or list(DEFAULT_MODELS)
+    if save_recs is not None and recs_model not in names:
+        names.append(recs_model)
+    say = None if json_out else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
+    report = evaluate(train_i, test_i, names, progress=say, base=base)
+    if save_recs is not None:
+        write_recs(report, recs_model, test_i.users, save_recs)
+    if out is not None:
+        out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        print_report(report)
+
+
+def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path: Path) -> None:
+    """Top 100 (train items excluded) for every user in the test data; users unseen in training get the
+    most popular items."""
+    assert report.split is not None
+    data = report.split.data
+    model = report.models[name]
+    users = np.array(sorted(set(test_users.tolist())), dtype=object)
+    idx = data.users.lookup(users)
+    known = idx >= 0
+    recs = np.zeros((len(users), 100), dtype=np.int64)
+    if known.any():
+        recs[known] = model.recommend(idx[known], data.matrix[idx[known]], 100)
+    if (~known).any():
+        pop = MostPopular().fit(data)
+        empty = data.matrix[:0].copy()
+        empty.resize(((~known).sum(), data.n_items))
+        recs[~known] = pop.recommend(np.full((~known).sum(), -1), empty, 100)
+    with path.open("w", encoding="utf-8") as fh:
+        for u, row in zip(users, recs, strict=True):
+            fh.write(
+                json.dumps({"user": u, "items": data.items.ids[row].tolist()}, ensure_ascii=False) + "\n"
+            )
+
+
+def print_report(report: EvaluationReport) -> None:
+    table = Table(
+        title=f"Evaluation: {report.n_train:,} train / {report.n_test:,} test interactions, "
+        f"{report.seconds:.1f} s",
+        show_edge=False,
+    )
+    table.add_column("model")
+    for m in SHOWN:
+        table.add_column(m, justify="right")
+    for name, r in report.results.items():
+        table.add_row(name, *(f"{r.metrics[m]:.4f}" for m in SHOWN))
+    wide_console(110).print(table)

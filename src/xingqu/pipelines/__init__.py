@@ -1,0 +1,1 @@
+"""The named matching tasks, each ending in the rules every output obeys (governance first)."""

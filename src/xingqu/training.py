@@ -1,0 +1,164 @@
+"""Train on the store: tune every retriever and the blend on a validation split, fit on all data, and
+save a versioned model folder (blend, interaction history, bought-together statistics)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from xingqu.dataset import Dataset, interactions_from_store, load_dataset, temporal_split
+from xingqu.errors import NotFoundError, StoreError, UserError
+from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
+from xingqu.models import REGISTRY, Blend, Recommender
+from xingqu.store import Store
+
+COBUY_WINDOW_MS = 7 * 86_400_000
+
+
+@dataclass
+class TrainedModel:
+    """A saved model version: the blend, the history it was trained on, bought-together lifts."""
+
+    version: str
+    folder: Path
+    blend: Blend
+    history: sp.csr_matrix
+    cobuy_lift: sp.csr_matrix
+    cobuy_support: sp.csr_matrix
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def member(self, kind: str) -> Recommender | None:
+        for m in self.blend.members:
+            if m.kind == kind:
+                return m
+        return None
+
+
+def bought_together(data: Dataset, store: Store, min_support: int = 2) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Co-purchase within 7 days by the same user: support (buyers of both) and lift
+    = support × buyers / (buyers of a × buyers of b), kept where support ≥ ``min_support``."""
+    pays = interactions_from_store(store, {"pay": 1.0})
+    u, i = data.users.lookup(pays.users), data.items.lookup(pays.items)
+    ok = (u >= 0) & (i >= 0)
+    u, i, t = u[ok], i[ok], pays.times[ok]
+    order = np.lexsort((t, u))
+    u, i, t = u[order], i[order], t[order]
+    rows, cols = [], []
+    bounds = np.flatnonzero(np.r_[True, u[1:] != u[:-1], True])
+    for lo, hi in itertools.pairwise(bounds):
+        if hi - lo < 2:
+            continue
+        for a in range(lo, hi):
+            for b in range(a + 1, hi):
+                if t[b] - t[a] > COBUY_WINDOW_MS:
+                    break
+                if i[a] != i[b]:
+                    rows += [i[a], i[b]]
+                    cols += [i[b], i[a]]
+    n = data.n_items
+    pair_user = sp.csr_matrix(  # one count per co-purchase (a, b) of one user
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n)
+    )
+    pair_user.sum_duplicates()
+    support = pair_user.copy()
+    support.data[support.data < min_support] = 0
+    support.eliminate_zeros()
+    buyers = np.bincount(i, minlength=n).astype(np.float64)
+    n_buyers = max(len(np.unique(u)), 1)
+    coo = support.tocoo()
+    lift = coo.data * n_buyers / (buyers[coo.row] * buyers[coo.col])
+    return (sp.csr_matrix((lift.astype(np.float32), (coo.row, coo.col)), shape=(n, n)), support.tocsr())
+
+
+def train(store: Store, models_dir: Path | str, progress: Any = None) -> TrainedModel:
+    """Tune on a validation split of the store's interactions, fit on all of them, save a version."""
+    start = time.perf_counter()
+    base = load_dataset(store)
+    if base.matrix.nnz == 0:
+        raise UserError("the store has no interactions with products to learn from; import events first")
+    interactions = interactions_from_store(store)
+    inner, valid = temporal_split(interactions)
+    vsplit = Split.of(inner, valid, base)
+    members = blend_members(base)
+    tuned = {}
+    for kind in members:
+        if progress:
+            progress(f"tuning {kind}")
+        tuned[kind] = tune(kind, vsplit)
+    weights = tune_blend([tuned[k][1] for k in members], vsplit)
+    blend_valid = Blend.of([tuned[k][1] for k in members], weights)
+    valid_metrics, _ = vsplit.score(blend_valid)
+    if progress:
+        progress("fitting on all data")
+    blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights)
+    lift, support = bought_together(base, store)
+    created = datetime.now(tz=UTC)
+    digest = hashlib.sha256(
+        json.dumps([members, weights, [tuned[k][0] for k in members], base.matrix.nnz], default=str).encode()
+    ).hexdigest()[:8]
+    version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+    folder = Path(models_dir) / version
+    blend.save(folder / "blend")
+    hist = base.matrix.tocsr()
+    np.savez(
+        folder / "extras.npz",
+        h_data=hist.data,
+        h_indices=hist.indices,
+        h_indptr=hist.indptr,
+        h_shape=np.array(hist.shape),
+        l_data=lift.data,
+        l_indices=lift.indices,
+        l_indptr=lift.indptr,
+        s_data=support.data,
+        s_indices=support.indices,
+        s_indptr=support.indptr,
+    )
+    meta = {
+        "version": version,
+        "created": created.isoformat(),
+        "users": base.n_users,
+        "items": base.n_items,
+        "interactions": int(base.matrix.nnz),
+        "validation": valid_metrics,
+        "members": {k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)},
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return TrainedModel(version, folder, blend, hist, lift, support, meta)
+
+
+def versions(models_dir: Path | str) -> list[str]:
+    """Saved versions, oldest first."""
+    root = Path(models_dir)
+    return sorted(p.name for p in root.iterdir() if (p / "meta.json").exists()) if root.exists() else []
+
+
+def load_trained(models_dir: Path | str, version: str | None = None) -> TrainedModel:
+    """A saved version (the latest by default)."""
+    found = versions(models_dir)
+    if not found:
+        raise NotFoundError(f"no trained model in {models_dir}: run 'xingqu train' first")
+    version = version or found[-1]
+    if version not in found:
+        raise NotFoundError(f"no model version {version!r} in {models_dir}; versions: {', '.join(found)}")
+    folder = Path(models_dir) / version
+    blend = Recommender.load(folder / "blend")
+    if not isinstance(blend, Blend):
+        raise StoreError(f"{folder}/blend is not a blend")
+    with np.load(folder / "extras.npz", allow_pickle=False) as z:
+        shape = tuple(z["h_shape"])
+        hist = sp.csr_matrix((z["h_data"], z["h_indices"], z["h_indptr"]), shape=shape)
+        n = shape[1]
+        lift = sp.csr_matrix((z["l_data"], z["l_indices"], z["l_indptr"]), shape=(n, n))
+        support = sp.csr_matrix((z["s_data"], z["s_indices"], z["s_indptr"]), shape=(n, n))
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    return TrainedModel(version, folder, blend, hist, lift, support, meta)
