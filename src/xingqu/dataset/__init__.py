@@ -1,7 +1,12 @@
 """Immutable training views: id vocabularies, weighted user×item matrices, temporal splits, features."""
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions, read_interactions
-from xingqu.dataset.loader import interactions_from_parquet, interactions_from_store, load_dataset
+from xingqu.dataset.loader import (
+    interactions_from_parquet,
+    interactions_from_store,
+    load_dataset,
+    load_parquet_folder,
+)
 from xingqu.dataset.matrix import Dataset, Log, Vocabulary
 from xingqu.dataset.split import temporal_split
 
@@ -14,6 +19,7 @@ __all__ = [
     "interactions_from_parquet",
     "interactions_from_store",
     "load_dataset",
+    "load_parquet_folder",
     "read_interactions",
     "temporal_split",
 ]

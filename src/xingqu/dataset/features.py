@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
-import sqlalchemy as sa
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from xingqu.dataset.matrix import Vocabulary
+from xingqu.domain.arrow import arrow_schema
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
 
 
 @dataclass(frozen=True)
@@ -46,51 +46,67 @@ class UserFeatures:
         return getattr(self, name)
 
 
-def item_features(store: Store, items: Vocabulary) -> ItemFeatures:
-    p = TABLES["products"]
-    cols = [
-        p.c.product_id,
-        p.c.category,
-        p.c.brand_id,
-        p.c.shop_id,
-        p.c.price,
-        p.c.style_tags,
-        p.c.function_tags,
-        p.c.title,
-        p.c.status,
-        p.c.stock,
-        p.c.created_at,
-    ]
-    with store.reading() as conn:
-        rows = conn.execute(sa.select(*cols)).all()
+def item_features_from_table(products: pa.Table, items: Vocabulary) -> ItemFeatures:
+    """Product attributes aligned with ``items`` from a canonical products table."""
     n = len(items)
-    cat, brand, shop, title, status = (np.full(n, None, dtype=object) for _ in range(5))
-    price = np.full(n, np.nan)
-    stock = np.zeros(n, dtype=np.int64)
+    idx = items.lookup(products["product_id"].to_numpy(zero_copy_only=False))
+    ok = idx >= 0
+    idx = idx[ok]
+    t = products.filter(pa.array(ok))
+
+    def col(name: str, fill: object, dtype: object = object) -> np.ndarray:
+        out = np.full(n, fill, dtype=dtype)
+        values = t[name].to_numpy(zero_copy_only=False)
+        out[idx] = values if dtype is object else np.nan_to_num(values.astype(float), nan=fill)
+        return out
+
+    def lists(name: str) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in range(n)]
+        for i, v in zip(idx.tolist(), t[name].to_pylist(), strict=True):
+            out[i] = v or []
+        return out
+
     created = np.zeros(n, dtype=np.int64)
-    styles: list[list[str]] = [[] for _ in range(n)]
-    funcs: list[list[str]] = [[] for _ in range(n)]
-    index = items.index
-    for pid, c, b, s, pr, st, fn, t, stt, sk, cr in rows:
-        i = index.get(pid)
-        if i is None:
-            continue
-        cat[i], brand[i], shop[i], title[i], status[i] = c, b, s, t, stt
-        price[i], stock[i], created[i] = pr, sk or 0, cr or 0
-        styles[i] = json.loads(st) if st else []
-        funcs[i] = json.loads(fn) if fn else []
-    return ItemFeatures(cat, brand, shop, price, styles, funcs, title, status, stock, created)
+    created[idx] = pc.fill_null(pc.cast(t["created_at"], pa.int64()), 0).to_numpy()
+    stock = np.zeros(n, dtype=np.int64)
+    stock[idx] = pc.fill_null(t["stock"], 0).to_numpy()
+    return ItemFeatures(
+        col("category", None),
+        col("brand_id", None),
+        col("shop_id", None),
+        col("price", np.nan, np.float64),
+        lists("style_tags"),
+        lists("function_tags"),
+        col("title", None),
+        col("status", None),
+        stock,
+        created,
+    )
+
+
+def user_features_from_table(users_table: pa.Table, users: Vocabulary) -> UserFeatures:
+    """Demographic segments aligned with ``users`` from a canonical users table."""
+    n = len(users)
+    idx = users.lookup(users_table["user_id"].to_numpy(zero_copy_only=False))
+    ok = idx >= 0
+    t = users_table.filter(pa.array(ok))
+    out = []
+    for name in ("crowd", "city_tier", "age_band", "gender"):
+        arr = np.full(n, None, dtype=object)
+        arr[idx[ok]] = t[name].to_numpy(zero_copy_only=False)
+        out.append(arr)
+    return UserFeatures(*out)
+
+
+def _kind_table(store: Store, kind: str) -> pa.Table:
+    return pa.Table.from_batches(list(store.iter_records(kind)), schema=arrow_schema(kind))
+
+
+def item_features(store: Store, items: Vocabulary) -> ItemFeatures:
+    """Product attributes from the store's catalog."""
+    return item_features_from_table(_kind_table(store, "products"), items)
 
 
 def user_features(store: Store, users: Vocabulary) -> UserFeatures:
-    u = TABLES["users"]
-    with store.reading() as conn:
-        rows = conn.execute(sa.select(u.c.user_id, u.c.crowd, u.c.city_tier, u.c.age_band, u.c.gender)).all()
-    n = len(users)
-    crowd, tier, age, gender = (np.full(n, None, dtype=object) for _ in range(4))
-    index = users.index
-    for uid, c, t, a, g in rows:
-        i = index.get(uid)
-        if i is not None:
-            crowd[i], tier[i], age[i], gender[i] = c, t, a, g
-    return UserFeatures(crowd, tier, age, gender)
+    """User segments from the store's users."""
+    return user_features_from_table(_kind_table(store, "users"), users)

@@ -12,7 +12,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from xingqu.dataset.features import item_features, user_features
+from xingqu.dataset.features import (
+    item_features,
+    item_features_from_table,
+    user_features,
+    user_features_from_table,
+)
 from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions
 from xingqu.dataset.matrix import Dataset, Vocabulary
 from xingqu.store import Store
@@ -22,10 +27,11 @@ BATCH = 500_000
 
 
 def _weights_of(kinds: pa.Array, weights: dict[str, float]) -> np.ndarray:
+    """Weight of each event type; 0 for types without one (impressions, plays…)."""
     names = list(weights)
-    idx = pc.index_in(kinds, value_set=pa.array(names)).to_numpy(zero_copy_only=False)
-    table = np.array([weights[n] for n in names], dtype=np.float32)
-    return table[np.nan_to_num(idx, nan=0).astype(np.int64)]
+    idx = pc.fill_null(pc.index_in(kinds, value_set=pa.array(names, pa.string())), -1).to_numpy()
+    table = np.array([*(weights[n] for n in names), 0.0], dtype=np.float32)
+    return table[idx]  # -1 picks the trailing 0
 
 
 def _interactions(batches: Iterable[pa.RecordBatch], weights: dict[str, float]) -> Interactions:
@@ -99,3 +105,20 @@ def load_dataset(
         items = Vocabulary(np.array(store.known_keys(conn, "products").to_pylist(), dtype=object))
     data = Dataset.build(interactions_from_store(store, weights), users, items, half_life_days=half_life_days)
     return replace(data, item_features=item_features(store, items), user_features=user_features(store, users))
+
+
+def load_parquet_folder(folder: Path | str, weights: dict[str, float] | None = None) -> Dataset:
+    """The same training view from a folder of Parquet files as ``simulate`` or ``export`` write them
+    (``users.parquet``, ``products.parquet``, ``events*.parquet``): no store needed, for large logs."""
+    folder = Path(folder)
+    products = pq.read_table(folder / "products.parquet")
+    users_t = pq.read_table(folder / "users.parquet")
+    users = Vocabulary(np.array(users_t["user_id"].to_pylist(), dtype=object))
+    items = Vocabulary(np.array(products["product_id"].to_pylist(), dtype=object))
+    events = sorted(folder.glob("events*.parquet"))
+    data = Dataset.build(interactions_from_parquet(events, weights), users, items)
+    return replace(
+        data,
+        item_features=item_features_from_table(products, items),
+        user_features=user_features_from_table(users_t, users),
+    )

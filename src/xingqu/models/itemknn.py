@@ -8,6 +8,9 @@ from pydantic import Field
 
 from xingqu.models.base import ModelConfig, Recommender
 
+#: Items per block when computing similarities (bounds memory at CHUNK × catalogue floats).
+CHUNK = 1024
+
 
 class ItemKNNConfig(ModelConfig):
     neighbors: int = Field(100, ge=1, description="similar items kept per item")
@@ -21,16 +24,33 @@ class ItemKNN(Recommender):
     def _fit(self, matrix: sp.csr_matrix) -> None:
         x = matrix.tocsc().astype(np.float32)
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
-        co = (x.T @ x).toarray() if x.shape[1] <= 20_000 else None
-        if co is None:
-            raise ValueError("item-kNN is dense up to 20,000 items")  # pragma: no cover
-        sim = co / (np.outer(norms, norms) + self.config.shrink + 1e-9)
-        np.fill_diagonal(sim, 0.0)
-        k = min(self.config.neighbors, sim.shape[0] - 1)
-        if k < sim.shape[0] - 1:
-            drop = np.argpartition(-sim, k, axis=0)[k:, :]
-            np.put_along_axis(sim, drop, 0.0, axis=0)
-        self.similarity = sp.csr_matrix(sim.astype(np.float32))
+        n = x.shape[1]
+        k = min(self.config.neighbors, max(n - 1, 1))
+        xt = x.T.tocsr()
+        rows, cols, vals = [], [], []
+        for lo in range(0, n, CHUNK):  # items × items in row blocks: memory stays CHUNK × n
+            hi = min(lo + CHUNK, n)
+            block = (xt[lo:hi] @ x).toarray()
+            block /= np.outer(norms[lo:hi], norms) + self.config.shrink + 1e-9
+            block[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
+            if k < n:
+                top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            else:
+                top = np.tile(np.arange(n), (hi - lo, 1))
+            v = np.take_along_axis(block, top, axis=1)
+            keep = v > 0
+            rows.append(np.repeat(np.arange(lo, hi), k)[keep.ravel()])
+            cols.append(top[keep])
+            vals.append(v[keep])
+        sim = sp.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+        )
+        # rows hold each item's neighbours; scoring sums over a user's items, so use it transposed
+        self.similarity = sim.T.tocsr()
+
+    def neighbours(self, item: int) -> np.ndarray:
+        """Similarity of every item to ``item`` (its kept neighbours; zero elsewhere)."""
+        return self.similarity[:, item].toarray().ravel()
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return (history @ self.similarity).toarray()

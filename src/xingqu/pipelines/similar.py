@@ -55,7 +55,7 @@ def similar_products(model: TrainedModel, store: Store, product_id: str, n: int 
     co = np.zeros(n_items, dtype=np.float32)
     knn = model.member("itemknn")
     if knn is not None:
-        co = np.asarray(knn.similarity[i].toarray()).ravel()  # type: ignore[attr-defined]
+        co = knn.neighbours(i)  # type: ignore[attr-defined]
         co = co / co.max() if co.max() > 0 else co
     content = model.member("content")
     ct = content.similar(i) if content is not None else np.zeros(n_items)  # type: ignore[attr-defined]
