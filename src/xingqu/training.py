@@ -94,12 +94,12 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         if progress:
             progress(f"tuning {kind}")
         tuned[kind] = tune(kind, vsplit)
-    weights = tune_blend([tuned[k][1] for k in members], vsplit)
-    blend_valid = Blend.of([tuned[k][1] for k in members], weights)
+    weights, half_life = tune_blend([tuned[k][1] for k in members], vsplit)
+    blend_valid = Blend.of([tuned[k][1] for k in members], weights, half_life)
     valid_metrics, _ = vsplit.score(blend_valid)
     if progress:
         progress("fitting on all data")
-    blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights)
+    blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights, half_life)
     lift, support = bought_together(base, store)
     created = datetime.now(tz=UTC)
     digest = hashlib.sha256(
@@ -108,7 +108,7 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
     folder = Path(models_dir) / version
     blend.save(folder / "blend")
-    hist = base.matrix.tocsr()
+    hist = base.history(half_life).tocsr()
     np.savez(
         folder / "extras.npz",
         h_data=hist.data,
@@ -130,6 +130,7 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         "interactions": int(base.matrix.nnz),
         "validation": valid_metrics,
         "members": {k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)},
+        "history_half_life": half_life,
         "seconds": round(time.perf_counter() - start, 2),
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")

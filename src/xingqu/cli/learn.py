@@ -24,7 +24,6 @@ from xingqu.config import Settings
 from xingqu.dataset import interactions_from_store, load_dataset, read_interactions, temporal_split
 from xingqu.errors import UserError
 from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
-from xingqu.models import MostPopular
 from xingqu.pipelines.similar import bought_together, similar_products
 from xingqu.training import TrainedModel, load_trained, train
 
@@ -165,22 +164,12 @@ def evaluate_cmd(
 
 
 def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path: Path) -> None:
-    """Top 100 (train items excluded) for every user in the test data; users unseen in training get the
-    most popular items."""
+    """Top 100 (train items excluded) for every user in the test data, as JSON lines."""
     assert report.split is not None
     data = report.split.data
-    model = report.models[name]
     users = np.array(sorted(set(test_users.tolist())), dtype=object)
     idx = data.users.lookup(users)
-    known = idx >= 0
-    recs = np.zeros((len(users), 100), dtype=np.int64)
-    if known.any():
-        recs[known] = model.recommend(idx[known], data.matrix[idx[known]], 100)
-    if (~known).any():
-        pop = MostPopular().fit(data)
-        empty = data.matrix[:0].copy()
-        empty.resize(((~known).sum(), data.n_items))
-        recs[~known] = pop.recommend(np.full((~known).sum(), -1), empty, 100)
+    recs = report.models[name].recommend(idx, data.matrix[idx], 100)
     with path.open("w", encoding="utf-8") as fh:
         for u, row in zip(users, recs, strict=True):
             fh.write(

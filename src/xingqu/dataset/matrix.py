@@ -117,6 +117,24 @@ class Dataset:
     def n_items(self) -> int:
         return len(self.items)
 
+    def history(self, half_life: float | None = None) -> sp.csr_matrix:
+        """Users' histories for scoring. With ``half_life`` (in interactions), each interaction's weight
+        halves for every ``half_life`` newer interactions of the same user, so recent behaviour counts
+        most; without it, the training matrix itself."""
+        if half_life is None or self.log is None:
+            return self.matrix
+        log = self.log
+        order = np.lexsort((-log.times, log.users))
+        users = log.users[order]
+        bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
+        rank = np.arange(len(users)) - np.repeat(bounds[:-1], np.diff(bounds))
+        weights = log.weights[order] * np.power(0.5, rank / half_life).astype(np.float32)
+        m = sp.csr_matrix((weights, (users, log.items[order])), shape=self.matrix.shape)
+        m.sum_duplicates()
+        m.data[m.data <= 0] = 0
+        m.eliminate_zeros()
+        return m
+
     def item_popularity(self) -> np.ndarray:
         """Users who interacted with each item."""
         return np.diff(self.matrix.tocsc().indptr).astype(np.float64)

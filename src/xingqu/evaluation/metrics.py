@@ -35,7 +35,7 @@ def ranking_metrics(
         dcg = (h * discount[:k]).sum(axis=1)
         ideal = np.cumsum(discount[:k])[np.minimum(n_true, k) - 1]
         out[f"ndcg@{k}"] = float((dcg / ideal).mean())
-    out["hitrate@10"] = float(hits[:, :10].any(axis=1).mean())
+    out["hitrate@10"] = float(hits[:, :10].any(axis=1).mean()) if len(hits) else 0.0
     first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
     out["mrr"] = float(np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0).mean())
     top = recs_ok[:, :20]

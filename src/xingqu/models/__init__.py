@@ -7,6 +7,7 @@ from xingqu.models.ease import EASE
 from xingqu.models.factors import ALS, BPR
 from xingqu.models.itemknn import ItemKNN
 from xingqu.models.popular import MostPopular
+from xingqu.models.rp3 import RP3Beta
 from xingqu.models.trending import Trending
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ItemKNN",
     "ModelError",
     "MostPopular",
+    "RP3Beta",
     "Recommender",
     "Trending",
     "top_n",

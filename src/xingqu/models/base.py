@@ -51,6 +51,11 @@ class Recommender(ABC):
         if "kind" in cls.__dict__:
             REGISTRY[cls.kind] = cls
 
+    @property
+    def history_half_life(self) -> float | None:
+        """How the history this model scores from should be weighted (see ``Dataset.history``)."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
 
@@ -164,7 +169,6 @@ class Recommender(ABC):
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the ``n`` largest scores per row, best first (ties by index)."""
     n = min(n, scores.shape[1])
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    rows = np.arange(scores.shape[0])[:, None]
-    order = np.lexsort((part, -scores[rows, part]), axis=1)
-    return part[rows, order]
+    part = np.sort(np.argpartition(-scores, n - 1, axis=1)[:, :n], axis=1)
+    vals = np.take_along_axis(scores, part, axis=1)
+    return np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)

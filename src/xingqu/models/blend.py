@@ -30,6 +30,9 @@ class BlendConfig(ModelConfig):
         ),
         description="retrievers and their weights (weights are fitted on a validation split by evaluate)",
     )
+    history_half_life: float | None = Field(
+        None, gt=0, description="score from histories whose weights halve every this many newer interactions"
+    )
 
 
 def standardise(scores: np.ndarray) -> np.ndarray:
@@ -47,17 +50,20 @@ class Blend(Recommender):
         super().__init__(config, **kwargs)
         self.members = [REGISTRY[m.kind](REGISTRY[m.kind].Config(**m.config)) for m in self.config.members]
 
+    @property
+    def history_half_life(self) -> float | None:
+        return self.config.history_half_life
+
     @classmethod
-    def of(cls, fitted: list[Recommender], weights: list[float]) -> Blend:
+    def of(
+        cls, fitted: list[Recommender], weights: list[float], history_half_life: float | None = None
+    ) -> Blend:
         """A blend of already-fitted models (sharing one dataset), with the given weights."""
-        blend = cls(
-            BlendConfig(
-                members=tuple(
-                    Member(kind=m.kind, config=m.config.model_dump(), weight=w)
-                    for m, w in zip(fitted, weights, strict=True)
-                )
-            )
+        members = tuple(
+            Member(kind=m.kind, config=m.config.model_dump(), weight=w)
+            for m, w in zip(fitted, weights, strict=True)
         )
+        blend = cls(BlendConfig(members=members, history_half_life=history_half_life))
         blend.members = list(fitted)
         blend.users, blend.items = fitted[0].users, fitted[0].items
         return blend
