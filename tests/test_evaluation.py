@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from test_cli import xingqu
 
+from test_cli import xingqu
 from xingqu.dataset import Interactions, read_interactions, temporal_split
 from xingqu.evaluation import ranking_metrics
 
@@ -54,13 +54,25 @@ def test_movielens_blend_beats_tuned_baselines_and_recs_check_out(tmp_path: Path
     if not ML100K.exists():
         pytest.fail(f"MovieLens-100K not found at {ML100K}")
     start = time.perf_counter()
-    r = xingqu("evaluate", str(ML100K), "--user-col", "user_id", "--item-col", "item_id",
-               "--save-recs", str(tmp_path / "recs.jsonl"), "--out", str(tmp_path / "report.json"))
+    r = xingqu(
+        "evaluate",
+        str(ML100K),
+        "--user-col",
+        "user_id",
+        "--item-col",
+        "item_id",
+        "--save-recs",
+        str(tmp_path / "recs.jsonl"),
+        "--out",
+        str(tmp_path / "report.json"),
+    )
     elapsed = time.perf_counter() - start
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["models"]
-    best = {m: max(report[b]["metrics"][m] for b in ("popular", "itemknn", "ease", "als"))
-            for m in ("ndcg@10", "recall@20")}
+    best = {
+        m: max(report[b]["metrics"][m] for b in ("popular", "itemknn", "ease", "als"))
+        for m in ("ndcg@10", "recall@20")
+    }
     assert report["blend"]["metrics"]["ndcg@10"] >= best["ndcg@10"]
     assert report["blend"]["metrics"]["recall@20"] >= best["recall@20"]
     assert elapsed < 30  # the benchmark measures the 10 s figure; this guards against regressions

@@ -24,14 +24,23 @@ def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     return load_dataset(store)
 
 
-SMALL = {"als": {"factors": 8, "iterations": 5}, "bpr": {"factors": 8, "iterations": 20},
-         "blend": {"members": [{"kind": "ease", "weight": 1.0}, {"kind": "content", "weight": 0.5},
-                               {"kind": "trending", "weight": 0.2}]}}
+SMALL = {
+    "als": {"factors": 8, "iterations": 5},
+    "bpr": {"factors": 8, "iterations": 20},
+    "blend": {
+        "members": [
+            {"kind": "ease", "weight": 1.0},
+            {"kind": "content", "weight": 0.5},
+            {"kind": "trending", "weight": 0.2},
+        ]
+    },
+}
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))
-def test_save_load_round_trip_gives_identical_recommendations(kind: str, sample_data: Dataset,
-                                                              tmp_path: Path) -> None:
+def test_save_load_round_trip_gives_identical_recommendations(
+    kind: str, sample_data: Dataset, tmp_path: Path
+) -> None:
     model = REGISTRY[kind](**SMALL.get(kind, {})).fit(sample_data)
     users = np.arange(sample_data.n_users)
     history = sample_data.matrix
@@ -45,7 +54,9 @@ def test_save_load_round_trip_gives_identical_recommendations(kind: str, sample_
     assert not seen[users[:, None], before].any()  # history excluded
 
 
-def test_artifacts_of_another_kind_version_or_damaged_are_refused(sample_data: Dataset, tmp_path: Path) -> None:
+def test_artifacts_of_another_kind_version_or_damaged_are_refused(
+    sample_data: Dataset, tmp_path: Path
+) -> None:
     EASE(reg=10.0).fit(sample_data).save(tmp_path / "m")
     with pytest.raises(StoreError, match="holds a 'ease' model"):
         Trending.load(tmp_path / "m")
@@ -65,10 +76,19 @@ def test_artifacts_of_another_kind_version_or_damaged_are_refused(sample_data: D
 
 def test_ease_refuses_huge_catalogues_and_bad_configs_are_named() -> None:
     n = 30_001
-    data = Dataset.build(Interactions(np.array(["u"], dtype=object), np.array(["i0"], dtype=object),
-                                      np.ones(1, np.float32), np.zeros(1, np.int64)))
-    big = Dataset(data.users, type(data.items)(np.array([f"i{k}" for k in range(n)], dtype=object)),
-                  sp.csr_matrix((1, n), dtype=np.float32))
+    data = Dataset.build(
+        Interactions(
+            np.array(["u"], dtype=object),
+            np.array(["i0"], dtype=object),
+            np.ones(1, np.float32),
+            np.zeros(1, np.int64),
+        )
+    )
+    big = Dataset(
+        data.users,
+        type(data.items)(np.array([f"i{k}" for k in range(n)], dtype=object)),
+        sp.csr_matrix((1, n), dtype=np.float32),
+    )
     with pytest.raises(ModelError, match="30,001 items is more than the 30,000"):
         EASE().fit(big)
     with pytest.raises(ModelError, match="ease: invalid config"):
@@ -80,8 +100,11 @@ def test_ease_refuses_huge_catalogues_and_bad_configs_are_named() -> None:
 def test_trending_serves_a_new_user_their_segments_trends(sample_data: Dataset) -> None:
     model = Trending(segment="crowd", segment_weight=1.0).fit(sample_data)
     crowd = sample_data.user_features.crowd
-    u_new = int(np.flatnonzero(sample_data.matrix.getnnz(axis=1) == 0)[0]) if (sample_data.matrix.getnnz(
-        axis=1) == 0).any() else 0
+    u_new = (
+        int(np.flatnonzero(sample_data.matrix.getnnz(axis=1) == 0)[0])
+        if (sample_data.matrix.getnnz(axis=1) == 0).any()
+        else 0
+    )
     seg = model.segment_names.tolist().index(crowd[u_new])
     expected = np.argsort(-model.segments[seg], kind="stable")[:3]
     got = model.recommend(np.array([u_new]), sp.csr_matrix((1, sample_data.n_items)), 3)[0]

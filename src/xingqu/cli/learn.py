@@ -169,7 +169,8 @@ def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path
     data = report.split.data
     users = np.array(sorted(set(test_users.tolist())), dtype=object)
     idx = data.users.lookup(users)
-    recs = report.models[name].recommend(idx, data.matrix[idx], 100)
+    model = report.models[name]
+    recs = model.recommend(idx, data.history(model.history_half_life)[idx], 100)
     with path.open("w", encoding="utf-8") as fh:
         for u, row in zip(users, recs, strict=True):
             fh.write(

@@ -80,15 +80,20 @@ class Recommender(ABC):
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """Dense scores (len(users) × n_items); ``users`` are training indices (-1: unknown)."""
 
-    def scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+    def _fitted_items(self) -> Vocabulary:
         if self.items is None:
             raise ModelError(f"{self.kind}: not fitted; call fit() or load a saved model first")
+        return self.items
+
+    def scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        self._fitted_items()
         return self._scores(np.asarray(users, dtype=np.int64), history)
 
     def recommend(
         self, users: np.ndarray, history: sp.csr_matrix, n: int, exclude_seen: bool = True, batch: int = 1024
     ) -> np.ndarray:
         """Top-``n`` item indices per user (best first), the user's history excluded by default."""
+        n = min(n, len(self._fitted_items()))
         out = np.empty((len(users), n), dtype=np.int64)
         for lo in range(0, len(users), batch):
             hi = min(lo + batch, len(users))

@@ -1,0 +1,97 @@
+"""Training on the store, versioned model folders, similar products and bought together."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import SAMPLE
+from test_cli import xingqu
+from xingqu.errors import NotFoundError
+from xingqu.ingest import import_path
+from xingqu.pipelines.similar import bought_together, similar_products
+from xingqu.sim.config import preset
+from xingqu.sim.run import simulate
+from xingqu.store import Store
+from xingqu.store.schema import TABLES
+from xingqu.training import load_trained, train, versions
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path]:
+    root = tmp_path_factory.mktemp("market")
+    simulate(preset("tiny", days=10), root / "m")
+    store = Store(f"sqlite:///{root / 's.db'}")
+    import_path(store, root / "m")
+    return store, root
+
+
+def test_train_saves_a_loadable_version(market: tuple[Store, Path]) -> None:
+    store, root = market
+    model = train(store, root / "models")
+    assert versions(root / "models") == [model.version]
+    meta = model.meta
+    assert set(meta["members"]) == {"ease", "als", "itemknn", "popular", "content", "trending"}
+    assert 0 <= meta["validation"]["ndcg@10"] <= 1
+    loaded = load_trained(root / "models")
+    assert loaded.version == model.version
+    assert (loaded.history != model.history).nnz == 0
+    users = loaded.blend.users.lookup(loaded.blend.users.ids[:20])
+    assert (
+        loaded.blend.recommend(users, loaded.history[users], 10)
+        == model.blend.recommend(users, model.history[users], 10)
+    ).all()
+    with pytest.raises(NotFoundError, match="versions: " + model.version):
+        load_trained(root / "models", "19990101T000000Z-deadbeef")
+    with pytest.raises(NotFoundError, match="run 'xingqu train' first"):
+        load_trained(root / "empty")
+
+
+def test_similar_products_follow_governance_without_retraining(market: tuple[Store, Path]) -> None:
+    store, root = market
+    model = load_trained(root / "models") if versions(root / "models") else train(store, root / "models")
+    product = "p000"
+    first = similar_products(model, store, product, 5)
+    assert len(first) == 5 and product not in {r.product_id for r in first}
+    assert all(r.score > 0 for r in first)
+    gone = first[0].product_id
+    products = TABLES["products"]
+    with store.writing() as conn:
+        conn.execute(sa.update(products).where(products.c.product_id == gone).values(status="taken_down"))
+    after = similar_products(model, store, product, 5)
+    assert gone not in {r.product_id for r in after}
+    assert [r.product_id for r in after][:4] == [r.product_id for r in first][1:5]
+    with store.writing() as conn:
+        conn.execute(sa.update(products).where(products.c.product_id == gone).values(status="listed"))
+    with pytest.raises(NotFoundError, match="unknown product"):
+        similar_products(model, store, "p-nope")
+    assert isinstance(bought_together(model, store, product, 5), list)
+
+
+def test_a_product_without_interactions_is_matched_by_content(market: tuple[Store, Path]) -> None:
+    store, root = market
+    model = load_trained(root / "models") if versions(root / "models") else train(store, root / "models")
+    counts = model.history.getnnz(axis=0)
+    cold = [int(j) for j in range(len(counts)) if counts[j] == 0]
+    assert cold, "the tiny market has products nobody touched"
+    pid = model.blend.items.ids[cold[0]]
+    related = similar_products(model, store, pid, 5)
+    assert related and all(r.reason == "content" for r in related)
+
+
+def test_cli_train_and_similar(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert xingqu("import", str(SAMPLE), "--quiet", db=db).returncode == 0
+    r = xingqu("train", "--models-dir", str(tmp_path / "models"), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(r.stdout)
+    assert meta["items"] == 12 and meta["users"] == 24
+    r = xingqu("similar", "p-serum", "-n", "3", "--models-dir", str(tmp_path / "models"), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["model"] == meta["version"]
+    assert len(out["similar"]) == 3 and "p-serum" not in [x["product_id"] for x in out["similar"]]
+    assert xingqu("similar", "p-nope", "--models-dir", str(tmp_path / "models"), db=db).returncode == 1
