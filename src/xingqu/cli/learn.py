@@ -149,6 +149,7 @@ def evaluate_cmd(
         base = load_dataset(store)
         train_i, test_i = temporal_split(interactions_from_store(store))
     names = model or list(DEFAULT_MODELS)
+    recs_model = recs_model or (names[0] if len(names) == 1 else "blend")
     if save_recs is not None and recs_model not in names:
         names.append(recs_model)
     say = None if json_out else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
