@@ -322,3 +322,56 @@ def test_plan_errors(store: Store, tmp_path: Path) -> None:
     (tmp_path / "orders.csv").write_text("a\n", encoding="utf-8")
     with pytest.raises(UserError, match="pass --kind"):
         import_path(store, tmp_path / "orders.csv")
+
+
+def test_plus_signs_and_later_keys_after_an_error(store: Store, tmp_path: Path) -> None:
+    import_path(store, SAMPLE)
+    rows = [
+        {"product_id": "p-plus", "shop_id": "s-yunshan", "category": "c", "title": "加号", "price": "+500"}
+    ]
+    import_path(store, write_rows(tmp_path / "products.csv", rows, list(rows[0])))
+    assert next(r for r in records(store, "products") if r["product_id"] == "p-plus")["price"] == 500
+    # a folder whose products file has one bad row: events naming the file's good products are not
+    # reported as unknown, so the report lists only the real problem
+    folder = tmp_path / "f"
+    folder.mkdir()
+    prods = [
+        {"product_id": "p-a", "shop_id": "s-yunshan", "category": "c", "title": "甲", "price": "-1"},
+        {"product_id": "p-b", "shop_id": "s-yunshan", "category": "c", "title": "乙", "price": "100"},
+    ]
+    write_rows(folder / "products.csv", prods, list(prods[0]))
+    write_rows(folder / "events.csv", [_event(1, product_id="p-b")], EVENT_COLS)
+    err = _fails(store, folder)
+    assert [(e.field, e.reason) for e in err.errors] == [("price", "must be at least 0")]
+
+
+def test_reject_files_appear_only_after_a_commit_and_folders_skip_them(loaded: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = write_rows(folder / "events.csv", [_event(1), _event(2, product_id="p-404")], EVENT_COLS)
+    import_path(loaded, path, skip_invalid=True)
+    assert (folder / "events.csv.rejects.jsonl").exists()
+    assert not list(folder.glob("*.part"))
+    # the rejects file beside it is not read as a second events file
+    report = import_path(loaded, folder, skip_invalid=True, rejects_path=tmp_path / "again.jsonl")
+    assert [Path(f.path).name for f in report.files] == ["events.csv"]
+    bad = write_rows(tmp_path / "users.csv", [{"user_id": "u-x", "gender": "X"}], ["user_id", "gender"])
+    (tmp_path / "users.csv.rejects.jsonl").unlink(missing_ok=True)
+    with pytest.raises(ValidationFailed):
+        import_path(loaded, bad)
+    assert not (tmp_path / "users.csv.rejects.jsonl").exists()
+
+
+def test_a_json_line_with_two_bad_fields_is_one_rejected_row(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    good = json.dumps(_event(1), ensure_ascii=False)
+    path.write_text(
+        good + '\n{"event_id": "t9", "product_id": ["x"], "user_id": {"a": 1}}\n', encoding="utf-8"
+    )
+    report = import_path(loaded, path, skip_invalid=True)
+    assert (report.files[0].rows, report.files[0].rejected, report.written) == (2, 1, 1)
+    lines = Path(report.rejects_path).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and {e["field"] for e in json.loads(lines[0])["errors"]} == {
+        "product_id",
+        "user_id",
+    }

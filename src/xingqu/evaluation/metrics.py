@@ -22,6 +22,8 @@ def ranking_metrics(
 ) -> dict[str, float]:
     """Metrics of ``recs`` (users × L item indices) against ``truth`` (users × items, non-zero = relevant)."""
     n_users, length = recs.shape
+    if n_users == 0 or truth.nnz == 0:
+        raise ValueError("no test user has a held-out item the model could recommend")
     rows = np.arange(n_users)[:, None]
     hits = np.asarray(truth[rows, recs].todense() > 0) if n_users else np.zeros((0, length), bool)
     n_true = np.diff(truth.indptr)

@@ -102,11 +102,27 @@ class Split:
         u = data.users.lookup(test.users)
         i = data.items.lookup(test.items)
         ok = (u >= 0) & (i >= 0)
-        users = np.unique(u[ok])
-        row = np.searchsorted(users, u[ok])
-        truth = sp.csr_matrix((np.ones(ok.sum(), np.float32), (row, i[ok])), shape=(len(users), data.n_items))
-        truth.sum_duplicates()
-        return cls(data, users, truth)
+        # relevant: held-out pairs with positive total weight, not already in the user's training
+        # history (those are excluded from every list, so they could never be hits)
+        held = sp.csr_matrix((test.weights[ok].astype(np.float32), (u[ok], i[ok])), shape=data.matrix.shape)
+        held.sum_duplicates()
+        held.data[held.data <= 0] = 0
+        held = held - held.multiply(data.matrix > 0)
+        held.eliminate_zeros()
+        users = np.flatnonzero(held.getnnz(axis=1))
+        if len(users) == 0:
+            raise UserError(
+                "no user has a held-out interaction with an item outside their training history; "
+                "there is nothing to evaluate"
+            )
+        truth = held[users]
+        truth.data[:] = 1.0
+        return cls(data, users, truth.tocsr())
+
+    @property
+    def n_train_users(self) -> int:
+        """Users with at least one training interaction (the denominator of novelty)."""
+        return int((self.data.matrix.getnnz(axis=1) > 0).sum())
 
     def history(self, half_life: float | None = None) -> sp.csr_matrix:
         return self.data.history(half_life)[self.users]
@@ -114,7 +130,7 @@ class Split:
     def score(self, model: Recommender) -> tuple[dict[str, float], np.ndarray]:
         history = self.history(model.history_half_life)
         recs = model.recommend(self.users, history, LIST_LENGTH)
-        return ranking_metrics(recs, self.truth, self.data.item_popularity(), self.data.n_users), recs
+        return ranking_metrics(recs, self.truth, self.data.item_popularity(), self.n_train_users), recs
 
 
 def _key(m: dict[str, float]) -> tuple[float, float]:
@@ -152,7 +168,7 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
                 sum(w * zi for w, zi in zip(weights, z, strict=True) if w), dtype=np.float32, copy=True
             )
             s[seen.row, seen.col] = -np.inf
-            return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, split.data.n_users))
+            return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, split.n_train_users))
 
         singles = [[1.0 if j == i else 0.0 for j in range(len(members))] for i in range(len(members))]
         best_key, best = max(((evaluate(w), w) for w in singles), key=lambda kw: kw[0])

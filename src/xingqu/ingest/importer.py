@@ -102,7 +102,12 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
     plan: list[tuple[Path, str]] = []
     unknown: list[str] = []
     for p in sorted(path.iterdir()):
-        if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if (
+            not p.is_file()
+            or p.name.startswith(".")
+            or p.suffix.lower() not in SUPPORTED_SUFFIXES
+            or p.name.endswith(REJECTS_SUFFIX)
+        ):
             continue
         k = kind_from_name(p)
         if k is None:
@@ -133,8 +138,10 @@ class _KnownKeys:
         return self._keys[kind]
 
     def add(self, kind: str, keys: pa.Array) -> None:
-        if kind in self._keys and len(keys):
-            self._keys[kind] = pa.concat_arrays([self._keys[kind], keys.cast(pa.string())])
+        """Make keys of this import visible to later references, written or not (strict mode stops
+        writing at the first bad row but keeps validating, and must not report good keys as unknown)."""
+        if len(keys):
+            self._keys[kind] = pa.concat_arrays([self(kind), keys.cast(pa.string())])
 
 
 def _dedupe(spec: KindSpec, records: pa.Table) -> pa.Table:
@@ -161,27 +168,29 @@ class _Rejects:
         self.path = path
         self._fh: IO[str] | None = None
 
+    @property
+    def _partial(self) -> Path:
+        return self.path.with_name(self.path.name + ".part")
+
     def write(self, raw: RawBatch, positions: list[int], errors: list[RowError]) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("w", encoding="utf-8")
+            self._fh = self._partial.open("w", encoding="utf-8")
         by_row: dict[int | None, list[RowError]] = {}
         for e in errors:
             by_row.setdefault(e.row, []).append(e)
+        unparsed: dict[int | None, list[RowError]] = {}
         for e in raw.parse_errors:
-            self._fh.write(
-                json.dumps(
-                    {
-                        "source": e.source,
-                        "line": e.line,
-                        "row": e.row,
-                        "errors": [e.to_dict()],
-                        "record": None,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+            unparsed.setdefault(e.row, []).append(e)
+        for row, errs in unparsed.items():
+            entry = {
+                "source": errs[0].source,
+                "line": errs[0].line,
+                "row": row,
+                "errors": [e.to_dict() for e in errs],
+                "record": None,
+            }
+            self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         if positions:
             records = raw.table.take(pa.array(positions)).to_pylist()
             for pos, rec in zip(positions, records, strict=True):
@@ -202,14 +211,23 @@ class _Rejects:
                     + "\n"
                 )
 
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
+    def close(self, committed: bool) -> None:
+        """Publish the reject file when the import committed; otherwise leave nothing behind."""
+        if self._fh is None:
+            return
+        self._fh.close()
+        if committed:
+            self._partial.replace(self.path)
+        else:
+            self._partial.unlink(missing_ok=True)
+
+
+REJECTS_SUFFIX = ".rejects.jsonl"
 
 
 def default_rejects_path(path: Path) -> Path:
-    """Beside the input, never inside an imported folder: ``events.csv`` → ``events.csv.rejects.jsonl``."""
-    return path.with_name(path.name + ".rejects.jsonl")
+    """Beside the input: ``events.csv`` → ``events.csv.rejects.jsonl`` (folder imports skip such files)."""
+    return path.with_name(path.name + REJECTS_SUFFIX)
 
 
 @contextmanager
@@ -247,23 +265,26 @@ def _pipeline(
         known(ref)
     out: queue.Queue[object] = queue.Queue(maxsize=2)
 
+    def hand_over(item: object) -> bool:
+        """Queue ``item`` unless the consumer has stopped; never blocks past a stop."""
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for raw in read_batches(file, spec, batch_rows):
                 checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
                 records = _dedupe(spec, checked.records)
-                item = _Prepared(raw, checked, records, store.prepare_records(spec.name, records))
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(_Prepared(raw, checked, records, store.prepare_records(spec.name, records))):
                     return
-            out.put(_DONE)
+            hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            out.put(exc)
+            hand_over(exc)
 
     worker = threading.Thread(target=produce, name=f"xingqu-import-{file.name}", daemon=True)
     worker.start()
@@ -324,22 +345,23 @@ class _Run:
                 self._account(fr, item)
                 if self.progress is not None:
                     self.progress(file, item.raw.progress, total)
+                if len(spec.key) == 1:  # valid keys count as known even when nothing will be written
+                    known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
                 if self.failed:
                     continue  # keep validating to report every error; write nothing more
                 written = self.store.write_prepared(conn, spec.name, item.encoded)
                 fr.written += written
                 if spec.append_only:
                     fr.duplicates += item.checked.records.num_rows - written
-                if len(spec.key) == 1:
-                    known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
         if self.progress is not None:
             self.progress(file, total, total)
 
     def _account(self, fr: FileReport, item: _Prepared) -> None:
         raw, checked = item.raw, item.checked
         batch_errors = raw.parse_errors + checked.errors
-        bad_rows = len(raw.parse_errors) + checked.invalid_rows
-        fr.rows += len(raw.rows) + len(raw.parse_errors)
+        unparsed = len({e.row for e in raw.parse_errors})
+        bad_rows = unparsed + checked.invalid_rows
+        fr.rows += len(raw.rows) + unparsed
         fr.rejected += bad_rows
         self.total_errors += len(batch_errors)
         room = self.settings.max_reported_errors - len(self.shown)
@@ -371,6 +393,7 @@ def import_path(
     store.init()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
     run = _Run(store, settings or Settings(), progress, rejects)
+    committed = False
     with _timed(run.report):
         try:
             with store.writing() as conn:
@@ -379,9 +402,10 @@ def import_path(
                     run.import_file(conn, known, file, kind_spec(fkind))
                 if run.failed:
                     raise ValidationFailed(str(path), run.shown, run.total_errors)
+            committed = True
         finally:
             if rejects is not None:
-                rejects.close()
+                rejects.close(committed)
     if rejects is not None and run.report.rejected:
         run.report.rejects_path = str(rejects.path)
     return run.report

@@ -51,7 +51,11 @@ class _Collector:
         self.rows = rows
         self.lines = lines
         self.bad = np.zeros(len(rows), dtype=bool)
+        self.flagged = np.zeros(len(rows), dtype=bool)  # rows flagged since the last ``start_field``
         self.errors: list[RowError] = []
+
+    def start_field(self) -> None:
+        self.flagged = np.zeros(len(self.rows), dtype=bool)
 
     def add(
         self, mask: pa.Array | np.ndarray, fname: str | None, reason: str, values: pa.Array | None
@@ -63,6 +67,7 @@ class _Collector:
         if idx.size == 0:
             return
         self.bad[idx] = True
+        self.flagged[idx] = True
         shown = values.take(pa.array(idx)).to_pylist() if values is not None else [None] * idx.size
         for i, v in zip(idx.tolist(), shown, strict=True):
             self.errors.append(
@@ -194,7 +199,7 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
             else:
                 errs.add(bad, f.name, "not a whole number", text)
             clean = pc.if_else(
-                good, pc.replace_substring_regex(text, r"\.0*\s*$", ""), pa.scalar(None, pa.string())
+                good, pc.replace_substring_regex(text, r"^\s*\+|\.0*\s*$", ""), pa.scalar(None, pa.string())
             )
             return pc.cast(pc.utf8_trim_whitespace(clean), pa.int64())
         if pa.types.is_integer(col.type):
@@ -322,13 +327,13 @@ def validate_batch(
     columns: dict[str, pa.Array] = {}
     unconvertible: dict[str, np.ndarray] = {}
     for f in spec.fields:
-        before = errs.bad.copy()
+        errs.start_field()
         if f.name in raw.column_names:
             col = raw.column(f.name).combine_chunks()
             out = _convert(f, col, errs)
         else:
             out = pa.nulls(n, arrow_type(f.type))
-        unconvertible[f.name] = errs.bad & ~before  # already named; "missing" would only repeat it
+        unconvertible[f.name] = errs.flagged.copy()  # already named; "missing" would only repeat it
         if f.default is not None:
             out = pc.fill_null(out, pa.scalar(f.default, arrow_type(f.type)))
         if f.required or f.name in spec.key:

@@ -164,7 +164,10 @@ class Recommender(ABC):
                 arrays = {k: npz[k] for k in npz.files}
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
             raise StoreError(f"{folder}/arrays.npz cannot be read: {exc}") from None
-        model = REGISTRY[kind](REGISTRY[kind].Config(**meta["config"]))
+        try:
+            model = REGISTRY[kind](REGISTRY[kind].Config(**meta["config"]))
+        except (ValidationError, TypeError) as exc:
+            raise StoreError(f"{folder}/model.json has a config this xingqu cannot use: {exc}") from None
         model.users = Vocabulary(arrays.pop("__users").astype(object))
         model.items = Vocabulary(arrays.pop("__items").astype(object))
         model._load_arrays(arrays)
@@ -172,8 +175,16 @@ class Recommender(ABC):
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` largest scores per row, best first (ties by index)."""
-    n = min(n, scores.shape[1])
-    part = np.sort(np.argpartition(-scores, n - 1, axis=1)[:, :n], axis=1)
+    """Indices of the ``n`` largest scores per row, best first; ties broken by the lower index."""
+    rows, width = scores.shape
+    n = min(n, width)
+    if rows == 0 or n == 0:
+        return np.zeros((rows, n), dtype=np.int64)
+    kth = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]  # the n-th largest score per row
+    above = scores > kth
+    tied = scores == kth
+    room = n - above.sum(axis=1, keepdims=True)
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))  # the lowest-index ties fill the rest
+    part = np.nonzero(chosen)[1].reshape(rows, n)  # ascending index within each row
     vals = np.take_along_axis(scores, part, axis=1)
     return np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)

@@ -1,9 +1,10 @@
 """Closed-loop A/B: policies choose the impressions, simulated users respond from their latent tastes.
 
 Each seed builds one world and one organic warm-up history; every arm then starts from a copy of that
-state and sees the same active users and the same random draws (common random numbers), so the
-differences between arms come from the rankings alone. Metrics are averaged over seeds with 95 %
-confidence intervals (Student t).
+state, sees the same active users and draws its responses from the same random stream (common random
+numbers: aligned position by position while the arms show lists of equal length), so the differences
+between arms come mostly from the rankings. Metrics are averaged over seeds with 95 % confidence
+intervals (Student t); as the arms share seeds, the intervals are conservative for comparing arms.
 """
 
 from __future__ import annotations
