@@ -153,37 +153,39 @@ def tune(
 
 def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], float | None]:
     """Weights of fitted members, and the history half-life to score with, maximising validation
-    NDCG@10 (then Recall@20). For each half-life a coordinate search starts from the best single
-    member; every single member alone is a candidate, so on validation the blend is never worse than
-    its best member."""
+    NDCG@10 (then Recall@20). The half-life is chosen with the members alone; a coordinate search then
+    starts from the best single member. Every single member alone is a candidate, so on validation the
+    blend is never worse than its best member."""
     pop = split.data.item_popularity()
     seen = split.history().tocoo()
-    best_overall: tuple[tuple[float, float], list[float], float | None] | None = None
-    for half_life in HISTORY_HALF_LIVES:
+    n_train = split.n_train_users
+
+    def zscores(half_life: float | None) -> list[np.ndarray]:
         history = split.history(half_life)
-        z = [standardise(m.scores(split.users, history).astype(np.float32)) for m in members]
+        return [standardise(m.scores(split.users, history).astype(np.float32)) for m in members]
 
-        def evaluate(weights: list[float], z: list[np.ndarray] = z) -> tuple[float, float]:
-            s = np.array(
-                sum(w * zi for w, zi in zip(weights, z, strict=True) if w), dtype=np.float32, copy=True
-            )
-            s[seen.row, seen.col] = -np.inf
-            return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, split.n_train_users))
+    def evaluate(weights: list[float], z: list[np.ndarray]) -> tuple[float, float]:
+        s = np.array(sum(w * zi for w, zi in zip(weights, z, strict=True) if w), dtype=np.float32, copy=True)
+        s[seen.row, seen.col] = -np.inf
+        return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, n_train))
 
-        singles = [[1.0 if j == i else 0.0 for j in range(len(members))] for i in range(len(members))]
-        best_key, best = max(((evaluate(w), w) for w in singles), key=lambda kw: kw[0])
-        for _ in range(2):
-            for i, step in itertools.product(range(len(members)), BLEND_STEPS):
-                if best[i] == step:
-                    continue
-                cand = list(best)
-                cand[i] = step
-                if any(cand) and (key := evaluate(cand)) > best_key:
-                    best_key, best = key, cand
-        if best_overall is None or best_key > best_overall[0]:
-            best_overall = (best_key, best, half_life)
-    assert best_overall is not None
-    return best_overall[1], best_overall[2]
+    singles = [[1.0 if j == i else 0.0 for j in range(len(members))] for i in range(len(members))]
+    best_key: tuple[float, float] | None = None
+    for half_life in HISTORY_HALF_LIVES:
+        z_h = zscores(half_life)
+        key, weights = max(((evaluate(w, z_h), w) for w in singles), key=lambda kw: kw[0])
+        if best_key is None or key > best_key:
+            best_key, best, chosen, z = key, weights, half_life, z_h
+    assert best_key is not None
+    for _ in range(2):
+        for i, step in itertools.product(range(len(members)), BLEND_STEPS):
+            if best[i] == step:
+                continue
+            cand = list(best)
+            cand[i] = step
+            if any(cand) and (key := evaluate(cand, z)) > best_key:
+                best_key, best = key, cand
+    return best, chosen
 
 
 def blend_members(base: Dataset | None) -> tuple[str, ...]:

@@ -180,11 +180,18 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     n = min(n, width)
     if rows == 0 or n == 0:
         return np.zeros((rows, n), dtype=np.int64)
-    kth = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]  # the n-th largest score per row
-    above = scores > kth
-    tied = scores == kth
-    room = n - above.sum(axis=1, keepdims=True)
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))  # the lowest-index ties fill the rest
-    part = np.nonzero(chosen)[1].reshape(rows, n)  # ascending index within each row
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    vals = np.take_along_axis(scores, part, axis=1)
+    kth = vals.min(axis=1, keepdims=True)
+    # rows where the cut falls inside a run of equal scores: argpartition picked arbitrary members
+    ragged = np.flatnonzero((scores == kth).sum(axis=1) > (vals == kth).sum(axis=1))
+    if len(ragged):
+        sub = scores[ragged]
+        above = sub > kth[ragged]
+        tied = sub == kth[ragged]
+        room = n - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))  # the lowest-index ties fill the rest
+        part[ragged] = np.nonzero(chosen)[1].reshape(len(ragged), n)
+    part = np.sort(part, axis=1)
     vals = np.take_along_axis(scores, part, axis=1)
     return np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)
