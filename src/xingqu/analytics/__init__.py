@@ -1,0 +1,6 @@
+"""Analytics: GMV, quality GMV and their parts, read from the store (never from models)."""
+
+from xingqu.analytics.gmv import GmvSummary, gmv_by_period, gmv_summary
+from xingqu.analytics.orders import OrderFacts, load_orders
+
+__all__ = ["GmvSummary", "OrderFacts", "gmv_by_period", "gmv_summary", "load_orders"]
