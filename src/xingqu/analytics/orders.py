@@ -23,12 +23,17 @@ CHANNELS = ("self", "creator", "other")
 
 @dataclass(frozen=True)
 class OrderFacts:
-    """Parallel arrays, one entry per order (amounts in fen, times in UTC ms)."""
+    """Parallel arrays, one entry per order (amounts in fen, times in UTC ms, None where unknown)."""
 
     order_id: np.ndarray
     user_id: np.ndarray
     product_id: np.ndarray
     shop_id: np.ndarray
+    brand_id: np.ndarray
+    category: np.ndarray
+    creator_id: np.ndarray
+    content_id: np.ndarray
+    surface: np.ndarray
     placed: np.ndarray
     paid: np.ndarray
     refunded: np.ndarray
@@ -47,30 +52,32 @@ class OrderFacts:
         return OrderFacts(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
 
 
-def load_orders(store: Store, shop_id: str | None = None) -> OrderFacts:
-    """Every order in the log (or one shop's), with amounts, channel and governance standing."""
+def load_orders(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> OrderFacts:
+    """Every order in the log (or one shop's, or placed since a time), with amounts, channel and the
+    governance standing of its product and shop."""
     e, p, s, c = TABLES["events"], TABLES["products"], TABLES["shops"], TABLES["creators"]
-    is_ = lambda t: e.c.event_type == t  # noqa: E731
+
+    def when(kind: str, col: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.case((e.c.event_type == kind, col))
+
+    quality = sa.case(
+        (sa.and_(e.c.event_type == "refund", e.c.refund_reason.in_(QUALITY_REASONS)), e.c.amount)
+    )
     per_order = (
         sa.select(
             e.c.order_id.label("order_id"),
             sa.func.min(e.c.user_id).label("user_id"),
             sa.func.min(e.c.product_id).label("product_id"),
             sa.func.min(e.c.creator_id).label("creator_id"),
-            sa.func.coalesce(sa.func.max(sa.case((is_("order"), e.c.amount))), 0).label("placed"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_("pay"), e.c.amount))), 0).label("paid"),
-            sa.func.coalesce(sa.func.sum(sa.case((is_("refund"), e.c.amount))), 0).label("refunded"),
-            sa.func.coalesce(
-                sa.func.sum(
-                    sa.case((sa.and_(is_("refund"), e.c.refund_reason.in_(QUALITY_REASONS)), e.c.amount))
-                ),
-                0,
-            ).label("quality_refunded"),
-            sa.func.coalesce(sa.func.max(sa.case((is_("order"), e.c.quantity))), 1).label("units"),
-            sa.func.coalesce(sa.func.min(sa.case((is_("order"), e.c.ts))), sa.func.min(e.c.ts)).label(
-                "placed_ts"
-            ),
-            sa.func.coalesce(sa.func.min(sa.case((is_("pay"), e.c.ts))), 0).label("paid_ts"),
+            sa.func.min(e.c.content_id).label("content_id"),
+            sa.func.min(when("order", e.c.surface)).label("surface"),
+            sa.func.coalesce(sa.func.max(when("order", e.c.amount)), 0).label("placed"),
+            sa.func.coalesce(sa.func.sum(when("pay", e.c.amount)), 0).label("paid"),
+            sa.func.coalesce(sa.func.sum(when("refund", e.c.amount)), 0).label("refunded"),
+            sa.func.coalesce(sa.func.sum(quality), 0).label("quality_refunded"),
+            sa.func.coalesce(sa.func.max(when("order", e.c.quantity)), 1).label("units"),
+            sa.func.coalesce(sa.func.min(when("order", e.c.ts)), sa.func.min(e.c.ts)).label("placed_ts"),
+            sa.func.coalesce(sa.func.min(when("pay", e.c.ts)), 0).label("paid_ts"),
         )
         .where(e.c.order_id.is_not(None), e.c.event_type.in_(("order", "pay", "refund")))
         .group_by(e.c.order_id)
@@ -79,6 +86,8 @@ def load_orders(store: Store, shop_id: str | None = None) -> OrderFacts:
     query = sa.select(
         per_order,
         p.c.shop_id,
+        p.c.brand_id,
+        p.c.category,
         p.c.status,
         s.c.status.label("shop_status"),
         s.c.experience_score,
@@ -90,50 +99,42 @@ def load_orders(store: Store, shop_id: str | None = None) -> OrderFacts:
     )
     if shop_id is not None:
         query = query.where(p.c.shop_id == shop_id)
+    if since_ms is not None:
+        query = query.where(per_order.c.placed_ts >= since_ms)
     with store.reading() as conn:
-        rows = conn.execute(query).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 16
-    (
-        order_id,
-        user_id,
-        product_id,
-        creator_id,
-        placed,
-        paid,
-        refunded,
-        quality_refunded,
-        units,
-        placed_ts,
-        paid_ts,
-        shop,
-        status,
-        shop_status,
-        score,
-        kind,
-    ) = cols
-    kinds = np.array(kind, dtype=object)
+        result = conn.execute(query)
+        names = list(result.keys())
+        rows = result.all()
+    col = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
+
+    def ints(name: str) -> np.ndarray:
+        return col[name].astype(np.int64) if len(rows) else np.zeros(0, np.int64)
+
+    has_creator = np.array([k is not None for k in col["creator_id"]], dtype=bool)
     channel = np.where(
-        np.isin(kinds, SELF_KINDS),
-        "self",
-        np.where(np.array([k is not None for k in creator_id], dtype=bool), "creator", "other"),
+        np.isin(col["account_kind"], SELF_KINDS), "self", np.where(has_creator, "creator", "other")
     )
-    ok = (np.array(status, dtype=object) == "listed") & ~np.isin(
-        np.array(shop_status, dtype=object), ("suspended", "closed")
-    )
-    as_int = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+    ok = (col["status"] == "listed") & ~np.isin(col["shop_status"], ("suspended", "closed"))
     return OrderFacts(
-        order_id=np.array(order_id, dtype=object),
-        user_id=np.array(user_id, dtype=object),
-        product_id=np.array(product_id, dtype=object),
-        shop_id=np.array(shop, dtype=object),
-        placed=as_int(placed),
-        paid=as_int(paid),
-        refunded=as_int(refunded),
-        quality_refunded=as_int(quality_refunded),
-        units=as_int(units),
-        placed_ts=as_int(placed_ts),
-        paid_ts=as_int(paid_ts),
-        channel=np.array(channel, dtype=object),
+        order_id=col["order_id"],
+        user_id=col["user_id"],
+        product_id=col["product_id"],
+        shop_id=col["shop_id"],
+        brand_id=col["brand_id"],
+        category=col["category"],
+        creator_id=col["creator_id"],
+        content_id=col["content_id"],
+        surface=col["surface"],
+        placed=ints("placed"),
+        paid=ints("paid"),
+        refunded=ints("refunded"),
+        quality_refunded=ints("quality_refunded"),
+        units=ints("units"),
+        placed_ts=ints("placed_ts"),
+        paid_ts=ints("paid_ts"),
+        channel=channel.astype(object),
         product_ok=np.asarray(ok, dtype=bool),
-        shop_score=np.array([np.nan if v is None else float(v) for v in score], dtype=np.float64),
+        shop_score=np.array(
+            [np.nan if v is None else float(v) for v in col["experience_score"]], dtype=np.float64
+        ),
     )

@@ -350,7 +350,8 @@ class Behaviour:
                     watch_s=np.round(watch, 1),
                 )
             )
-            out[-1].etype[live] = EV["live_enter"]
+            in_room = live & (exp.surface[c_idx] == SURF["live_room"])  # replays of a live count as plays
+            out[-1].etype[in_room] = EV["live_enter"]
         out.append(
             _events(
                 n,

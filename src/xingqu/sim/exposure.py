@@ -130,4 +130,14 @@ class OrganicTraffic:
         )
         visit = w.start_ms + day * DAY_MS + (np.clip(hour, 0, 23.9) * 3_600_000).astype(np.int64)
         ts = np.repeat(visit, counts) + pos * 20_000
+        # a live room is entered while it is live: same-day sessions move the visit into the broadcast,
+        # earlier ones are watched as replays (surface "video")
+        live = np.flatnonzero((content >= 0) & (surface == SURF["live_room"]))
+        if len(live):
+            vid = content[live]
+            start = w.v_published_ms[vid]
+            length = w.v_duration_s[vid] * 1000
+            today = (start >= w.start_ms + day * DAY_MS) & (start < w.start_ms + (day + 1) * DAY_MS)
+            ts[live[today]] = start[today] + (rng.random(int(today.sum())) * length[today]).astype(np.int64)
+            surface[live[~today]] = SURF["video"]
         return Exposure(u, products, pos, surface, content, ts)
