@@ -61,7 +61,7 @@ def _ev(
 @pytest.fixture
 def shop_floor(store: Store, tmp_path: Path) -> Store:
     """Sample catalogue plus four orders whose figures are worked out by hand below."""
-    for name in ("brands", "shops", "creators", "users", "products"):
+    for name in ("brands", "shops", "creators", "users", "products", "relations"):
         f = next(SAMPLE.glob(f"{name}.*"))
         import_path(store, f)
     rows = [
@@ -144,3 +144,116 @@ def test_cli_report_gmv(shop_floor: Store, tmp_path: Path) -> None:
     assert (tmp_path / "g.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert "quality GMV ¥200.00" in r.stdout
     assert xingqu("report", "gmv", "--period", "year", db=url).returncode == 2
+
+
+def test_channels_customers_and_private_domain_by_hand(shop_floor: Store, tmp_path: Path) -> None:
+    from xingqu.analytics.channels import channel_growth, private_domain_share
+    from xingqu.analytics.customers import customer_metrics
+
+    orders = load_orders(shop_floor)
+    (week,) = channel_growth(orders, "week")
+    assert (week["gmv_self"], week["gmv_creator"], week["gmv_other"]) == (20000, 10000, 30000)
+    assert week["self_share"] == pytest.approx(20000 / 60000)
+    # u001 follows c-xiaomei (sample relations), so o1 bought through her is private-domain GMV
+    assert private_domain_share(shop_floor, orders)["private_share"] == pytest.approx(10000 / 60000)
+    # a second order of u001 at s-yunshan on day 2 makes them a returning buyer there
+    more = [
+        _ev("e1", "order", DAY2, "u001", "p-mask", "o5", 6900),
+        _ev("e2", "pay", DAY2, "u001", "p-mask", "o5", 6900),
+    ]
+    import_path(shop_floor, write_rows(tmp_path / "events-more.csv", more, COLS))
+    orders = load_orders(shop_floor)
+    whole = customer_metrics(orders)
+    assert (whole["buyers"], whole["new_buyers"], whole["returning_buyers"]) == (3, 3, 0)
+    assert whole["gmv_returning"] == 6900 and whole["repeat_purchase_rate"] == pytest.approx(1 / 2)
+    day2 = customer_metrics(orders, orders.paid_ts >= 1780329600000)  # 2026-06-02T00:00+08:00
+    assert (day2["buyers"], day2["new_buyers"], day2["returning_buyers"]) == (2, 1, 1)
+    assert day2["new_share_by_gmv"] == pytest.approx(30000 / 36900)
+
+
+def test_live_session_and_funnel_by_hand(store: Store, tmp_path: Path) -> None:
+    from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm, live_content_ids
+    from xingqu.analytics.live import live_sessions
+
+    for name in ("brands", "shops", "creators", "users", "products", "content"):
+        import_path(store, next(SAMPLE.glob(f"{name}.*")))
+    live = "l-yunshan-0505"  # 2026-05-05 19:00–22:00 +08:00, the shop's own account
+    cols = [*COLS, "content_id", "surface", "watch_s"]
+    rows = [
+        {
+            **_ev("v1", "live_enter", "2026-05-05T19:30:00+08:00", "u001", None, None, None),
+            "content_id": live,
+            "surface": "live_room",
+            "watch_s": 100.0,
+        },
+        {
+            **_ev("v2", "live_enter", "2026-05-05T20:00:00+08:00", "u002", None, None, None),
+            "content_id": live,
+            "surface": "live_room",
+            "watch_s": 200.0,
+        },
+        {
+            **_ev("i1", "impression", "2026-05-05T19:31:00+08:00", "u001", "p-serum", None, None),
+            "content_id": live,
+            "surface": "live_room",
+        },
+        {
+            **_ev("i2", "impression", "2026-05-05T20:01:00+08:00", "u002", "p-serum", None, None),
+            "content_id": live,
+            "surface": "live_room",
+        },
+        {
+            **_ev("k1", "click", "2026-05-05T19:32:00+08:00", "u001", "p-serum", None, None),
+            "content_id": live,
+            "surface": "live_room",
+        },
+        {
+            **_ev("o1", "order", "2026-05-05T19:33:00+08:00", "u001", "p-serum", "L1", 15900, "c-yunshan"),
+            "content_id": live,
+            "surface": "live_room",
+        },
+        {
+            **_ev("p1", "pay", "2026-05-05T19:34:00+08:00", "u001", "p-serum", "L1", 15900, "c-yunshan"),
+            "content_id": live,
+            "surface": "live_room",
+        },
+        {
+            **_ev("o2", "order", "2026-05-08T10:00:00+08:00", "u002", "p-mask", "L2", 6900, "c-yunshan"),
+            "content_id": live,
+            "surface": "video",
+        },
+        {
+            **_ev("p2", "pay", "2026-05-08T10:00:00+08:00", "u002", "p-mask", "L2", 6900, "c-yunshan"),
+            "content_id": live,
+            "surface": "video",
+        },
+    ]
+    for r in rows:
+        r["quantity"] = 1 if r["event_type"] == "order" else None
+    import_path(store, write_rows(tmp_path / "events.csv", rows, cols))
+    orders = load_orders(store)
+    (session,) = [s for s in live_sessions(store, orders) if s["session"] == live]
+    assert session["self_broadcast"] is True
+    assert (session["gmv_in_session"], session["gmv_7d"], session["orders"]) == (15900, 15900 + 6900, 2)
+    assert (session["entries"], session["viewers"], session["watch_s"]) == (2, 2, 300.0)
+    assert session["conversion"] == pytest.approx(2 / 2)
+    assert session["gpm"] == pytest.approx(159.0 / 2 * 1000)
+    counts = event_counts(store)
+    room = next(r for r in funnel_by_surface(counts) if r["surface"] == "live_room")
+    assert (room["impressions"], room["clicks"], room["orders"], room["paid_orders"]) == (2, 1, 1, 1)
+    assert room["ctr"] == pytest.approx(0.5) and room["order_to_pay"] == pytest.approx(1.0)
+    g = gpm(orders, counts, live_content_ids(store))
+    assert g["live_gpm"] == pytest.approx((159.0 + 69.0) / 2 * 1000)
+    assert g["product_gpm"] == pytest.approx((159.0 + 69.0) / 2 * 1000)
+
+
+def test_cli_reports(shop_floor: Store, tmp_path: Path) -> None:
+    url = shop_floor.url
+    for args in (["funnel"], ["customers", "--period", "day"], ["live"], ["channels"], ["shop", "s-haixing"]):
+        r = xingqu("report", *args, "--json", db=url)
+        assert r.returncode == 0, (args, r.stderr)
+        json.loads(r.stdout)
+    page = json.loads(xingqu("report", "shop", "s-haixing", "--json", db=url).stdout)
+    assert page["gmv"]["gmv_paid"] == 30000 and page["gmv"]["quality_gmv"] == 0
+    r = xingqu("report", "channels", "--csv", "-", db=url)
+    assert r.stdout.splitlines()[0].startswith("period,gmv_self,gmv_creator,gmv_other")

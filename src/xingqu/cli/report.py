@@ -7,12 +7,17 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.table import Table
 
 from xingqu.analytics import gmv_by_period, gmv_summary, load_orders
+from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.chart import line_chart
-from xingqu.analytics.gmv import GmvSummary, impressions_by_period
+from xingqu.analytics.customers import customer_metrics
+from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm, live_content_ids
+from xingqu.analytics.gmv import GmvSummary, impressions_by_period, period_of
+from xingqu.analytics.live import live_sessions
 from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
 
 report_app = typer.Typer(
@@ -105,3 +110,159 @@ def print_gmv_summary(s: GmvSummary) -> None:
         if s.gmv_paid
         else "No paid orders."
     )
+
+
+def _emit(
+    rows: list[dict[str, object]],
+    title: str,
+    csv_out: Path | None,
+    json_out: bool,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Rows as a Rich table, CSV (file or '-') or JSON: the shared tail of every report."""
+    if csv_out is not None:
+        fh = sys.stdout if str(csv_out) == "-" else csv_out.open("w", newline="", encoding="utf-8")
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+        if fh is not sys.stdout:
+            fh.close()
+    if json_out:
+        print_json({**(extra or {}), "rows": rows})
+        return
+    if csv_out is not None and str(csv_out) == "-":
+        return
+    table = Table(title=title, show_edge=False)
+    cols = list(rows[0]) if rows else []
+    for col in cols:
+        table.add_column(
+            col, justify="right" if isinstance(rows[0][col], int | float) else "left", no_wrap=True
+        )
+    for r in rows:
+        table.add_row(*(_cell(c, r[c]) for c in cols))
+    wide_console(30 + 14 * len(cols)).print(table)
+    for k, v in (extra or {}).items():
+        console.print(f"{k}: {_cell(k, v)}")
+
+
+def _cell(name: str, v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return (
+            f"{v:.1%}"
+            if any(t in name for t in ("share", "rate", "ctr", "conversion", "_to_", "growth"))
+            else f"{v:,.2f}"
+        )
+    if isinstance(v, int) and not isinstance(v, bool) and (name.startswith("gmv") or name in MONEY):
+        return _yuan(v)
+    return str(v)
+
+
+CsvOption = Annotated[Path | None, typer.Option("--csv", help="Write rows as CSV ('-' for stdout).")]
+ShopOption = Annotated[str | None, typer.Option(help="Only this shop.")]
+
+
+@report_app.command("funnel")
+def funnel_cmd(
+    shop: ShopOption = None, csv_out: CsvOption = None, db: DbOption = None, json_out: JsonOption = False
+) -> None:
+    """Impression → click → order → pay by surface, with live, video and product GPM."""
+    store = open_store(db)
+    store.require_ready()
+    counts = event_counts(store, shop)
+    extra = gpm(load_orders(store, shop), counts, live_content_ids(store))
+    _emit(funnel_by_surface(counts), "Funnel by surface", csv_out, json_out, dict(extra))
+
+
+@report_app.command("customers")
+def customers_cmd(
+    period: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    shop: ShopOption = None,
+    csv_out: CsvOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """New vs returning buyers and GMV per period, and the repeat-purchase rate."""
+    store = open_store(db)
+    store.require_ready()
+    orders = load_orders(store, shop)
+    paid = orders.paid > 0
+    keys = period_of(np.where(paid, orders.paid_ts, orders.placed_ts), period)  # type: ignore[arg-type]
+    rows = [{"period": k, **customer_metrics(orders, keys == k)} for k in sorted(set(keys[paid].tolist()))]
+    _emit(rows, f"Customers per {period}", csv_out, json_out)
+
+
+@report_app.command("live")
+def live_cmd(
+    shop: ShopOption = None,
+    top: Annotated[int, typer.Option(help="Sessions shown.")] = 20,
+    csv_out: CsvOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Per live session: GMV in the session and within 7 days, viewers, watch time, conversion, GPM."""
+    store = open_store(db)
+    store.require_ready()
+    rows = live_sessions(store, load_orders(store, shop), shop)[:top]
+    for r in rows:
+        r.pop("start_ms")
+    _emit(rows, "Live sessions (best-selling first)", csv_out, json_out)
+
+
+@report_app.command("channels")
+def channels_cmd(
+    period: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    shop: ShopOption = None,
+    csv_out: CsvOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
+    store = open_store(db)
+    store.require_ready()
+    orders = load_orders(store, shop)
+    rows = channel_growth(orders, period)  # type: ignore[arg-type]
+    _emit(rows, f"Channels per {period}", csv_out, json_out, dict(private_domain_share(store, orders)))
+
+
+@report_app.command("shop")
+def shop_cmd(
+    shop: Annotated[str, typer.Argument(help="Shop id.")],
+    days: Annotated[int, typer.Option(help="Days back from the latest event.")] = 30,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """One shop's compass page (罗盘): GMV and quality GMV, funnel, customers, channels, live sessions."""
+    store = open_store(db)
+    store.require_ready()
+    span = store.event_time_range()
+    since = (span[1] - days * 86_400_000) if span else None
+    orders = load_orders(store, shop, since_ms=since)
+    counts = event_counts(store, shop, since_ms=since)
+    page = {
+        "shop": shop,
+        "days": days,
+        "gmv": gmv_summary(orders, sum(c.get("impression", 0) for c in counts.values())).to_dict(),
+        "gpm": gpm(orders, counts, live_content_ids(store)),
+        "funnel": funnel_by_surface(counts),
+        "customers": customer_metrics(orders),
+        "channels": channel_growth(orders, "week"),
+        "private_domain": private_domain_share(store, orders),
+        "live": [
+            {k: v for k, v in r.items() if k != "start_ms"} for r in live_sessions(store, orders, shop)[:10]
+        ],
+    }
+    if json_out:
+        print_json(page)
+        return
+    console.rule(f"[bold]Compass[/]: shop {shop}, last {days} days")
+    print_gmv_summary(gmv_summary(orders))
+    for title, rows in (
+        ("Funnel", page["funnel"]),
+        ("Channels per week", page["channels"]),
+        ("Top live sessions", page["live"]),
+    ):
+        _emit(rows, title, None, False)  # type: ignore[arg-type]
+    for name in ("customers", "private_domain", "gpm"):
+        console.print(f"{name}: " + ", ".join(f"{k} {_cell(k, v)}" for k, v in page[name].items()))  # type: ignore[union-attr]
