@@ -55,12 +55,7 @@ def gmv_cmd(
     rows = gmv_by_period(orders, period, by_channel, views)  # type: ignore[arg-type]
     total = gmv_summary(orders, sum(views.values()))
     if csv_out is not None:
-        fh = sys.stdout if str(csv_out) == "-" else csv_out.open("w", newline="", encoding="utf-8")
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["period"])
-        writer.writeheader()
-        writer.writerows(rows)
-        if fh is not sys.stdout:
-            fh.close()
+        _write_csv(rows, csv_out)
     if chart is not None:
         periods = sorted({str(r["period"]) for r in rows})
         series: dict[str, list[float]] = {}
@@ -121,12 +116,7 @@ def _emit(
 ) -> None:
     """Rows as a Rich table, CSV (file or '-') or JSON: the shared tail of every report."""
     if csv_out is not None:
-        fh = sys.stdout if str(csv_out) == "-" else csv_out.open("w", newline="", encoding="utf-8")
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
-        writer.writeheader()
-        writer.writerows(rows)
-        if fh is not sys.stdout:
-            fh.close()
+        _write_csv(rows, csv_out)
     if json_out:
         print_json({**(extra or {}), "rows": rows})
         return
@@ -143,6 +133,16 @@ def _emit(
     wide_console(30 + 14 * len(cols)).print(table)
     for k, v in (extra or {}).items():
         console.print(f"{k}: {_cell(k, v)}")
+
+
+def _write_csv(rows: list[dict[str, object]], csv_out: Path) -> None:
+    """Rows as CSV into a file, or to standard output for '-'."""
+    fh = sys.stdout if str(csv_out) == "-" else csv_out.open("w", newline="", encoding="utf-8")
+    writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
+    writer.writeheader()
+    writer.writerows(rows)
+    if fh is not sys.stdout:
+        fh.close()
 
 
 def _cell(name: str, v: object) -> str:

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from xingqu.dataset import Dataset
 from xingqu.models.base import ModelConfig, ModelError, Recommender
+from xingqu.models.sparse import csr_arrays, csr_from
 from xingqu.text import tokens
 
 
@@ -83,17 +84,8 @@ class ContentModel(Recommender):
         return (self.features @ self.features[item].T).toarray().ravel()
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        f = self.features
-        return {
-            "data": f.data,
-            "indices": f.indices,
-            "indptr": f.indptr,
-            "shape": np.array(f.shape),
-            "feature_names": self.feature_names,
-        }
+        return {**csr_arrays(self.features), "feature_names": self.feature_names}
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.features = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )
+        self.features = csr_from(arrays)
         self.feature_names = arrays["feature_names"]

@@ -7,9 +7,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from xingqu.models.base import ModelConfig, Recommender
-
-#: Items per block when computing similarities (bounds memory at CHUNK × catalogue floats).
-CHUNK = 1024
+from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
 class ItemKNNConfig(ModelConfig):
@@ -24,27 +22,12 @@ class ItemKNN(Recommender):
     def _fit(self, matrix: sp.csr_matrix) -> None:
         x = matrix.tocsc().astype(np.float32)
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
-        n = x.shape[1]
-        k = min(self.config.neighbors, max(n - 1, 1))
         xt = x.T.tocsr()
-        rows, cols, vals = [], [], []
-        for lo in range(0, n, CHUNK):  # items × items in row blocks: memory stays CHUNK × n
-            hi = min(lo + CHUNK, n)
-            block = (xt[lo:hi] @ x).toarray()
-            block /= np.outer(norms[lo:hi], norms) + self.config.shrink + 1e-9
-            block[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
-            if k < n:
-                top = np.argpartition(-block, k - 1, axis=1)[:, :k]
-            else:
-                top = np.tile(np.arange(n), (hi - lo, 1))
-            v = np.take_along_axis(block, top, axis=1)
-            keep = v > 0
-            rows.append(np.repeat(np.arange(lo, hi), k)[keep.ravel()])
-            cols.append(top[keep])
-            vals.append(v[keep])
-        sim = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-        )
+
+        def cosine(lo: int, hi: int) -> np.ndarray:
+            return (xt[lo:hi] @ x).toarray() / (np.outer(norms[lo:hi], norms) + self.config.shrink + 1e-9)
+
+        sim = top_k_rows(cosine, x.shape[1], self.config.neighbors)
         # rows hold each item's neighbours; scoring sums over a user's items, so use it transposed
         self.similarity = sim.T.tocsr()
 
@@ -56,10 +39,7 @@ class ItemKNN(Recommender):
         return (history @ self.similarity).toarray()
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        s = self.similarity
-        return {"data": s.data, "indices": s.indices, "indptr": s.indptr, "shape": np.array(s.shape)}
+        return csr_arrays(self.similarity)
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.similarity = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )
+        self.similarity = csr_from(arrays)

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from xingqu.models.base import ModelConfig, Recommender
-from xingqu.models.itemknn import CHUNK
+from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
 class RP3Config(ModelConfig):
@@ -34,28 +34,13 @@ class RP3Beta(Recommender):
         if self.config.alpha != 1.0:
             p_ui.data **= self.config.alpha
             p_iu.data **= self.config.alpha
-        n = x.shape[1]
         pop = np.asarray(x.sum(axis=0)).ravel()
         penalty = np.power(np.where(pop > 0, pop, 1.0), -self.config.beta).astype(np.float32)
-        k = min(self.config.neighbors, max(n - 1, 1))
-        rows, cols, vals = [], [], []
-        for lo in range(0, n, CHUNK):
-            hi = min(lo + CHUNK, n)
-            block = (p_iu[lo:hi] @ p_ui).toarray() * penalty[None, :]
-            block[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
-            top = (
-                np.argpartition(-block, k - 1, axis=1)[:, :k]
-                if k < n
-                else np.tile(np.arange(n), (hi - lo, 1))
-            )
-            v = np.take_along_axis(block, top, axis=1)
-            keep = v > 0
-            rows.append(np.repeat(np.arange(lo, hi), top.shape[1])[keep.ravel()])
-            cols.append(top[keep])
-            vals.append(v[keep])
-        self.weights = sp.csr_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-        )
+
+        def walks(lo: int, hi: int) -> np.ndarray:
+            return (p_iu[lo:hi] @ p_ui).toarray() * penalty[None, :]
+
+        self.weights = top_k_rows(walks, x.shape[1], self.config.neighbors)
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         h = history.copy()
@@ -63,10 +48,7 @@ class RP3Beta(Recommender):
         return (h @ self.weights).toarray()
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        w = self.weights
-        return {"data": w.data, "indices": w.indices, "indptr": w.indptr, "shape": np.array(w.shape)}
+        return csr_arrays(self.weights)
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )
+        self.weights = csr_from(arrays)
