@@ -104,7 +104,7 @@ def test_gmv_and_quality_gmv_by_hand(shop_floor: Store) -> None:
 
 
 def test_gmv_by_day_and_channel(shop_floor: Store) -> None:
-    rows = gmv_by_period(load_orders(shop_floor), "day", by_channel=True)
+    rows = gmv_by_period(load_orders(shop_floor), "day", by="channel")
     got = {(r["period"], r["channel"]): (r["gmv_paid"], r["quality_gmv"]) for r in rows}
     assert got == {
         ("2026-06-01", "creator"): (10000, 0),
@@ -115,6 +115,14 @@ def test_gmv_by_day_and_channel(shop_floor: Store) -> None:
     assert [(r["period"], r["gmv_placed"]) for r in month] == [("2026-06-01", 65000)]
     week = gmv_by_period(load_orders(shop_floor), "week")
     assert [r["period"] for r in week] == ["2026-06-01"]  # a Monday
+    cats = gmv_by_period(load_orders(shop_floor), "month", by="category")
+    assert {r["category"]: r["gmv_paid"] for r in cats} == {
+        "digital_3c": 30000,
+        "women_apparel": 20000,
+        "beauty_skincare": 10000,
+    }
+    shops = gmv_by_period(load_orders(shop_floor), "month", by="shop", top=1)
+    assert [(r["shop"], r["gmv_paid"]) for r in shops] == [("s-haixing", 30000)]
 
 
 def test_one_shop_only(shop_floor: Store) -> None:
@@ -134,7 +142,7 @@ def test_simulated_gmv_matches_the_truth_to_the_fen(tmp_path: Path) -> None:
 
 def test_cli_report_gmv(shop_floor: Store, tmp_path: Path) -> None:
     url = shop_floor.url
-    r = xingqu("report", "gmv", "--period", "day", "--by-channel", "--json", db=url)
+    r = xingqu("report", "gmv", "--period", "day", "--by", "channel", "--json", db=url)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["total"]["quality_gmv"] == 20000 and len(data["rows"]) == 3
@@ -144,6 +152,7 @@ def test_cli_report_gmv(shop_floor: Store, tmp_path: Path) -> None:
     assert (tmp_path / "g.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert "quality GMV ¥200.00" in r.stdout
     assert xingqu("report", "gmv", "--period", "year", db=url).returncode == 2
+    assert xingqu("report", "gmv", "--by", "colour", db=url).returncode == 2
 
 
 def test_channels_customers_and_private_domain_by_hand(shop_floor: Store, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import sqlalchemy as sa
 
-from xingqu.analytics.orders import CHANNELS, OrderFacts
+from xingqu.analytics.orders import OrderFacts
 from xingqu.store import Store
 from xingqu.store.schema import TABLES
 
@@ -131,24 +131,57 @@ def impressions_by_period(
     return out
 
 
+#: Order attributes a report can be sliced by.
+SLICES = ("channel", "shop", "brand", "category", "creator", "content", "surface")
+
+
+def slice_values(o: OrderFacts, by: str) -> np.ndarray:
+    """Each order's value of a slicing dimension (category: its level-1 category); "none" when absent."""
+    if by not in SLICES:
+        raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
+    column = {
+        "shop": o.shop_id,
+        "brand": o.brand_id,
+        "creator": o.creator_id,
+        "content": o.content_id,
+        "surface": o.surface,
+        "channel": o.channel,
+        "category": o.category,
+    }[by]
+    if by == "category":
+        return np.array([c.split(">")[0] if c else "none" for c in column], dtype=object)
+    return np.array(["none" if v is None else str(v) for v in column], dtype=object)
+
+
 def gmv_by_period(
     o: OrderFacts,
     period: Period = "day",
-    by_channel: bool = False,
+    by: str | None = None,
     impressions: dict[str, int] | None = None,
     utc_offset_hours: float = 8.0,
+    top: int | None = None,
 ) -> list[dict[str, object]]:
-    """One summary per period of payment (and per channel), orders never paid by placing time."""
+    """One summary per period of payment (orders never paid: of placing), and per slice value when
+    ``by`` names a dimension (``top`` keeps the slice values with the most GMV paid overall)."""
     when = np.where(o.paid_ts > 0, o.paid_ts, o.placed_ts)
     keys = period_of(when, period, utc_offset_hours)
+    values = slice_values(o, by) if by else None
+    kept: list[object] = [None]
+    if values is not None:
+        totals: dict[str, int] = {}
+        for v, amount in zip(values.tolist(), o.paid.tolist(), strict=True):
+            totals[v] = totals.get(v, 0) + amount
+        kept = sorted(totals, key=lambda v: (-totals[v], v))[: top or None]
     rows: list[dict[str, object]] = []
     for key in sorted(set(keys.tolist())):
         in_period = keys == key
-        for channel in CHANNELS if by_channel else (None,):
-            mask = in_period if channel is None else in_period & (o.channel == channel)
-            if channel is not None and not mask.any():
+        for value in kept:
+            mask = in_period if values is None else in_period & (values == value)
+            if value is not None and not mask.any():
                 continue
-            views = impressions.get(key) if impressions is not None and channel is None else None
-            s = gmv_summary(o.where(mask), views)
-            rows.append({"period": key, **({"channel": channel} if channel else {}), **s.to_dict()})
+            views = impressions.get(key) if impressions is not None and value is None else None
+            row: dict[str, object] = {"period": key}
+            if by:
+                row[by] = value
+            rows.append({**row, **gmv_summary(o.where(mask), views).to_dict()})
     return rows

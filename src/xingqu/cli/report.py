@@ -16,7 +16,7 @@ from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.chart import line_chart
 from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm, live_content_ids
-from xingqu.analytics.gmv import GmvSummary, impressions_by_period, period_of
+from xingqu.analytics.gmv import SLICES, GmvSummary, impressions_by_period, period_of
 from xingqu.analytics.live import live_sessions
 from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
 
@@ -34,9 +34,8 @@ def _yuan(fen: object) -> str:
 @report_app.command("gmv")
 def gmv_cmd(
     period: Annotated[str, typer.Option(help="day, week or month (UTC+8 calendar).")] = "day",
-    by_channel: Annotated[
-        bool, typer.Option("--by-channel", help="Split self-broadcast / creator / other.")
-    ] = False,
+    by: Annotated[str | None, typer.Option(help=f"Slice by {', '.join(SLICES)}.")] = None,
+    top: Annotated[int, typer.Option(help="With --by: the slice values with most GMV kept.")] = 20,
     shop: Annotated[str | None, typer.Option(help="Only this shop's orders.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write rows as CSV ('-' for stdout).")] = None,
     chart: Annotated[
@@ -45,14 +44,16 @@ def gmv_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """GMV placed, paid, refunded, net and quality GMV per period (and channel), with the gap."""
+    """GMV placed, paid, refunded, net and quality GMV per period (and slice), with the gap."""
     if period not in ("day", "week", "month"):
         raise typer.BadParameter("use day, week or month", param_hint="--period")
     store = open_store(db)
     store.require_ready()
     orders = load_orders(store, shop)
     views = impressions_by_period(store, period, shop_id=shop)  # type: ignore[arg-type]
-    rows = gmv_by_period(orders, period, by_channel, views)  # type: ignore[arg-type]
+    if by is not None and by not in SLICES:
+        raise typer.BadParameter(f"use one of {', '.join(SLICES)}", param_hint="--by")
+    rows = gmv_by_period(orders, period, by, views, top=top)  # type: ignore[arg-type]
     total = gmv_summary(orders, sum(views.values()))
     if csv_out is not None:
         _write_csv(rows, csv_out)
@@ -60,24 +61,26 @@ def gmv_cmd(
         periods = sorted({str(r["period"]) for r in rows})
         series: dict[str, list[float]] = {}
         for name in ("gmv_paid", "quality_gmv"):
-            for ch in sorted({str(r.get("channel", "all")) for r in rows}):
+            for value in sorted({str(r[by]) if by else "all" for r in rows}):
                 vals = {
-                    str(r["period"]): float(r[name]) / 100 for r in rows if str(r.get("channel", "all")) == ch
+                    str(r["period"]): float(r[name]) / 100
+                    for r in rows
+                    if (str(r[by]) if by else "all") == value
                 }
-                series[f"{name} ({ch})" if by_channel else name] = [vals.get(p, 0.0) for p in periods]
+                series[f"{name} ({value})" if by else name] = [vals.get(p, 0.0) for p in periods]
         line_chart(chart, f"GMV paid and quality GMV per {period}", periods, series, "yuan")
     if json_out:
         print_json({"period": period, "shop": shop, "total": total.to_dict(), "rows": rows})
     elif csv_out is None or str(csv_out) != "-":
-        print_gmv_table(rows, period, by_channel)
+        print_gmv_table(rows, period, by)
         print_gmv_summary(total)
 
 
-def print_gmv_table(rows: list[dict[str, object]], period: str, by_channel: bool) -> None:
-    table = Table(title=f"GMV per {period}", show_edge=False)
-    cols = ["period", *(["channel"] if by_channel else []), "orders", *MONEY, "refund_rate", "gpm"]
+def print_gmv_table(rows: list[dict[str, object]], period: str, by: str | None) -> None:
+    table = Table(title=f"GMV per {period}" + (f" and {by}" if by else ""), show_edge=False)
+    cols = ["period", *([by] if by else []), "orders", *MONEY, "refund_rate", "gpm"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("period", "channel") else "right", no_wrap=True)
+        table.add_column(col, justify="left" if col in ("period", by) else "right", no_wrap=True)
     for r in rows:
         cells = []
         for col in cols:
@@ -91,7 +94,7 @@ def print_gmv_table(rows: list[dict[str, object]], period: str, by_channel: bool
             else:
                 cells.append(str(v))
         table.add_row(*cells)
-    wide_console(170 if by_channel else 160).print(table)
+    wide_console(170 if by else 160).print(table)
 
 
 def print_gmv_summary(s: GmvSummary) -> None:
