@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from xingqu import __version__
-from xingqu.cli import data, demo, learn, report, sim
+from xingqu.cli import data, demo, govern, learn, report, sim
 from xingqu.cli.common import err_console
 from xingqu.errors import EXIT_INTERNAL, EXIT_USER_ERROR, XingquError
 
@@ -30,6 +30,7 @@ app.command("simulate")(sim.simulate_cmd)
 app.command("train")(learn.train_cmd)
 app.command("similar")(learn.similar_cmd)
 app.command("evaluate")(learn.evaluate_cmd)
+app.command("screen")(govern.screen_cmd)
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(report.report_app, name="report")
 

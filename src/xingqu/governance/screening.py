@@ -1,0 +1,167 @@
+"""Listing screening before go-live: term rules by Aho-Corasick on normalised text, with context
+exceptions and scope qualifiers, prohibited and restricted goods, counterfeit markers, and brand
+authorisation; each decision carries its reasons and the rule-set version."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from xingqu.errors import ConfigError
+from xingqu.governance.normalise import normalise_term, screening_text
+
+DECISIONS = ("approve", "review", "reject")
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    group: str
+    severity: str
+    term: str | None
+    span: tuple[int, int] | None
+    message: str
+    field: str = "title"
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: str
+    decision: str
+    reasons: list[Reason] = field(default_factory=list)
+    ruleset: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "decision": self.decision,
+            "ruleset": self.ruleset,
+            "reasons": [{**asdict(r), "span": list(r.span) if r.span else None} for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True)
+class _Term:
+    group: str
+    kind: str
+    severity: str
+    message: str
+    term: str
+
+
+class Screener:
+    """Screens listings against one rule set (``rules/listing.toml`` by default)."""
+
+    def __init__(self, rules: dict[str, Any]) -> None:
+        try:
+            self.version = str(rules["version"])
+            groups = rules["group"]
+        except KeyError as exc:
+            raise ConfigError(f"listing rules: missing {exc.args[0]!r}") from None
+        self.terms = ahocorasick.Automaton()
+        seen: dict[str, _Term] = {}
+        for g in groups:
+            for term in g["terms"]:
+                key = normalise_term(term)
+                if not key:
+                    continue
+                entry = _Term(g["name"], g.get("kind", "absolute"), g["severity"], g["message"], term)
+                # a term in several groups keeps the strictest
+                if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(seen[key].severity):
+                    seen[key] = entry
+        for key, entry in seen.items():
+            self.terms.add_word(key, (key, entry))
+        self.terms.make_automaton()
+        self.exceptions = ahocorasick.Automaton()
+        for word in rules.get("exceptions", []):
+            key = normalise_term(word)
+            self.exceptions.add_word(key, key)
+        if len(self.exceptions):
+            self.exceptions.make_automaton()
+        self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
+        self.restricted = list(rules.get("restricted", []))
+
+    @classmethod
+    def default(cls) -> Screener:
+        return cls.from_file(Path(str(resources.files("xingqu.governance") / "rules" / "listing.toml")))
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> Screener:
+        try:
+            return cls(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read listing rules {path}: {exc}") from None
+
+    def scan(self, text: str, where: str = "title") -> list[Reason]:
+        """Term reasons found in ``text``, with spans in the original text."""
+        norm, index = screening_text(text)
+        covered: list[tuple[int, int]] = []
+        if len(self.exceptions):
+            covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
+        scoped = any(q in norm for q in self.qualifiers)
+        found: dict[tuple[str, int], Reason] = {}
+        for end, (key, t) in self.terms.iter(norm):
+            start = end - len(key) + 1
+            if any(s <= start and end <= e for s, e in covered):
+                continue  # inside an ordinary word such as 最近 or 第一次
+            if t.kind == "relative" and scoped:
+                continue  # a stated scope makes a relative claim acceptable
+            span = (index[start], index[end] + 1)
+            found[(t.group, start)] = Reason(
+                f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where
+            )
+        # keep the longest match where matches overlap within a group (最低价 over 最低)
+        reasons = sorted(found.values(), key=lambda r: (r.span[0], -(r.span[1] - r.span[0])))  # type: ignore[index]
+        kept: list[Reason] = []
+        for r in reasons:
+            if kept and kept[-1].group == r.group and r.span[1] <= kept[-1].span[1]:  # type: ignore[index]
+                continue
+            kept.append(r)
+        return kept
+
+    def screen(self, listing: dict[str, Any], authorised_brands: Iterable[str] | None = None) -> Decision:
+        """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason."""
+        lid = str(listing.get("id") or listing.get("product_id") or "")
+        reasons = self.scan(str(listing.get("title") or ""), "title")
+        reasons += self.scan(str(listing.get("description") or ""), "description")
+        category = str(listing.get("category") or "")
+        quals = set(listing.get("qualifications") or [])
+        for r in self.restricted:
+            if (category == r["category"] or category.startswith(r["category"] + ">")) and r[
+                "qualification"
+            ] not in quals:
+                reasons.append(
+                    Reason(
+                        "restricted:qualification",
+                        "restricted",
+                        "review",
+                        None,
+                        None,
+                        r["message"],
+                        "category",
+                    )
+                )
+        brand = listing.get("brand") or listing.get("brand_id")
+        if brand and authorised_brands is not None and brand not in set(authorised_brands):
+            reasons.append(
+                Reason(
+                    "brand:not_authorised",
+                    "brand",
+                    "reject",
+                    str(brand),
+                    None,
+                    "the shop is not authorised to sell this brand",
+                    "brand",
+                )
+            )
+        decision = "approve"
+        for r in reasons:
+            if DECISIONS.index(r.severity) > DECISIONS.index(decision):
+                decision = r.severity
+        return Decision(lid, decision, reasons, self.version)
