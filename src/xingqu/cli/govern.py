@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import sqlalchemy as sa
 import typer
+from rich.table import Table
 
-from xingqu.cli.common import DbOption, err_console
+from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_store, print_json
 from xingqu.errors import UserError
 from xingqu.governance import Screener
+from xingqu.governance.actions import reinstate, take_down
 from xingqu.store import Store
 from xingqu.store.schema import TABLES
 
@@ -70,3 +74,76 @@ def screen_cmd(
         f"screened {sum(counts.values()):,} listings with rules {screener.version}: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
     )
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
+ActorOption = Annotated[str, typer.Option("--actor", help="Who (recorded in the audit log).")]
+
+
+def takedown_cmd(
+    product: Annotated[str, typer.Argument(help="Product id.")],
+    reason: ReasonOption,
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Take a product down (下架): out of every output from the next request on, audited."""
+    _status_change(take_down, product, reason, actor, db, json_out)
+
+
+def reinstate_cmd(
+    product: Annotated[str, typer.Argument(help="Product id.")],
+    reason: ReasonOption,
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List a taken-down or rejected product again, audited."""
+    _status_change(reinstate, product, reason, actor, db, json_out)
+
+
+def _status_change(
+    action: Callable[..., dict[str, str]],
+    product: str,
+    reason: str,
+    actor: str,
+    db: str | None,
+    json_out: bool,
+) -> None:
+    store = open_store(db)
+    store.require_ready()
+    change = action(store, product, reason=reason, actor=actor)
+    if json_out:
+        print_json(change)
+    else:
+        console.print(f"{change['product']}: {change['before']} → {change['after']} ({reason})")
+
+
+def audit_cmd(
+    subject: Annotated[str | None, typer.Option(help="Only entries about this id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest entries shown.")] = 50,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The audit log of governance changes, newest first (it cannot be edited)."""
+    store = open_store(db)
+    store.require_ready()
+    rows = store.audit_entries(subject, limit)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="Audit log", show_edge=False)
+    for col in ("seq", "at", "actor", "action", "subject", "before → after", "reason"):
+        table.add_column(col)
+    for r in rows:
+        at = datetime.fromtimestamp(r["at"] / 1000, tz=UTC).isoformat(timespec="seconds")
+        table.add_row(
+            str(r["seq"]),
+            at,
+            r["actor"],
+            r["action"],
+            f"{r['subject_kind']} {r['subject_id']}",
+            f"{json.dumps(r['before'], ensure_ascii=False)} → {json.dumps(r['after'], ensure_ascii=False)}",
+            r["reason"],
+        )
+    console.print(table)

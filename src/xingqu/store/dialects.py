@@ -28,6 +28,10 @@ class Dialect:
     def lock_for_write(self, conn: Connection) -> None:
         """Serialise writers that must not interleave (schema changes)."""
 
+    def protect_append_only(self, conn: Connection, table: str) -> None:
+        """Make the database itself refuse updates and deletes on ``table``."""
+        raise NotImplementedError
+
     def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
         """A cheap estimate of a table's row count (exact counts are slow on large tables)."""
         return int(conn.exec_driver_sql(f"SELECT count(*) FROM {spec.table}").scalar_one())
@@ -87,6 +91,13 @@ class SQLiteDialect(Dialect):
     def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
         return int(conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").scalar_one())
 
+    def protect_append_only(self, conn: Connection, table: str) -> None:
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
+
     def drop_secondary_indexes(self, conn: Connection, spec: KindSpec) -> list[str]:
         found = conn.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
@@ -121,6 +132,20 @@ class PostgresDialect(Dialect):
 
     def lock_for_write(self, conn: Connection) -> None:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7301)")
+
+    def protect_append_only(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION xingqu_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION '%% is append-only', TG_TABLE_NAME; END $$ LANGUAGE plpgsql"
+        )
+        for name, when in (
+            ("no_change", "BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW"),
+            ("no_truncate", "BEFORE TRUNCATE ON {t} FOR EACH STATEMENT"),
+        ):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {table}_{name} {when.format(t=table)} EXECUTE FUNCTION xingqu_append_only()"
+            )
 
     def prepare(self, spec: KindSpec, table: pa.Table) -> bytes | None:
         if table.num_rows == 0:

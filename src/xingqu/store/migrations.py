@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from xingqu.store.schema import audit_table
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -23,5 +25,15 @@ def _noop(_conn: Connection) -> None:
     """Version 1 is the initial schema; it is created whole, never stepped into."""
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _noop),)
+def _audit_log(conn: Connection) -> None:
+    """Version 2: the append-only audit log of governance changes (protected by the store's own hook)."""
+    audit_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _noop),
+    Migration(2, "append-only audit log", _audit_log),
+)
+#: Tables whose rows may never change once written.
+APPEND_ONLY_TABLES = ("audit_log",)
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -49,3 +49,22 @@ meta_table = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
 )
+
+#: Every governance change, append-only: who, when, what, why, before → after (JSON). The store refuses
+#: updates and deletes on it with triggers (``Dialect.protect_append_only``).
+audit_table = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("subject_kind", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("before", sa.Text()),
+    sa.Column("after", sa.Text()),
+    sa.Index("ix_audit_log_subject", "subject_id"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,8 @@ from xingqu.domain.vocab import EventType
 from xingqu.errors import MissingDependencyError, StoreError
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
-from xingqu.store.migrations import LATEST_VERSION, MIGRATIONS
-from xingqu.store.schema import TABLES, meta_table, metadata
+from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
+from xingqu.store.schema import TABLES, audit_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
@@ -116,18 +117,65 @@ class Store:
             version = self.schema_version(conn)
             if version is None:
                 metadata.create_all(conn)
+                self._protect(conn)
                 conn.execute(sa.insert(meta_table).values(key=_VERSION_KEY, value=str(LATEST_VERSION)))
                 return LATEST_VERSION
             self._check_not_newer(version)
             for migration in MIGRATIONS:
                 if migration.version > version:
                     migration.apply(conn)
+            self._protect(conn)
             conn.execute(
                 sa.update(meta_table)
                 .where(meta_table.c.key == _VERSION_KEY)
                 .values(value=str(LATEST_VERSION))
             )
             return LATEST_VERSION
+
+    def _protect(self, conn: Connection) -> None:
+        for table in APPEND_ONLY_TABLES:
+            self.dialect.protect_append_only(conn, table)
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        action: str,
+        subject_kind: str,
+        subject_id: str,
+        reason: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        at_ms: int,
+    ) -> None:
+        """Record one governance change inside ``conn``'s transaction (committed with the change)."""
+        conn.execute(
+            sa.insert(audit_table).values(
+                at=at_ms,
+                actor=actor,
+                action=action,
+                subject_kind=subject_kind,
+                subject_id=subject_id,
+                reason=reason,
+                before=None if before is None else json.dumps(before, ensure_ascii=False),
+                after=None if after is None else json.dumps(after, ensure_ascii=False),
+            )
+        )
+
+    def audit_entries(self, subject_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit entries first (optionally for one subject)."""
+        q = sa.select(audit_table).order_by(audit_table.c.seq.desc()).limit(limit)
+        if subject_id is not None:
+            q = q.where(audit_table.c.subject_id == subject_id)
+        with self.reading() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["before"] = json.loads(r["before"]) if r["before"] else None
+            r["after"] = json.loads(r["after"]) if r["after"] else None
+        return rows
 
     def require_ready(self) -> None:
         """Raise a StoreError that says what to do when the schema is missing or not current."""

@@ -1,0 +1,77 @@
+"""Takedown, reinstatement and the append-only audit log, on every backend; the v1 → v2 migration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import SAMPLE
+from test_cli import xingqu
+from xingqu.errors import NotFoundError, UserError
+from xingqu.governance.actions import reinstate, take_down
+from xingqu.ingest import import_path
+from xingqu.store import Store
+from xingqu.store.migrations import LATEST_VERSION
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    import_path(store, SAMPLE)
+    return store
+
+
+def test_takedown_is_immediate_and_audited(loaded: Store) -> None:
+    assert "p-serum" in loaded.servable_products(["p-serum", "p-mask"])
+    change = take_down(loaded, "p-serum", reason="counterfeit complaint #42", actor="ops:li")
+    assert change == {"product": "p-serum", "before": "listed", "after": "taken_down"}
+    assert loaded.servable_products(["p-serum", "p-mask"]) == {"p-mask"}
+    reinstate(loaded, "p-serum", reason="appeal upheld", actor="ops:wang")
+    entries = loaded.audit_entries("p-serum")
+    assert [(e["action"], e["actor"], e["before"], e["after"], e["reason"]) for e in entries] == [
+        ("reinstate", "ops:wang", {"status": "taken_down"}, {"status": "listed"}, "appeal upheld"),
+        ("takedown", "ops:li", {"status": "listed"}, {"status": "taken_down"}, "counterfeit complaint #42"),
+    ]
+    with pytest.raises(UserError, match="already listed"):
+        reinstate(loaded, "p-serum", reason="again", actor="ops")
+    with pytest.raises(NotFoundError):
+        take_down(loaded, "p-nope", reason="x", actor="ops")
+    with pytest.raises(UserError, match="a reason is required"):
+        take_down(loaded, "p-mask", reason=" ", actor="ops")
+    assert len(loaded.audit_entries()) == 2  # refused changes leave no entry
+
+
+def test_the_audit_log_rejects_edits(loaded: Store) -> None:
+    take_down(loaded, "p-mask", reason="prohibited claim", actor="ops")
+    for statement in ("UPDATE audit_log SET reason = 'tidied'", "DELETE FROM audit_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), loaded.writing() as conn:
+            conn.exec_driver_sql(statement)
+    assert [e["reason"] for e in loaded.audit_entries()] == ["prohibited claim"]
+
+
+def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    store.init()
+    with store.writing() as conn:  # make it look like a store written before the audit log existed
+        conn.exec_driver_sql("DROP TABLE audit_log")
+        conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
+        store.require_ready()
+    assert store.init() == LATEST_VERSION == 2
+    import_path(store, SAMPLE)
+    take_down(store, "p-cream", reason="r", actor="a")
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.writing() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log")
+
+
+def test_cli_takedown_and_audit(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert xingqu("import", str(SAMPLE), "--quiet", db=db).returncode == 0
+    r = xingqu("takedown", "p-watch", "--reason", "fake certificates", "--actor", "ops:zhao", db=db)
+    assert r.returncode == 0 and "listed → taken_down" in r.stdout
+    entries = json.loads(xingqu("audit", "--subject", "p-watch", "--json", db=db).stdout)
+    assert entries[0]["actor"] == "ops:zhao" and entries[0]["after"] == {"status": "taken_down"}
+    assert xingqu("takedown", "p-watch", "--reason", "again", db=db).returncode == 1
+    assert xingqu("takedown", "p-watch", db=db).returncode == 2  # --reason is required
