@@ -133,3 +133,66 @@ def test_cli_screen(tmp_path: Path) -> None:
     listings.write_text("{bad\n", encoding="utf-8")
     bad = xingqu("screen", str(listings), db=db)
     assert bad.returncode == 1 and "line 1: not valid JSON" in bad.stderr
+
+
+def test_planted_near_duplicates_are_found_in_their_own_shop_only(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from xingqu.governance.duplicates import DuplicateIndex
+    from xingqu.sim.config import SimConfig
+    from xingqu.sim.run import simulate
+
+    simulate(SimConfig(users=300, products=1_500, creators=20, days=1, seed=2), tmp_path)
+    products = pq.read_table(tmp_path / "products.parquet").to_pylist()
+    truth = {r["product_id"]: r for r in pq.read_table(tmp_path / "truth" / "products.parquet").to_pylist()}
+    index = DuplicateIndex(S.duplicate_threshold)
+    for r in products:
+        index.add(r["product_id"], r["shop_id"], r["title"], r["brand_id"], r["category"])
+    planted = [r for r in products if truth[r["product_id"]]["violation"] == "duplicate"]
+    assert len(planted) >= 10
+    for r in planted:
+        original = f"p{int(truth[r['product_id']]['violation_term'].split(':')[1]):04d}"
+        found = index.find(r["shop_id"], r["title"], r["brand_id"], r["category"], exclude=r["product_id"])
+        assert original in [m.listing_id for m in found]
+        assert not index.find("another-shop", r["title"], r["brand_id"], r["category"])
+    d = S.screen(
+        {
+            "id": "new",
+            "shop": planted[0]["shop_id"],
+            "title": planted[0]["title"],
+            "brand": planted[0]["brand_id"],
+            "category": planted[0]["category"],
+        },
+        duplicates=index,
+    )
+    assert d.decision == "review" and d.reasons[0].group == "duplicate"
+
+
+def test_cli_screen_catches_duplicates_within_a_file(tmp_path: Path) -> None:
+    listings = tmp_path / "l.jsonl"
+    rows = [
+        {
+            "id": "a",
+            "shop": "s1",
+            "title": "青木法式碎花连衣裙 夏季新款",
+            "category": "women_apparel>dresses",
+        },
+        {
+            "id": "b",
+            "shop": "s1",
+            "title": "青木法式碎花连衣裙 夏季新款 热卖",
+            "category": "women_apparel>dresses",
+        },
+        {
+            "id": "c",
+            "shop": "s2",
+            "title": "青木法式碎花连衣裙 夏季新款",
+            "category": "women_apparel>dresses",
+        },
+    ]
+    listings.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    r = xingqu("screen", str(listings), db=f"sqlite:///{tmp_path / 'none.db'}")
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(d["id"], d["decision"]) for d in out] == [("a", "approve"), ("b", "review"), ("c", "approve")]
+    assert out[1]["reasons"][0]["term"] == "a"

@@ -17,13 +17,13 @@ from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_s
 from xingqu.errors import UserError
 from xingqu.governance import Screener
 from xingqu.governance.actions import reinstate, take_down
+from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.store import Store
 from xingqu.store.schema import TABLES
 
 
-def _authorised_brands(db: str | None) -> dict[str, list[str]] | None:
+def _authorised_brands(store: Store) -> dict[str, list[str]] | None:
     """Each shop's authorised brands from the store, when it has a schema; None otherwise."""
-    store = Store.open(db)
     if store.schema_version() is None:
         return None
     s = TABLES["shops"]
@@ -46,7 +46,12 @@ def screen_cmd(
 ) -> None:
     """Screen listings: one JSON line per listing with its decision (approve/review/reject) and reasons."""
     screener = Screener.from_file(rules) if rules else Screener.default()
-    brands = _authorised_brands(db)
+    store = Store.open(db)
+    brands = _authorised_brands(store)
+    if brands is not None:
+        index = DuplicateIndex.from_store(store, screener.duplicate_threshold)
+    else:
+        index = DuplicateIndex(screener.duplicate_threshold)
     if not path.exists():
         raise UserError(f"{path}: no such file")
     fh = out.open("w", encoding="utf-8") if out else sys.stdout
@@ -64,7 +69,15 @@ def screen_cmd(
                     raise UserError(f"{path}, line {lineno}: each line must be a JSON object")
                 shop = listing.get("shop") or listing.get("shop_id")
                 allowed = brands.get(shop) if brands is not None and shop in brands else None
-                decision = screener.screen(listing, allowed)
+                decision = screener.screen(listing, allowed, index)
+                if shop:  # later listings in the file are compared with this one too
+                    index.add(
+                        decision.id,
+                        str(shop),
+                        str(listing.get("title") or ""),
+                        listing.get("brand") or listing.get("brand_id"),
+                        listing.get("category"),
+                    )
                 counts[decision.decision] += 1
                 fh.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 import ahocorasick
 
 from xingqu.errors import ConfigError
+from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import normalise_term, screening_text
 
 DECISIONS = ("approve", "review", "reject")
@@ -86,6 +87,9 @@ class Screener:
             self.exceptions.make_automaton()
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
         self.restricted = list(rules.get("restricted", []))
+        dup = rules.get("duplicates", {})
+        self.duplicate_threshold = float(dup.get("threshold", 0.8))
+        self.duplicate_severity = str(dup.get("severity", "review"))
 
     @classmethod
     def default(cls) -> Screener:
@@ -125,8 +129,15 @@ class Screener:
             kept.append(r)
         return kept
 
-    def screen(self, listing: dict[str, Any], authorised_brands: Iterable[str] | None = None) -> Decision:
-        """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason."""
+    def screen(
+        self,
+        listing: dict[str, Any],
+        authorised_brands: Iterable[str] | None = None,
+        duplicates: DuplicateIndex | None = None,
+    ) -> Decision:
+        """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason.
+
+        With ``duplicates``, a listing that nearly repeats another of the same shop is flagged too."""
         lid = str(listing.get("id") or listing.get("product_id") or "")
         reasons = self.scan(str(listing.get("title") or ""), "title")
         reasons += self.scan(str(listing.get("description") or ""), "description")
@@ -160,6 +171,23 @@ class Screener:
                     "brand",
                 )
             )
+        shop = listing.get("shop") or listing.get("shop_id")
+        if duplicates is not None and shop:
+            for m in duplicates.find(
+                str(shop), str(listing.get("title") or ""), brand, category or None, exclude=lid or None
+            )[:1]:
+                reasons.append(
+                    Reason(
+                        "listing:duplicate",
+                        "duplicate",
+                        self.duplicate_severity,
+                        m.listing_id,
+                        None,
+                        f"nearly repeats listing {m.listing_id} of the same shop "
+                        f"(similarity {m.similarity:.2f})",
+                        "title",
+                    )
+                )
         decision = "approve"
         for r in reasons:
             if DECISIONS.index(r.severity) > DECISIONS.index(decision):
