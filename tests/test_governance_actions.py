@@ -43,6 +43,15 @@ def test_takedown_is_immediate_and_audited(loaded: Store) -> None:
     assert len(loaded.audit_entries()) == 2  # refused changes leave no entry
 
 
+def test_products_of_a_suspended_shop_are_served_nowhere(loaded: Store) -> None:
+    shops = sa.table("shops", sa.column("shop_id"), sa.column("status"))
+    ids = ["p-serum", "p-dress", "p-earbuds"]
+    assert loaded.servable_products(ids) == set(ids)
+    with loaded.writing() as conn:
+        conn.execute(sa.update(shops).where(shops.c.shop_id == "s-yunshan").values(status="suspended"))
+    assert loaded.servable_products(ids) == {"p-dress", "p-earbuds"}
+
+
 def test_the_audit_log_rejects_edits(loaded: Store) -> None:
     take_down(loaded, "p-mask", reason="prohibited claim", actor="ops")
     for statement in ("UPDATE audit_log SET reason = 'tidied'", "DELETE FROM audit_log"):

@@ -23,6 +23,8 @@ from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIO
 from xingqu.store.schema import TABLES, audit_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
+#: Shops whose products are shown nowhere.
+BLOCKED_SHOP_STATUSES = ("suspended", "closed")
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
 BULK_LOAD_MIN_ROWS = 200_000
 
@@ -261,17 +263,23 @@ class Store:
         return {pid: (title, int(price)) for pid, title, price in rows}
 
     def servable_products(self, product_ids: list[str]) -> set[str]:
-        """Which of ``product_ids`` may be shown now: listed and in stock (governance wins everywhere)."""
+        """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
+        shop (governance wins everywhere)."""
         if not product_ids:
             return set()
-        p = TABLES["products"]
+        p, shops = TABLES["products"], TABLES["shops"]
         out: set[str] = set()
         with self.reading() as conn:
             for lo in range(0, len(product_ids), 5_000):
                 chunk = product_ids[lo : lo + 5_000]
                 rows = conn.execute(
-                    sa.select(p.c.product_id).where(
-                        p.c.product_id.in_(chunk), p.c.status == "listed", p.c.stock > 0
+                    sa.select(p.c.product_id)
+                    .select_from(p.outerjoin(shops, shops.c.shop_id == p.c.shop_id))
+                    .where(
+                        p.c.product_id.in_(chunk),
+                        p.c.status == "listed",
+                        p.c.stock > 0,
+                        sa.or_(shops.c.status.is_(None), shops.c.status.not_in(BLOCKED_SHOP_STATUSES)),
                     )
                 ).scalars()
                 out.update(rows)
