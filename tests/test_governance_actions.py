@@ -68,7 +68,7 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 2
+    assert store.init() == LATEST_VERSION == 3
     import_path(store, SAMPLE)
     take_down(store, "p-cream", reason="r", actor="a")
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.writing() as conn:
@@ -84,3 +84,54 @@ def test_cli_takedown_and_audit(tmp_path: Path) -> None:
     assert entries[0]["actor"] == "ops:zhao" and entries[0]["after"] == {"status": "taken_down"}
     assert xingqu("takedown", "p-watch", "--reason", "again", db=db).returncode == 1
     assert xingqu("takedown", "p-watch", db=db).returncode == 2  # --reason is required
+
+
+def test_review_queue_resolutions_set_status_and_are_audited(loaded: Store, tmp_path: Path) -> None:
+    from xingqu.governance import Screener, review
+
+    screener = Screener.default()
+    listings = [
+        {"id": "p-serum", "shop": "s-yunshan", "title": "云杉精华 全网销量第一"},
+        {"id": "new-1", "shop": "s-qingmu", "title": "青木连衣裙 加微信下单"},
+        {"id": "ok-1", "shop": "s-qingmu", "title": "青木连衣裙"},
+    ]
+    decided = [(screener.screen(x), x) for x in listings]
+    assert review.enqueue(loaded, decided) == 2
+    assert [e["listing_id"] for e in review.entries(loaded)] == ["new-1", "p-serum"] or sorted(
+        e["listing_id"] for e in review.entries(loaded)
+    ) == ["new-1", "p-serum"]
+    out = review.resolve(loaded, "p-serum", approve=False, note="rank claim without source", actor="ops:li")
+    assert out == {"listing": "p-serum", "review": "rejected", "product_status": "rejected"}
+    assert "p-serum" not in loaded.servable_products(["p-serum"])
+    assert (
+        review.resolve(loaded, "new-1", approve=True, note="ok after edit", actor="ops:li")["product_status"]
+        is None
+    )
+    with pytest.raises(UserError, match="already rejected"):
+        review.resolve(loaded, "p-serum", approve=True, note="x", actor="ops")
+    with pytest.raises(NotFoundError):
+        review.resolve(loaded, "ok-1", approve=True, note="x", actor="ops")
+    assert review.entries(loaded) == []
+    audit = loaded.audit_entries("p-serum")
+    assert audit[0]["action"] == "review_rejected" and audit[0]["after"]["product_status"] == "rejected"
+
+
+def test_cli_screen_queue_and_review(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert xingqu("import", str(SAMPLE), "--quiet", db=db).returncode == 0
+    f = tmp_path / "l.jsonl"
+    f.write_text(
+        json.dumps({"id": "p-dress", "shop": "s-qingmu", "title": "青木连衣裙 首发"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    r = xingqu("screen", str(f), "--queue", db=db)
+    assert r.returncode == 0 and "1 listings queued for review" in r.stderr
+    queue = json.loads(xingqu("review", "list", "--json", db=db).stdout)
+    assert [q["listing_id"] for q in queue] == ["p-dress"]
+    r = xingqu("review", "reject", "p-dress", "--note", "unsupported claim", "--json", db=db)
+    assert json.loads(r.stdout)["product_status"] == "rejected"
+    assert (
+        json.loads(xingqu("review", "list", "--status", "rejected", "--json", db=db).stdout)[0]["note"]
+        == "unsupported claim"
+    )

@@ -34,6 +34,7 @@ app.command("screen")(govern.screen_cmd)
 app.command("takedown")(govern.takedown_cmd)
 app.command("reinstate")(govern.reinstate_cmd)
 app.command("audit")(govern.audit_cmd)
+app.add_typer(govern.review_app, name="review")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(report.report_app, name="report")
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_store, print_json
 from xingqu.errors import UserError
-from xingqu.governance import Screener
+from xingqu.governance import Decision, Screener, review
 from xingqu.governance.actions import reinstate, take_down
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.store import Store
@@ -42,6 +42,9 @@ def screen_cmd(
     ],
     out: Annotated[Path | None, typer.Option("--out", help="Write decisions here instead of stdout.")] = None,
     rules: Annotated[Path | None, typer.Option(help="A rule set (TOML) instead of the built-in one.")] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Put listings decided 'review' in the review queue.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Screen listings: one JSON line per listing with its decision (approve/review/reject) and reasons."""
@@ -56,6 +59,7 @@ def screen_cmd(
         raise UserError(f"{path}: no such file")
     fh = out.open("w", encoding="utf-8") if out else sys.stdout
     counts = {"approve": 0, "review": 0, "reject": 0}
+    to_queue: list[tuple[Decision, dict[str, object]]] = []
     try:
         with path.open(encoding="utf-8") as src:
             for lineno, line in enumerate(src, start=1):
@@ -70,6 +74,8 @@ def screen_cmd(
                 shop = listing.get("shop") or listing.get("shop_id")
                 allowed = brands.get(shop) if brands is not None and shop in brands else None
                 decision = screener.screen(listing, allowed, index)
+                if queue and decision.decision == "review":
+                    to_queue.append((decision, listing))
                 if shop:  # later listings in the file are compared with this one too
                     index.add(
                         decision.id,
@@ -83,6 +89,9 @@ def screen_cmd(
     finally:
         if out:
             fh.close()
+    if queue:
+        store.init()
+        err_console.print(f"{review.enqueue(store, to_queue):,} listings queued for review")
     err_console.print(
         f"screened {sum(counts.values()):,} listings with rules {screener.version}: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
@@ -160,3 +169,71 @@ def audit_cmd(
             r["reason"],
         )
     console.print(table)
+
+
+review_app = typer.Typer(help="The review queue of listings screened to 'review'.", no_args_is_help=True)
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[str, typer.Option(help="open, approved, rejected or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Queue entries, oldest first."""
+    store = open_store(db)
+    store.require_ready()
+    rows = review.entries(store, None if status == "all" else status, limit)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"Review queue ({status})", show_edge=False)
+    for col in ("listing", "shop", "title", "reasons", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["listing_id"],
+            r["shop_id"] or "",
+            r["title"] or "",
+            "; ".join(f"{x['group']}: {x['term'] or x['message']}" for x in r["reasons"]),
+            r["status"],
+        )
+    console.print(table)
+
+
+@review_app.command("approve")
+def review_approve(
+    listing: Annotated[str, typer.Argument(help="Listing id.")],
+    note: Annotated[str, typer.Option("--note", help="Why (audited).")],
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Approve a listing: a product of that id is listed."""
+    _resolve(listing, True, note, actor, db, json_out)
+
+
+@review_app.command("reject")
+def review_reject(
+    listing: Annotated[str, typer.Argument(help="Listing id.")],
+    note: Annotated[str, typer.Option("--note", help="Why (audited).")],
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Reject a listing: a product of that id is rejected."""
+    _resolve(listing, False, note, actor, db, json_out)
+
+
+def _resolve(listing: str, approve: bool, note: str, actor: str, db: str | None, json_out: bool) -> None:
+    store = open_store(db)
+    store.require_ready()
+    result = review.resolve(store, listing, approve, note=note, actor=actor)
+    if json_out:
+        print_json(result)
+    else:
+        console.print(
+            f"{listing}: review {result['review']}"
+            + (f", product now {result['product_status']}" if result["product_status"] else "")
+        )

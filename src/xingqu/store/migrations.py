@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from xingqu.store.schema import audit_table
+from xingqu.store.schema import audit_table, review_table
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,15 @@ def _audit_log(conn: Connection) -> None:
     audit_table.create(conn, checkfirst=True)
 
 
+def _review_queue(conn: Connection) -> None:
+    """Version 3: the queue of listings screened to review."""
+    review_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
+    Migration(3, "review queue", _review_queue),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log",)

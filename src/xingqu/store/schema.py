@@ -68,3 +68,20 @@ audit_table = sa.Table(
     sa.Column("after", sa.Text()),
     sa.Index("ix_audit_log_subject", "subject_id"),
 )
+
+#: Listings screened to "review", waiting for a person; resolved entries stay with who decided and why.
+review_table = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("listing_id", sa.String(128), primary_key=True),
+    sa.Column("shop_id", sa.String(128)),
+    sa.Column("title", sa.Text()),
+    sa.Column("ruleset", sa.String(64), nullable=False),
+    sa.Column("reasons", sa.Text(), nullable=False),  # JSON list of reasons
+    sa.Column("status", sa.String(16), nullable=False),  # open | approved | rejected
+    sa.Column("submitted_at", sa.BigInteger(), nullable=False),
+    sa.Column("resolved_at", sa.BigInteger()),
+    sa.Column("resolver", sa.String(128)),
+    sa.Column("note", sa.Text()),
+    sa.Index("ix_review_queue_status", "status"),
+)
