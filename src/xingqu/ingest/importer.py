@@ -124,6 +124,13 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
     return plan
 
 
+#: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
+REFERENCED_KINDS = frozenset(
+    {f.ref for spec in KINDS.values() for f in spec.fields if f.ref}
+    | {k for spec in KINDS.values() for c in spec.conditional_refs for k in c.kinds.values()}
+)
+
+
 class _KnownKeys:
     """Keys per kind visible to reference checks: the store's, plus those written in this transaction."""
 
@@ -140,7 +147,7 @@ class _KnownKeys:
     def add(self, kind: str, keys: pa.Array) -> None:
         """Make keys of this import visible to later references, written or not (strict mode stops
         writing at the first bad row but keeps validating, and must not report good keys as unknown)."""
-        if len(keys):
+        if len(keys) and kind in REFERENCED_KINDS:  # nothing references events: never load their ids
             self._keys[kind] = pa.concat_arrays([self(kind), keys.cast(pa.string())])
 
 
