@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from xingqu.config import Settings
@@ -29,6 +30,8 @@ from xingqu.ingest.readers import (
 )
 from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.store import Store
+from xingqu.store.convert import to_storage
+from xingqu.store.rollups import Partial, RollupBuilder
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
 Progress = Callable[[Path, int, int], None]
@@ -253,14 +256,22 @@ class _Prepared:
     raw: RawBatch
     checked: Checked
     records: pa.Table
+    storage: pa.Table
     encoded: Any
+    partial: Partial | None  # this batch's contribution to the event rollups, all rows counted
 
 
 _DONE = object()
 
 
 def _pipeline(
-    store: Store, file: Path, spec: KindSpec, known: _KnownKeys, batch_rows: int, stop: threading.Event
+    store: Store,
+    file: Path,
+    spec: KindSpec,
+    known: _KnownKeys,
+    batch_rows: int,
+    stop: threading.Event,
+    rollups: RollupBuilder | None,
 ) -> Iterator[_Prepared]:
     """Read, validate and encode a file's batches on a worker thread, one or two batches ahead.
 
@@ -287,7 +298,10 @@ def _pipeline(
             for raw in read_batches(file, spec, batch_rows):
                 checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
                 records = _dedupe(spec, checked.records)
-                if not hand_over(_Prepared(raw, checked, records, store.prepare_records(spec.name, records))):
+                storage = to_storage(spec.name, records)
+                encoded = store.prepare_storage(spec.name, storage)
+                partial = rollups.partial(storage) if rollups is not None else None
+                if not hand_over(_Prepared(raw, checked, records, storage, encoded, partial)):
                     return
             hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -308,6 +322,11 @@ def _pipeline(
         stop.set()
         worker.join()
         stop.clear()
+
+
+def _only(storage: pa.Table, keys: list[str]) -> pa.Table:
+    """The rows of a batch of events whose id is among ``keys``."""
+    return storage.filter(pc.is_in(storage.column("event_id"), value_set=pa.array(keys, pa.string())))
 
 
 def spec_refs(spec: KindSpec) -> set[str]:
@@ -347,8 +366,12 @@ class _Run:
         fr = FileReport(str(file), spec.name)
         self.report.files.append(fr)
         total = progress_total(file)
+        rollups = self.store.rollup_builder(conn) if spec.name == "events" else None
         with self.store.bulk_load(conn, spec.name, estimated_rows(file, total)):
-            for item in _pipeline(self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop):
+            batches = _pipeline(
+                self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups
+            )
+            for item in batches:
                 self._account(fr, item)
                 if self.progress is not None:
                     self.progress(file, item.raw.progress, total)
@@ -356,10 +379,20 @@ class _Run:
                     known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
                 if self.failed:
                     continue  # keep validating to report every error; write nothing more
-                written = self.store.write_prepared(conn, spec.name, item.encoded)
+                if not spec.append_only:
+                    fr.written += self.store.write_prepared(conn, spec.name, item.encoded)
+                    continue
+                written, new_keys = self.store.append_prepared(
+                    conn, spec.name, item.encoded, item.storage.num_rows
+                )
                 fr.written += written
-                if spec.append_only:
-                    fr.duplicates += item.checked.records.num_rows - written
+                fr.duplicates += item.checked.records.num_rows - written
+                if rollups is not None and item.partial is not None:
+                    rollups.add(
+                        item.partial if new_keys is None else rollups.partial(_only(item.storage, new_keys))
+                    )
+        if rollups is not None and not self.failed:
+            self.store.flush_rollups(conn, rollups)
         if self.progress is not None:
             self.progress(file, total, total)
 

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +100,10 @@ def _as_string(col: pa.Array) -> pa.Array | None:
     return None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def _parse_timestamps(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """ISO 8601 strings with a zone offset → UTC ms timestamps, and a mask of unparseable values."""
     try:
@@ -120,7 +124,7 @@ def _parse_timestamps(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
             bad[i] = True
             out.append(None)
         else:
-            out.append(int(dt.timestamp() * 1000))
+            out.append((dt - _EPOCH) // _MS)  # exact: float seconds would lose a millisecond
     return pc.cast(pa.array(out, type=pa.int64()), TIMESTAMP_TYPE), bad
 
 

@@ -54,6 +54,33 @@ class Dialect:
         """
         raise NotImplementedError
 
+    def append(
+        self, conn: Connection, spec: KindSpec, prepared: Any, rows: int
+    ) -> tuple[int, list[str] | None]:
+        """Append a prepared batch of ``rows`` rows of an append-only kind, skipping stored keys.
+
+        Returns the rows inserted and, only when some were skipped, the keys that were inserted (so
+        that whatever is derived from the batch counts each row once).
+        """
+        raise NotImplementedError
+
+    def merge(self, conn: Connection, table: sa.Table, rows: pa.Table, updates: dict[str, str]) -> None:
+        """Insert ``rows`` into ``table``; on a primary-key conflict set each column of ``updates`` to
+        its SQL expression (``{t}`` is the stored row, ``excluded`` the new one), or keep the stored row
+        when ``updates`` is empty. ``rows`` must hold each key once."""
+        raise NotImplementedError
+
+
+def _merge_sql(table: sa.Table, source: str, updates: dict[str, str]) -> str:
+    cols = ", ".join(c.name for c in table.columns)
+    key = ", ".join(c.name for c in table.primary_key.columns)
+    if updates:
+        sets = ", ".join(f"{c} = {expr.format(t=table.name)}" for c, expr in updates.items())
+        action = f"DO UPDATE SET {sets}"
+    else:
+        action = "DO NOTHING"
+    return f"INSERT INTO {table.name} ({cols}) {source} ON CONFLICT ({key}) {action}"
+
 
 def _conflict_clause(spec: KindSpec, excluded: str) -> str:
     key = ", ".join(spec.key)
@@ -124,6 +151,30 @@ class SQLiteDialect(Dialect):
         finally:
             cursor.close()
 
+    def append(
+        self, conn: Connection, spec: KindSpec, prepared: list[tuple[Any, ...]], rows: int
+    ) -> tuple[int, list[str] | None]:
+        # rows are appended after the largest rowid (append-only tables never lose their last row)
+        marker = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").scalar_one()
+        written = self.write(conn, spec, prepared)
+        if written == rows:
+            return written, None
+        (key,) = spec.key
+        new = conn.exec_driver_sql(f"SELECT {key} FROM {spec.table} WHERE rowid > ?", (marker,))
+        return written, list(new.scalars())
+
+    def merge(self, conn: Connection, table: sa.Table, rows: pa.Table, updates: dict[str, str]) -> None:
+        if rows.num_rows == 0:
+            return
+        names = [c.name for c in table.columns]
+        marks = ", ".join("?" for _ in names)
+        data = list(zip(*(rows.column(c).to_pylist() for c in names), strict=True))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_merge_sql(table, f"VALUES ({marks})", updates), data)
+        finally:
+            cursor.close()
+
 
 class PostgresDialect(Dialect):
     """PostgreSQL: COPY into a transaction-scoped staging table, then one INSERT … ON CONFLICT."""
@@ -155,21 +206,49 @@ class PostgresDialect(Dialect):
         return buf.getvalue()
 
     def write(self, conn: Connection, spec: KindSpec, prepared: bytes | None) -> int:
-        if prepared is None:
-            return 0
-        stage = f"_xingqu_stage_{spec.table}"
-        cols = ", ".join(spec.columns)
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DROP")
+        return self._insert(conn, spec, prepared, returning=False)[0]
+
+    def append(
+        self, conn: Connection, spec: KindSpec, prepared: bytes | None, rows: int
+    ) -> tuple[int, list[str] | None]:
+        return self._insert(conn, spec, prepared, returning=True, rows=rows)
+
+    def _stage(self, conn: Connection, table: str, cols: str, data: bytes) -> str:
+        """COPY CSV ``data`` into a transaction-scoped staging copy of ``table``; return its name."""
+        stage = f"_xingqu_stage_{table}"
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DROP")
         conn.exec_driver_sql(f"TRUNCATE {stage}")
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(prepared)
+        with raw.cursor() as cur, cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:  # type: ignore[union-attr]
+            copy.write(data)
+        return stage
+
+    def _insert(
+        self, conn: Connection, spec: KindSpec, prepared: bytes | None, *, returning: bool, rows: int = 0
+    ) -> tuple[int, list[str] | None]:
+        if prepared is None:
+            return 0, None
+        cols = ", ".join(spec.columns)
+        stage = self._stage(conn, spec.table, cols, prepared)
+        tail = f" RETURNING {spec.key[0]}" if returning else ""
+        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(
                 f"INSERT INTO {spec.table} ({cols}) SELECT {cols} FROM {stage} "
-                f"{_conflict_clause(spec, 'EXCLUDED')}"
+                f"{_conflict_clause(spec, 'EXCLUDED')}{tail}"
             )
-            return max(cur.rowcount, 0)
+            written = max(cur.rowcount, 0)
+            if not returning or written == rows:
+                return written, None
+            return written, [r[0] for r in cur.fetchall()]
+
+    def merge(self, conn: Connection, table: sa.Table, rows: pa.Table, updates: dict[str, str]) -> None:
+        if rows.num_rows == 0:
+            return
+        names = [c.name for c in table.columns]
+        buf = io.BytesIO()
+        pacsv.write_csv(rows.select(names), buf, pacsv.WriteOptions(include_header=False))
+        stage = self._stage(conn, table.name, ", ".join(names), buf.getvalue())
+        conn.exec_driver_sql(_merge_sql(table, f"SELECT {', '.join(names)} FROM {stage}", updates))
 
 
 def dialect_for(engine: Engine) -> Dialect:

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from xingqu.store.schema import audit_table, review_table
+from xingqu.store.dialects import dialect_for
+from xingqu.store.rollups import rebuild
+from xingqu.store.schema import (
+    audit_table,
+    daily_counts_table,
+    daily_totals_table,
+    live_viewers_table,
+    order_facts_table,
+    review_table,
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,18 @@ def _review_queue(conn: Connection) -> None:
     review_table.create(conn, checkfirst=True)
 
 
+def _rollups(conn: Connection) -> None:
+    """Version 4: rollups of the event log for analytics, filled from the events already stored."""
+    for table in (order_facts_table, daily_counts_table, daily_totals_table, live_viewers_table):
+        table.create(conn, checkfirst=True)
+    rebuild(conn, dialect_for(conn.engine))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
     Migration(3, "review queue", _review_queue),
+    Migration(4, "analytics rollups", _rollups),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log",)

@@ -85,3 +85,66 @@ review_table = sa.Table(
     sa.Column("note", sa.Text()),
     sa.Index("ix_review_queue_status", "status"),
 )
+
+# -- rollups: derived from the event log at ingest (``xingqu.store.rollups``), read by analytics ----------
+
+_ID = sa.String(MAX_ID_LENGTH)
+
+#: One row per order: its amounts and times folded from its order, pay and refund events, with the shop,
+#: channel and content kind it was sold through as of ingest.
+order_facts_table = sa.Table(
+    "order_facts",
+    metadata,
+    sa.Column("order_id", _ID, primary_key=True),
+    sa.Column("user_id", _ID),
+    sa.Column("product_id", _ID),
+    sa.Column("shop_id", _ID),
+    sa.Column("creator_id", _ID),
+    sa.Column("content_id", _ID),
+    sa.Column("content_kind", sa.String(16)),
+    sa.Column("channel", sa.String(16), nullable=False),  # self | creator | other
+    sa.Column("surface", sa.String(32)),
+    sa.Column("placed", sa.BigInteger()),  # amount of the order event, fen
+    sa.Column("paid", sa.BigInteger(), nullable=False),
+    sa.Column("refunded", sa.BigInteger(), nullable=False),
+    sa.Column("quality_refunded", sa.BigInteger(), nullable=False),
+    sa.Column("units", sa.BigInteger()),
+    sa.Column("order_ts", sa.BigInteger()),
+    sa.Column("pay_ts", sa.BigInteger()),
+    sa.Column("first_ts", sa.BigInteger(), nullable=False),
+    sa.Index("ix_order_facts_shop_id", "shop_id"),
+)
+
+#: Events per shop, local day (UTC+8), surface, channel and type ("" where an event has none).
+daily_counts_table = sa.Table(
+    "daily_counts",
+    metadata,
+    sa.Column("shop_id", _ID, primary_key=True),
+    sa.Column("day", sa.Integer(), primary_key=True),  # days since 1970-01-01, marketplace time
+    sa.Column("surface", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("event_type", sa.String(32), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+)
+
+#: The same counts over the whole marketplace (a few rows a day), for platform reports.
+daily_totals_table = sa.Table(
+    "daily_totals",
+    metadata,
+    sa.Column("day", sa.Integer(), primary_key=True),
+    sa.Column("surface", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("event_type", sa.String(32), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+)
+
+#: Who entered which live session, how often and for how long: viewers and watch time per session.
+live_viewers_table = sa.Table(
+    "live_viewers",
+    metadata,
+    sa.Column("content_id", _ID, primary_key=True),
+    sa.Column("user_id", _ID, primary_key=True),
+    sa.Column("entries", sa.BigInteger(), nullable=False),
+    sa.Column("watch_s", sa.Double(), nullable=False),
+    sa.Column("first_ts", sa.BigInteger(), nullable=False),
+)

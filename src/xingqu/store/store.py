@@ -20,6 +20,7 @@ from xingqu.errors import MissingDependencyError, StoreError
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
+from xingqu.store.rollups import Lookups, RollupBuilder
 from xingqu.store.schema import TABLES, audit_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
@@ -37,6 +38,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _psycopg_importable() -> bool:
+    """Whether the PostgreSQL driver imports (SQLAlchemy may report its absence as an unknown dialect)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class Store:
     """Catalog, relations and the event log behind one connection URL."""
 
@@ -52,6 +62,8 @@ class Store:
         try:
             self.engine: Engine = sa.create_engine(self.url, future=True)
         except NoSuchModuleError:
+            if parsed.get_backend_name() == "postgresql" and not _psycopg_importable():
+                raise MissingDependencyError("psycopg", "postgres", "A PostgreSQL store") from None
             raise StoreError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://") from None
         except ModuleNotFoundError as exc:
             if "psycopg" in str(exc):
@@ -227,11 +239,30 @@ class Store:
 
     def prepare_records(self, kind: str, records: pa.Table) -> Any:
         """The CPU-bound half of a write (encoding for the backend); safe to run on another thread."""
-        return self.dialect.prepare(kind_spec(kind), to_storage(kind, records))
+        return self.prepare_storage(kind, to_storage(kind, records))
+
+    def prepare_storage(self, kind: str, storage: pa.Table) -> Any:
+        """``prepare_records`` for records already in storage form (see ``convert.to_storage``)."""
+        return self.dialect.prepare(kind_spec(kind), storage)
 
     def write_prepared(self, conn: Connection, kind: str, prepared: Any) -> int:
         """The database half of a write, inside ``conn``'s transaction."""
         return self.dialect.write(conn, kind_spec(kind), prepared)
+
+    def append_prepared(
+        self, conn: Connection, kind: str, prepared: Any, rows: int
+    ) -> tuple[int, list[str] | None]:
+        """Append a prepared batch of an append-only kind: the rows inserted and, when some were
+        already stored, the keys of those inserted."""
+        return self.dialect.append(conn, kind_spec(kind), prepared, rows)
+
+    def rollup_builder(self, conn: Connection) -> RollupBuilder:
+        """A builder of the event rollups, with the catalogue as ``conn`` sees it."""
+        return RollupBuilder(Lookups.load(conn))
+
+    def flush_rollups(self, conn: Connection, builder: RollupBuilder) -> None:
+        """Merge what ``builder`` has folded into the rollup tables, inside ``conn``'s transaction."""
+        builder.flush(conn, self.dialect)
 
     # -- reads --------------------------------------------------------------------------------
 

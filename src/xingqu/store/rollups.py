@@ -1,0 +1,344 @@
+"""Rollups of the event log, kept in step with it at ingest, so reports never scan the events.
+
+Each batch of events written by an import is folded (with pyarrow, on the import's worker thread) into
+partial aggregates; at the end of each events file they are merged into the rollup tables inside the
+import's transaction, so a rollup changes exactly when its events commit. Rows skipped as duplicates are
+never counted: when a batch was only partly new, the partials are recomputed from the rows inserted.
+
+- ``order_facts``: one row per order; placed amount and units from its ``order`` event, paid and refunded
+  amounts summed over its ``pay`` and ``refund`` events, first times of each; the shop of its product,
+  the channel of the account it was sold through and the kind of the content it came from.
+- ``daily_counts`` / ``daily_totals``: events per (shop,) local day, surface, channel and type.
+- ``live_viewers``: entries and watch time per live session and user.
+- ``relations``: follow, fan-group and membership events add the relation they create (stored
+  relations are kept as they are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from xingqu.store.dialects import Dialect
+from xingqu.store.schema import (
+    TABLES,
+    daily_counts_table,
+    daily_totals_table,
+    live_viewers_table,
+    order_facts_table,
+)
+
+#: Marketplace time (UTC+8): the calendar days, weeks and months reports are cut by.
+MARKET_UTC_OFFSET_MS = 8 * 3_600_000
+DAY_MS = 86_400_000
+QUALITY_REASONS = ("quality", "not_as_described")
+#: Accounts that are the shop's own (号店一体 official account, channel accounts): self-broadcast.
+SELF_KINDS = ("shop_official", "shop_channel")
+CHANNELS = ("self", "creator", "other")
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "ts",
+    "user_id",
+    "surface",
+    "product_id",
+    "content_id",
+    "creator_id",
+    "shop_id",
+    "order_id",
+    "quantity",
+    "amount",
+    "watch_s",
+    "refund_reason",
+)
+_RELATION_OF = {"follow": "follow", "join_fan_group": "fan_group", "join_membership": "membership"}
+
+_ORDER_AGGS = (
+    ("user_id", "min"),
+    ("product_id", "min"),
+    ("creator_id", "min"),
+    ("content_id", "min"),
+    ("surface", "min"),
+    ("placed", "max"),
+    ("paid", "sum"),
+    ("refunded", "sum"),
+    ("quality_refunded", "sum"),
+    ("units", "max"),
+    ("order_ts", "min"),
+    ("pay_ts", "min"),
+    ("first_ts", "min"),
+)
+_COUNT_KEYS = ("shop_id", "day", "surface", "channel", "event_type")
+_VIEWER_AGGS = (("entries", "sum"), ("watch_s", "sum"), ("first_ts", "min"))
+
+
+def _first(c: str) -> str:
+    return f"coalesce({{t}}.{c}, excluded.{c})"
+
+
+def _least(c: str) -> str:
+    """The smaller of the stored and the new value, ignoring NULLs (portable: no LEAST in SQLite)."""
+    return (
+        f"CASE WHEN excluded.{c} IS NULL OR {{t}}.{c} <= excluded.{c} "
+        f"THEN coalesce({{t}}.{c}, excluded.{c}) ELSE excluded.{c} END"
+    )
+
+
+def _greatest(c: str) -> str:
+    return (
+        f"CASE WHEN excluded.{c} IS NULL OR {{t}}.{c} >= excluded.{c} "
+        f"THEN coalesce({{t}}.{c}, excluded.{c}) ELSE excluded.{c} END"
+    )
+
+
+def _add(c: str) -> str:
+    return f"{{t}}.{c} + excluded.{c}"
+
+
+_ORDER_MERGE = {
+    **{c: _first(c) for c in ("user_id", "product_id", "shop_id", "creator_id", "content_id", "surface")},
+    "content_kind": "CASE WHEN {t}.content_id IS NULL THEN excluded.content_kind ELSE {t}.content_kind END",
+    "channel": "CASE WHEN {t}.creator_id IS NULL THEN excluded.channel ELSE {t}.channel END",
+    "placed": _greatest("placed"),
+    **{c: _add(c) for c in ("paid", "refunded", "quality_refunded")},
+    "units": _first("units"),
+    **{c: _least(c) for c in ("order_ts", "pay_ts", "first_ts")},
+}
+_COUNT_MERGE = {"n": _add("n")}
+_VIEWER_MERGE = {"entries": _add("entries"), "watch_s": _add("watch_s"), "first_ts": _least("first_ts")}
+
+
+def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -> pa.Array:
+    """``values`` at the position of each key in ``ids`` (null where absent)."""
+    return pc.take(values, pc.index_in(keys, value_set=ids))
+
+
+def _table(conn: Connection, *cols: sa.ColumnElement) -> tuple[pa.Array, pa.Array]:
+    rows = conn.execute(sa.select(*cols)).all()
+    return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The catalogue facts rollups attach to events: product → shop, account → kind, content → kind."""
+
+    product_ids: pa.Array
+    product_shops: pa.Array
+    creator_ids: pa.Array
+    creator_kinds: pa.Array
+    content_ids: pa.Array
+    content_kinds: pa.Array
+
+    @classmethod
+    def load(cls, conn: Connection) -> Lookups:
+        """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen."""
+        p, c, k = TABLES["products"], TABLES["creators"], TABLES["content"]
+        return cls(
+            *_table(conn, p.c.product_id, p.c.shop_id),
+            *_table(conn, c.c.creator_id, c.c.kind),
+            *_table(conn, k.c.content_id, k.c.kind),
+        )
+
+    def channel(self, creator_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """self (the shop's own account), creator (an affiliate), other (no account)."""
+        kinds = _lookup(creator_ids, self.creator_ids, self.creator_kinds)
+        is_self = pc.fill_null(pc.is_in(kinds, value_set=pa.array(SELF_KINDS)), False)
+        return pc.if_else(is_self, "self", pc.if_else(pc.is_valid(creator_ids), "creator", "other"))
+
+
+@dataclass
+class Partial:
+    """One batch's contribution to each rollup (every table keyed, keys unique)."""
+
+    counts: pa.Table
+    orders: pa.Table
+    viewers: pa.Table
+    relations: pa.Table
+
+
+def _group(table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]) -> pa.Table:
+    out = table.group_by(list(keys), use_threads=False).aggregate(list(aggs))
+    return out.select([*keys, *(f"{c}_{fn}" for c, fn in aggs)]).rename_columns(
+        [*keys, *(c for c, _ in aggs)]
+    )
+
+
+def _when(mask: pa.Array, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.if_else(mask, values, pa.scalar(None, values.type))
+
+
+def _blank(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.fill_null(values, "")
+
+
+@dataclass
+class RollupBuilder:
+    """Folds batches of stored events into partial rollups, then merges them into the store."""
+
+    lookups: Lookups
+    parts: list[Partial] = field(default_factory=list)
+
+    def partial(self, events: pa.Table) -> Partial:
+        """A batch's partial rollups (pure: safe on a worker thread). ``events`` in storage form."""
+        kind = events.column("event_type")
+        ts = events.column("ts")
+        day = pc.divide(pc.add(ts, MARKET_UTC_OFFSET_MS), DAY_MS).cast(pa.int32())
+        shop = pc.coalesce(
+            _lookup(events.column("product_id"), self.lookups.product_ids, self.lookups.product_shops),
+            events.column("shop_id"),
+            pa.scalar("", pa.string()),
+        )
+        counted = pa.table(
+            {
+                "shop_id": shop,
+                "day": day,
+                "surface": _blank(events.column("surface")),
+                "channel": self.lookups.channel(events.column("creator_id")),
+                "event_type": kind,
+                "n": pa.array([1] * events.num_rows, pa.int64())
+                if events.num_rows
+                else pa.array([], pa.int64()),
+            }
+        )
+        counts = _group(counted, _COUNT_KEYS, (("n", "sum"),))
+        return Partial(counts, self._orders(events), self._viewers(events), self._relations(events))
+
+    def _orders(self, events: pa.Table) -> pa.Table:
+        mask = pc.and_(
+            pc.is_in(events.column("event_type"), value_set=pa.array(("order", "pay", "refund"))),
+            pc.is_valid(events.column("order_id")),
+        )
+        e = events.filter(mask)
+        kind, amount, ts = e.column("event_type"), e.column("amount"), e.column("ts")
+        is_order, is_pay = pc.equal(kind, "order"), pc.equal(kind, "pay")
+        is_refund = pc.equal(kind, "refund")
+        quality = pc.and_(
+            is_refund, pc.fill_null(pc.is_in(e.column("refund_reason"), pa.array(QUALITY_REASONS)), False)
+        )
+        folded = pa.table(
+            {
+                "order_id": e.column("order_id"),
+                "user_id": e.column("user_id"),
+                "product_id": e.column("product_id"),
+                "creator_id": e.column("creator_id"),
+                "content_id": e.column("content_id"),
+                "surface": _when(is_order, e.column("surface")),
+                "placed": _when(is_order, amount),
+                "paid": pc.if_else(is_pay, amount, 0),
+                "refunded": pc.if_else(is_refund, amount, 0),
+                "quality_refunded": pc.if_else(quality, amount, 0),
+                "units": _when(is_order, pc.cast(e.column("quantity"), pa.int64())),
+                "order_ts": _when(is_order, ts),
+                "pay_ts": _when(is_pay, ts),
+                "first_ts": ts,
+            }
+        )
+        return _group(folded, ("order_id",), _ORDER_AGGS)
+
+    def _viewers(self, events: pa.Table) -> pa.Table:
+        e = events.filter(pc.equal(events.column("event_type"), "live_enter"))
+        rows = pa.table(
+            {
+                "content_id": e.column("content_id"),
+                "user_id": e.column("user_id"),
+                "entries": pa.array([1] * e.num_rows, pa.int64()) if e.num_rows else pa.array([], pa.int64()),
+                "watch_s": pc.fill_null(pc.cast(e.column("watch_s"), pa.float64()), 0.0),
+                "first_ts": e.column("ts"),
+            }
+        )
+        return _group(rows, ("content_id", "user_id"), _VIEWER_AGGS)
+
+    def _relations(self, events: pa.Table) -> pa.Table:
+        kind = events.column("event_type")
+        e = events.filter(pc.is_in(kind, value_set=pa.array(tuple(_RELATION_OF))))
+        kind = e.column("event_type")
+        target = pc.if_else(pc.equal(kind, "join_membership"), e.column("shop_id"), e.column("creator_id"))
+        rows = pa.table(
+            {
+                "user_id": e.column("user_id"),
+                "kind": _lookup(kind, pa.array(tuple(_RELATION_OF)), pa.array(tuple(_RELATION_OF.values()))),
+                "target_id": target,
+                "since": e.column("ts"),
+            }
+        ).filter(pc.is_valid(target))
+        return _group(rows, ("user_id", "kind", "target_id"), (("since", "min"),))
+
+    def add(self, part: Partial) -> None:
+        self.parts.append(part)
+
+    def flush(self, conn: Connection, dialect: Dialect) -> None:
+        """Merge every partial added so far into the rollup tables, inside ``conn``'s transaction."""
+        if not self.parts:
+            return
+        parts, self.parts = self.parts, []
+        counts = _group(pa.concat_tables([p.counts for p in parts]), _COUNT_KEYS, (("n", "sum"),))
+        totals = _group(counts, _COUNT_KEYS[1:], (("n", "sum"),))
+        orders = _group(pa.concat_tables([p.orders for p in parts]), ("order_id",), _ORDER_AGGS)
+        viewers = _group(
+            pa.concat_tables([p.viewers for p in parts]), ("content_id", "user_id"), _VIEWER_AGGS
+        )
+        relations = _group(
+            pa.concat_tables([p.relations for p in parts]),
+            ("user_id", "kind", "target_id"),
+            (("since", "min"),),
+        )
+        lk = self.lookups
+        orders = orders.append_column(
+            "shop_id", _lookup(orders.column("product_id"), lk.product_ids, lk.product_shops)
+        )
+        orders = orders.append_column("channel", lk.channel(orders.column("creator_id")))
+        orders = orders.append_column(
+            "content_kind", _lookup(orders.column("content_id"), lk.content_ids, lk.content_kinds)
+        )
+        for name in ("paid", "refunded", "quality_refunded"):
+            i = orders.schema.get_field_index(name)
+            orders = orders.set_column(i, name, pc.fill_null(orders.column(name), 0))
+        relations = relations.append_column("level", pa.array([0] * relations.num_rows, pa.int64()))
+        dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
+        dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
+        dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
+        dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)
+        dialect.merge(conn, TABLES["relations"], relations, {})
+
+
+def rebuild(conn: Connection, dialect: Dialect, page_rows: int = 200_000) -> int:
+    """Fold every stored event into empty rollup tables (stores from before rollups existed).
+
+    Returns the events read. Pages through the log by key, so memory stays bounded.
+    """
+    e = TABLES["events"]
+    builder = RollupBuilder(Lookups.load(conn))
+    cols = [e.c[c] for c in EVENT_COLUMNS]
+    last: str | None = None
+    seen = 0
+    while True:
+        q = sa.select(*cols).order_by(e.c.event_id).limit(page_rows)
+        if last is not None:
+            q = q.where(e.c.event_id > last)
+        rows = conn.execute(q).all()
+        if not rows:
+            break
+        columns = list(zip(*rows, strict=True))
+        batch = pa.table(
+            {
+                name: pa.array(values, _STORAGE_TYPES.get(name, pa.string()))
+                for name, values in zip(EVENT_COLUMNS, columns, strict=True)
+            }
+        )
+        builder.add(builder.partial(batch))
+        builder.flush(conn, dialect)
+        seen += len(rows)
+        last = rows[-1][0]
+    return seen
+
+
+_STORAGE_TYPES = {
+    "ts": pa.int64(),
+    "quantity": pa.int64(),
+    "amount": pa.int64(),
+    "watch_s": pa.float64(),
+}
