@@ -74,6 +74,12 @@ def shop_floor(store: Store, tmp_path: Path) -> Store:
         _ev("d1", "order", DAY2, "u002", "p-charger", "o4", 30000),  # mall, later taken down
         _ev("d2", "pay", DAY2, "u002", "p-charger", "o4", 30000),
         _ev("d3", "refund", DAY2, "u002", "p-charger", "o4", 5000, reason="no_reason_7day"),
+        # product impressions: two through a creator and one through the shop's own account on day 1,
+        # one with no account on day 2
+        {**_ev("i1", "impression", DAY1, "u001", "p-serum", None, None, "c-xiaomei"), "amount": None},
+        {**_ev("i2", "impression", DAY1, "u002", "p-serum", None, None, "c-xiaomei"), "amount": None},
+        {**_ev("i3", "impression", DAY1, "u001", "p-dress", None, None, "c-qingmu"), "amount": None},
+        {**_ev("i4", "impression", DAY2, "u002", "p-charger", None, None), "amount": None},
     ]
     import_path(store, write_rows(tmp_path / "events.csv", rows, COLS))
     products = TABLES["products"]
@@ -85,7 +91,7 @@ def shop_floor(store: Store, tmp_path: Path) -> Store:
 
 
 def test_gmv_and_quality_gmv_by_hand(shop_floor: Store) -> None:
-    s = gmv_summary(load_orders(shop_floor), impressions=2000)
+    s = gmv_summary(shop_floor)
     assert (s.orders, s.paid_orders, s.paying_users, s.units) == (4, 3, 2, 3)
     assert s.gmv_placed == 10000 + 20000 + 5000 + 30000
     assert s.gmv_paid == 60000
@@ -100,33 +106,33 @@ def test_gmv_and_quality_gmv_by_hand(shop_floor: Store) -> None:
     assert s.aov == pytest.approx(60000 / 2)
     # o1 nets 0 in a 4.8-score shop (weight 1); o2 nets 20000 in a 4.5-score shop (weight 4.5 / 4.7)
     assert s.quality_gmv_weighted == pytest.approx(20000 * 4.5 / 4.7)
-    assert s.gpm == pytest.approx(600.0 / 2000 * 1000)
+    assert s.impressions == 4 and s.gpm == pytest.approx(600.0 / 4 * 1000)
 
 
 def test_gmv_by_day_and_channel(shop_floor: Store) -> None:
-    rows = gmv_by_period(load_orders(shop_floor), "day", by="channel")
-    got = {(r["period"], r["channel"]): (r["gmv_paid"], r["quality_gmv"]) for r in rows}
+    rows = gmv_by_period(shop_floor, "day", by="channel")
+    got = {(r["period"], r["channel"]): (r["gmv_paid"], r["quality_gmv"], r["gpm"]) for r in rows}
     assert got == {
-        ("2026-06-01", "creator"): (10000, 0),
-        ("2026-06-01", "self"): (20000, 20000),
-        ("2026-06-02", "other"): (30000, 0),
+        ("2026-06-01", "creator"): (10000, 0, pytest.approx(100.0 / 2 * 1000)),
+        ("2026-06-01", "self"): (20000, 20000, pytest.approx(200.0 / 1 * 1000)),
+        ("2026-06-02", "other"): (30000, 0, pytest.approx(300.0 / 1 * 1000)),
     }  # o3 (unpaid, 06-02) is placed GMV only
-    month = gmv_by_period(load_orders(shop_floor), "month")
+    month = gmv_by_period(shop_floor, "month")
     assert [(r["period"], r["gmv_placed"]) for r in month] == [("2026-06-01", 65000)]
-    week = gmv_by_period(load_orders(shop_floor), "week")
+    week = gmv_by_period(shop_floor, "week")
     assert [r["period"] for r in week] == ["2026-06-01"]  # a Monday
-    cats = gmv_by_period(load_orders(shop_floor), "month", by="category")
+    cats = gmv_by_period(shop_floor, "month", by="category")
     assert {r["category"]: r["gmv_paid"] for r in cats} == {
         "digital_3c": 30000,
         "women_apparel": 20000,
         "beauty_skincare": 10000,
     }
-    shops = gmv_by_period(load_orders(shop_floor), "month", by="shop", top=1)
+    shops = gmv_by_period(shop_floor, "month", by="shop", top=1)
     assert [(r["shop"], r["gmv_paid"]) for r in shops] == [("s-haixing", 30000)]
 
 
 def test_one_shop_only(shop_floor: Store) -> None:
-    s = gmv_summary(load_orders(shop_floor, shop_id="s-haixing"))
+    s = gmv_summary(shop_floor, shop_id="s-haixing")
     assert (s.orders, s.gmv_paid, s.quality_gmv) == (2, 30000, 0)
 
 
@@ -134,7 +140,7 @@ def test_simulated_gmv_matches_the_truth_to_the_fen(tmp_path: Path) -> None:
     report = simulate(preset("tiny"), tmp_path / "m")
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     import_path(store, tmp_path / "m")
-    s = gmv_summary(load_orders(store))
+    s = gmv_summary(store)
     truth = json.loads((tmp_path / "m" / "truth" / "summary.json").read_text(encoding="utf-8"))
     assert s.gmv_paid == truth["paid_gmv_fen"] == report.paid_gmv_fen
     assert s.refunded == truth["refunded_fen"]
@@ -160,7 +166,7 @@ def test_channels_customers_and_private_domain_by_hand(shop_floor: Store, tmp_pa
     from xingqu.analytics.customers import customer_metrics
 
     orders = load_orders(shop_floor)
-    (week,) = channel_growth(orders, "week")
+    (week,) = channel_growth(shop_floor, "week")
     assert (week["gmv_self"], week["gmv_creator"], week["gmv_other"]) == (20000, 10000, 30000)
     assert week["self_share"] == pytest.approx(20000 / 60000)
     # u001 follows c-xiaomei (sample relations), so o1 bought through her is private-domain GMV
@@ -181,7 +187,7 @@ def test_channels_customers_and_private_domain_by_hand(shop_floor: Store, tmp_pa
 
 
 def test_live_session_and_funnel_by_hand(store: Store, tmp_path: Path) -> None:
-    from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm, live_content_ids
+    from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
     from xingqu.analytics.live import live_sessions
 
     for name in ("brands", "shops", "creators", "users", "products", "content"):
@@ -251,7 +257,7 @@ def test_live_session_and_funnel_by_hand(store: Store, tmp_path: Path) -> None:
     room = next(r for r in funnel_by_surface(counts) if r["surface"] == "live_room")
     assert (room["impressions"], room["clicks"], room["orders"], room["paid_orders"]) == (2, 1, 1, 1)
     assert room["ctr"] == pytest.approx(0.5) and room["order_to_pay"] == pytest.approx(1.0)
-    g = gpm(orders, counts, live_content_ids(store))
+    g = gpm(store, counts)
     assert g["live_gpm"] == pytest.approx((159.0 + 69.0) / 2 * 1000)
     assert g["product_gpm"] == pytest.approx((159.0 + 69.0) / 2 * 1000)
 

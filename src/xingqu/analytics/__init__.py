@@ -1,4 +1,4 @@
-"""Analytics: GMV, quality GMV and their parts, read from the store (never from models)."""
+"""Merchant and operator analytics over the store's rollups (``xingqu.store.rollups``)."""
 
 from xingqu.analytics.gmv import GmvSummary, gmv_by_period, gmv_summary
 from xingqu.analytics.orders import OrderFacts, load_orders

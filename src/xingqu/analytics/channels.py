@@ -3,7 +3,7 @@
 Per period: GMV paid through the shop's own accounts (self), through creators, and elsewhere; the self
 share; each channel's growth over the previous period (GMV_t ÷ GMV_t−1 − 1). Private-domain share =
 GMV paid by buyers who follow the account they bought through, are in its fan group, or are members of
-the product's shop (relations as stored, plus follow events) ÷ GMV paid.
+the product's shop (relations as stored, plus those follow events created) ÷ GMV paid.
 """
 
 from __future__ import annotations
@@ -11,55 +11,53 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
-from xingqu.analytics.gmv import Period, period_of
+from xingqu.analytics.gmv import Period, gmv_by_period
 from xingqu.analytics.orders import CHANNELS, OrderFacts
 from xingqu.store import Store
 from xingqu.store.schema import TABLES
 
 
-def channel_growth(orders: OrderFacts, period: Period = "week") -> list[dict[str, object]]:
-    paid = orders.paid > 0
-    keys = period_of(orders.paid_ts[paid], period)
+def channel_growth(
+    store: Store, period: Period = "week", shop_id: str | None = None, since_ms: int | None = None
+) -> list[dict[str, object]]:
+    """GMV paid per period and channel, the self-broadcast share, and each channel's growth."""
+    gmv: dict[str, dict[str, int]] = {}
+    for r in gmv_by_period(store, period, "channel", shop_id, since_ms):
+        gmv.setdefault(str(r["period"]), dict.fromkeys(CHANNELS, 0))[str(r["channel"])] = int(r["gmv_paid"])  # type: ignore[call-overload]
     rows: list[dict[str, object]] = []
     prev: dict[str, int] | None = None
-    for key in sorted(set(keys.tolist())):
-        m = keys == key
-        gmv = {ch: int(orders.paid[paid][m & (orders.channel[paid] == ch)].sum()) for ch in CHANNELS}
-        total = sum(gmv.values())
+    for key in sorted(gmv):
+        cur = gmv[key]
+        total = sum(cur.values())
         row: dict[str, object] = {
             "period": key,
-            **{f"gmv_{ch}": v for ch, v in gmv.items()},
+            **{f"gmv_{ch}": v for ch, v in cur.items()},
             "gmv_paid": total,
-            "self_share": gmv["self"] / total if total else 0.0,
+            "self_share": cur["self"] / total if total else 0.0,
         }
         for ch in CHANNELS:
-            row[f"growth_{ch}"] = (gmv[ch] / prev[ch] - 1) if prev and prev[ch] else None
+            row[f"growth_{ch}"] = (cur[ch] / prev[ch] - 1) if prev and prev[ch] else None
         rows.append(row)
-        prev = gmv
+        prev = cur
     return rows
 
 
 def private_domain_share(store: Store, orders: OrderFacts) -> dict[str, float | int]:
-    """Share of GMV paid by followers / fan-group members of the selling account or members of the shop."""
-    r, e, s = TABLES["relations"], TABLES["events"], TABLES["shops"]
-    with store.reading() as conn:
-        rel = set(conn.execute(sa.select(r.c.user_id, r.c.target_id)).all())
-        rel |= set(
-            conn.execute(
-                sa.select(e.c.user_id, e.c.creator_id).where(
-                    e.c.event_type.in_(("follow", "join_fan_group")), e.c.creator_id.is_not(None)
-                )
-            ).all()
-        )
-        rel |= set(
-            conn.execute(
-                sa.select(e.c.user_id, e.c.shop_id).where(
-                    e.c.event_type == "join_membership", e.c.shop_id.is_not(None)
-                )
-            ).all()
-        )
-        official = dict(conn.execute(sa.select(s.c.shop_id, s.c.official_account_id)).all())
+    """Share of GMV paid by followers / fan-group members of the selling account (or of the shop's
+    official account) or members of the shop, per the relations table (which follow events extend)."""
+    r, s = TABLES["relations"], TABLES["shops"]
     paid = np.flatnonzero(orders.paid > 0)
+    buyers = sorted({str(u) for u in orders.user_id[paid]})
+    shops = sorted({str(x) for x in orders.shop_id[paid] if x is not None})
+    rel: set[tuple[str, str]] = set()
+    official: dict[str, str] = {}
+    with store.reading() as conn:
+        for lo in range(0, len(buyers), 5_000):
+            q = sa.select(r.c.user_id, r.c.target_id).where(r.c.user_id.in_(buyers[lo : lo + 5_000]))
+            rel.update((u, t) for u, t in conn.execute(q))
+        for lo in range(0, len(shops), 5_000):
+            q = sa.select(s.c.shop_id, s.c.official_account_id).where(s.c.shop_id.in_(shops[lo : lo + 5_000]))
+            official.update({k: v for k, v in conn.execute(q) if v is not None})
     private = np.array(
         [
             (u, c) in rel or (u, sh) in rel or (u, official.get(sh)) in rel

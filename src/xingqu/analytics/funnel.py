@@ -8,12 +8,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import sqlalchemy as sa
 
-from xingqu.analytics.orders import OrderFacts
+from xingqu.analytics.gmv import day_number
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store.schema import daily_counts_table, daily_totals_table, order_facts_table
 
 STEPS = ("impression", "click", "order", "pay", "live_enter", "video_play")
 
@@ -21,15 +20,16 @@ STEPS = ("impression", "click", "order", "pay", "live_enter", "video_play")
 def event_counts(
     store: Store, shop_id: str | None = None, since_ms: int | None = None
 ) -> dict[str, dict[str, int]]:
-    """Events per surface and type (surface "unknown" where the event has none)."""
-    e, p = TABLES["events"], TABLES["products"]
-    q = sa.select(e.c.surface, e.c.event_type, sa.func.count()).where(e.c.event_type.in_(STEPS))
+    """Events per surface and type from the daily rollups (surface "unknown" where the event has none);
+    ``since_ms`` counts whole marketplace days from the one it falls in."""
+    t = daily_counts_table if shop_id is not None else daily_totals_table
+    q = sa.select(t.c.surface, t.c.event_type, sa.func.sum(t.c.n)).where(t.c.event_type.in_(STEPS))
     if shop_id is not None:
-        q = q.join(p, p.c.product_id == e.c.product_id).where(p.c.shop_id == shop_id)
+        q = q.where(t.c.shop_id == shop_id)
     if since_ms is not None:
-        q = q.where(e.c.ts >= since_ms)
+        q = q.where(t.c.day >= day_number(since_ms))
     with store.reading() as conn:
-        rows = conn.execute(q.group_by(e.c.surface, e.c.event_type)).all()
+        rows = conn.execute(q.group_by(t.c.surface, t.c.event_type)).all()
     out: dict[str, dict[str, int]] = {}
     for surface, kind, n in rows:
         out.setdefault(surface or "unknown", {})[kind] = int(n)
@@ -69,24 +69,23 @@ def _funnel_row(surface: str, c: dict[str, int]) -> dict[str, object]:
 
 
 def gpm(
-    orders: OrderFacts, counts: dict[str, dict[str, int]], live_content: set[str]
+    store: Store, counts: dict[str, dict[str, int]], shop_id: str | None = None, since_ms: int | None = None
 ) -> dict[str, float | None]:
-    """Live, video and product GPM in yuan per 1,000 views (see the module docstring)."""
+    """Live, video and product GPM in yuan per 1,000 views (see the module docstring); ``counts`` as
+    from ``event_counts`` over the same shop and span."""
+    o = order_facts_table
+    paid = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, o.c.paid), else_=0)), 0)  # noqa: E731
+    q = sa.select(paid(o.c.content_kind == "live"), paid(o.c.content_kind == "video"), paid(o.c.paid > 0))
+    if shop_id is not None:
+        q = q.where(o.c.shop_id == shop_id)
+    if since_ms is not None:
+        q = q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+    with store.reading() as conn:
+        live_gmv, video_gmv, gmv = (int(v) / 100 for v in conn.execute(q).one())
     total = lambda k: sum(c.get(k, 0) for c in counts.values())  # noqa: E731
-    paid = orders.paid > 0
-    via_content = np.array([c is not None for c in orders.content_id], dtype=bool)
-    is_live = np.array([c in live_content for c in orders.content_id], dtype=bool)
-    live_gmv = orders.paid[paid & is_live].sum() / 100
-    video_gmv = orders.paid[paid & via_content & ~is_live].sum() / 100
     per_k = lambda g, v: g / v * 1000 if v else None  # noqa: E731
     return {
         "live_gpm": per_k(live_gmv, total("live_enter")),
         "video_gpm": per_k(video_gmv, total("video_play")),
-        "product_gpm": per_k(orders.paid[paid].sum() / 100, total("impression")),
+        "product_gpm": per_k(gmv, total("impression")),
     }
-
-
-def live_content_ids(store: Store) -> set[str]:
-    c = TABLES["content"]
-    with store.reading() as conn:
-        return set(conn.execute(sa.select(c.c.content_id).where(c.c.kind == "live")).scalars())

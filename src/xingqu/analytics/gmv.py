@@ -1,36 +1,44 @@
 """GMV and quality GMV with their parts (``domain.md`` §7.1, §7.3). Amounts in fen.
 
-Definitions, over a set of orders:
+Definitions, over a set of orders (the ``order_facts`` rollup, joined to the current catalogue):
 - GMV placed  = Σ order amounts, paid or not
 - GMV paid    = Σ paid amounts (成交金额)
 - refunded    = Σ refunded amounts of those orders (cohort-matched to the order, whenever refunded)
-- net GMV     = GMV paid − refunded
+- net GMV     = GMV paid − refunded, over paid orders
 - violating   = net GMV of orders whose product is no longer listed (rejected or taken down) or whose
                 shop is suspended or closed: sales later found to break the rules
 - quality GMV = net GMV − violating (有质量的GMV, proposal of §7.3)
-- quality GMV, experience-weighted = Σ_shops quality GMV_shop × min(1, score_shop / 4.7)
+- quality GMV, experience-weighted = Σ_orders net × min(1, score_shop / 4.7) over non-violating orders
 - gap         = GMV paid − quality GMV
 - refund rate = refunded orders ÷ paid orders; quality refund rate counts only refunds for quality
                 or not-as-described; refund share = refunded ÷ GMV paid
 - AOV (客单价) = GMV paid ÷ paying users; units = items in paid orders
-- GPM         = GMV paid ÷ product impressions × 1000
+- GPM         = GMV paid (yuan) ÷ product impressions × 1000
+
+An order belongs to the period of its payment (never paid: of its placing), in marketplace time (UTC+8).
+Everything is one SQL aggregate over the rollups, so a report never reads the event log.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from datetime import date, timedelta
+from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
 
-from xingqu.analytics.orders import OrderFacts
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
+from xingqu.store.schema import TABLES, daily_counts_table, daily_totals_table, order_facts_table
+from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
-DAY_MS = 86_400_000
 SCORE_BAR = 4.7
 Period = Literal["day", "week", "month"]
+PERIODS = ("day", "week", "month")
+#: Order attributes a report can be sliced by.
+SLICES = ("channel", "shop", "brand", "category", "creator", "content", "surface")
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -64,124 +72,218 @@ class GmvSummary:
         return {**asdict(self), "gpm": self.gpm}
 
 
-def gmv_summary(o: OrderFacts, impressions: int | None = None) -> GmvSummary:
-    """The module's definitions applied to a set of orders."""
-    paid = o.paid > 0
-    net = o.paid - o.refunded
-    violating = int(net[paid & ~o.product_ok].sum())
-    quality = int(net[paid].sum()) - violating
-    good = paid & o.product_ok
-    weights = np.minimum(1.0, np.nan_to_num(o.shop_score, nan=SCORE_BAR) / SCORE_BAR)
-    n_paid = int(paid.sum())
-    paying_users = len(set(o.user_id[paid].tolist()))
-    gmv_paid = int(o.paid.sum())
+def day_number(ts_ms: int) -> int:
+    """The marketplace day (days since 1970-01-01, UTC+8) of a UTC time."""
+    return (ts_ms + MARKET_UTC_OFFSET_MS) // DAY_MS
+
+
+def period_label(day: int) -> str:
+    """A period's start day as an ISO date."""
+    return (_EPOCH + timedelta(days=int(day))).isoformat()
+
+
+def period_start(day: Any, period: Period) -> Any:
+    """The first day of the day's period: itself, its Monday, or the 1st of its month, for SQL
+    expressions and numpy arrays of day numbers alike.
+
+    Integer arithmetic only (the civil-from-days algorithm for months), so SQLite, PostgreSQL and numpy
+    agree.
+    """
+    if period == "day":
+        return day
+    if period == "week":
+        return day - (day + 3) % 7  # 1970-01-01 was a Thursday
+    if period != "month":
+        raise ValueError(f"unknown period {period!r}; use day, week or month")
+    z = day + 719_468
+    doe = z - (z // 146_097) * 146_097  # day of the 400-year era
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)  # day of the March-based year
+    mp = (5 * doy + 2) // 153
+    return day - doy + (153 * mp + 2) // 5
+
+
+def period_of(ts_ms: np.ndarray, period: Period) -> np.ndarray:
+    """Each UTC time's period start in marketplace time, as ISO dates (the labels reports use)."""
+    days = (np.asarray(ts_ms, dtype=np.int64) + MARKET_UTC_OFFSET_MS) // DAY_MS
+    return (np.datetime64("1970-01-01") + period_start(days, period).astype("timedelta64[D]")).astype(str)
+
+
+def _slice_column(store: Store, by: str) -> sa.ColumnElement[Any]:
+    o, p = order_facts_table, TABLES["products"]
+    if by == "category":  # level-1 category
+        find = sa.func.instr if store.dialect.name == "sqlite" else sa.func.strpos
+        cut = find(p.c.category, ">")
+        col: sa.ColumnElement[Any] = sa.case(
+            (cut > 0, sa.func.substr(p.c.category, 1, cut - 1)), else_=p.c.category
+        )
+    else:
+        col = {
+            "channel": o.c.channel,
+            "shop": o.c.shop_id,
+            "brand": p.c.brand_id,
+            "creator": o.c.creator_id,
+            "content": o.c.content_id,
+            "surface": o.c.surface,
+        }[by]
+    return sa.func.coalesce(col, "none")
+
+
+def _summary_columns() -> list[sa.ColumnElement[Any]]:
+    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
+    paid = o.c.paid > 0
+    ok = sa.and_(
+        p.c.status == "listed", sa.or_(s.c.status.is_(None), s.c.status.not_in(BLOCKED_SHOP_STATUSES))
+    )
+    net = o.c.paid - o.c.refunded
+    weight = sa.case(
+        (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
+        else_=s.c.experience_score / SCORE_BAR,
+    )
+    total = lambda cond, value=1: sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)  # noqa: E731
+    return [
+        sa.func.count().label("orders"),
+        total(paid).label("paid_orders"),
+        sa.func.count(sa.distinct(sa.case((paid, o.c.user_id)))).label("paying_users"),
+        total(paid, sa.func.coalesce(o.c.units, 1)).label("units"),
+        sa.func.coalesce(sa.func.sum(o.c.placed), 0).label("gmv_placed"),
+        sa.func.coalesce(sa.func.sum(o.c.paid), 0).label("gmv_paid"),
+        sa.func.coalesce(sa.func.sum(o.c.refunded), 0).label("refunded"),
+        total(paid, net).label("net_gmv"),
+        total(sa.and_(paid, sa.not_(ok)), net).label("violating"),
+        sa.func.coalesce(sa.func.sum(sa.case((sa.and_(paid, ok), net * weight), else_=0.0)), 0.0).label(
+            "weighted"
+        ),
+        total(sa.and_(paid, o.c.refunded > 0)).label("refunded_orders"),
+        total(sa.and_(paid, o.c.quality_refunded > 0)).label("quality_refunded_orders"),
+    ]
+
+
+def _summary(m: dict[str, Any], impressions: int | None) -> GmvSummary:
+    n_paid, gmv_paid, users = int(m["paid_orders"]), int(m["gmv_paid"]), int(m["paying_users"])
+    net, violating = int(m["net_gmv"]), int(m["violating"])
     return GmvSummary(
-        orders=len(o),
+        orders=int(m["orders"]),
         paid_orders=n_paid,
-        paying_users=paying_users,
-        units=int(o.units[paid].sum()),
-        gmv_placed=int(o.placed.sum()),
+        paying_users=users,
+        units=int(m["units"]),
+        gmv_placed=int(m["gmv_placed"]),
         gmv_paid=gmv_paid,
-        refunded=int(o.refunded.sum()),
-        net_gmv=int(net[paid].sum()),
+        refunded=int(m["refunded"]),
+        net_gmv=net,
         violating=violating,
-        quality_gmv=quality,
-        quality_gmv_weighted=float((net[good] * weights[good]).sum()),
-        gap=gmv_paid - quality,
-        refund_rate=float((o.refunded[paid] > 0).sum() / n_paid) if n_paid else 0.0,
-        quality_refund_rate=float((o.quality_refunded[paid] > 0).sum() / n_paid) if n_paid else 0.0,
-        refund_share=float(o.refunded.sum() / gmv_paid) if gmv_paid else 0.0,
-        aov=gmv_paid / paying_users if paying_users else 0.0,
+        quality_gmv=net - violating,
+        quality_gmv_weighted=float(m["weighted"]),
+        gap=gmv_paid - (net - violating),
+        refund_rate=int(m["refunded_orders"]) / n_paid if n_paid else 0.0,
+        quality_refund_rate=int(m["quality_refunded_orders"]) / n_paid if n_paid else 0.0,
+        refund_share=int(m["refunded"]) / gmv_paid if gmv_paid else 0.0,
+        aov=gmv_paid / users if users else 0.0,
         impressions=impressions,
     )
 
 
-def period_of(ts_ms: np.ndarray, period: Period, utc_offset_hours: float = 8.0) -> np.ndarray:
-    """Each time's period start (local date, ISO text), in the marketplace's time zone (UTC+8 default)."""
-    local = (ts_ms + int(utc_offset_hours * 3_600_000)).astype("datetime64[ms]")
-    day = local.astype("datetime64[D]")
-    if period == "day":
-        start = day
-    elif period == "week":
-        days = day.astype(np.int64)
-        start = (days - (days + 3) % 7).astype("datetime64[D]")  # back to Monday (1970-01-01 was a Thursday)
-    elif period == "month":
-        start = local.astype("datetime64[M]").astype("datetime64[D]")
-    else:
-        raise ValueError(f"unknown period {period!r}; use day, week or month")
-    return start.astype(str)
-
-
-def impressions_by_period(
-    store: Store, period: Period, utc_offset_hours: float = 8.0, shop_id: str | None = None
-) -> dict[str, int]:
-    """Product impressions per period (counted per local day in SQL, then rolled up)."""
-    e, p = TABLES["events"], TABLES["products"]
-    offset = int(utc_offset_hours * 3_600_000)
-    day = sa.cast((e.c.ts + offset) / DAY_MS, sa.BigInteger)
-    q = sa.select(day, sa.func.count()).where(e.c.event_type == "impression", e.c.product_id.is_not(None))
+def _order_query(
+    columns: list[sa.ColumnElement[Any]], shop_id: str | None, since_ms: int | None
+) -> sa.Select[Any]:
+    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
+    q = sa.select(*columns).select_from(
+        o.outerjoin(p, p.c.product_id == o.c.product_id).outerjoin(s, s.c.shop_id == o.c.shop_id)
+    )
     if shop_id is not None:
-        q = q.join(p, p.c.product_id == e.c.product_id).where(p.c.shop_id == shop_id)
+        q = q.where(o.c.shop_id == shop_id)
+    if since_ms is not None:
+        q = q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+    return q
+
+
+def _order_day() -> sa.ColumnElement[Any]:
+    o = order_facts_table
+    when = sa.func.coalesce(o.c.pay_ts, o.c.order_ts, o.c.first_ts)
+    return (when + MARKET_UTC_OFFSET_MS) // DAY_MS
+
+
+def impressions(
+    store: Store,
+    period: Period | None = None,
+    by: str | None = None,
+    shop_id: str | None = None,
+    since_ms: int | None = None,
+    event_type: str = "impression",
+) -> dict[tuple[int | None, str | None], int]:
+    """Product impressions (or another event type) per (period start day, slice value) from the daily
+    rollups; the slice is channel, surface or shop (other slices are not counted per day)."""
+    table = daily_counts_table if shop_id is not None or by == "shop" else daily_totals_table
+    day = table.c.day
+    key_period = period_start(day, period) if period else sa.literal(None)
+    column = {"channel": "channel", "surface": "surface", "shop": "shop_id"}.get(by or "")
+    key_slice = table.c[column] if column else sa.literal(None)
+    q = sa.select(key_period, key_slice, sa.func.sum(table.c.n)).where(table.c.event_type == event_type)
+    if shop_id is not None:
+        q = q.where(table.c.shop_id == shop_id)
+    if since_ms is not None:
+        q = q.where(day >= day_number(since_ms))
+    q = q.group_by(key_period, key_slice)
     with store.reading() as conn:
-        rows = conn.execute(q.group_by(day)).all()
-    out: dict[str, int] = {}
-    for d, n in rows:
-        key = str(period_of(np.array([int(d) * DAY_MS - offset]), period, utc_offset_hours)[0])
-        out[key] = out.get(key, 0) + int(n)
-    return out
+        return {
+            (None if d is None else int(d), None if v is None else (v or "none")): int(n)
+            for d, v, n in conn.execute(q)
+        }
 
 
-#: Order attributes a report can be sliced by.
-SLICES = ("channel", "shop", "brand", "category", "creator", "content", "surface")
-
-
-def slice_values(o: OrderFacts, by: str) -> np.ndarray:
-    """Each order's value of a slicing dimension (category: its level-1 category); "none" when absent."""
-    if by not in SLICES:
-        raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
-    column = {
-        "shop": o.shop_id,
-        "brand": o.brand_id,
-        "creator": o.creator_id,
-        "content": o.content_id,
-        "surface": o.surface,
-        "channel": o.channel,
-        "category": o.category,
-    }[by]
-    if by == "category":
-        return np.array([c.split(">")[0] if c else "none" for c in column], dtype=object)
-    return np.array(["none" if v is None else str(v) for v in column], dtype=object)
+def gmv_summary(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> GmvSummary:
+    """The module's definitions over every order (or one shop's, or those placed since a time), with
+    product impressions over the same span."""
+    q = _order_query(_summary_columns(), shop_id, since_ms)
+    with store.reading() as conn:
+        m = dict(conn.execute(q).one()._mapping)
+    views = impressions(store, shop_id=shop_id, since_ms=since_ms).get((None, None))
+    return _summary(m, views)
 
 
 def gmv_by_period(
-    o: OrderFacts,
+    store: Store,
     period: Period = "day",
     by: str | None = None,
-    impressions: dict[str, int] | None = None,
-    utc_offset_hours: float = 8.0,
+    shop_id: str | None = None,
+    since_ms: int | None = None,
     top: int | None = None,
 ) -> list[dict[str, object]]:
-    """One summary per period of payment (orders never paid: of placing), and per slice value when
-    ``by`` names a dimension (``top`` keeps the slice values with the most GMV paid overall)."""
-    when = np.where(o.paid_ts > 0, o.paid_ts, o.placed_ts)
-    keys = period_of(when, period, utc_offset_hours)
-    values = slice_values(o, by) if by else None
-    kept: list[object] = [None]
-    if values is not None:
-        totals: dict[str, int] = {}
-        for v, amount in zip(values.tolist(), o.paid.tolist(), strict=True):
-            totals[v] = totals.get(v, 0) + amount
-        kept = sorted(totals, key=lambda v: (-totals[v], v))[: top or None]
-    rows: list[dict[str, object]] = []
-    for key in sorted(set(keys.tolist())):
-        in_period = keys == key
-        for value in kept:
-            mask = in_period if values is None else in_period & (values == value)
-            if value is not None and not mask.any():
-                continue
-            views = impressions.get(key) if impressions is not None and value is None else None
-            row: dict[str, object] = {"period": key}
-            if by:
-                row[by] = value
-            rows.append({**row, **gmv_summary(o.where(mask), views).to_dict()})
-    return rows
+    """One summary per period (and per slice value when ``by`` names a dimension; ``top`` keeps the
+    slice values with the most GMV paid overall), in period order, with GPM where impressions are
+    counted for that slice."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; use day, week or month")
+    if by is not None and by not in SLICES:
+        raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
+    key = period_start(_order_day(), period).label("period_day")
+    cols = [key]
+    value = None
+    if by is not None:
+        value = _slice_column(store, by).label("slice")
+        cols.append(value)
+    q = _order_query([*cols, *_summary_columns()], shop_id, since_ms)
+    with store.reading() as conn:
+        if value is not None and top:
+            ranked = (
+                _order_query([value, sa.func.sum(order_facts_table.c.paid).label("g")], shop_id, since_ms)
+                .group_by(value)
+                .order_by(sa.desc("g"), value)
+                .limit(top)
+            )
+            kept = [v for v, _ in conn.execute(ranked)]
+            q = q.where(value.in_(kept))
+        rows = [dict(r._mapping) for r in conn.execute(q.group_by(*cols))]
+    views = impressions(
+        store, period, by if by in ("channel", "surface", "shop") else None, shop_id, since_ms
+    )
+    counted = by is None or by in ("channel", "surface", "shop")
+    out: list[dict[str, object]] = []
+    for r in sorted(rows, key=lambda r: (r["period_day"], str(r.get("slice", "")))):
+        slice_value = r.get("slice")
+        n = views.get((int(r["period_day"]), slice_value)) if counted else None
+        row: dict[str, object] = {"period": period_label(r["period_day"])}
+        if by:
+            row[by] = slice_value
+        out.append({**row, **_summary(r, n).to_dict()})
+    return out

@@ -1,5 +1,6 @@
 """Per live session (单场直播): GMV in the session and within 7 days after it, viewers, watch time,
-conversion (buyers ÷ viewers) and GPM (GMV ÷ room entries × 1000), from the session's own orders."""
+conversion (buyers ÷ viewers) and GPM (GMV ÷ room entries × 1000), from the session's own orders and
+the ``live_viewers`` rollup."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import sqlalchemy as sa
 
 from xingqu.analytics.orders import OrderFacts
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store.schema import TABLES, live_viewers_table
 
 AFTER_MS = 7 * 86_400_000
 
 
 def live_sessions(store: Store, orders: OrderFacts, shop_id: str | None = None) -> list[dict[str, object]]:
     """One row per live session, best-selling first."""
-    c, e, k = TABLES["content"], TABLES["events"], TABLES["creators"]
+    c, v, k = TABLES["content"], live_viewers_table, TABLES["creators"]
     q = (
         sa.select(
             c.c.content_id,
@@ -31,19 +32,17 @@ def live_sessions(store: Store, orders: OrderFacts, shop_id: str | None = None) 
     )
     if shop_id is not None:
         q = q.where(k.c.shop_id == shop_id)
-    views = (
-        sa.select(
-            e.c.content_id,
-            sa.func.count(),
-            sa.func.count(sa.distinct(e.c.user_id)),
-            sa.func.coalesce(sa.func.sum(e.c.watch_s), 0.0),
-        )
-        .where(e.c.event_type == "live_enter")
-        .group_by(e.c.content_id)
-    )
     with store.reading() as conn:
         sessions = conn.execute(q).all()
-        seen = {cid: (int(n), int(u), float(w)) for cid, n, u, w in conn.execute(views)}
+        seen: dict[str, tuple[int, int, float]] = {}
+        ids = [row[0] for row in sessions]
+        for lo in range(0, len(ids), 5_000):
+            views = (
+                sa.select(v.c.content_id, sa.func.sum(v.c.entries), sa.func.count(), sa.func.sum(v.c.watch_s))
+                .where(v.c.content_id.in_(ids[lo : lo + 5_000]))
+                .group_by(v.c.content_id)
+            )
+            seen.update({cid: (int(n), int(u), float(w)) for cid, n, u, w in conn.execute(views)})
     paid = orders.paid > 0
     by_session: dict[str, np.ndarray] = {}
     idx = np.flatnonzero(paid)

@@ -1,4 +1,4 @@
-"""Order facts: one row per order from the event log, joined to the catalogue, in one SQL query.
+"""Order facts: one row per order (the ``order_facts`` rollup), joined to the current catalogue.
 
 An order's amounts come from its events: placed = its ``order`` event, paid = its ``pay`` events,
 refunded = its ``refund`` events. Its channel comes from the account it was sold through:
@@ -14,11 +14,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS
+from xingqu.store.schema import TABLES, order_facts_table
+from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
-QUALITY_REASONS = ("quality", "not_as_described")
-SELF_KINDS = ("shop_official", "shop_channel")
-CHANNELS = ("self", "creator", "other")
+__all__ = ["CHANNELS", "QUALITY_REASONS", "SELF_KINDS", "OrderFacts", "load_orders"]
 
 
 @dataclass(frozen=True)
@@ -53,88 +53,47 @@ class OrderFacts:
 
 
 def load_orders(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> OrderFacts:
-    """Every order in the log (or one shop's, or placed since a time), with amounts, channel and the
-    governance standing of its product and shop."""
-    e, p, s, c = TABLES["events"], TABLES["products"], TABLES["shops"], TABLES["creators"]
-
-    def when(kind: str, col: sa.ColumnElement) -> sa.ColumnElement:
-        return sa.case((e.c.event_type == kind, col))
-
-    quality = sa.case(
-        (sa.and_(e.c.event_type == "refund", e.c.refund_reason.in_(QUALITY_REASONS)), e.c.amount)
-    )
-    per_order = (
-        sa.select(
-            e.c.order_id.label("order_id"),
-            sa.func.min(e.c.user_id).label("user_id"),
-            sa.func.min(e.c.product_id).label("product_id"),
-            sa.func.min(e.c.creator_id).label("creator_id"),
-            sa.func.min(e.c.content_id).label("content_id"),
-            sa.func.min(when("order", e.c.surface)).label("surface"),
-            sa.func.coalesce(sa.func.max(when("order", e.c.amount)), 0).label("placed"),
-            sa.func.coalesce(sa.func.sum(when("pay", e.c.amount)), 0).label("paid"),
-            sa.func.coalesce(sa.func.sum(when("refund", e.c.amount)), 0).label("refunded"),
-            sa.func.coalesce(sa.func.sum(quality), 0).label("quality_refunded"),
-            sa.func.coalesce(sa.func.max(when("order", e.c.quantity)), 1).label("units"),
-            sa.func.coalesce(sa.func.min(when("order", e.c.ts)), sa.func.min(e.c.ts)).label("placed_ts"),
-            sa.func.coalesce(sa.func.min(when("pay", e.c.ts)), 0).label("paid_ts"),
-        )
-        .where(e.c.order_id.is_not(None), e.c.event_type.in_(("order", "pay", "refund")))
-        .group_by(e.c.order_id)
-        .subquery()
-    )
+    """Every order (or one shop's, or placed since a time) from the ``order_facts`` rollup, with the
+    current governance standing of its product and shop."""
+    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
     query = sa.select(
-        per_order,
-        p.c.shop_id,
+        o.c.order_id,
+        o.c.user_id,
+        o.c.product_id,
+        o.c.shop_id,
         p.c.brand_id,
         p.c.category,
-        p.c.status,
-        s.c.status.label("shop_status"),
-        s.c.experience_score,
-        c.c.kind.label("account_kind"),
-    ).select_from(
-        per_order.outerjoin(p, p.c.product_id == per_order.c.product_id)
-        .outerjoin(s, s.c.shop_id == p.c.shop_id)
-        .outerjoin(c, c.c.creator_id == per_order.c.creator_id)
-    )
-    if shop_id is not None:
-        query = query.where(p.c.shop_id == shop_id)
-    if since_ms is not None:
-        query = query.where(per_order.c.placed_ts >= since_ms)
-    with store.reading() as conn:
-        result = conn.execute(query)
-        names = list(result.keys())
-        rows = result.all()
-    col = {n: np.array([r[i] for r in rows], dtype=object) for i, n in enumerate(names)}
-
-    def ints(name: str) -> np.ndarray:
-        return col[name].astype(np.int64) if len(rows) else np.zeros(0, np.int64)
-
-    has_creator = np.array([k is not None for k in col["creator_id"]], dtype=bool)
-    channel = np.where(
-        np.isin(col["account_kind"], SELF_KINDS), "self", np.where(has_creator, "creator", "other")
-    )
-    ok = (col["status"] == "listed") & ~np.isin(col["shop_status"], ("suspended", "closed"))
-    return OrderFacts(
-        order_id=col["order_id"],
-        user_id=col["user_id"],
-        product_id=col["product_id"],
-        shop_id=col["shop_id"],
-        brand_id=col["brand_id"],
-        category=col["category"],
-        creator_id=col["creator_id"],
-        content_id=col["content_id"],
-        surface=col["surface"],
-        placed=ints("placed"),
-        paid=ints("paid"),
-        refunded=ints("refunded"),
-        quality_refunded=ints("quality_refunded"),
-        units=ints("units"),
-        placed_ts=ints("placed_ts"),
-        paid_ts=ints("paid_ts"),
-        channel=channel.astype(object),
-        product_ok=np.asarray(ok, dtype=bool),
-        shop_score=np.array(
-            [np.nan if v is None else float(v) for v in col["experience_score"]], dtype=np.float64
+        o.c.creator_id,
+        o.c.content_id,
+        o.c.surface,
+        sa.func.coalesce(o.c.placed, 0),
+        o.c.paid,
+        o.c.refunded,
+        o.c.quality_refunded,
+        sa.func.coalesce(o.c.units, 1),
+        sa.func.coalesce(o.c.order_ts, o.c.first_ts),
+        sa.func.coalesce(o.c.pay_ts, 0),
+        o.c.channel,
+        sa.and_(
+            p.c.status == "listed",
+            sa.or_(s.c.status.is_(None), s.c.status.not_in(BLOCKED_SHOP_STATUSES)),
         ),
+        s.c.experience_score,
+    ).select_from(o.outerjoin(p, p.c.product_id == o.c.product_id).outerjoin(s, s.c.shop_id == o.c.shop_id))
+    if shop_id is not None:
+        query = query.where(o.c.shop_id == shop_id)
+    if since_ms is not None:
+        query = query.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+    with store.reading() as conn:
+        rows = conn.execute(query).all()
+    n_fields = len(OrderFacts.__dataclass_fields__)
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(n_fields)]
+    objects = lambda i: np.array(cols[i], dtype=object)  # noqa: E731
+    ints = lambda i: np.array(cols[i], dtype=np.int64)  # noqa: E731
+    return OrderFacts(
+        *(objects(i) for i in range(9)),
+        *(ints(i) for i in range(9, 16)),
+        channel=objects(16),
+        product_ok=np.array([bool(v) for v in cols[17]], dtype=bool),
+        shop_score=np.array([np.nan if v is None else float(v) for v in cols[18]], dtype=np.float64),
     )

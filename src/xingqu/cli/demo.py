@@ -11,8 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from xingqu.analytics import gmv_summary, load_orders
-from xingqu.analytics.gmv import impressions_by_period
+from xingqu.analytics import gmv_summary
 from xingqu.cli import data
 from xingqu.cli.common import console, err_console, file_progress
 from xingqu.cli.learn import print_trained
@@ -57,7 +56,7 @@ def demo(
     data._print_import(imported)
     data.stats(db=db, json_out=False)
     console.rule("[bold]The month in money[/]: GMV and quality GMV")
-    print_gmv_summary(gmv_summary(load_orders(store), sum(impressions_by_period(store, "month").values())))
+    print_gmv_summary(gmv_summary(store))
     console.rule("[bold]Training[/]: retrievers and their blend, tuned on a validation split")
     model = train(
         store, Path(market).parent / "demo-models", progress=lambda msg: err_console.print(f"[dim]{msg}…[/]")

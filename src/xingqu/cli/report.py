@@ -14,9 +14,10 @@ from rich.table import Table
 from xingqu.analytics import gmv_by_period, gmv_summary, load_orders
 from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.chart import line_chart
+from xingqu.analytics.compass import compass_page
 from xingqu.analytics.customers import customer_metrics
-from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm, live_content_ids
-from xingqu.analytics.gmv import SLICES, GmvSummary, impressions_by_period, period_of
+from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
+from xingqu.analytics.gmv import SLICES, GmvSummary, period_of
 from xingqu.analytics.live import live_sessions
 from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
 
@@ -47,14 +48,12 @@ def gmv_cmd(
     """GMV placed, paid, refunded, net and quality GMV per period (and slice), with the gap."""
     if period not in ("day", "week", "month"):
         raise typer.BadParameter("use day, week or month", param_hint="--period")
-    store = open_store(db)
-    store.require_ready()
-    orders = load_orders(store, shop)
-    views = impressions_by_period(store, period, shop_id=shop)  # type: ignore[arg-type]
     if by is not None and by not in SLICES:
         raise typer.BadParameter(f"use one of {', '.join(SLICES)}", param_hint="--by")
-    rows = gmv_by_period(orders, period, by, views, top=top)  # type: ignore[arg-type]
-    total = gmv_summary(orders, sum(views.values()))
+    store = open_store(db)
+    store.require_ready()
+    rows = gmv_by_period(store, period, by, shop, top=top)  # type: ignore[arg-type]
+    total = gmv_summary(store, shop)
     if csv_out is not None:
         _write_csv(rows, csv_out)
     if chart is not None:
@@ -174,7 +173,7 @@ def funnel_cmd(
     store = open_store(db)
     store.require_ready()
     counts = event_counts(store, shop)
-    extra = gpm(load_orders(store, shop), counts, live_content_ids(store))
+    extra = gpm(store, counts, shop)
     _emit(funnel_by_surface(counts), "Funnel by surface", csv_out, json_out, dict(extra))
 
 
@@ -224,9 +223,9 @@ def channels_cmd(
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
     store = open_store(db)
     store.require_ready()
-    orders = load_orders(store, shop)
-    rows = channel_growth(orders, period)  # type: ignore[arg-type]
-    _emit(rows, f"Channels per {period}", csv_out, json_out, dict(private_domain_share(store, orders)))
+    rows = channel_growth(store, period, shop)  # type: ignore[arg-type]
+    share = private_domain_share(store, load_orders(store, shop))
+    _emit(rows, f"Channels per {period}", csv_out, json_out, dict(share))
 
 
 @report_app.command("shop")
@@ -239,28 +238,12 @@ def shop_cmd(
     """One shop's compass page (罗盘): GMV and quality GMV, funnel, customers, channels, live sessions."""
     store = open_store(db)
     store.require_ready()
-    span = store.event_time_range()
-    since = (span[1] - days * 86_400_000) if span else None
-    orders = load_orders(store, shop, since_ms=since)
-    counts = event_counts(store, shop, since_ms=since)
-    page = {
-        "shop": shop,
-        "days": days,
-        "gmv": gmv_summary(orders, sum(c.get("impression", 0) for c in counts.values())).to_dict(),
-        "gpm": gpm(orders, counts, live_content_ids(store)),
-        "funnel": funnel_by_surface(counts),
-        "customers": customer_metrics(orders),
-        "channels": channel_growth(orders, "week"),
-        "private_domain": private_domain_share(store, orders),
-        "live": [
-            {k: v for k, v in r.items() if k != "start_ms"} for r in live_sessions(store, orders, shop)[:10]
-        ],
-    }
+    page = compass_page(store, shop, days)
     if json_out:
         print_json(page)
         return
     console.rule(f"[bold]Compass[/]: shop {shop}, last {days} days")
-    print_gmv_summary(gmv_summary(orders))
+    print_gmv_summary(GmvSummary(**{k: v for k, v in page["gmv"].items() if k != "gpm"}))  # type: ignore[union-attr]
     for title, rows in (
         ("Funnel", page["funnel"]),
         ("Channels per week", page["channels"]),
