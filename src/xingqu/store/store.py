@@ -21,7 +21,7 @@ from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
 from xingqu.store.rollups import Lookups, RollupBuilder
-from xingqu.store.schema import TABLES, audit_table, meta_table, metadata
+from xingqu.store.schema import TABLES, audit_table, daily_totals_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
 #: Shops whose products are shown nowhere.
@@ -328,11 +328,11 @@ class Store:
             return {kind: self.count(kind, conn) for kind in KINDS}
 
     def event_type_counts(self) -> dict[str, int]:
-        """Events per event type, every known type listed (zero when absent)."""
-        events = TABLES["events"]
+        """Events per event type, every known type listed (zero when absent), from the daily rollup."""
+        totals = daily_totals_table
         with self.reading() as conn:
             rows = conn.execute(
-                sa.select(events.c.event_type, sa.func.count()).group_by(events.c.event_type)
+                sa.select(totals.c.event_type, sa.func.sum(totals.c.n)).group_by(totals.c.event_type)
             ).all()
         found = {str(t): int(n) for t, n in rows}
         return {t.value: found.get(t.value, 0) for t in EventType}
