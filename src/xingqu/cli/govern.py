@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
@@ -17,19 +16,8 @@ from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_s
 from xingqu.errors import UserError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.actions import reinstate, take_down
-from xingqu.governance.duplicates import DuplicateIndex
+from xingqu.governance.context import ScreeningContext
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
-
-
-def _authorised_brands(store: Store) -> dict[str, list[str]] | None:
-    """Each shop's authorised brands from the store, when it has a schema; None otherwise."""
-    if store.schema_version() is None:
-        return None
-    s = TABLES["shops"]
-    with store.reading() as conn:
-        rows = conn.execute(sa.select(s.c.shop_id, s.c.brand_ids)).all()
-    return {shop: json.loads(brands) if brands else [] for shop, brands in rows}
 
 
 def screen_cmd(
@@ -50,15 +38,10 @@ def screen_cmd(
     """Screen listings: one JSON line per listing with its decision (approve/review/reject) and reasons."""
     screener = Screener.from_file(rules) if rules else Screener.default()
     store = Store.open(db)
-    brands = _authorised_brands(store)
-    if brands is not None:
-        index = DuplicateIndex.from_store(store, screener.duplicate_threshold)
-    else:
-        index = DuplicateIndex(screener.duplicate_threshold)
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    context = ScreeningContext.from_store(store, screener)
     fh = out.open("w", encoding="utf-8") if out else sys.stdout
-    counts = {"approve": 0, "review": 0, "reject": 0}
     to_queue: list[tuple[Decision, dict[str, object]]] = []
     try:
         with path.open(encoding="utf-8") as src:
@@ -71,20 +54,9 @@ def screen_cmd(
                     raise UserError(f"{path}, line {lineno}: not valid JSON: {exc.msg}") from None
                 if not isinstance(listing, dict):
                     raise UserError(f"{path}, line {lineno}: each line must be a JSON object")
-                shop = listing.get("shop") or listing.get("shop_id")
-                allowed = brands.get(shop) if brands is not None and shop in brands else None
-                decision = screener.screen(listing, allowed, index)
+                decision = context.screen(listing)
                 if queue and decision.decision == "review":
                     to_queue.append((decision, listing))
-                if shop:  # later listings in the file are compared with this one too
-                    index.add(
-                        decision.id,
-                        str(shop),
-                        str(listing.get("title") or ""),
-                        listing.get("brand") or listing.get("brand_id"),
-                        listing.get("category"),
-                    )
-                counts[decision.decision] += 1
                 fh.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
     finally:
         if out:
@@ -93,8 +65,8 @@ def screen_cmd(
         store.init()
         err_console.print(f"{review.enqueue(store, to_queue):,} listings queued for review")
     err_console.print(
-        f"screened {sum(counts.values()):,} listings with rules {screener.version}: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        f"screened {sum(context.counts.values()):,} listings with rules {screener.version}: "
+        + ", ".join(f"{k} {v:,}" for k, v in context.counts.items())
     )
 
 

@@ -19,19 +19,25 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@cache
+def _fold(ch: str) -> str:
+    """One character as screening reads it: NFKC, traditional → simplified, lower case, and only the
+    characters kept (cached: titles repeat the same few thousand characters)."""
+    folded = unicodedata.normalize("NFKC", ch)
+    if folded != ch or not ch.isascii():
+        folded = _t2s().convert(folded)
+    return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
+
+
 def screening_text(text: str) -> tuple[str, list[int]]:
     """(normalised text, for each of its characters the index of the original character)."""
     chars: list[str] = []
     where: list[int] = []
-    converter = _t2s()
     for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch)
-        if folded != ch or not ch.isascii():
-            folded = converter.convert(folded)
-        for c in folded.lower():
-            if c.isalnum() or c in KEEP_EXTRA:
-                chars.append(c)
-                where.append(i)
+        folded = _fold(ch)
+        if folded:
+            chars.append(folded)
+            where.extend([i] * len(folded))
     return "".join(chars), where
 
 

@@ -16,6 +16,7 @@ import ahocorasick
 from xingqu.errors import ConfigError
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import normalise_term, screening_text
+from xingqu.governance.prices import PriceFacts
 
 DECISIONS = ("approve", "review", "reject")
 
@@ -45,6 +46,16 @@ class Decision:
             "ruleset": self.ruleset,
             "reasons": [{**asdict(r), "span": list(r.span) if r.span else None} for r in self.reasons],
         }
+
+
+def _money(value: object) -> int | None:
+    """A price in fen from a listing field (int, or a numeric string); None when absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,26 @@ class Screener:
         dup = rules.get("duplicates", {})
         self.duplicate_threshold = float(dup.get("threshold", 0.8))
         self.duplicate_severity = str(dup.get("severity", "review"))
+        price = rules.get("price", {})
+        self.price_window_days = int(price.get("reference_window_days", 7))
+        self.reference_severity = str(price.get("reference_severity", "reject"))
+        self.unsupported_reference_severity = str(price.get("unsupported_reference_severity", "review"))
+        self.floor_ratio = float(price.get("floor_ratio", 0.3))
+        self.floor_severity = str(price.get("floor_severity", "review"))
+        self.floor_min_samples = int(price.get("floor_min_samples", 5))
+        vague = rules.get("vague_titles", {})
+        # longest first, so that 秒杀专项 goes before 秒杀
+        self.vague_terms = sorted(
+            {normalise_term(t) for t in vague.get("terms", [])} - {""}, key=len, reverse=True
+        )
+        self.vague_filler = set(normalise_term(str(vague.get("filler", ""))))
+        self.vague_min_chars = int(vague.get("min_subject_chars", 2))
+        self.vague_severity = str(vague.get("severity", "review"))
+        self.vague_message = str(vague.get("message", "the title names no product"))
+        for name in ("duplicate", "reference", "unsupported_reference", "floor", "vague"):
+            value = getattr(self, f"{name}_severity")
+            if value not in DECISIONS[1:]:
+                raise ConfigError(f"listing rules: severity {value!r} of {name} must be review or reject")
 
     @classmethod
     def default(cls) -> Screener:
@@ -129,18 +160,93 @@ class Screener:
             kept.append(r)
         return kept
 
+    def vague(self, title: str) -> bool:
+        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers."""
+        rest, _ = screening_text(title)
+        for term in self.vague_terms:
+            rest = rest.replace(term, "")
+        subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
+        return len(subject) < self.vague_min_chars
+
+    def _price_reasons(self, listing: dict[str, Any], lid: str, prices: PriceFacts | None) -> list[Reason]:
+        out: list[Reason] = []
+        price, reference = _money(listing.get("price")), _money(listing.get("reference_price"))
+        if price is not None and reference is not None and reference > price:
+            basis = _money(listing.get("lowest_price_7d"))
+            if basis is None and prices is not None:
+                basis = prices.reference_basis(lid)
+            days = self.price_window_days
+            if basis is None:
+                out.append(
+                    Reason(
+                        "price:reference_unsupported",
+                        "price",
+                        self.unsupported_reference_severity,
+                        str(reference),
+                        None,
+                        f"reference price {reference / 100:.2f} has no sale in the last {days} days or "
+                        "before to support it",
+                        "reference_price",
+                    )
+                )
+            elif reference > basis:
+                out.append(
+                    Reason(
+                        "price:reference_7d",
+                        "price",
+                        self.reference_severity,
+                        str(reference),
+                        None,
+                        f"reference price {reference / 100:.2f} is above the lowest price of the last "
+                        f"{days} days ({basis / 100:.2f})",
+                        "reference_price",
+                    )
+                )
+        if price is not None and prices is not None:
+            brand = listing.get("brand") or listing.get("brand_id")
+            usual = prices.usual_price(brand, listing.get("category"))
+            if usual is not None and price < self.floor_ratio * usual:
+                out.append(
+                    Reason(
+                        "price:below_floor",
+                        "price",
+                        self.floor_severity,
+                        str(price),
+                        None,
+                        f"price {price / 100:.2f} is under {self.floor_ratio:.0%} of the usual "
+                        f"{usual / 100:.2f} for this brand and category (counterfeit risk)",
+                        "price",
+                    )
+                )
+        return out
+
     def screen(
         self,
         listing: dict[str, Any],
         authorised_brands: Iterable[str] | None = None,
         duplicates: DuplicateIndex | None = None,
+        prices: PriceFacts | None = None,
     ) -> Decision:
         """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason.
 
-        With ``duplicates``, a listing that nearly repeats another of the same shop is flagged too."""
+        With ``duplicates``, a listing that nearly repeats another of the same shop is flagged too; with
+        ``prices``, the price rules use the store's sales and usual prices."""
         lid = str(listing.get("id") or listing.get("product_id") or "")
-        reasons = self.scan(str(listing.get("title") or ""), "title")
+        title = str(listing.get("title") or "")
+        reasons = self.scan(title, "title")
         reasons += self.scan(str(listing.get("description") or ""), "description")
+        if self.vague_terms and title.strip() and self.vague(title):
+            reasons.append(
+                Reason(
+                    "title:vague",
+                    "vague_title",
+                    self.vague_severity,
+                    title,
+                    (0, len(title)),
+                    self.vague_message,
+                )
+            )
+        reasons += self._price_reasons(listing, lid, prices)
         category = str(listing.get("category") or "")
         quals = set(listing.get("qualifications") or [])
         for r in self.restricted:

@@ -1,0 +1,77 @@
+"""What screening a stream of listings needs besides the rules: the shops' authorised brands, the
+listings already there (for duplicates), and price facts; built once from the store, then each screened
+listing joins the duplicate index so that later listings of the same stream are compared with it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from xingqu.governance.duplicates import DuplicateIndex
+from xingqu.governance.prices import PriceFacts
+from xingqu.governance.screening import Decision, Screener
+from xingqu.store import Store
+from xingqu.store.schema import TABLES
+
+
+@dataclass
+class ScreeningContext:
+    """One screening session's facts; ``authorised`` is None when nothing is known about shops."""
+
+    screener: Screener
+    duplicates: DuplicateIndex
+    authorised: dict[str, list[str]] | None = None
+    prices: PriceFacts | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"approve": 0, "review": 0, "reject": 0})
+
+    @classmethod
+    def empty(cls, screener: Screener) -> ScreeningContext:
+        """No store: term, category, vague-title, in-stream duplicate and listing-given price rules."""
+        return cls(screener, DuplicateIndex(screener.duplicate_threshold))
+
+    @classmethod
+    def from_store(cls, store: Store, screener: Screener) -> ScreeningContext:
+        """From the store's shops, products and sales (an empty context when it has no schema)."""
+        if store.schema_version() is None:
+            return cls.empty(screener)
+        with store.reading() as conn:
+            return cls.from_conn(conn, screener)
+
+    @classmethod
+    def from_conn(cls, conn: Connection, screener: Screener) -> ScreeningContext:
+        """``from_store`` inside an open transaction (an import sees the shops it has just written)."""
+        s = TABLES["shops"]
+        brands = {
+            shop: json.loads(b) if b else []
+            for shop, b in conn.execute(sa.select(s.c.shop_id, s.c.brand_ids))
+        }
+        return cls(
+            screener,
+            DuplicateIndex.from_conn(conn, screener.duplicate_threshold),
+            brands,
+            PriceFacts.from_conn(
+                conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples
+            ),
+        )
+
+    def screen(self, listing: dict[str, Any]) -> Decision:
+        """Decide a listing, then index it for the listings after it."""
+        shop = listing.get("shop") or listing.get("shop_id")
+        allowed = (
+            self.authorised.get(shop) if self.authorised is not None and shop in self.authorised else None
+        )
+        decision = self.screener.screen(listing, allowed, self.duplicates, self.prices)
+        if shop:
+            self.duplicates.add(
+                decision.id,
+                str(shop),
+                str(listing.get("title") or ""),
+                listing.get("brand") or listing.get("brand_id"),
+                listing.get("category"),
+            )
+        self.counts[decision.decision] += 1
+        return decision

@@ -1,0 +1,103 @@
+"""Price facts the price rules judge a listing against (``domain.md`` §6.4, §6.5).
+
+- the 7-day rule: a reference price (划线价 / 原价) may not exceed the lowest price the product actually
+  sold at in the 7 days before (with no sale in those days: its last sale before them);
+- the price floor: a price far below what the brand's goods in that category (else the category's goods)
+  usually cost is a counterfeit risk. The usual price is the median over at least ``min_samples``
+  listings, so a few odd prices cannot move it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from xingqu.store import Store
+from xingqu.store.schema import TABLES, order_facts_table
+
+DAY_MS = 86_400_000
+
+
+@dataclass
+class PriceFacts:
+    """Usual prices per (brand, category) and per category, and recent sale prices per product."""
+
+    brand_medians: dict[tuple[str, str], int] = field(default_factory=dict)
+    category_medians: dict[str, int] = field(default_factory=dict)
+    recent_lowest: dict[str, int] = field(default_factory=dict)  # lowest unit price paid in the window
+    last_sold: dict[str, int] = field(default_factory=dict)  # last unit price paid before the window
+
+    @classmethod
+    def from_catalogue(
+        cls, rows: Iterable[tuple[str | None, str | None, int | None]], min_samples: int = 5
+    ) -> PriceFacts:
+        """Medians from (brand, category, price) rows of listed goods; groups under ``min_samples`` are
+        left out."""
+        by_brand: dict[tuple[str, str], list[int]] = defaultdict(list)
+        by_cat: dict[str, list[int]] = defaultdict(list)
+        for brand, category, price in rows:
+            if price is None or price <= 0 or not category:
+                continue
+            by_cat[category].append(price)
+            if brand:
+                by_brand[(brand, category)].append(price)
+        med = lambda groups: {k: int(np.median(v)) for k, v in groups.items() if len(v) >= min_samples}  # noqa: E731
+        return cls(brand_medians=med(by_brand), category_medians=med(by_cat))
+
+    @classmethod
+    def from_store(
+        cls, store: Store, now_ms: int | None = None, window_days: int = 7, min_samples: int = 5
+    ) -> PriceFacts:
+        """Medians over the listed products, and sale prices from the order rollup up to ``now_ms``
+        (default: the latest paid order)."""
+        with store.reading() as conn:
+            return cls.from_conn(conn, now_ms, window_days, min_samples)
+
+    @classmethod
+    def from_conn(
+        cls, conn: Connection, now_ms: int | None = None, window_days: int = 7, min_samples: int = 5
+    ) -> PriceFacts:
+        """``from_store`` inside an open transaction (an import sees its own rows)."""
+        p, o = TABLES["products"], order_facts_table
+        catalogue = conn.execute(
+            sa.select(p.c.brand_id, p.c.category, p.c.price).where(p.c.status == "listed")
+        ).all()
+        if now_ms is None:
+            now_ms = conn.execute(sa.select(sa.func.max(o.c.pay_ts))).scalar_one_or_none()
+        sales: list[Any] = []
+        if now_ms is not None:
+            unit = o.c.paid / sa.func.coalesce(o.c.units, 1)
+            sales = list(
+                conn.execute(
+                    sa.select(o.c.product_id, o.c.pay_ts, unit)
+                    .where(o.c.pay_ts.is_not(None), o.c.pay_ts < now_ms, o.c.paid > 0)
+                    .order_by(o.c.pay_ts)
+                )
+            )
+        facts = cls.from_catalogue(catalogue, min_samples)
+        start = (now_ms or 0) - window_days * DAY_MS
+        for product, ts, price in sales:
+            price = int(price)
+            if ts >= start:
+                facts.recent_lowest[product] = min(price, facts.recent_lowest.get(product, price))
+            else:
+                facts.last_sold[product] = price  # in time order: the last one stays
+        return facts
+
+    def usual_price(self, brand: str | None, category: str | None) -> int | None:
+        """The median price of the brand in the category, else of the category (None if unknown)."""
+        if not category:
+            return None
+        if brand and (brand, category) in self.brand_medians:
+            return self.brand_medians[(brand, category)]
+        return self.category_medians.get(category)
+
+    def reference_basis(self, product_id: str) -> int | None:
+        """The price a reference price may not exceed: lowest in the window, else the last sale."""
+        return self.recent_lowest.get(product_id, self.last_sold.get(product_id))
