@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import threading
@@ -31,7 +32,7 @@ from xingqu.ingest.readers import (
 from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.store import Store
 from xingqu.store.convert import to_storage
-from xingqu.store.rollups import Partial, RollupBuilder
+from xingqu.store.rollups import Lookups, Partial, RollupBuilder
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
 Progress = Callable[[Path, int, int], None]
@@ -356,6 +357,7 @@ class _Run:
     shown: list[RowError] = field(default_factory=list)
     total_errors: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    lookups: Lookups | None = None
 
     @property
     def failed(self) -> bool:
@@ -366,31 +368,35 @@ class _Run:
         fr = FileReport(str(file), spec.name)
         self.report.files.append(fr)
         total = progress_total(file)
-        rollups = self.store.rollup_builder(conn) if spec.name == "events" else None
-        with self.store.bulk_load(conn, spec.name, estimated_rows(file, total)):
-            batches = _pipeline(
-                self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups
+        rollups = None
+        if spec.name == "events":  # the catalogue cannot change while events are read: load it once
+            self.lookups = self.lookups or Lookups.load(conn)
+            rollups = RollupBuilder(self.lookups)
+        else:
+            self.lookups = None
+        batches = _pipeline(
+            self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups
+        )
+        for item in batches:
+            self._account(fr, item)
+            if self.progress is not None:
+                self.progress(file, item.raw.progress, total)
+            if len(spec.key) == 1:  # valid keys count as known even when nothing will be written
+                known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
+            if self.failed:
+                continue  # keep validating to report every error; write nothing more
+            if not spec.append_only:
+                fr.written += self.store.write_prepared(conn, spec.name, item.encoded)
+                continue
+            written, new_keys = self.store.append_prepared(
+                conn, spec.name, item.encoded, item.storage.num_rows
             )
-            for item in batches:
-                self._account(fr, item)
-                if self.progress is not None:
-                    self.progress(file, item.raw.progress, total)
-                if len(spec.key) == 1:  # valid keys count as known even when nothing will be written
-                    known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
-                if self.failed:
-                    continue  # keep validating to report every error; write nothing more
-                if not spec.append_only:
-                    fr.written += self.store.write_prepared(conn, spec.name, item.encoded)
-                    continue
-                written, new_keys = self.store.append_prepared(
-                    conn, spec.name, item.encoded, item.storage.num_rows
+            fr.written += written
+            fr.duplicates += item.checked.records.num_rows - written
+            if rollups is not None and item.partial is not None:
+                rollups.add(
+                    item.partial if new_keys is None else rollups.partial(_only(item.storage, new_keys))
                 )
-                fr.written += written
-                fr.duplicates += item.checked.records.num_rows - written
-                if rollups is not None and item.partial is not None:
-                    rollups.add(
-                        item.partial if new_keys is None else rollups.partial(_only(item.storage, new_keys))
-                    )
         if rollups is not None and not self.failed:
             self.store.flush_rollups(conn, rollups)
         if self.progress is not None:
@@ -438,8 +444,13 @@ def import_path(
         try:
             with store.writing() as conn:
                 known = _KnownKeys(store, conn)
-                for file, fkind in plan:
-                    run.import_file(conn, known, file, kind_spec(fkind))
+                for fkind, group in itertools.groupby(plan, key=lambda pk: pk[1]):
+                    files = [file for file, _ in group]
+                    # one index rebuild for all of a kind's files (a month of daily event files)
+                    incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
+                    with store.bulk_load(conn, fkind, incoming):
+                        for file in files:
+                            run.import_file(conn, known, file, kind_spec(fkind))
                 if run.failed:
                     raise ValidationFailed(str(path), run.shown, run.total_errors)
             committed = True

@@ -20,7 +20,7 @@ from xingqu.errors import MissingDependencyError, StoreError
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
-from xingqu.store.rollups import Lookups, RollupBuilder
+from xingqu.store.rollups import RollupBuilder
 from xingqu.store.schema import TABLES, audit_table, daily_totals_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
@@ -255,10 +255,6 @@ class Store:
         """Append a prepared batch of an append-only kind: the rows inserted and, when some were
         already stored, the keys of those inserted."""
         return self.dialect.append(conn, kind_spec(kind), prepared, rows)
-
-    def rollup_builder(self, conn: Connection) -> RollupBuilder:
-        """A builder of the event rollups, with the catalogue as ``conn`` sees it."""
-        return RollupBuilder(Lookups.load(conn))
 
     def flush_rollups(self, conn: Connection, builder: RollupBuilder) -> None:
         """Merge what ``builder`` has folded into the rollup tables, inside ``conn``'s transaction."""
