@@ -19,6 +19,7 @@ from xingqu.cli.common import (
     print_json,
 )
 from xingqu.config import Settings
+from xingqu.governance import Screener
 from xingqu.ingest import ImportReport, import_path
 from xingqu.store.export import export_parquet
 from xingqu.store.migrations import LATEST_VERSION
@@ -45,6 +46,14 @@ def import_(
         bool, typer.Option("--skip-invalid", help="Write valid rows; send invalid ones to a reject file.")
     ] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejects.")] = None,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Screen products before they are written: rejected ones are stored as rejected, "
+            "those needing review as pending and queued.",
+        ),
+    ] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
@@ -60,6 +69,7 @@ def import_(
             rejects_path=rejects,
             progress=progress,
             settings=Settings(),
+            screener=Screener.default() if screen else None,
         )
     if json_out:
         print_json(report.to_dict())
@@ -80,6 +90,13 @@ def _print_import(report: ImportReport) -> None:
     console.print(f"{report.rows:,} rows in {report.seconds:.2f} s ({rate:,.0f} rows/s).")
     if report.rejects_path:
         console.print(f"[yellow]{report.rejected:,} invalid rows written to {report.rejects_path}[/]")
+    for f in report.files:
+        if f.screened is not None:
+            console.print(
+                f"screened {Path(f.path).name}: "
+                + ", ".join(f"{k} {v:,}" for k, v in f.screened.items())
+                + " (rejected stored as rejected; review as pending, queued: xingqu review list)"
+            )
 
 
 def _iso(ms: int) -> str:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from xingqu.errors import NotFoundError, UserError
 from xingqu.governance.screening import Decision
@@ -24,40 +25,45 @@ def _now_ms() -> int:
 
 def enqueue(store: Store, decisions: list[tuple[Decision, dict[str, Any]]]) -> int:
     """Queue every ``review`` decision (re-screening replaces a listing's open entry); returns how many."""
-    queued = 0
     with store.writing() as conn:
-        for decision, listing in decisions:
-            if decision.decision != "review":
-                continue
-            row = {
-                "listing_id": decision.id,
-                "shop_id": listing.get("shop") or listing.get("shop_id"),
-                "title": listing.get("title"),
-                "ruleset": decision.ruleset,
-                "reasons": json.dumps(decision.to_dict()["reasons"], ensure_ascii=False),
-                "status": "open",
-                "submitted_at": _now_ms(),
-                "resolved_at": None,
-                "resolver": None,
-                "note": None,
-            }
-            conn.execute(
-                sa.delete(review_table).where(
-                    review_table.c.listing_id == decision.id, review_table.c.status == "open"
-                )
+        return enqueue_in(conn, decisions)
+
+
+def enqueue_in(conn: Connection, decisions: list[tuple[Decision, dict[str, Any]]]) -> int:
+    """``enqueue`` inside an open transaction (an import queues what it screened with its rows)."""
+    queued = 0
+    for decision, listing in decisions:
+        if decision.decision != "review":
+            continue
+        row = {
+            "listing_id": decision.id,
+            "shop_id": listing.get("shop") or listing.get("shop_id"),
+            "title": listing.get("title"),
+            "ruleset": decision.ruleset,
+            "reasons": json.dumps(decision.to_dict()["reasons"], ensure_ascii=False),
+            "status": "open",
+            "submitted_at": _now_ms(),
+            "resolved_at": None,
+            "resolver": None,
+            "note": None,
+        }
+        conn.execute(
+            sa.delete(review_table).where(
+                review_table.c.listing_id == decision.id, review_table.c.status == "open"
             )
-            if (
-                conn.execute(
-                    sa.select(review_table.c.listing_id).where(review_table.c.listing_id == decision.id)
-                ).first()
-                is not None
-            ):
-                conn.execute(
-                    sa.update(review_table).where(review_table.c.listing_id == decision.id).values(**row)
-                )
-            else:
-                conn.execute(sa.insert(review_table).values(**row))
-            queued += 1
+        )
+        if (
+            conn.execute(
+                sa.select(review_table.c.listing_id).where(review_table.c.listing_id == decision.id)
+            ).first()
+            is not None
+        ):
+            conn.execute(
+                sa.update(review_table).where(review_table.c.listing_id == decision.id).values(**row)
+            )
+        else:
+            conn.execute(sa.insert(review_table).values(**row))
+        queued += 1
     return queued
 
 

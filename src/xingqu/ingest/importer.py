@@ -21,6 +21,9 @@ from sqlalchemy.engine import Connection
 from xingqu.config import Settings
 from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, kind_spec
 from xingqu.errors import NotFoundError, RowError, UserError, ValidationFailed
+from xingqu.governance.context import ScreeningContext
+from xingqu.governance.intake import record_screening, screen_products
+from xingqu.governance.screening import Decision, Screener
 from xingqu.ingest.readers import (
     PARQUET_SUFFIXES,
     SUPPORTED_SUFFIXES,
@@ -48,6 +51,7 @@ class FileReport:
     written: int = 0  # rows inserted (events) or inserted-or-updated (other kinds)
     duplicates: int = 0  # events already stored, or repeated within the file
     rejected: int = 0  # invalid rows (written to the reject file with --skip-invalid)
+    screened: dict[str, int] | None = None  # products screened at import: decisions by kind
 
 
 @dataclass
@@ -260,6 +264,7 @@ class _Prepared:
     storage: pa.Table
     encoded: Any
     partial: Partial | None  # this batch's contribution to the event rollups, all rows counted
+    flagged: list[tuple[Decision, dict[str, Any]]] = field(default_factory=list)  # screened, not approved
 
 
 _DONE = object()
@@ -273,6 +278,7 @@ def _pipeline(
     batch_rows: int,
     stop: threading.Event,
     rollups: RollupBuilder | None,
+    screening: ScreeningContext | None = None,
 ) -> Iterator[_Prepared]:
     """Read, validate and encode a file's batches on a worker thread, one or two batches ahead.
 
@@ -299,10 +305,13 @@ def _pipeline(
             for raw in read_batches(file, spec, batch_rows):
                 checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
                 records = _dedupe(spec, checked.records)
+                flagged: list[tuple[Decision, dict[str, Any]]] = []
+                if screening is not None:
+                    records, flagged = screen_products(screening, records)
                 storage = to_storage(spec.name, records)
                 encoded = store.prepare_storage(spec.name, storage)
                 partial = rollups.partial(storage) if rollups is not None else None
-                if not hand_over(_Prepared(raw, checked, records, storage, encoded, partial)):
+                if not hand_over(_Prepared(raw, checked, records, storage, encoded, partial, flagged)):
                     return
             hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -358,6 +367,7 @@ class _Run:
     total_errors: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lookups: Lookups | None = None
+    screener: Screener | None = None
 
     @property
     def failed(self) -> bool:
@@ -374,8 +384,12 @@ class _Run:
             rollups = RollupBuilder(self.lookups)
         else:
             self.lookups = None
+        screening = None
+        if spec.name == "products" and self.screener is not None:
+            screening = ScreeningContext.from_conn(conn, self.screener)
+            fr.screened = screening.counts
         batches = _pipeline(
-            self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups
+            self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups, screening
         )
         for item in batches:
             self._account(fr, item)
@@ -387,6 +401,8 @@ class _Run:
                 continue  # keep validating to report every error; write nothing more
             if not spec.append_only:
                 fr.written += self.store.write_prepared(conn, spec.name, item.encoded)
+                if item.flagged:
+                    record_screening(self.store, conn, item.flagged)
                 continue
             written, new_keys = self.store.append_prepared(
                 conn, spec.name, item.encoded, item.storage.num_rows
@@ -426,19 +442,21 @@ def import_path(
     rejects_path: Path | None = None,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    screener: Screener | None = None,
 ) -> ImportReport:
     """Import a file, or a folder of files named after their kinds, in one transaction.
 
     Strict by default: any invalid row means nothing is written and ``ValidationFailed`` lists the
     errors (up to ``max_reported_errors``). With ``skip_invalid`` valid rows are written and invalid
     ones go to a reject file. Events already stored (same ``event_id``) are skipped, so re-importing
-    is a no-op.
+    is a no-op. With ``screener``, products are screened before they are written: rejected ones are
+    stored as ``rejected``, those needing review as ``pending`` and queued for review (audited).
     """
     path = Path(path)
     plan = plan_import(path, kind)
     store.init()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
-    run = _Run(store, settings or Settings(), progress, rejects)
+    run = _Run(store, settings or Settings(), progress, rejects, screener=screener)
     committed = False
     with _timed(run.report):
         try:
