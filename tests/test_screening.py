@@ -10,9 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE
+from helpers import records
 from test_cli import xingqu
 from xingqu.errors import ConfigError
 from xingqu.governance import Screener
+from xingqu.governance.prices import PriceFacts
+from xingqu.store import Store
 
 S = Screener.default()
 
@@ -138,14 +141,13 @@ def test_cli_screen(tmp_path: Path) -> None:
 def test_planted_near_duplicates_are_found_in_their_own_shop_only(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from xingqu.governance.duplicates import DuplicateIndex
     from xingqu.sim.config import SimConfig
     from xingqu.sim.run import simulate
 
     simulate(SimConfig(users=300, products=1_500, creators=20, days=1, seed=2), tmp_path)
     products = pq.read_table(tmp_path / "products.parquet").to_pylist()
     truth = {r["product_id"]: r for r in pq.read_table(tmp_path / "truth" / "products.parquet").to_pylist()}
-    index = DuplicateIndex(S.duplicate_threshold)
+    index = S.duplicate_index()
     for r in products:
         index.add(r["product_id"], r["shop_id"], r["title"], r["brand_id"], r["category"])
     planted = [r for r in products if truth[r["product_id"]]["violation"] == "duplicate"]
@@ -196,3 +198,115 @@ def test_cli_screen_catches_duplicates_within_a_file(tmp_path: Path) -> None:
     out = [json.loads(x) for x in r.stdout.splitlines()]
     assert [(d["id"], d["decision"]) for d in out] == [("a", "approve"), ("b", "review"), ("c", "approve")]
     assert out[1]["reasons"][0]["term"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("title", "vague"),
+    [
+        ("好物链接 3号", True),
+        ("百货 套装", True),
+        ("直播间专拍 补差价", True),
+        ("宝贝链接1号", True),
+        ("福利款 秒杀", True),
+        ("夏季纯棉T恤 好物推荐", False),
+        ("T恤", False),
+        ("口红", False),
+        ("坚果礼盒 原价", False),
+    ],
+)
+def test_vague_titles_go_to_review(title: str, vague: bool) -> None:
+    got, reasons = decide(title)
+    assert (("vague_title", title) in reasons) is vague
+    assert got == ("review" if vague else "approve")
+
+
+def test_reference_price_must_not_exceed_the_7_day_low() -> None:
+    base = {"title": "云杉面霜", "price": 15900}
+    above = decide(**base, reference_price=25900, lowest_price_7d=14900)
+    assert above[0] == "reject" and ("price", "25900") in above[1]
+    assert decide(**base, reference_price=14900, lowest_price_7d=14900) == ("approve", [])  # no discount
+    assert decide(**base, reference_price=16900, lowest_price_7d=16900) == ("approve", [])
+    assert decide(**base, reference_price=19900)[0] == "review"  # no sale supports it
+    facts = PriceFacts(recent_lowest={"x": 16900}, last_sold={"y": 12900})
+    assert S.screen({"id": "x", **base, "reference_price": 16900}, prices=facts).decision == "approve"
+    assert S.screen({"id": "y", **base, "reference_price": 16900}, prices=facts).decision == "reject"
+
+
+def test_price_far_under_the_usual_price_is_a_counterfeit_risk() -> None:
+    catalogue = [("b1", "bags", p) for p in (180000, 200000, 220000, 250000, 300000)]
+    catalogue += [(None, "socks", p) for p in (990, 1990, 2990, 5990, 9990)]  # a wide spread
+    facts = PriceFacts.from_catalogue(catalogue)
+    assert facts.usual("b1", "bags")[0] == pytest.approx(220000)
+    bag = {"id": "b", "title": "手提包", "brand": "b1", "category": "bags"}
+    low = S.screen({**bag, "price": 39000}, prices=facts)
+    assert low.decision == "review" and low.reasons[0].rule == "price:below_floor"
+    assert S.screen({**bag, "price": 150000}, prices=facts).decision == "approve"
+    # a cheap pair of socks is ordinary where prices spread widely; an unknown brand falls back to the
+    # category, and a category with too few listings has no floor at all
+    assert (
+        S.screen({"id": "s", "title": "袜子", "category": "socks", "price": 690}, prices=facts).decision
+        == "approve"
+    )
+    assert S.screen({**bag, "brand": "b9", "price": 39000}, prices=facts).decision == "review"
+    assert S.screen({**bag, "category": "hats", "price": 390}, prices=facts).decision == "approve"
+
+
+def test_labelled_set_meets_the_quality_targets() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from screening import quality
+
+    q = quality(S)
+    assert q["listings"] >= 300
+    for kind in ("reject", "review"):
+        assert q[f"{kind}_precision"] >= 0.95 and q[f"{kind}_recall"] >= 0.95, q["misses"]
+    assert q["clean_false_positive_rate"] <= 0.02, q["misses"]
+
+
+def test_products_are_screened_at_import(store: Store, tmp_path: Path) -> None:
+    from helpers import write_rows
+    from xingqu.governance import review
+    from xingqu.ingest import import_path
+
+    for name in ("brands", "shops"):
+        import_path(store, next(SAMPLE.glob(f"{name}.*")))
+    cols = ["product_id", "shop_id", "brand_id", "category", "title", "price", "stock"]
+    rows = [
+        {
+            "product_id": "ok",
+            "shop_id": "s-yunshan",
+            "brand_id": "b-yunshan",
+            "category": "beauty_skincare>cream",
+            "title": "云杉修护面霜",
+            "price": 15900,
+            "stock": 5,
+        },
+        {
+            "product_id": "bad",
+            "shop_id": "s-yunshan",
+            "brand_id": "b-yunshan",
+            "category": "beauty_skincare>cream",
+            "title": "云杉最好用的面霜",
+            "price": 15900,
+            "stock": 5,
+        },
+        {
+            "product_id": "ask",
+            "shop_id": "s-yunshan",
+            "brand_id": "b-yunshan",
+            "category": "beauty_skincare>cream",
+            "title": "云杉面霜 加微信",
+            "price": 15900,
+            "stock": 5,
+        },
+    ]
+    report = import_path(store, write_rows(tmp_path / "products.csv", rows, cols), screener=S)
+    assert report.files[0].screened == {"approve": 1, "review": 1, "reject": 1}
+    status = {r["product_id"]: r["status"] for r in records(store, "products")}
+    assert status == {"ok": "listed", "bad": "rejected", "ask": "pending"}
+    assert [e["listing_id"] for e in review.entries(store)] == ["ask"]
+    audit = {e["subject_id"]: e for e in store.audit_entries()}
+    assert audit["bad"]["after"]["decision"] == "reject" and audit["bad"]["actor"] == "import"
+    assert "ok" not in audit
+    assert store.servable_products(["ok", "bad", "ask"]) == {"ok"}

@@ -31,7 +31,7 @@ class ScreeningContext:
     @classmethod
     def empty(cls, screener: Screener) -> ScreeningContext:
         """No store: term, category, vague-title, in-stream duplicate and listing-given price rules."""
-        return cls(screener, DuplicateIndex(screener.duplicate_threshold))
+        return cls(screener, screener.duplicate_index())
 
     @classmethod
     def from_store(cls, store: Store, screener: Screener) -> ScreeningContext:
@@ -51,7 +51,7 @@ class ScreeningContext:
         }
         return cls(
             screener,
-            DuplicateIndex.from_conn(conn, screener.duplicate_threshold),
+            DuplicateIndex.from_conn(conn, screener.duplicate_threshold, screener.duplicate_max_changes),
             brands,
             PriceFacts.from_conn(
                 conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples

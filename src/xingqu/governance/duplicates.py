@@ -1,10 +1,13 @@
-"""Near-duplicate listings (重复铺货) in the same shop (or shop group): exact Jaccard similarity of the
-listings' tokens — normalised title words plus brand and category.
+"""Near-duplicate listings (重复铺货) in the same shop (or shop group): listings of the same brand and
+category whose normalised title words have a Jaccard similarity at or above the threshold, or differ by
+at most ``max_changes`` words (one word added to a three-word title is a minor change, though its
+Jaccard similarity is only 0.75).
 
-Duplicates only count within one shop, so the index is an inverted index per shop: a query counts, for
-each listing of the shop sharing a token with it, the tokens in common, and Jaccard follows from the two
-set sizes. That is exact (no probabilistic candidate misses, unlike MinHash LSH) and costs time in
-proportion to the postings of the query's tokens in that one shop, whatever the size of the catalogue.
+Duplicates only count within one shop, brand and category, so the index is an inverted index per such
+group: a query counts, for each listing of the group sharing a word with it, the words in common, and
+Jaccard follows from the two set sizes. That is exact (no probabilistic candidate misses, unlike MinHash
+LSH) and costs time in proportion to the postings of the query's words in that one group, whatever the
+size of the catalogue.
 """
 
 from __future__ import annotations
@@ -20,14 +23,9 @@ from xingqu.store.schema import TABLES
 from xingqu.text import tokens
 
 
-def listing_tokens(title: str, brand: str | None = None, category: str | None = None) -> set[str]:
-    """What two listings are compared on: title words, brand and category."""
-    out = {f"w:{t}" for t in tokens(title or "")}
-    if brand:
-        out.add(f"brand:{brand}")
-    if category:
-        out.add(f"cat:{category}")
-    return out
+def listing_tokens(title: str) -> set[str]:
+    """What two listings' titles are compared on: their normalised words."""
+    return set(tokens(title or ""))
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,9 @@ class Match:
     similarity: float
 
 
-class _Shop:
-    """One shop's listings: token → positions, and each position's id and token count."""
+class _Group:
+    """One shop's listings of one brand and category: word → positions, and each position's id and
+    word count."""
 
     __slots__ = ("ids", "postings", "sizes")
 
@@ -50,9 +49,10 @@ class _Shop:
 class DuplicateIndex:
     """Listings by shop, queried for near-duplicates at or above ``threshold`` Jaccard similarity."""
 
-    def __init__(self, threshold: float = 0.8) -> None:
+    def __init__(self, threshold: float = 0.8, max_changes: int = 1) -> None:
         self.threshold = threshold
-        self._shops: dict[str, _Shop] = {}
+        self.max_changes = max_changes
+        self._groups: dict[tuple[str, str, str], _Group] = {}
         self._vocab: dict[str, int] = {}
         self._known: set[str] = set()
 
@@ -70,11 +70,11 @@ class DuplicateIndex:
         """Index a listing (a listing id is indexed once; later adds of it are ignored)."""
         if listing_id in self._known:
             return
-        toks = listing_tokens(title, brand, category)
+        toks = listing_tokens(title)
         if not toks:
             return
         self._known.add(listing_id)
-        s = self._shops.setdefault(shop, _Shop())
+        s = self._groups.setdefault((shop, brand or "", category or ""), _Group())
         pos = len(s.ids)
         s.ids.append(listing_id)
         s.sizes.append(len(toks))
@@ -89,9 +89,9 @@ class DuplicateIndex:
         category: str | None = None,
         exclude: str | None = None,
     ) -> list[Match]:
-        """Listings of the same shop this one nearly repeats, most similar first."""
-        s = self._shops.get(shop)
-        toks = listing_tokens(title, brand, category)
+        """Listings of the same shop, brand and category this one nearly repeats, most similar first."""
+        s = self._groups.get((shop, brand or "", category or ""))
+        toks = listing_tokens(title)
         if s is None or not toks:
             return []
         shared: Counter[int] = Counter()
@@ -100,21 +100,22 @@ class DuplicateIndex:
         n = len(toks)
         out = []
         for pos, common in shared.items():
-            sim = common / (n + s.sizes[pos] - common)
-            if sim >= self.threshold and s.ids[pos] != exclude:
+            union = n + s.sizes[pos] - common
+            sim = common / union
+            if (sim >= self.threshold or union - common <= self.max_changes) and s.ids[pos] != exclude:
                 out.append(Match(s.ids[pos], sim))
         return sorted(out, key=lambda m: (-m.similarity, m.listing_id))
 
     @classmethod
-    def from_store(cls, store: Store, threshold: float = 0.8) -> DuplicateIndex:
+    def from_store(cls, store: Store, threshold: float = 0.8, max_changes: int = 1) -> DuplicateIndex:
         """Every product in the store, as the listings new ones are compared with."""
         with store.reading() as conn:
-            return cls.from_conn(conn, threshold)
+            return cls.from_conn(conn, threshold, max_changes)
 
     @classmethod
-    def from_conn(cls, conn: Connection, threshold: float = 0.8) -> DuplicateIndex:
+    def from_conn(cls, conn: Connection, threshold: float = 0.8, max_changes: int = 1) -> DuplicateIndex:
         """``from_store`` inside an open transaction."""
-        index = cls(threshold)
+        index = cls(threshold, max_changes)
         p = TABLES["products"]
         for pid, shop, title, brand, category in conn.execute(
             sa.select(p.c.product_id, p.c.shop_id, p.c.title, p.c.brand_id, p.c.category)

@@ -3,8 +3,9 @@
 - the 7-day rule: a reference price (划线价 / 原价) may not exceed the lowest price the product actually
   sold at in the 7 days before (with no sale in those days: its last sale before them);
 - the price floor: a price far below what the brand's goods in that category (else the category's goods)
-  usually cost is a counterfeit risk. The usual price is the median over at least ``min_samples``
-  listings, so a few odd prices cannot move it.
+  usually cost is a counterfeit risk. "Usually" is the median and the robust spread (1.4826 × the
+  median absolute deviation of log prices) over at least ``min_samples`` listings, so a few odd prices
+  cannot move either.
 """
 
 from __future__ import annotations
@@ -24,12 +25,23 @@ from xingqu.store.schema import TABLES, order_facts_table
 DAY_MS = 86_400_000
 
 
+def _usual(groups: dict[Any, list[int]], min_samples: int) -> dict[Any, tuple[float, float]]:
+    out = {}
+    for key, prices in groups.items():
+        if len(prices) < min_samples:
+            continue
+        logs = np.log(np.asarray(prices, dtype=np.float64))
+        mid = float(np.median(logs))
+        out[key] = (float(np.exp(mid)), 1.4826 * float(np.median(np.abs(logs - mid))))
+    return out
+
+
 @dataclass
 class PriceFacts:
     """Usual prices per (brand, category) and per category, and recent sale prices per product."""
 
-    brand_medians: dict[tuple[str, str], int] = field(default_factory=dict)
-    category_medians: dict[str, int] = field(default_factory=dict)
+    brand_usual: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # (median, σ_log)
+    category_usual: dict[str, tuple[float, float]] = field(default_factory=dict)
     recent_lowest: dict[str, int] = field(default_factory=dict)  # lowest unit price paid in the window
     last_sold: dict[str, int] = field(default_factory=dict)  # last unit price paid before the window
 
@@ -47,8 +59,7 @@ class PriceFacts:
             by_cat[category].append(price)
             if brand:
                 by_brand[(brand, category)].append(price)
-        med = lambda groups: {k: int(np.median(v)) for k, v in groups.items() if len(v) >= min_samples}  # noqa: E731
-        return cls(brand_medians=med(by_brand), category_medians=med(by_cat))
+        return cls(brand_usual=_usual(by_brand, min_samples), category_usual=_usual(by_cat, min_samples))
 
     @classmethod
     def from_store(
@@ -90,13 +101,13 @@ class PriceFacts:
                 facts.last_sold[product] = price  # in time order: the last one stays
         return facts
 
-    def usual_price(self, brand: str | None, category: str | None) -> int | None:
-        """The median price of the brand in the category, else of the category (None if unknown)."""
+    def usual(self, brand: str | None, category: str | None) -> tuple[float, float] | None:
+        """(median price, robust σ of log price) of the brand in the category, else of the category."""
         if not category:
             return None
-        if brand and (brand, category) in self.brand_medians:
-            return self.brand_medians[(brand, category)]
-        return self.category_medians.get(category)
+        if brand and (brand, category) in self.brand_usual:
+            return self.brand_usual[(brand, category)]
+        return self.category_usual.get(category)
 
     def reference_basis(self, product_id: str) -> int | None:
         """The price a reference price may not exceed: lowest in the window, else the last sale."""

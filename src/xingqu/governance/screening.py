@@ -4,6 +4,7 @@ authorisation; each decision carries its reasons and the rule-set version."""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -101,11 +102,13 @@ class Screener:
         dup = rules.get("duplicates", {})
         self.duplicate_threshold = float(dup.get("threshold", 0.8))
         self.duplicate_severity = str(dup.get("severity", "review"))
+        self.duplicate_max_changes = int(dup.get("max_word_changes", 1))
         price = rules.get("price", {})
         self.price_window_days = int(price.get("reference_window_days", 7))
         self.reference_severity = str(price.get("reference_severity", "reject"))
         self.unsupported_reference_severity = str(price.get("unsupported_reference_severity", "review"))
         self.floor_ratio = float(price.get("floor_ratio", 0.3))
+        self.floor_mads = float(price.get("floor_mads", 3.0))
         self.floor_severity = str(price.get("floor_severity", "review"))
         self.floor_min_samples = int(price.get("floor_min_samples", 5))
         vague = rules.get("vague_titles", {})
@@ -160,6 +163,10 @@ class Screener:
             kept.append(r)
         return kept
 
+    def duplicate_index(self) -> DuplicateIndex:
+        """An empty duplicate index with this rule set's settings."""
+        return DuplicateIndex(self.duplicate_threshold, self.duplicate_max_changes)
+
     def vague(self, title: str) -> bool:
         """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers."""
         rest, _ = screening_text(title)
@@ -204,8 +211,13 @@ class Screener:
                 )
         if price is not None and prices is not None:
             brand = listing.get("brand") or listing.get("brand_id")
-            usual = prices.usual_price(brand, listing.get("category"))
-            if usual is not None and price < self.floor_ratio * usual:
+            usual = prices.usual(brand, listing.get("category"))
+            floor = (
+                None
+                if usual is None
+                else usual[0] * min(self.floor_ratio, math.exp(-self.floor_mads * usual[1]))
+            )
+            if usual is not None and floor is not None and price < floor:
                 out.append(
                     Reason(
                         "price:below_floor",
@@ -213,8 +225,8 @@ class Screener:
                         self.floor_severity,
                         str(price),
                         None,
-                        f"price {price / 100:.2f} is under {self.floor_ratio:.0%} of the usual "
-                        f"{usual / 100:.2f} for this brand and category (counterfeit risk)",
+                        f"price {price / 100:.2f} is under the floor {floor / 100:.2f} of the usual "
+                        f"{usual[0] / 100:.2f} for this brand and category (counterfeit risk)",
                         "price",
                     )
                 )

@@ -179,6 +179,11 @@ PROHIBITED_ITEMS = [
     ("仿真枪", "replica_gun"),
 ]
 DIVERSION_TERMS = ["加微信", "私聊下单", "VX咨询"]
+#: Licences that legitimate sellers of restricted goods hold (category or leaf → qualification).
+QUALIFICATIONS = {
+    "health_supplements": "health_food_permit",
+    "mother_baby>formula": "infant_formula_registration",
+}
 VIOLATION_KINDS = ("absolute_term", "counterfeit", "prohibited", "duplicate", "diversion")
 
 

@@ -355,13 +355,25 @@ def generate_world(cfg: SimConfig) -> World:
     bad = np.flatnonzero(rng.random(P) < cfg.violation_share)
     kinds = rng.choice(len(text.VIOLATION_KINDS), len(bad), p=[0.35, 0.25, 0.1, 0.2, 0.1])
     titles = []
+    used: set[tuple[int, str]] = set()  # (shop, title core): distinct products get distinct titles
     for i in range(P):
         c = cats[p_category[i]]
         brand = b_name[p_brand[i]] if p_brand[i] >= 0 else ""
-        style_word = text.STYLE_WORDS[p_styles[i, 0] % len(text.STYLE_WORDS)]
-        func_word = text.FUNCTION_WORDS[p_functions[i, 0]]
         noun = text.NOUNS[c][p_leaf[i]][1]
-        titles.append(f"{brand}{style_word}{func_word}{noun}")
+        # the product's own style and function words first; other style words only on a clash
+        options = [(p_styles[i, a], p_functions[i, b]) for a in (0, 1) for b in (0, 1)]
+        options += [
+            (p_styles[i, 0] + k, f)
+            for f in cat_functions[p_category[i]]
+            for k in range(len(text.STYLE_WORDS))
+        ]
+        for s_word, f_word in options:
+            word = text.STYLE_WORDS[s_word % len(text.STYLE_WORDS)]
+            title = f"{brand}{word}{text.FUNCTION_WORDS[f_word]}{noun}"
+            if (int(p_shop[i]), title) not in used:
+                break
+        used.add((int(p_shop[i]), title))
+        titles.append(title)
     for i, kind in zip(bad.tolist(), kinds.tolist(), strict=True):
         name = text.VIOLATION_KINDS[kind]
         p_violation[i] = name

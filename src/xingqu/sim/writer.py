@@ -153,6 +153,15 @@ def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
             "stock": w.p_stock,
             "status": ["listed"] * P,
             "commission_rate": w.p_commission,
+            "qualifications": [
+                [
+                    q
+                    for scope, q in text.QUALIFICATIONS.items()
+                    if path == scope or path.startswith(scope + ">")
+                ]
+                or None
+                for path in leaf
+            ],
             "created_at": _ms(w.p_created_day, w.start_ms),
         },
         P,
