@@ -45,7 +45,26 @@ def test_output_imports_and_totals_match_the_truth(tmp_path: Path) -> None:
     imported = import_path(store, tmp_path / "m")
     assert imported.rejected == 0
     counts = store.counts()
-    assert {k: counts[k] for k in report.records} == report.records
+    written = {
+        (r["user_id"], r["kind"], r["target_id"])
+        for r in pq.read_table(tmp_path / "m" / "relations.parquet").to_pylist()
+    }
+    kinds = {"follow": "follow", "join_fan_group": "fan_group", "join_membership": "membership"}
+    followed = {
+        (
+            e["user_id"],
+            kinds[e["event_type"]],
+            e["shop_id"] if e["event_type"] == "join_membership" else e["creator_id"],
+        )
+        for f in (tmp_path / "m").glob("events-*.parquet")
+        for e in pq.read_table(f).to_pylist()
+        if e["event_type"] in kinds
+    }
+    # relations: those written, plus those that follow events created
+    assert counts["relations"] == len(written | {r for r in followed if r[2] is not None})
+    assert {k: counts[k] for k in report.records if k != "relations"} == {
+        k: v for k, v in report.records.items() if k != "relations"
+    }
     assert counts["events"] == report.events
     summary = json.loads((tmp_path / "m" / "truth" / "summary.json").read_text(encoding="utf-8"))
     paid = sum(
