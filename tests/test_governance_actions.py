@@ -68,7 +68,7 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 3
+    assert store.init() == LATEST_VERSION == 5
     import_path(store, SAMPLE)
     take_down(store, "p-cream", reason="r", actor="a")
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.writing() as conn:
@@ -135,3 +135,61 @@ def test_cli_screen_queue_and_review(tmp_path: Path) -> None:
         json.loads(xingqu("review", "list", "--status", "rejected", "--json", db=db).stdout)[0]["note"]
         == "unsupported claim"
     )
+
+
+def test_points_accumulate_in_the_window_and_thresholds_act(loaded: Store) -> None:
+    from xingqu.governance.points import PointRules, give_points, standing
+
+    rules = PointRules.default()
+    day = 86_400_000
+    t0 = 1_780_000_000_000
+    s = give_points(
+        loaded,
+        "s-haixing",
+        "counterfeit",
+        reason="fake earbuds",
+        actor="ops",
+        at_ms=t0,
+        subject_id="p-earbuds",
+    )
+    assert (s.points, s.action, s.status) == (12, "warning", "active")
+    assert loaded.servable_products(["p-earbuds"]) == {"p-earbuds"}  # a warning changes nothing
+    s = give_points(
+        loaded,
+        "s-haixing",
+        "price_fraud",
+        reason="划线价 above 7-day low",
+        actor="ops",
+        at_ms=t0 + 10 * day,
+        points=12,
+    )
+    assert (s.points, s.action, s.status) == (24, "restrict", "restricted")
+    # a year after the first penalty it has left the window: 12 + 24 = 36, not 48
+    s = give_points(
+        loaded, "s-haixing", "order_brushing", reason="brushing ring", actor="ops", at_ms=t0 + 366 * day
+    )
+    assert (s.points, s.action, s.status) == (36, "restrict", "restricted")
+    s = give_points(loaded, "s-haixing", "prohibited", reason="vape", actor="ops", at_ms=t0 + 367 * day)
+    assert (s.points, s.action, s.status) == (48, "suspend", "suspended")
+    assert loaded.servable_products(["p-earbuds", "p-charger", "p-serum"]) == {"p-serum"}
+    assert standing(loaded, "s-haixing", at_ms=t0 + 367 * day, rules=rules).points == 48
+    actions = [e["action"] for e in loaded.audit_entries("s-haixing")]
+    assert actions == ["suspend", "points", "points", "restrict", "points", "points"]
+    with pytest.raises(UserError, match="unknown violation"):
+        give_points(loaded, "s-haixing", "rudeness", reason="x", actor="ops")
+    with pytest.raises(NotFoundError):
+        give_points(loaded, "s-nope", "counterfeit", reason="x", actor="ops")
+    with loaded.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError):
+        conn.exec_driver_sql("UPDATE penalties SET points = 0")
+        conn.commit()
+
+
+def test_cli_points(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    assert xingqu("import", str(SAMPLE), "--quiet", db=db).returncode == 0
+    r = xingqu("points", "give", "s-qingmu", "diversion", "--reason", "加微信 in titles", "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["points"] == 4
+    r = xingqu("points", "show", "s-qingmu", db=db)
+    assert "4 points in the window, action none" in r.stdout and "diversion" in r.stdout
+    assert xingqu("points", "give", "s-qingmu", "rudeness", "--reason", "x", db=db).returncode == 1

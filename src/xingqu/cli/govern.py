@@ -17,6 +17,7 @@ from xingqu.errors import UserError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.actions import reinstate, take_down
 from xingqu.governance.context import ScreeningContext
+from xingqu.governance.points import Standing, give_points, standing
 from xingqu.store import Store
 
 
@@ -209,3 +210,52 @@ def _resolve(listing: str, approve: bool, note: str, actor: str, db: str | None,
             f"{listing}: review {result['review']}"
             + (f", product now {result['product_status']}" if result["product_status"] else "")
         )
+
+
+points_app = typer.Typer(help="Penalty points of shops on a 12-month window.", no_args_is_help=True)
+
+
+@points_app.command("give")
+def points_give(
+    shop: Annotated[str, typer.Argument(help="Shop id.")],
+    violation: Annotated[str, typer.Argument(help="Violation, e.g. counterfeit, prohibited, price_fraud.")],
+    reason: ReasonOption,
+    points: Annotated[int | None, typer.Option(help="Points instead of the rule set's default.")] = None,
+    product: Annotated[str | None, typer.Option(help="The product concerned.")] = None,
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Give a shop penalty points; reaching a threshold warns, restricts or suspends it (audited)."""
+    store = open_store(db)
+    store.require_ready()
+    result = give_points(
+        store, shop, violation, reason=reason, actor=actor, points=points, subject_id=product
+    )
+    _print_standing(result, json_out)
+
+
+@points_app.command("show")
+def points_show(
+    shop: Annotated[str, typer.Argument(help="Shop id.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """A shop's points within the window, the action they call for, and its penalties."""
+    store = open_store(db)
+    store.require_ready()
+    _print_standing(standing(store, shop), json_out)
+
+
+def _print_standing(s: Standing, json_out: bool) -> None:
+    if json_out:
+        print_json(s.to_dict())
+        return
+    console.print(f"shop {s.shop}: {s.points} points in the window, action {s.action}, status {s.status}")
+    table = Table(show_edge=False)
+    for col in ("at", "violation", "points", "product", "reason", "actor"):
+        table.add_column(col)
+    for e in s.penalties:
+        when = datetime.fromtimestamp(e["at"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+        table.add_row(when, e["violation"], str(e["points"]), e["subject_id"] or "", e["reason"], e["actor"])
+    console.print(table)

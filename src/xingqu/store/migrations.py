@@ -19,6 +19,7 @@ from xingqu.store.schema import (
     daily_totals_table,
     live_viewers_table,
     order_facts_table,
+    penalties_table,
     review_table,
 )
 
@@ -51,12 +52,18 @@ def _rollups(conn: Connection) -> None:
     rebuild(conn, dialect_for(conn.engine))
 
 
+def _penalties(conn: Connection) -> None:
+    """Version 5: penalty points of shops (append-only)."""
+    penalties_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
     Migration(3, "review queue", _review_queue),
     Migration(4, "analytics rollups", _rollups),
+    Migration(5, "shop penalty points", _penalties),
 )
 #: Tables whose rows may never change once written.
-APPEND_ONLY_TABLES = ("audit_log",)
+APPEND_ONLY_TABLES = ("audit_log", "penalties")
 LATEST_VERSION = MIGRATIONS[-1].version

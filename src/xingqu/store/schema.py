@@ -148,3 +148,21 @@ live_viewers_table = sa.Table(
     sa.Column("watch_s", sa.Double(), nullable=False),
     sa.Column("first_ts", sa.BigInteger(), nullable=False),
 )
+
+#: Penalty points given to shops (append-only, like the audit log): the 12-month window sums them.
+penalties_table = sa.Table(
+    "penalties",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("shop_id", _ID, nullable=False),
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("violation", sa.String(64), nullable=False),
+    sa.Column("points", sa.Integer(), nullable=False),
+    sa.Column("subject_id", _ID),  # the product concerned, if any
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("ruleset", sa.String(64), nullable=False),
+    sa.Index("ix_penalties_shop_at", "shop_id", "at"),
+)
