@@ -36,6 +36,7 @@ app.command("reinstate")(govern.reinstate_cmd)
 app.command("audit")(govern.audit_cmd)
 app.add_typer(govern.review_app, name="review")
 app.add_typer(govern.points_app, name="points")
+app.add_typer(govern.stores_app, name="stores")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(report.report_app, name="report")
 

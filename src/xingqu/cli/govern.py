@@ -17,6 +17,7 @@ from xingqu.errors import UserError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.actions import reinstate, take_down
 from xingqu.governance.context import ScreeningContext
+from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
 from xingqu.governance.points import Standing, give_points, standing
 from xingqu.store import Store
 
@@ -259,3 +260,44 @@ def _print_standing(s: Standing, json_out: bool) -> None:
         when = datetime.fromtimestamp(e["at"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(when, e["violation"], str(e["points"]), e["subject_id"] or "", e["reason"], e["actor"])
     console.print(table)
+
+
+stores_app = typer.Typer(
+    help="Store monitoring: experience scores and flags with evidence.", no_args_is_help=True
+)
+
+
+@stores_app.command("check")
+def stores_check(
+    update_scores: Annotated[
+        bool, typer.Option("--update-scores", help="Write the experience scores to the shops (audited).")
+    ] = False,
+    window_days: Annotated[int, typer.Option(help="Days of each sliding window.")] = 7,
+    actor: ActorOption = "cli",
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Flag refund spikes, order brushing and review collapses, and score every shop's experience."""
+    store = open_store(db)
+    store.require_ready()
+    report = check_stores(store, MonitorSettings(window_days=window_days))
+    changed = store_scores(store, report, actor) if update_scores else 0
+    if json_out:
+        print_json({**report.to_dict(), "scores_written": changed})
+        return
+    table = Table(title="Flagged shops", show_edge=False)
+    for col in ("shop", "flag", "evidence"):
+        table.add_column(col, overflow="fold")
+    for f in report.flags:
+        shown = {k: v for k, v in f.evidence.items() if k != "example_orders"}
+        table.add_row(f.shop, f.kind, ", ".join(f"{k} {v}" for k, v in shown.items()))
+    console.print(table if report.flags else "No shop flagged.")
+    worst = sorted(report.scores.items(), key=lambda kv: kv[1]["score"])[:10]
+    scores = Table(title="Lowest experience scores (last 90 days)", show_edge=False)
+    for col in ("shop", "score", "product", "logistics", "service"):
+        scores.add_column(col, justify="left" if col == "shop" else "right")
+    for shop, parts in worst:
+        scores.add_row(shop, *(f"{parts[k]:.2f}" for k in ("score", "product", "logistics", "service")))
+    console.print(scores)
+    if update_scores:
+        console.print(f"{changed:,} experience scores written")

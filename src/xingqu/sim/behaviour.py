@@ -268,11 +268,22 @@ class Behaviour:
         weights = self.w.cfg.weights
         return sum(weights.get(k, 0.0) * v for k, v in parts.items())
 
-    def refund_chance(self, products: np.ndarray, parts: dict[str, np.ndarray]) -> np.ndarray:
+    def refund_chance(
+        self, products: np.ndarray, parts: dict[str, np.ndarray], day: float | None = None
+    ) -> np.ndarray:
         mismatch = np.exp(-0.35 * parts["price"].clip(-8, 0) - 0.4 * parts["style"].clip(-1, 0))
         fake = np.where(self.w.p_counterfeit[products], self.w.cfg.counterfeit_refund_multiplier, 1.0)
         cats = self.w.p_category[products]
-        return np.clip(self.refund_base[cats] * mismatch * fake / self.refund_norm[cats], 0, 0.95)
+        chance = self.refund_base[cats] * mismatch * fake / self.refund_norm[cats]
+        if day is not None:  # a shop's bad batch: refunds multiply while it lasts
+            chance = chance * np.where(self.bad_batch(products, day), self.w.cfg.spike_refund_multiplier, 1.0)
+        return np.clip(chance, 0, 0.95)
+
+    def bad_batch(self, products: np.ndarray, day: float) -> np.ndarray:
+        """Whether each product's shop is in the days of its planted bad batch (refund spike)."""
+        shops = self.w.p_shop[products]
+        start = self.w.s_incident_day[shops]
+        return (self.w.s_misconduct[shops] == 2) & (day >= start) & (day < start + self.w.cfg.incident_days)
 
     def expected_value(
         self, users: np.ndarray, products: np.ndarray, day: float, state: MarketState
@@ -281,7 +292,7 @@ class Behaviour:
         parts = self.parts(users, products, day, state)
         u = self.utility(parts)
         p_pay = sigmoid(self.a_click + u) * sigmoid(self.a_order + u) * self.w.cfg.order_to_pay
-        keep = 1.0 - self.refund_chance(products, parts)
+        keep = 1.0 - self.refund_chance(products, parts, day)
         blocked = self.owned_block(users, products, day, state)
         return p_pay * keep * self.w.p_price[products] * ~self.violating[products] * ~blocked
 
@@ -401,7 +412,7 @@ class Behaviour:
             ev(paid, EV["pay"], 70_000, order=order_no[paid_m], quantity=qty[paid_m], amount=amount[paid_m])
         )
         # refunds, later
-        pr = self.refund_chance(exp.products[paid], {k: v[paid] for k, v in parts.items()})
+        pr = self.refund_chance(exp.products[paid], {k: v[paid] for k, v in parts.items()}, day)
         r2 = rng.random((len(paid), 4))
         refunded = r2[:, 0] < pr
         if refunded.any():
@@ -410,7 +421,8 @@ class Behaviour:
             probs = np.where(
                 self.apparel[w.p_category[exp.products[ridx]]][:, None], _APPAREL_REASONS, _OTHER_REASONS
             )
-            probs = np.where(w.p_counterfeit[exp.products[ridx]][:, None], _FAKE_REASONS, probs)
+            bad = w.p_counterfeit[exp.products[ridx]] | self.bad_batch(exp.products[ridx], day)
+            probs = np.where(bad[:, None], _FAKE_REASONS, probs)
             reason = (r2[refunded, 2][:, None] > np.cumsum(probs, axis=1)).sum(axis=1).astype(np.int8)
             ts = exp.ts[ridx] + delay_days * DAY_MS + 3_600_000
             refunds = _events(

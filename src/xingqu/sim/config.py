@@ -141,6 +141,16 @@ class SimConfig(BaseModel):
     position_decay: float = Field(0.08, ge=0, description="click propensity lost per list position")
     counterfeit_refund_multiplier: float = Field(3.0, ge=1)
 
+    # store misconduct (ground truth for store monitoring), among the biggest quarter of shops
+    brushing_share: float = Field(0.03, ge=0, le=0.5, description="shops that brush orders (刷单) once")
+    refund_spike_share: float = Field(
+        0.03, ge=0, le=0.5, description="shops with one bad batch (refund spike)"
+    )
+    incident_days: int = Field(5, ge=1, description="days a brushing run or a bad batch lasts")
+    brushing_ring: int = Field(8, ge=1, description="linked accounts a brushing shop orders through")
+    brushing_orders_per_day: int = Field(15, ge=1, description="fake orders a day during a brushing run")
+    spike_refund_multiplier: float = Field(10.0, ge=1, description="refund chance in a bad batch, × normal")
+
     categories: tuple[CategoryParams, ...] = DEFAULT_CATEGORIES
     chunk_users: int = Field(250_000, ge=1_000, description="users simulated at once (bounds memory)")
 

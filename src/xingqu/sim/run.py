@@ -17,6 +17,7 @@ from xingqu.errors import UserError
 from xingqu.sim.behaviour import EV, EVENT_TYPES, Behaviour, Events, MarketState
 from xingqu.sim.config import SimConfig
 from xingqu.sim.exposure import OrganicTraffic
+from xingqu.sim.misconduct import brushing_events
 from xingqu.sim.world import World, generate_world
 from xingqu.sim.writer import PARQUET_OPTIONS, Ids, events_table, write_catalog, write_truth
 
@@ -65,6 +66,7 @@ class Market:
             users = np.arange(lo, min(lo + self.cfg.chunk_users, self.cfg.users))
             exp = self.traffic.exposures(users, day, state, rng)
             parts.append(self.behaviour.respond(exp, day, state, rng))
+        parts.extend(brushing_events(self.world, day, state, self.day_rng(day, stream=11)))
         state.sales *= 0.85  # popularity remembers about a week
         return parts
 

@@ -59,6 +59,10 @@ _F_TILT = np.array([3.0, 0.3, 1.5, 3.0, 1.2, 1.0, 1.0, 1.5, 1.3, 0.8, 0.6, 2.0, 
 _M_TILT = np.array([0.3, 2.5, 1.3, 0.5, 1.0, 1.0, 1.0, 0.6, 0.9, 1.3, 2.5, 0.5, 2.0, 1.0, 1.0])
 
 
+#: Kinds of planted store misconduct, by their code in ``World.s_misconduct``.
+MISCONDUCT = ("", "brushing", "refund_spike")
+
+
 @dataclass
 class World:
     """Arrays describing one simulated marketplace (internal indices throughout)."""
@@ -97,6 +101,9 @@ class World:
     s_official: np.ndarray  # creator index of the official account, -1 none
     s_score: np.ndarray  # experience score 0..5
     s_name: list[str]
+    s_misconduct: np.ndarray  # 0 none, 1 brushing, 2 refund spike (see MISCONDUCT)
+    s_incident_day: np.ndarray  # first day of the brushing run or bad batch
+    s_ring: dict[int, np.ndarray]  # brushing shop → the linked accounts it orders through
     # products
     p_shop: np.ndarray
     p_brand: np.ndarray  # -1 white label
@@ -412,6 +419,19 @@ def generate_world(cfg: SimConfig) -> World:
         if p_violation[i] == "duplicate":
             p_title[i] = p_title[int(p_violation_term[i].split(":")[1])] + " 热卖"
 
+    # store misconduct in the biggest quarter of shops, drawn from a stream of its own so that the rest
+    # of the world does not move
+    mrng = np.random.default_rng([cfg.seed, 7])
+    per_shop = np.bincount(p_shop, minlength=n_shops)
+    larger = np.flatnonzero(per_shop >= np.quantile(per_shop, 0.75))  # misconduct shows where volume is
+    n_b, n_s = round(cfg.brushing_share * n_shops), round(cfg.refund_spike_share * n_shops)
+    chosen = mrng.choice(larger, min(len(larger), n_b + n_s), replace=False)
+    s_misconduct = np.zeros(n_shops, dtype=np.int8)
+    s_misconduct[chosen[:n_b]] = 1
+    s_misconduct[chosen[n_b:]] = 2
+    s_incident_day = mrng.integers(0, max(1, cfg.days - cfg.incident_days + 1), n_shops)
+    s_ring = {int(sh): mrng.choice(N, min(N, cfg.brushing_ring), replace=False) for sh in chosen[:n_b]}
+
     # --- content ------------------------------------------------------------------------------
     day_ms = 86_400_000
     scale = 0.5 + np.log10(np.maximum(k_followers, 10)) / 7
@@ -508,6 +528,9 @@ def generate_world(cfg: SimConfig) -> World:
         s_brands=s_brands,
         s_official=s_official,
         s_score=s_score,
+        s_misconduct=s_misconduct,
+        s_incident_day=s_incident_day,
+        s_ring=s_ring,
         s_name=s_name,
         p_shop=p_shop,
         p_brand=p_brand,

@@ -13,7 +13,17 @@ import pyarrow.parquet as pq
 from xingqu.domain.arrow import TIMESTAMP_TYPE, arrow_schema
 from xingqu.sim import text
 from xingqu.sim.behaviour import DAY_MS, EVENT_TYPES, REFUND_REASONS, SURFACES, Events
-from xingqu.sim.world import AGE_BANDS, BRAND_TIERS, CITIES, CROWDS, LEVELS, SHOP_TYPES, TIERS, World
+from xingqu.sim.world import (
+    AGE_BANDS,
+    BRAND_TIERS,
+    CITIES,
+    CROWDS,
+    LEVELS,
+    MISCONDUCT,
+    SHOP_TYPES,
+    TIERS,
+    World,
+)
 
 PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
@@ -289,6 +299,22 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
         }
     )
     pq.write_table(products, out / "products.parquet", **PARQUET_OPTIONS)
+    shops = pa.table(
+        {
+            "shop_id": ids.shops,
+            "misconduct": pa.array([MISCONDUCT[m] or None for m in w.s_misconduct], type=pa.string()),
+            "incident_start_day": pa.array(np.where(w.s_misconduct > 0, w.s_incident_day, -1)),
+            "incident_days": pa.array(np.full(len(w.s_misconduct), w.cfg.incident_days)),
+            "brushing_accounts": pa.array(
+                [
+                    [ids.users[u].as_py() for u in w.s_ring[i].tolist()] if i in w.s_ring else None
+                    for i in range(len(w.s_misconduct))
+                ],
+                type=pa.list_(pa.string()),
+            ),
+        }
+    )
+    pq.write_table(shops, out / "shops.parquet", **PARQUET_OPTIONS)
     doc = {"categories": w.cat_names, "category_count": C, "config": w.cfg.model_dump(mode="json"), **summary}
     (out / "summary.json").write_text(
         json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
