@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from xingqu.analytics import gmv_by_period
+from xingqu.analytics import gmv_report
 from xingqu.analytics.compass import compass_page
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
@@ -95,9 +95,9 @@ def bench(name: str, url: str, data: Path, runs: int) -> dict[str, object]:
         imported = {"seconds": round(seconds, 1), "events_per_s": round(written / seconds)}
         events, orders = sizes(store)
     shop, shop_orders = busiest_shop(store)
-    daily, daily_runs = timed(lambda: gmv_by_period(store, "day", "channel"), runs)
+    daily, daily_runs = timed(lambda: gmv_report(store, "day", "channel"), runs)
     page, page_runs = timed(lambda: compass_page(store, shop, 30), runs)
-    rows = gmv_by_period(store, "day", "channel")
+    rows, _total = gmv_report(store, "day", "channel")
     cli = cli_seconds(url, ["report", "gmv", "--period", "day", "--by", "channel"])
     result = {
         "store": name,

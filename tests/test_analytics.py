@@ -272,3 +272,14 @@ def test_cli_reports(shop_floor: Store, tmp_path: Path) -> None:
     assert page["gmv"]["gmv_paid"] == 30000 and page["gmv"]["quality_gmv"] == 0
     r = xingqu("report", "channels", "--csv", "-", db=url)
     assert r.stdout.splitlines()[0].startswith("period,gmv_self,gmv_creator,gmv_other")
+
+
+def test_report_total_is_the_summary_of_everything(shop_floor: Store) -> None:
+    from xingqu.analytics import gmv_report
+
+    whole = gmv_summary(shop_floor).to_dict()
+    for by, top in ((None, None), ("channel", 1), ("shop", 1), ("category", None)):
+        rows, total = gmv_report(shop_floor, "day", by, top=top)
+        assert total.to_dict() == pytest.approx(whole), by
+        if by == "channel":  # the channel with most GMV paid: other (30000) over self (20000)
+            assert {r["channel"] for r in rows} == {"other"}

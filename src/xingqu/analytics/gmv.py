@@ -132,9 +132,11 @@ def _slice_column(store: Store, by: str) -> sa.ColumnElement[Any]:
 def _summary_columns() -> list[sa.ColumnElement[Any]]:
     o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
     paid = o.c.paid > 0
-    ok = sa.and_(
-        p.c.status == "listed", sa.or_(s.c.status.is_(None), s.c.status.not_in(BLOCKED_SHOP_STATUSES))
-    )
+    # standing by membership in the (few) products not listed and shops blocked: far cheaper than a join
+    not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
+    blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))
+    bad = sa.or_(o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery()))
+    ok = sa.not_(bad)
     net = o.c.paid - o.c.refunded
     weight = sa.case(
         (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
@@ -150,7 +152,7 @@ def _summary_columns() -> list[sa.ColumnElement[Any]]:
         sa.func.coalesce(sa.func.sum(o.c.paid), 0).label("gmv_paid"),
         sa.func.coalesce(sa.func.sum(o.c.refunded), 0).label("refunded"),
         total(paid, net).label("net_gmv"),
-        total(sa.and_(paid, sa.not_(ok)), net).label("violating"),
+        total(sa.and_(paid, bad), net).label("violating"),
         sa.func.coalesce(sa.func.sum(sa.case((sa.and_(paid, ok), net * weight), else_=0.0)), 0.0).label(
             "weighted"
         ),
@@ -184,12 +186,14 @@ def _summary(m: dict[str, Any], impressions: int | None) -> GmvSummary:
 
 
 def _order_query(
-    columns: list[sa.ColumnElement[Any]], shop_id: str | None, since_ms: int | None
+    columns: list[sa.ColumnElement[Any]], shop_id: str | None, since_ms: int | None, products: bool = False
 ) -> sa.Select[Any]:
+    """Orders joined to their shop (for its score) and, when a slice needs them, their product."""
     o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
-    q = sa.select(*columns).select_from(
-        o.outerjoin(p, p.c.product_id == o.c.product_id).outerjoin(s, s.c.shop_id == o.c.shop_id)
-    )
+    source = o.outerjoin(s, s.c.shop_id == o.c.shop_id)
+    if products:
+        source = source.outerjoin(p, p.c.product_id == o.c.product_id)
+    q = sa.select(*columns).select_from(source)
     if shop_id is not None:
         q = q.where(o.c.shop_id == shop_id)
     if since_ms is not None:
@@ -241,43 +245,72 @@ def gmv_summary(store: Store, shop_id: str | None = None, since_ms: int | None =
     return _summary(m, views)
 
 
-def gmv_by_period(
+#: Slices with a handful of values: ranked for ``top`` in Python, from the rows already read.
+FEW_VALUES = ("channel", "surface")
+#: Slices whose impressions the daily rollups count (so their rows get a GPM).
+COUNTED = ("channel", "surface", "shop")
+_ADDITIVE = (
+    "orders",
+    "paid_orders",
+    "units",
+    "gmv_placed",
+    "gmv_paid",
+    "refunded",
+    "net_gmv",
+    "violating",
+    "weighted",
+    "refunded_orders",
+    "quality_refunded_orders",
+)
+
+
+def gmv_report(
     store: Store,
     period: Period = "day",
     by: str | None = None,
     shop_id: str | None = None,
     since_ms: int | None = None,
     top: int | None = None,
-) -> list[dict[str, object]]:
+) -> tuple[list[dict[str, object]], GmvSummary]:
     """One summary per period (and per slice value when ``by`` names a dimension; ``top`` keeps the
     slice values with the most GMV paid overall), in period order, with GPM where impressions are
-    counted for that slice."""
+    counted for that slice; and the summary over everything, from the same scan of the orders (only
+    its distinct paying users are counted apart)."""
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; use day, week or month")
     if by is not None and by not in SLICES:
         raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
+    o = order_facts_table
     key = period_start(_order_day(), period).label("period_day")
     cols = [key]
     value = None
     if by is not None:
         value = _slice_column(store, by).label("slice")
         cols.append(value)
-    q = _order_query([*cols, *_summary_columns()], shop_id, since_ms)
+    products = by in ("brand", "category")
+    q = _order_query([*cols, *_summary_columns()], shop_id, since_ms, products)
+    users_q = _order_query([sa.func.count(sa.distinct(o.c.user_id))], shop_id, since_ms).where(o.c.paid > 0)
+    filtered = value is not None and bool(top) and by not in FEW_VALUES
     with store.reading() as conn:
-        if value is not None and top:
+        if filtered:
             ranked = (
-                _order_query([value, sa.func.sum(order_facts_table.c.paid).label("g")], shop_id, since_ms)
+                _order_query([value, sa.func.sum(o.c.paid).label("g")], shop_id, since_ms, products)
                 .group_by(value)
                 .order_by(sa.desc("g"), value)
                 .limit(top)
             )
-            kept = [v for v, _ in conn.execute(ranked)]
-            q = q.where(value.in_(kept))
+            q = q.where(value.in_([v for v, _ in conn.execute(ranked)]))
         rows = [dict(r._mapping) for r in conn.execute(q.group_by(*cols))]
-    views = impressions(
-        store, period, by if by in ("channel", "surface", "shop") else None, shop_id, since_ms
-    )
-    counted = by is None or by in ("channel", "surface", "shop")
+        paying_users = int(conn.execute(users_q).scalar_one())
+    total = {k: sum(r[k] for r in rows) for k in _ADDITIVE}
+    if value is not None and top and by in FEW_VALUES:
+        by_value: dict[object, int] = {}
+        for r in rows:
+            by_value[r["slice"]] = by_value.get(r["slice"], 0) + int(r["gmv_paid"])
+        kept = set(sorted(by_value, key=lambda v: (-by_value[v], str(v)))[:top])
+        rows = [r for r in rows if r["slice"] in kept]
+    counted = by is None or by in COUNTED
+    views = impressions(store, period, by if by in COUNTED else None, shop_id, since_ms)
     out: list[dict[str, object]] = []
     for r in sorted(rows, key=lambda r: (r["period_day"], str(r.get("slice", "")))):
         slice_value = r.get("slice")
@@ -286,4 +319,19 @@ def gmv_by_period(
         if by:
             row[by] = slice_value
         out.append({**row, **_summary(r, n).to_dict()})
-    return out
+    if filtered:  # the rows hold the top values only: the total needs a scan of its own
+        return out, gmv_summary(store, shop_id, since_ms)
+    all_views = sum(views.values()) if views else None
+    return out, _summary({**total, "paying_users": paying_users}, all_views)
+
+
+def gmv_by_period(
+    store: Store,
+    period: Period = "day",
+    by: str | None = None,
+    shop_id: str | None = None,
+    since_ms: int | None = None,
+    top: int | None = None,
+) -> list[dict[str, object]]:
+    """The rows of ``gmv_report``."""
+    return gmv_report(store, period, by, shop_id, since_ms, top)[0]

@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from xingqu.analytics import gmv_by_period, gmv_summary, load_orders
+from xingqu.analytics import gmv_report, load_orders
 from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.chart import line_chart
 from xingqu.analytics.compass import compass_page
@@ -52,8 +52,7 @@ def gmv_cmd(
         raise typer.BadParameter(f"use one of {', '.join(SLICES)}", param_hint="--by")
     store = open_store(db)
     store.require_ready()
-    rows = gmv_by_period(store, period, by, shop, top=top)  # type: ignore[arg-type]
-    total = gmv_summary(store, shop)
+    rows, total = gmv_report(store, period, by, shop, top=top)  # type: ignore[arg-type]
     if csv_out is not None:
         _write_csv(rows, csv_out)
     if chart is not None:
