@@ -289,7 +289,11 @@ def gmv_report(
         cols.append(value)
     products = by in ("brand", "category")
     q = _order_query([*cols, *_summary_columns()], shop_id, since_ms, products)
-    users_q = _order_query([sa.func.count(sa.distinct(o.c.user_id))], shop_id, since_ms).where(o.c.paid > 0)
+    users_q = sa.select(sa.func.count(sa.distinct(o.c.user_id))).where(o.c.paid > 0)
+    if shop_id is not None:
+        users_q = users_q.where(o.c.shop_id == shop_id)
+    if since_ms is not None:
+        users_q = users_q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
     filtered = value is not None and bool(top) and by not in FEW_VALUES
     with store.reading() as conn:
         if filtered:

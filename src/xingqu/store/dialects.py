@@ -106,7 +106,7 @@ class SQLiteDialect(Dialect):
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
-            cur.execute("PRAGMA cache_size = -65536")
+            cur.execute("PRAGMA cache_size = -262144")  # up to 256 MB of pages: reports re-read rollups
             cur.execute("PRAGMA temp_store = MEMORY")
             cur.close()
 

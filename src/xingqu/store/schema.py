@@ -113,6 +113,7 @@ order_facts_table = sa.Table(
     sa.Column("pay_ts", sa.BigInteger()),
     sa.Column("first_ts", sa.BigInteger(), nullable=False),
     sa.Index("ix_order_facts_shop_id", "shop_id"),
+    sa.Index("ix_order_facts_user_paid", "user_id", "paid"),  # distinct buyers without a sort
 )
 
 #: Events per shop, local day (UTC+8), surface, channel and type ("" where an event has none).
