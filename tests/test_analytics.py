@@ -283,3 +283,32 @@ def test_report_total_is_the_summary_of_everything(shop_floor: Store) -> None:
         assert total.to_dict() == pytest.approx(whole), by
         if by == "channel":  # the channel with most GMV paid: other (30000) over self (20000)
             assert {r["channel"] for r in rows} == {"other"}
+
+
+def test_day_rollups_give_the_figures_of_a_scan(tmp_path: Path) -> None:
+    from xingqu.analytics import gmv_report
+    from xingqu.governance.actions import take_down
+
+    simulate(preset("tiny", days=6), tmp_path / "m")
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    import_path(store, tmp_path / "m")
+    with store.reading() as conn:
+        sold = conn.exec_driver_sql(
+            "SELECT product_id, shop_id FROM order_facts WHERE paid > 0 LIMIT 2"
+        ).all()
+    take_down(store, sold[0][0], reason="found counterfeit", actor="t")
+    with store.writing() as conn:  # a suspended shop and a poorly scored one
+        conn.exec_driver_sql("UPDATE shops SET status = 'suspended' WHERE shop_id = ?", (sold[1][1],))
+        conn.exec_driver_sql("UPDATE shops SET experience_score = 3.9")
+    for period in ("day", "week", "month"):
+        for by in (None, "channel"):
+            fast = gmv_report(store, period, by)
+            slow = gmv_report(store, period, by, day_rollups=False)
+            assert len(fast[0]) == len(slow[0]) > 0
+            for a, b in zip(fast[0], slow[0], strict=True):
+                assert a["period"] == b["period"] and a.get("channel") == b.get("channel")
+                assert {k: v for k, v in a.items() if k not in ("period", "channel")} == pytest.approx(
+                    {k: v for k, v in b.items() if k not in ("period", "channel")}
+                )
+            assert fast[1].to_dict() == pytest.approx(slow[1].to_dict())
+            assert fast[1].violating > 0 and fast[1].quality_gmv_weighted < fast[1].quality_gmv

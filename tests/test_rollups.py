@@ -12,16 +12,26 @@ from xingqu.ingest import import_path
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
+from xingqu.store.migrations import LATEST_VERSION
 from xingqu.store.rollups import rebuild
 from xingqu.store.schema import (
+    buyer_days_table,
     daily_counts_table,
     daily_totals_table,
     live_viewers_table,
     meta_table,
+    order_days_table,
     order_facts_table,
 )
 
-ROLLUPS = (order_facts_table, daily_counts_table, daily_totals_table, live_viewers_table)
+ROLLUPS = (
+    order_facts_table,
+    daily_counts_table,
+    daily_totals_table,
+    live_viewers_table,
+    order_days_table,
+    buyer_days_table,
+)
 
 #: The rollups written straight in SQL over the whole log: an independent statement of their meaning.
 DIRECT_TOTALS = """
@@ -43,6 +53,16 @@ SELECT order_id,
        min(ts)
 FROM events WHERE event_type IN ('order', 'pay', 'refund') AND order_id IS NOT NULL
 GROUP BY order_id
+"""
+DIRECT_ORDER_DAYS = """
+SELECT (coalesce(pay_ts, order_ts, first_ts) + 28800000) / 86400000, channel, coalesce(shop_id, ''),
+       count(*), sum(CASE WHEN paid > 0 THEN 1 ELSE 0 END), sum(paid), sum(refunded),
+       sum(CASE WHEN paid > 0 THEN paid - refunded ELSE 0 END)
+FROM order_facts GROUP BY 1, 2, 3
+"""
+DIRECT_BUYER_DAYS = """
+SELECT (coalesce(pay_ts, order_ts, first_ts) + 28800000) / 86400000, channel, user_id, count(*)
+FROM order_facts WHERE paid > 0 GROUP BY 1, 2, 3
 """
 DIRECT_VIEWERS = """
 SELECT content_id, user_id, count(*), sum(coalesce(watch_s, 0)), min(ts)
@@ -71,6 +91,13 @@ def assert_rollups_match_the_log(store: Store) -> None:
     assert _rows(store, facts) == _rows(store, DIRECT_ORDERS)
     viewers = "SELECT content_id, user_id, entries, watch_s, first_ts FROM live_viewers"
     assert _rows(store, viewers) == _rows(store, DIRECT_VIEWERS)
+    days = (
+        "SELECT day, channel, shop_id, orders, paid_orders, paid, refunded, net FROM order_days "
+        "WHERE orders <> 0"
+    )
+    assert _rows(store, days) == _rows(store, DIRECT_ORDER_DAYS)
+    buyers = "SELECT day, channel, user_id, paid_orders FROM buyer_days WHERE paid_orders <> 0"
+    assert _rows(store, buyers) == _rows(store, DIRECT_BUYER_DAYS)
 
 
 def test_rollups_follow_imports_and_never_count_a_duplicate(store: Store, tmp_path: Path) -> None:
@@ -104,10 +131,17 @@ def test_rebuild_and_migration_fill_rollups_of_an_older_store(store: Store, tmp_
         for t in ROLLUPS:
             t.drop(conn)
         conn.execute(sa.update(meta_table).values(value="3"))
-    assert store.init() == 4
+    assert store.init() == LATEST_VERSION
     assert _rollup_rows(store) == kept
+    # a store of version 6 gets its day rollups from its order facts
+    with store.writing() as conn:
+        for t in (order_days_table, buyer_days_table):
+            t.drop(conn)
+        conn.execute(sa.update(meta_table).values(value="6"))
+    assert store.init() == LATEST_VERSION
+    assert_rollups_match_the_log(store)
     with store.writing() as conn:
         for t in ROLLUPS:
             conn.execute(sa.delete(t))
         assert rebuild(conn, store.dialect, page_rows=500) > 0
-    assert _rollup_rows(store) == kept
+    assert_rollups_match_the_log(store)

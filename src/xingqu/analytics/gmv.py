@@ -29,8 +29,15 @@ import numpy as np
 import sqlalchemy as sa
 
 from xingqu.store import Store
-from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
-from xingqu.store.schema import TABLES, daily_counts_table, daily_totals_table, order_facts_table
+from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS, order_day
+from xingqu.store.schema import (
+    TABLES,
+    buyer_days_table,
+    daily_counts_table,
+    daily_totals_table,
+    order_days_table,
+    order_facts_table,
+)
 from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
 SCORE_BAR = 4.7
@@ -271,11 +278,13 @@ def gmv_report(
     shop_id: str | None = None,
     since_ms: int | None = None,
     top: int | None = None,
+    day_rollups: bool = True,
 ) -> tuple[list[dict[str, object]], GmvSummary]:
     """One summary per period (and per slice value when ``by`` names a dimension; ``top`` keeps the
     slice values with the most GMV paid overall), in period order, with GPM where impressions are
     counted for that slice; and the summary over everything, from the same scan of the orders (only
-    its distinct paying users are counted apart)."""
+    its distinct paying users are counted apart). The whole marketplace by period, or by period and
+    channel, is read from the day rollups unless ``day_rollups`` is false (same figures, from a scan)."""
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; use day, week or month")
     if by is not None and by not in SLICES:
@@ -294,6 +303,11 @@ def gmv_report(
         users_q = users_q.where(o.c.shop_id == shop_id)
     if since_ms is not None:
         users_q = users_q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+    if day_rollups and shop_id is None and since_ms is None and by in (None, "channel"):
+        rows = _day_rollup_rows(store, period, by)
+        with store.reading() as conn:
+            paying_users = int(conn.execute(users_q).scalar_one())
+        return _report(store, rows, period, by, None, None, top, paying_users)
     filtered = value is not None and bool(top) and by not in FEW_VALUES
     with store.reading() as conn:
         if filtered:
@@ -306,8 +320,25 @@ def gmv_report(
             q = q.where(value.in_([v for v, _ in conn.execute(ranked)]))
         rows = [dict(r._mapping) for r in conn.execute(q.group_by(*cols))]
         paying_users = int(conn.execute(users_q).scalar_one())
+    if filtered:  # the rows hold the top values only: the total needs a scan of its own
+        out = _report(store, rows, period, by, shop_id, since_ms, top, paying_users)[0]
+        return out, gmv_summary(store, shop_id, since_ms)
+    return _report(store, rows, period, by, shop_id, since_ms, top, paying_users)
+
+
+def _report(
+    store: Store,
+    rows: list[dict[str, Any]],
+    period: Period,
+    by: str | None,
+    shop_id: str | None,
+    since_ms: int | None,
+    top: int | None,
+    paying_users: int,
+) -> tuple[list[dict[str, object]], GmvSummary]:
+    """Aggregated rows (keyed by period_day and slice) → report rows with GPM, and their total."""
     total = {k: sum(r[k] for r in rows) for k in _ADDITIVE}
-    if value is not None and top and by in FEW_VALUES:
+    if by is not None and top and by in FEW_VALUES:
         by_value: dict[object, int] = {}
         for r in rows:
             by_value[r["slice"]] = by_value.get(r["slice"], 0) + int(r["gmv_paid"])
@@ -323,10 +354,73 @@ def gmv_report(
         if by:
             row[by] = slice_value
         out.append({**row, **_summary(r, n).to_dict()})
-    if filtered:  # the rows hold the top values only: the total needs a scan of its own
-        return out, gmv_summary(store, shop_id, since_ms)
     all_views = sum(views.values()) if views else None
     return out, _summary({**total, "paying_users": paying_users}, all_views)
+
+
+def _day_rollup_rows(store: Store, period: Period, by: str | None) -> list[dict[str, Any]]:
+    """``gmv_report``'s aggregates for the whole marketplace by period (and channel) from the day
+    rollups: additive parts from ``order_days``, buyers from ``buyer_days``, and the parts that hang on
+    today's standing (violating; experience weights) from the few orders of goods and shops not in good
+    standing plus one weight per shop — the same definitions as the scan of ``order_facts``."""
+    d, b, o, s = order_days_table, buyer_days_table, order_facts_table, TABLES["shops"]
+    weight = sa.case(
+        (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
+        else_=s.c.experience_score / SCORE_BAR,
+    )
+    key = period_start(d.c.day, period).label("period_day")
+    keys: list[sa.ColumnElement[Any]] = [key] + ([d.c.channel.label("slice")] if by else [])
+    sums = [sa.func.sum(d.c[c]).label(c) for c in ("orders", "paid_orders", "units")]
+    sums += [
+        sa.func.sum(d.c.placed).label("gmv_placed"),
+        sa.func.sum(d.c.paid).label("gmv_paid"),
+        sa.func.sum(d.c.refunded).label("refunded"),
+        sa.func.sum(d.c.net).label("net_gmv"),
+        sa.func.sum(d.c.net * weight).label("weighted_all"),
+        sa.func.sum(d.c.refunded_orders).label("refunded_orders"),
+        sa.func.sum(d.c.quality_refunded_orders).label("quality_refunded_orders"),
+    ]
+    main = (
+        sa.select(*keys, *sums)
+        .select_from(d.outerjoin(s, s.c.shop_id == d.c.shop_id))
+        .where(d.c.orders != 0)
+        .group_by(*keys)
+    )
+    bkey = period_start(b.c.day, period).label("period_day")
+    bkeys: list[sa.ColumnElement[Any]] = [bkey] + ([b.c.channel.label("slice")] if by else [])
+    buyers = (
+        sa.select(*bkeys, sa.func.count(sa.distinct(b.c.user_id))).where(b.c.paid_orders > 0).group_by(*bkeys)
+    )
+    p = TABLES["products"]
+    not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
+    blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))
+    okey = period_start(order_day(), period).label("period_day")
+    okeys: list[sa.ColumnElement[Any]] = [okey] + ([o.c.channel.label("slice")] if by else [])
+    net = o.c.paid - o.c.refunded
+    bad = (
+        sa.select(*okeys, sa.func.sum(net), sa.func.sum(net * weight))
+        .select_from(o.outerjoin(s, s.c.shop_id == o.c.shop_id))
+        .where(
+            o.c.paid > 0,
+            sa.or_(
+                o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery())
+            ),
+        )
+        .group_by(*okeys)
+    )
+    with store.reading() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(main)]
+        n_buyers = {tuple(r[:-1]): int(r[-1]) for r in conn.execute(buyers)}
+        violating = {tuple(r[:-2]): (int(r[-2]), float(r[-1])) for r in conn.execute(bad)}
+    for r in rows:
+        k = (r["period_day"], r["slice"]) if by else (r["period_day"],)
+        v_net, v_weighted = violating.get(k, (0, 0.0))
+        r["paying_users"] = n_buyers.get(k, 0)
+        r["violating"] = v_net
+        r["weighted"] = float(r.pop("weighted_all")) - v_weighted
+        for c in _ADDITIVE:
+            r[c] = int(r[c]) if c != "weighted" else r[c]
+    return rows
 
 
 def gmv_by_period(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
+import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
@@ -17,6 +18,7 @@ from xingqu.cli.common import console, err_console, file_progress
 from xingqu.cli.learn import print_trained
 from xingqu.cli.report import print_gmv_summary
 from xingqu.cli.sim import print_sim_report, run_simulation
+from xingqu.governance.monitoring import check_stores
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
 from xingqu.store import Store
@@ -57,12 +59,37 @@ def demo(
     data.stats(db=db, json_out=False)
     console.rule("[bold]The month in money[/]: GMV and quality GMV")
     print_gmv_summary(gmv_summary(store))
+    console.rule("[bold]Store monitoring[/]: flags against what the simulator planted")
+    print_monitoring(store, market)
     console.rule("[bold]Training[/]: retrievers and their blend, tuned on a validation split")
     model = train(
         store, Path(market).parent / "demo-models", progress=lambda msg: err_console.print(f"[dim]{msg}…[/]")
     )
     print_trained(model)
     print_sample_feeds(model, store)
+
+
+def print_monitoring(store: Store, market: Path) -> None:
+    """Shops flagged by ``xingqu stores check``, side by side with the misconduct the simulator planted."""
+    report = check_stores(store)
+    truth = {
+        r["shop_id"]: r["misconduct"]
+        for r in pq.read_table(market / "truth" / "shops.parquet").to_pylist()
+        if r["misconduct"]
+    }
+    table = Table(show_edge=False)
+    for col in ("shop", "flag", "planted", "evidence"):
+        table.add_column(col, overflow="fold")
+    for f in report.flags:
+        keys = ("paid_orders", "fast_refunds", "buyers", "rate", "expected_rate", "drop")
+        evidence = ", ".join(f"{k} {f.evidence[k]}" for k in keys if k in f.evidence)
+        table.add_row(f.shop, f.kind, truth.get(f.shop, "-"), evidence)
+    console.print(table if report.flags else "No shop flagged.")
+    missed = sorted(set(truth) - report.flagged())
+    console.print(
+        f"{len(truth)} shops planted, {len(report.flagged() & set(truth))} of them flagged"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+    )
 
 
 def print_sample_feeds(model: TrainedModel, store: Store, users: int = 3, n: int = 8) -> None:

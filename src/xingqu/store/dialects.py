@@ -70,6 +70,20 @@ class Dialect:
         when ``updates`` is empty. ``rows`` must hold each key once."""
         raise NotImplementedError
 
+    def merge_select(
+        self, conn: Connection, table: sa.Table, select: sa.Select[Any], updates: dict[str, str]
+    ) -> None:
+        """``merge`` of the rows of ``select`` (its columns in the table's order, each key once)."""
+        conn.exec_driver_sql(_merge_sql(table, _compiled(conn, select), updates))
+
+    def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
+        """Fill the transaction's temporary one-column table ``name`` (order_id) with ``keys``."""
+        raise NotImplementedError
+
+
+def _compiled(conn: Connection, select: sa.Select[Any]) -> str:
+    return str(select.compile(conn, compile_kwargs={"literal_binds": True}))
+
 
 def _merge_sql(table: sa.Table, source: str, updates: dict[str, str]) -> str:
     cols = ", ".join(c.name for c in table.columns)
@@ -175,6 +189,15 @@ class SQLiteDialect(Dialect):
         finally:
             cursor.close()
 
+    def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} (order_id VARCHAR PRIMARY KEY)")
+        conn.exec_driver_sql(f"DELETE FROM {name}")
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(f"INSERT OR IGNORE INTO {name} VALUES (?)", [(k,) for k in keys.to_pylist()])
+        finally:
+            cursor.close()
+
 
 class PostgresDialect(Dialect):
     """PostgreSQL: COPY into a transaction-scoped staging table, then one INSERT … ON CONFLICT."""
@@ -240,6 +263,17 @@ class PostgresDialect(Dialect):
             if not returning or written == rows:
                 return written, None
             return written, [r[0] for r in cur.fetchall()]
+
+    def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {name} (order_id VARCHAR PRIMARY KEY) ON COMMIT DROP"
+        )
+        conn.exec_driver_sql(f"TRUNCATE {name}")
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.table({"order_id": keys}), buf, pacsv.WriteOptions(include_header=False))
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {name} (order_id) FROM STDIN (FORMAT csv)") as copy:  # type: ignore[union-attr]
+            copy.write(buf.getvalue())
 
     def merge(self, conn: Connection, table: sa.Table, rows: pa.Table, updates: dict[str, str]) -> None:
         if rows.num_rows == 0:

@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from xingqu.store.dialects import dialect_for
-from xingqu.store.rollups import rebuild
+from xingqu.store.rollups import add_order_days, rebuild
 from xingqu.store.schema import (
     audit_table,
+    buyer_days_table,
     daily_counts_table,
     daily_totals_table,
     live_viewers_table,
+    order_days_table,
     order_facts_table,
     penalties_table,
     review_table,
@@ -47,7 +50,8 @@ def _review_queue(conn: Connection) -> None:
 
 def _rollups(conn: Connection) -> None:
     """Version 4: rollups of the event log for analytics, filled from the events already stored."""
-    for table in (order_facts_table, daily_counts_table, daily_totals_table, live_viewers_table):
+    rollups = (order_facts_table, daily_counts_table, daily_totals_table, live_viewers_table)
+    for table in (*rollups, order_days_table, buyer_days_table):  # the rebuild fills the day rollups too
         table.create(conn, checkfirst=True)
     rebuild(conn, dialect_for(conn.engine))
 
@@ -64,6 +68,18 @@ def _buyers_index(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _order_days(conn: Connection) -> None:
+    """Version 7: orders per day, channel and shop, and buyers per day and channel, from the order facts;
+    order facts indexed by product."""
+    for index in order_facts_table.indexes:
+        if index.name == "ix_order_facts_product_id":
+            index.create(conn, checkfirst=True)
+    order_days_table.create(conn, checkfirst=True)
+    buyer_days_table.create(conn, checkfirst=True)
+    if conn.execute(sa.select(sa.func.count()).select_from(order_days_table)).scalar_one() == 0:
+        add_order_days(conn, dialect_for(conn.engine), 1, None)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -71,6 +87,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "analytics rollups", _rollups),
     Migration(5, "shop penalty points", _penalties),
     Migration(6, "order facts by buyer", _buyers_index),
+    Migration(7, "orders and buyers per day", _order_days),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

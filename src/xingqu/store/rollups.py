@@ -5,6 +5,9 @@ partial aggregates; at the end of each events file they are merged into the roll
 import's transaction, so a rollup changes exactly when its events commit. Rows skipped as duplicates are
 never counted: when a batch was only partly new, the partials are recomputed from the rows inserted.
 
+- ``order_days`` / ``buyer_days``: the additive parts of orders' GMV per day (of payment, else placing),
+  channel and shop, and paid orders per day, channel and buyer — kept in step with ``order_facts`` by
+  taking a batch's orders out before their facts are merged and putting them back after;
 - ``order_facts``: one row per order; placed amount and units from its ``order`` event, paid and refunded
   amounts summed over its ``pay`` and ``refund`` events, first times of each; the shop of its product,
   the channel of the account it was sold through and the kind of the content it came from.
@@ -17,6 +20,7 @@ never counted: when a batch was only partly new, the partials are recomputed fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,9 +30,11 @@ from sqlalchemy.engine import Connection
 from xingqu.store.dialects import Dialect
 from xingqu.store.schema import (
     TABLES,
+    buyer_days_table,
     daily_counts_table,
     daily_totals_table,
     live_viewers_table,
+    order_days_table,
     order_facts_table,
 )
 
@@ -110,6 +116,67 @@ _ORDER_MERGE = {
 }
 _COUNT_MERGE = {"n": _add("n")}
 _VIEWER_MERGE = {"entries": _add("entries"), "watch_s": _add("watch_s"), "first_ts": _least("first_ts")}
+
+
+def order_day() -> sa.ColumnElement[int]:
+    """An order's marketplace day: of its payment, else of its placing (else of its first event)."""
+    o = order_facts_table
+    return (sa.func.coalesce(o.c.pay_ts, o.c.order_ts, o.c.first_ts) + MARKET_UTC_OFFSET_MS) // DAY_MS
+
+
+def _order_days(sign: int, batch: sa.Table | None) -> sa.Select[Any]:
+    """Orders' contributions to ``order_days`` (negated with ``sign`` -1), of all orders or of a batch's."""
+    o = order_facts_table
+    paid = o.c.paid > 0
+    day, shop = order_day(), sa.func.coalesce(o.c.shop_id, "")
+    count = lambda cond, value=1: sign * sa.func.sum(sa.case((cond, value), else_=0))  # noqa: E731
+    src = o if batch is None else o.join(batch, batch.c.order_id == o.c.order_id)
+    return (
+        sa.select(
+            day,
+            o.c.channel,
+            shop,
+            sign * sa.func.count(),
+            count(paid),
+            count(paid, sa.func.coalesce(o.c.units, 1)),
+            sign * sa.func.sum(sa.func.coalesce(o.c.placed, 0)),
+            sign * sa.func.sum(o.c.paid),
+            sign * sa.func.sum(o.c.refunded),
+            count(paid, o.c.paid - o.c.refunded),
+            count(sa.and_(paid, o.c.refunded > 0)),
+            count(sa.and_(paid, o.c.quality_refunded > 0)),
+        )
+        .select_from(src)
+        .where(sa.true())  # SQLite reads ON after a join's SELECT as the join's: a WHERE disambiguates
+        .group_by(day, o.c.channel, shop)
+    )
+
+
+def _buyer_days(sign: int, batch: sa.Table | None) -> sa.Select[Any]:
+    o = order_facts_table
+    day = order_day()
+    src = o if batch is None else o.join(batch, batch.c.order_id == o.c.order_id)
+    return (
+        sa.select(day, o.c.channel, o.c.user_id, sign * sa.func.count())
+        .select_from(src)
+        .where(o.c.paid > 0, o.c.user_id.is_not(None))
+        .group_by(day, o.c.channel, o.c.user_id)
+    )
+
+
+_ORDER_DAYS_ADD = {
+    c.name: _add(c.name) for c in order_days_table.columns if c.name not in ("day", "channel", "shop_id")
+}
+_BUYER_DAYS_ADD = {"paid_orders": _add("paid_orders")}
+_BATCH = sa.Table(
+    "_xingqu_batch_orders", sa.MetaData(), sa.Column("order_id", sa.String(128), primary_key=True)
+)
+
+
+def add_order_days(conn: Connection, dialect: Dialect, sign: int, batch: sa.Table | None) -> None:
+    """Add (``sign`` 1) or take away (-1) orders' contributions to the day rollups."""
+    dialect.merge_select(conn, order_days_table, _order_days(sign, batch), _ORDER_DAYS_ADD)
+    dialect.merge_select(conn, buyer_days_table, _buyer_days(sign, batch), _BUYER_DAYS_ADD)
 
 
 def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -> pa.Array:
@@ -298,7 +365,12 @@ class RollupBuilder:
             i = orders.schema.get_field_index(name)
             orders = orders.set_column(i, name, pc.fill_null(orders.column(name), 0))
         relations = relations.append_column("level", pa.array([0] * relations.num_rows, pa.int64()))
+        # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
+        # them back in as they are now (an order moves to the day of its payment when that comes)
+        dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
+        add_order_days(conn, dialect, -1, _BATCH)
         dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
+        add_order_days(conn, dialect, 1, _BATCH)
         dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
         dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
         dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)

@@ -114,6 +114,7 @@ order_facts_table = sa.Table(
     sa.Column("first_ts", sa.BigInteger(), nullable=False),
     sa.Index("ix_order_facts_shop_id", "shop_id"),
     sa.Index("ix_order_facts_user_paid", "user_id", "paid"),  # distinct buyers without a sort
+    sa.Index("ix_order_facts_product_id", "product_id"),  # the orders of taken-down goods
 )
 
 #: Events per shop, local day (UTC+8), surface, channel and type ("" where an event has none).
@@ -166,4 +167,38 @@ penalties_table = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("ruleset", sa.String(64), nullable=False),
     sa.Index("ix_penalties_shop_at", "shop_id", "at"),
+)
+
+#: Orders per marketplace day (of payment, else of placing), channel and shop, with the additive parts of
+#: their GMV; kept in step with ``order_facts`` at ingest, so that platform reports read a few rows a day.
+order_days_table = sa.Table(
+    "order_days",
+    metadata,
+    sa.Column("day", sa.Integer(), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("shop_id", _ID, primary_key=True),  # "" when unknown
+    *(
+        sa.Column(name, sa.BigInteger(), nullable=False)
+        for name in (
+            "orders",
+            "paid_orders",
+            "units",
+            "placed",
+            "paid",
+            "refunded",
+            "net",
+            "refunded_orders",
+            "quality_refunded_orders",
+        )
+    ),
+)
+
+#: Paid orders per day, channel and buyer: distinct buyers per day and channel without a scan of orders.
+buyer_days_table = sa.Table(
+    "buyer_days",
+    metadata,
+    sa.Column("day", sa.Integer(), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("user_id", _ID, primary_key=True),
+    sa.Column("paid_orders", sa.BigInteger(), nullable=False),
 )
