@@ -18,6 +18,9 @@ from xingqu.cli.common import console, err_console, file_progress
 from xingqu.cli.learn import print_trained
 from xingqu.cli.report import print_gmv_summary
 from xingqu.cli.sim import print_sim_report, run_simulation
+from xingqu.governance import Screener
+from xingqu.governance.actions import take_down
+from xingqu.governance.context import ScreeningContext
 from xingqu.governance.monitoring import check_stores
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
@@ -57,6 +60,8 @@ def demo(
         imported = import_path(store, market, progress=progress)
     data._print_import(imported)
     data.stats(db=db, json_out=False)
+    console.rule("[bold]Governance[/]: the catalogue screened, rejected listings taken down")
+    screen_catalogue(store, market)
     console.rule("[bold]The month in money[/]: GMV and quality GMV")
     print_gmv_summary(gmv_summary(store))
     console.rule("[bold]Store monitoring[/]: flags against what the simulator planted")
@@ -67,6 +72,44 @@ def demo(
     )
     print_trained(model)
     print_sample_feeds(model, store)
+
+
+def screen_catalogue(store: Store, market: Path) -> None:
+    """Screen every listed product as if it were submitted now; take the rejected ones down (audited)."""
+    context = ScreeningContext.from_store(store, Screener.default())
+    products = [r for batch in store.iter_records("products") for r in batch.to_pylist()]
+    planted = {
+        r["product_id"]: r["violation"] or "price_fraud"
+        for r in pq.read_table(market / "truth" / "products.parquet").to_pylist()
+        if r["violation"] or r["reference_price_fraud"]
+    }
+    rejected = []
+    for p in products:
+        listing = {
+            "id": p["product_id"],
+            "shop": p["shop_id"],
+            "title": p["title"],
+            "category": p["category"],
+            "brand": p["brand_id"],
+            "price": p["price"],
+            "reference_price": p["reference_price"],
+            "qualifications": p["qualifications"],
+        }
+        allowed = (context.authorised or {}).get(p["shop_id"])
+        decision = context.screener.screen(listing, allowed, context.duplicates, context.prices)
+        context.counts[decision.decision] += 1
+        if decision.decision == "reject":
+            rejected.append(decision)
+    for d in rejected:
+        take_down(store, d.id, reason="; ".join(r.message for r in d.reasons), actor="demo:screening")
+    caught = sum(d.id in planted for d in rejected)
+    console.print(
+        ", ".join(f"{k} {v:,}" for k, v in context.counts.items())
+        + f"; {len(rejected):,} taken down, {caught:,} of them planted by the simulator "
+        f"({len(planted):,} planted in all; duplicates and diversion go to review)"
+    )
+    for d in rejected[:3]:
+        console.print(f"  {d.id}: " + "; ".join(f"{r.rule} {r.term or ''}".strip() for r in d.reasons))
 
 
 def print_monitoring(store: Store, market: Path) -> None:

@@ -109,6 +109,9 @@ class SimConfig(BaseModel):
     videos_per_creator: float = Field(6.0, ge=0, description="short videos per creator over the window")
     lives_per_creator: float = Field(2.0, ge=0, description="live sessions per creator over the window")
     violation_share: float = Field(0.04, ge=0, le=1, description="listings that break a governance rule")
+    reference_fraud_share: float = Field(
+        0.03, ge=0, le=0.35, description="listings with a reference price no sale supports (price fraud)"
+    )
     appeal_sd: float = Field(1.1, ge=0, description="spread of products' broad appeal (utility units)")
     trending_share: float = Field(0.05, ge=0, le=1, description="products that have a trend burst")
 

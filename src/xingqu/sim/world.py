@@ -110,7 +110,7 @@ class World:
     p_category: np.ndarray
     p_leaf: np.ndarray
     p_price: np.ndarray  # fen
-    p_reference: np.ndarray  # fen, -1 none
+    p_reference: np.ndarray  # fen, -1 none; every one is planted price fraud
     p_styles: np.ndarray  # (P, 2)
     p_functions: np.ndarray  # (P, 2) global function-tag index
     p_stock: np.ndarray
@@ -340,9 +340,11 @@ def generate_world(cfg: SimConfig) -> World:
     hi = np.array([c.max_yuan for c in cfg.categories])[p_category]
     p_price = _price_ending(rng, np.clip(np.exp(log_price), lo, hi))
     has_ref = rng.random(P) < 0.35
-    p_reference = np.where(
-        has_ref, (p_price * rng.uniform(1.1, 1.6, P)).astype(np.int64) // 100 * 100 + 90, -1
-    )
+    inflated = (p_price * rng.uniform(1.1, 1.6, P)).astype(np.int64) // 100 * 100 + 90
+    # goods always sell at their price, so a reference price (划线价) above it is one no sale supports:
+    # price fraud under the 7-day rule. Only planted listings show one (their own random stream).
+    fraud = has_ref & (np.random.default_rng([cfg.seed, 8]).random(P) < cfg.reference_fraud_share / 0.35)
+    p_reference = np.where(fraud, inflated, -1)
     p_styles = np.stack([rng.integers(0, S, P), rng.integers(0, S, P)], axis=1)
     p_functions = cat_functions[p_category[:, None], rng.integers(0, cfg.functions_per_category, (P, 2))]
     p_stock = rng.integers(0, 2000, P) * (rng.random(P) > 0.03)

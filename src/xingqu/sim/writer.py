@@ -293,6 +293,7 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
             "counterfeit": pa.array(w.p_counterfeit),
             "violation": pa.array([v or None for v in w.p_violation], type=pa.string()),
             "violation_term": pa.array([t or None for t in w.p_violation_term], type=pa.string()),
+            "reference_price_fraud": pa.array(w.p_reference >= 0),
             "trend_peak_day": pa.array(w.p_trend_peak),
             "trend_width_days": pa.array(w.p_trend_width),
             "listed_day": pa.array(w.p_created_day),
