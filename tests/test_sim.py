@@ -117,8 +117,12 @@ def _run(cfg: SimConfig) -> tuple[Market, Events]:
     return market, Events.concat(parts)
 
 
+#: Calibration concerns organic behaviour: no planted store misconduct in these runs.
+HONEST = {"brushing_share": 0.0, "refund_spike_share": 0.0}
+
+
 def test_funnel_rates_meet_their_targets() -> None:
-    cfg = SimConfig(users=20_000, products=3_000, creators=300, days=6, seed=5)
+    cfg = SimConfig(users=20_000, products=3_000, creators=300, days=6, seed=5, **HONEST)
     _market, ev = _run(cfg)
     n = Counter(ev.etype.tolist())
     ctr = n[EV["click"]] / n[EV["impression"]]
@@ -139,6 +143,7 @@ def test_refund_rates_per_category_meet_their_targets() -> None:
         target_ctr=0.12,
         target_click_to_pay=0.25,
         violation_share=0.0,
+        **HONEST,
     )
     market, ev = _run(cfg)
     cats = market.world.p_category

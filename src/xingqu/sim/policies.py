@@ -73,8 +73,9 @@ class PopularPolicy:
     skipping what a user bought and what they were already shown ``max_views`` times."""
 
     name = "popular"
-    #: Interaction weights: a purchase counts most, a click least.
-    WEIGHTS: ClassVar[dict[str, float]] = {"pay": 1.0, "add_to_cart": 0.05, "click": 0.01}
+    #: Interaction weights: a purchase counts most, a click least; a refund takes its purchase back (so
+    #: that brushed, refunded orders make nothing popular).
+    WEIGHTS: ClassVar[dict[str, float]] = {"pay": 1.0, "refund": -1.0, "add_to_cart": 0.05, "click": 0.01}
 
     def __init__(self, max_views: int = 3) -> None:
         self.max_views = max_views
