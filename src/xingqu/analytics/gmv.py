@@ -298,11 +298,12 @@ def gmv_report(
         cols.append(value)
     products = by in ("brand", "category")
     q = _order_query([*cols, *_summary_columns()], shop_id, since_ms, products)
-    users_q = sa.select(sa.func.count(sa.distinct(o.c.user_id))).where(o.c.paid > 0)
+    buyers = sa.select(o.c.user_id).where(o.c.paid > 0).group_by(o.c.user_id)  # on the buyer index
     if shop_id is not None:
-        users_q = users_q.where(o.c.shop_id == shop_id)
+        buyers = buyers.where(o.c.shop_id == shop_id)
     if since_ms is not None:
-        users_q = users_q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+        buyers = buyers.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+    users_q = sa.select(sa.func.count()).select_from(buyers.subquery())
     if day_rollups and shop_id is None and since_ms is None and by in (None, "channel"):
         rows = _day_rollup_rows(store, period, by)
         with store.reading() as conn:
@@ -388,9 +389,9 @@ def _day_rollup_rows(store: Store, period: Period, by: str | None) -> list[dict[
     )
     bkey = period_start(b.c.day, period).label("period_day")
     bkeys: list[sa.ColumnElement[Any]] = [bkey] + ([b.c.channel.label("slice")] if by else [])
-    buyers = (
-        sa.select(*bkeys, sa.func.count(sa.distinct(b.c.user_id))).where(b.c.paid_orders > 0).group_by(*bkeys)
-    )
+    # a buyer has one row a day and channel: counting rows is counting buyers, unless days are pooled
+    n_rows = sa.func.count() if period == "day" and by else sa.func.count(sa.distinct(b.c.user_id))
+    buyers = sa.select(*bkeys, n_rows).where(b.c.paid_orders > 0).group_by(*bkeys)
     p = TABLES["products"]
     not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
     blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))

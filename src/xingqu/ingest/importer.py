@@ -132,6 +132,9 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
     return plan
 
 
+#: Events written by one import after which the planner's statistics are refreshed at once.
+REFRESH_AFTER_EVENTS = 500_000
+
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
 REFERENCED_KINDS = frozenset(
     {f.ref for spec in KINDS.values() for f in spec.fields if f.ref}
@@ -475,6 +478,8 @@ def import_path(
         finally:
             if rejects is not None:
                 rejects.close(committed)
+        if sum(f.written for f in run.report.files if f.kind == "events") >= REFRESH_AFTER_EVENTS:
+            store.refresh_statistics()
     if rejects is not None and run.report.rejected:
         run.report.rejects_path = str(rejects.path)
     return run.report

@@ -80,6 +80,10 @@ class Dialect:
         """Fill the transaction's temporary one-column table ``name`` (order_id) with ``keys``."""
         raise NotImplementedError
 
+    def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
+        """After a large load: give the planner fresh statistics (and PostgreSQL's index-only scans a
+        current visibility map) instead of waiting for the background workers."""
+
 
 def _compiled(conn: Connection, select: sa.Select[Any]) -> str:
     return str(select.compile(conn, compile_kwargs={"literal_binds": True}))
@@ -263,6 +267,13 @@ class PostgresDialect(Dialect):
             if not returning or written == rows:
                 return written, None
             return written, [r[0] for r in cur.fetchall()]
+
+    def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in vacuum:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+            for table in analyze:
+                conn.exec_driver_sql(f"ANALYZE {table}")
 
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         conn.exec_driver_sql(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +255,13 @@ class Store:
         """Append a prepared batch of an append-only kind: the rows inserted and, when some were
         already stored, the keys of those inserted."""
         return self.dialect.append(conn, kind_spec(kind), prepared, rows)
+
+    def refresh_statistics(self) -> None:
+        """After a large import: vacuum and analyze the rollups, analyze the event log (PostgreSQL)."""
+        rollups = ["order_facts", "order_days", "buyer_days", "daily_counts", "daily_totals", "live_viewers"]
+        # only an optimisation: where it is refused (a role that may not vacuum) the background catches up
+        with suppress(sa.exc.DBAPIError):
+            self.dialect.refresh_statistics(self.engine, rollups, ["events", "relations", "products"])
 
     def flush_rollups(self, conn: Connection, builder: RollupBuilder) -> None:
         """Merge what ``builder`` has folded into the rollup tables, inside ``conn``'s transaction."""
