@@ -37,7 +37,9 @@ print(json.dumps({"seconds": elapsed, "written": report.written, "rows": report.
 
 
 def _child(url: str, path: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, url, str(path)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, url, str(path)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -50,7 +52,9 @@ def _pg_scratch(admin_url: str, name: str) -> tuple[str, callable]:
     with admin.connect() as c:
         c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         c.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = sa.engine.make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    url = (
+        sa.engine.make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    )
 
     def drop() -> None:
         with admin.connect() as c:
@@ -105,17 +109,28 @@ def main() -> None:
         events = root / "events.parquet"
         t = time.perf_counter()
         write_events(events, args.events, args.users, args.products)
-        print(f"generated {args.events:,} events ({events.stat().st_size / 1e6:.1f} MB Parquet) "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {args.events:,} events ({events.stat().st_size / 1e6:.1f} MB Parquet) "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
 
         def sqlite_url(i: int):
             db = root / f"bench{i}.db"
-            return f"sqlite:///{db}", lambda: [Path(str(db) + s).unlink(missing_ok=True) for s in ("", "-wal", "-shm")]
+            return f"sqlite:///{db}", lambda: [
+                Path(str(db) + s).unlink(missing_ok=True) for s in ("", "-wal", "-shm")
+            ]
 
         out = [bench_backend("sqlite", sqlite_url, catalog, events, args.runs)]
         if args.postgres:
-            out.append(bench_backend("postgresql", lambda i: _pg_scratch(args.postgres, f"xingqu_bench_{os.getpid()}_{i}"),
-                                     catalog, events, args.runs))
+            out.append(
+                bench_backend(
+                    "postgresql",
+                    lambda i: _pg_scratch(args.postgres, f"xingqu_bench_{os.getpid()}_{i}"),
+                    catalog,
+                    events,
+                    args.runs,
+                )
+            )
         else:
             print("postgresql: skipped (no --postgres URL or XINGQU_TEST_POSTGRES_URL)")
         print(json.dumps(out))

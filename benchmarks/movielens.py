@@ -37,15 +37,22 @@ def table(title: str, report: dict) -> None:
     for m in ("ndcg@10", "recall@20"):
         best = max(base, key=lambda n: models[n]["metrics"][m])
         b, v = models["blend"]["metrics"][m], models[best]["metrics"][m]
-        print(f"blend {m} {b:.4f} vs best baseline {best} {v:.4f}: {'at or above' if b >= v else 'BELOW'} "
-              f"({(b / v - 1) * 100:+.1f} %)")
+        print(
+            f"blend {m} {b:.4f} vs best baseline {best} {v:.4f}: {'at or above' if b >= v else 'BELOW'} "
+            f"({(b / v - 1) * 100:+.1f} %)"
+        )
     print("blend:", json.dumps(models["blend"]["config"]))
 
 
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "xingqu.cli.app", *args], check=True, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "xingqu.cli.app", *args],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -58,10 +65,21 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ml.json"
-        cmd = ["evaluate", str(args.data), "--user-col", "user_id", "--item-col", "item_id", "--out", str(out)]
+        cmd = [
+            "evaluate",
+            str(args.data),
+            "--user-col",
+            "user_id",
+            "--item-col",
+            "item_id",
+            "--out",
+            str(out),
+        ]
         times = [run_cli(cmd) for _ in range(args.runs)]
-        print(f"xingqu evaluate on MovieLens-100K, whole command: median {statistics.median(times):.2f} s "
-              f"(runs {[round(t, 2) for t in times]})")
+        print(
+            f"xingqu evaluate on MovieLens-100K, whole command: median {statistics.median(times):.2f} s "
+            f"(runs {[round(t, 2) for t in times]})"
+        )
         table("MovieLens-100K", json.loads(out.read_text()))
         if args.skip_demo:
             return
@@ -70,8 +88,28 @@ def main() -> None:
         run_cli(["simulate", "--preset", "demo", "--out", str(Path(tmp) / "market"), "--quiet"], env)
         run_cli(["import", str(Path(tmp) / "market"), "--quiet"], env)
         demo_out = Path(tmp) / "demo.json"
-        t = run_cli(["evaluate", "--model", "popular", "--model", "itemknn", "--model", "ease", "--model", "als",
-                     "--model", "content", "--model", "trending", "--model", "blend", "--out", str(demo_out)], env)
+        t = run_cli(
+            [
+                "evaluate",
+                "--model",
+                "popular",
+                "--model",
+                "itemknn",
+                "--model",
+                "ease",
+                "--model",
+                "als",
+                "--model",
+                "content",
+                "--model",
+                "trending",
+                "--model",
+                "blend",
+                "--out",
+                str(demo_out),
+            ],
+            env,
+        )
         print(f"\nxingqu evaluate on the demo preset's store: {t:.1f} s")
         table("Simulator demo preset (store)", json.loads(demo_out.read_text()))
 

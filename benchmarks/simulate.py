@@ -34,19 +34,26 @@ print(json.dumps({"seconds": r.seconds, "events": r.events,
 def run(name: str, days: int, runs: int) -> dict[str, object]:
     results = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", CHILD, name, str(days)], check=True, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, name, str(days)], check=True, capture_output=True, text=True
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     rates = [r["events"] / r["seconds"] for r in results]
     summary = {
-        "preset": name, "days": days or "preset", "events": results[0]["events"],
+        "preset": name,
+        "days": days or "preset",
+        "events": results[0]["events"],
         "median_s": statistics.median(r["seconds"] for r in results),
-        "median_events_per_s": statistics.median(rates), "runs_s": [round(r["seconds"], 2) for r in results],
+        "median_events_per_s": statistics.median(rates),
+        "runs_s": [round(r["seconds"], 2) for r in results],
         "peak_mb": max(r["peak_mb"] for r in results),
     }
-    print(f"{name:<6} {summary['events']:>11,} events  median {summary['median_s']:7.2f} s  "
-          f"{summary['median_events_per_s']:>10,.0f} events/s  runs {summary['runs_s']}  "
-          f"peak {summary['peak_mb']:,.0f} MB", flush=True)
+    print(
+        f"{name:<6} {summary['events']:>11,} events  median {summary['median_s']:7.2f} s  "
+        f"{summary['median_events_per_s']:>10,.0f} events/s  runs {summary['runs_s']}  "
+        f"peak {summary['peak_mb']:,.0f} MB",
+        flush=True,
+    )
     return summary
 
 

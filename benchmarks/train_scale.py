@@ -50,16 +50,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         market = Path(tmp) / "market"
         t = time.perf_counter()
-        sim = subprocess.run([sys.executable, "-m", "xingqu.cli.app", "simulate", "--preset", "large", "--days",
-                              str(args.days), "--out", str(market), "--json"], check=True, capture_output=True,
-                             text=True)
+        sim = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "xingqu.cli.app",
+                "simulate",
+                "--preset",
+                "large",
+                "--days",
+                str(args.days),
+                "--out",
+                str(market),
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         events = json.loads(sim.stdout)["events"]
         print(f"simulated {events:,} events in {time.perf_counter() - t:.0f} s (not timed below)")
-        run = subprocess.run([sys.executable, "-c", CHILD, str(market)], check=True, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-c", CHILD, str(market)], check=True, capture_output=True, text=True
+        )
         out = json.loads(run.stdout.strip().splitlines()[-1])
     d = out["dataset"]
-    print(f"dataset: {d['users']:,} users × {d['items']:,} products, {d['pairs']:,} weighted pairs "
-          f"from {events:,} events in {d['seconds']:.1f} s")
+    print(
+        f"dataset: {d['users']:,} users × {d['items']:,} products, {d['pairs']:,} weighted pairs "
+        f"from {events:,} events in {d['seconds']:.1f} s"
+    )
     for kind in ("popular", "trending", "itemknn", "ease", "als", "bpr", "content"):
         r = out[kind]
         note = f"refused: {r['refused']}" if "refused" in r else "fitted"

@@ -285,7 +285,7 @@ def hand_listings() -> list[dict[str, Any]]:
     add("cream", "云杉面霜", "review", "diversion in the description", description="详情请加微信咨询")
     add(
         "dress",
-        "青木连衣裙",
+        "青木针织开衫 秋季",
         "approve",
         "clean description",
         description="最近很受欢迎的法式款，第一次洗请手洗",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,9 +24,11 @@ from xingqu.store.schema import TABLES
 from xingqu.text import tokens
 
 
-def listing_tokens(title: str) -> set[str]:
-    """What two listings' titles are compared on: their normalised words."""
-    return set(tokens(title or ""))
+@lru_cache(maxsize=8192)
+def listing_tokens(title: str) -> frozenset[str]:
+    """What two listings' titles are compared on: their normalised words (cached: a screened listing
+    is looked up, then added, with the same title)."""
+    return frozenset(tokens(title or ""))
 
 
 @dataclass(frozen=True)
