@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -266,9 +267,7 @@ class RollupBuilder:
                 "surface": _blank(events.column("surface")),
                 "channel": self.lookups.channel(events.column("creator_id")),
                 "event_type": kind,
-                "n": pa.array([1] * events.num_rows, pa.int64())
-                if events.num_rows
-                else pa.array([], pa.int64()),
+                "n": pa.array(np.ones(events.num_rows, dtype=np.int64)),
             }
         )
         counts = _group(counted, _COUNT_KEYS, (("n", "sum"),))
@@ -312,7 +311,7 @@ class RollupBuilder:
             {
                 "content_id": e.column("content_id"),
                 "user_id": e.column("user_id"),
-                "entries": pa.array([1] * e.num_rows, pa.int64()) if e.num_rows else pa.array([], pa.int64()),
+                "entries": pa.array(np.ones(e.num_rows, dtype=np.int64)),
                 "watch_s": pc.fill_null(pc.cast(e.column("watch_s"), pa.float64()), 0.0),
                 "first_ts": e.column("ts"),
             }
@@ -364,7 +363,7 @@ class RollupBuilder:
         for name in ("paid", "refunded", "quality_refunded"):
             i = orders.schema.get_field_index(name)
             orders = orders.set_column(i, name, pc.fill_null(orders.column(name), 0))
-        relations = relations.append_column("level", pa.array([0] * relations.num_rows, pa.int64()))
+        relations = relations.append_column("level", pa.array(np.zeros(relations.num_rows, dtype=np.int64)))
         # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
         # them back in as they are now (an order moves to the day of its payment when that comes)
         dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
