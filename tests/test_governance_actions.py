@@ -68,7 +68,7 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 6
+    assert store.init() == LATEST_VERSION == 7
     import_path(store, SAMPLE)
     take_down(store, "p-cream", reason="r", actor="a")
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.writing() as conn:
