@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _synth import write_catalog, write_content, write_events  # noqa: E402
+from _synth import write_catalog, write_content, write_events
 
 CHILD = r"""
 import json, resource, sys, time

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from xingqu.governance import Screener
 from xingqu.governance.context import ScreeningContext
+from xingqu.governance.intake import listing_of
 from xingqu.governance.prices import PriceFacts
 from xingqu.sim import text as simtext
 from xingqu.sim.config import SimConfig
@@ -83,19 +84,7 @@ def throughput(screener: Screener, runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         simulate(SimConfig(users=500, products=20_000, creators=50, days=1, seed=5), tmp)
         products = pq.read_table(Path(tmp) / "products.parquet").to_pylist()
-    listings = [
-        {
-            "id": p["product_id"],
-            "shop": p["shop_id"],
-            "title": p["title"],
-            "description": p.get("description"),
-            "category": p["category"],
-            "brand": p["brand_id"],
-            "price": p["price"],
-            "reference_price": p.get("reference_price"),
-        }
-        for p in products
-    ]
+    listings = [listing_of(p) for p in products]
     prices = PriceFacts.from_catalogue([(p["brand_id"], p["category"], p["price"]) for p in products])
     rates = []
     for _ in range(runs):

@@ -16,7 +16,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 
 CHILD = r"""
 import json, resource, sys, tempfile

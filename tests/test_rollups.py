@@ -145,3 +145,20 @@ def test_rebuild_and_migration_fill_rollups_of_an_older_store(store: Store, tmp_
             conn.execute(sa.delete(t))
         assert rebuild(conn, store.dialect, page_rows=500) > 0
     assert_rollups_match_the_log(store)
+
+
+def test_a_large_import_refreshes_the_planners_statistics(pg_url: str, tmp_path: Path, monkeypatch) -> None:
+    import xingqu.ingest.importer as importer
+
+    store = Store(pg_url)
+    simulate(preset("tiny", days=2), tmp_path / "m")
+    monkeypatch.setattr(importer, "REFRESH_AFTER_EVENTS", 1)  # the tiny market stands for a large one
+    import_path(store, tmp_path / "m")
+    with store.reading() as conn:
+        analysed = dict(
+            conn.exec_driver_sql(
+                "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
+                "FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+            ).all()
+        )
+    assert all(analysed[t] for t in ("order_facts", "order_days", "buyer_days", "daily_counts"))

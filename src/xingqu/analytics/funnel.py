@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from xingqu.analytics.gmv import day_number
 from xingqu.store import Store
+from xingqu.store.rollups import day_number, order_placed
 from xingqu.store.schema import daily_counts_table, daily_totals_table, order_facts_table
 
 STEPS = ("impression", "click", "order", "pay", "live_enter", "video_play")
@@ -79,7 +79,7 @@ def gpm(
     if shop_id is not None:
         q = q.where(o.c.shop_id == shop_id)
     if since_ms is not None:
-        q = q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+        q = q.where(order_placed() >= since_ms)
     with store.reading() as conn:
         live_gmv, video_gmv, gmv = (int(v) / 100 for v in conn.execute(q).one())
     total = lambda k: sum(c.get(k, 0) for c in counts.values())  # noqa: E731

@@ -29,7 +29,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from xingqu.store import Store
-from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS, order_day
+from xingqu.store.rollups import day_number, order_day, order_placed
 from xingqu.store.schema import (
     TABLES,
     buyer_days_table,
@@ -79,11 +79,6 @@ class GmvSummary:
         return {**asdict(self), "gpm": self.gpm}
 
 
-def day_number(ts_ms: int) -> int:
-    """The marketplace day (days since 1970-01-01, UTC+8) of a UTC time."""
-    return (ts_ms + MARKET_UTC_OFFSET_MS) // DAY_MS
-
-
 def period_label(day: int) -> str:
     """A period's start day as an ISO date."""
     return (_EPOCH + timedelta(days=int(day))).isoformat()
@@ -112,7 +107,7 @@ def period_start(day: Any, period: Period) -> Any:
 
 def period_of(ts_ms: np.ndarray, period: Period) -> np.ndarray:
     """Each UTC time's period start in marketplace time, as ISO dates (the labels reports use)."""
-    days = (np.asarray(ts_ms, dtype=np.int64) + MARKET_UTC_OFFSET_MS) // DAY_MS
+    days = day_number(np.asarray(ts_ms, dtype=np.int64))
     return (np.datetime64("1970-01-01") + period_start(days, period).astype("timedelta64[D]")).astype(str)
 
 
@@ -136,19 +131,33 @@ def _slice_column(store: Store, by: str) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(col, "none")
 
 
-def _summary_columns() -> list[sa.ColumnElement[Any]]:
+def _not_in_good_standing() -> sa.ColumnElement[bool]:
+    """An order's product is no longer listed or its shop is suspended or closed: by membership in those
+    (few) products and shops, far cheaper than a join per order."""
     o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
-    paid = o.c.paid > 0
-    # standing by membership in the (few) products not listed and shops blocked: far cheaper than a join
     not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
     blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))
-    bad = sa.or_(o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery()))
-    ok = sa.not_(bad)
-    net = o.c.paid - o.c.refunded
-    weight = sa.case(
+    return sa.or_(
+        o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery())
+    )
+
+
+def _weight() -> sa.ColumnElement[float]:
+    """The experience weight of the joined shop: min(1, score ÷ 4.7), 1 when unscored."""
+    s = TABLES["shops"]
+    return sa.case(
         (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
         else_=s.c.experience_score / SCORE_BAR,
     )
+
+
+def _summary_columns() -> list[sa.ColumnElement[Any]]:
+    o = order_facts_table
+    paid = o.c.paid > 0
+    bad = _not_in_good_standing()
+    ok = sa.not_(bad)
+    net = o.c.paid - o.c.refunded
+    weight = _weight()
     total = lambda cond, value=1: sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)  # noqa: E731
     return [
         sa.func.count().label("orders"),
@@ -204,14 +213,8 @@ def _order_query(
     if shop_id is not None:
         q = q.where(o.c.shop_id == shop_id)
     if since_ms is not None:
-        q = q.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+        q = q.where(order_placed() >= since_ms)
     return q
-
-
-def _order_day() -> sa.ColumnElement[Any]:
-    o = order_facts_table
-    when = sa.func.coalesce(o.c.pay_ts, o.c.order_ts, o.c.first_ts)
-    return (when + MARKET_UTC_OFFSET_MS) // DAY_MS
 
 
 def impressions(
@@ -290,7 +293,7 @@ def gmv_report(
     if by is not None and by not in SLICES:
         raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
     o = order_facts_table
-    key = period_start(_order_day(), period).label("period_day")
+    key = period_start(order_day(), period).label("period_day")
     cols = [key]
     value = None
     if by is not None:
@@ -302,7 +305,7 @@ def gmv_report(
     if shop_id is not None:
         buyers = buyers.where(o.c.shop_id == shop_id)
     if since_ms is not None:
-        buyers = buyers.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+        buyers = buyers.where(order_placed() >= since_ms)
     users_q = sa.select(sa.func.count()).select_from(buyers.subquery())
     if day_rollups and shop_id is None and since_ms is None and by in (None, "channel"):
         rows = _day_rollup_rows(store, period, by)
@@ -365,10 +368,7 @@ def _day_rollup_rows(store: Store, period: Period, by: str | None) -> list[dict[
     today's standing (violating; experience weights) from the few orders of goods and shops not in good
     standing plus one weight per shop — the same definitions as the scan of ``order_facts``."""
     d, b, o, s = order_days_table, buyer_days_table, order_facts_table, TABLES["shops"]
-    weight = sa.case(
-        (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
-        else_=s.c.experience_score / SCORE_BAR,
-    )
+    weight = _weight()
     key = period_start(d.c.day, period).label("period_day")
     keys: list[sa.ColumnElement[Any]] = [key] + ([d.c.channel.label("slice")] if by else [])
     sums = [sa.func.sum(d.c[c]).label(c) for c in ("orders", "paid_orders", "units")]
@@ -392,21 +392,13 @@ def _day_rollup_rows(store: Store, period: Period, by: str | None) -> list[dict[
     # a buyer has one row a day and channel: counting rows is counting buyers, unless days are pooled
     n_rows = sa.func.count() if period == "day" and by else sa.func.count(sa.distinct(b.c.user_id))
     buyers = sa.select(*bkeys, n_rows).where(b.c.paid_orders > 0).group_by(*bkeys)
-    p = TABLES["products"]
-    not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
-    blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))
     okey = period_start(order_day(), period).label("period_day")
     okeys: list[sa.ColumnElement[Any]] = [okey] + ([o.c.channel.label("slice")] if by else [])
     net = o.c.paid - o.c.refunded
     bad = (
         sa.select(*okeys, sa.func.sum(net), sa.func.sum(net * weight))
         .select_from(o.outerjoin(s, s.c.shop_id == o.c.shop_id))
-        .where(
-            o.c.paid > 0,
-            sa.or_(
-                o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery())
-            ),
-        )
+        .where(o.c.paid > 0, _not_in_good_standing())
         .group_by(*okeys)
     )
     with store.reading() as conn:

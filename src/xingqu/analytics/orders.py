@@ -14,7 +14,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from xingqu.store import Store
-from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS
+from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS, order_placed
 from xingqu.store.schema import TABLES, order_facts_table
 from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
@@ -71,7 +71,7 @@ def load_orders(store: Store, shop_id: str | None = None, since_ms: int | None =
         o.c.refunded,
         o.c.quality_refunded,
         sa.func.coalesce(o.c.units, 1),
-        sa.func.coalesce(o.c.order_ts, o.c.first_ts),
+        order_placed(),
         sa.func.coalesce(o.c.pay_ts, 0),
         o.c.channel,
         sa.and_(
@@ -83,7 +83,7 @@ def load_orders(store: Store, shop_id: str | None = None, since_ms: int | None =
     if shop_id is not None:
         query = query.where(o.c.shop_id == shop_id)
     if since_ms is not None:
-        query = query.where(sa.func.coalesce(o.c.order_ts, o.c.first_ts) >= since_ms)
+        query = query.where(order_placed() >= since_ms)
     with store.reading() as conn:
         rows = conn.execute(query).all()
     n_fields = len(OrderFacts.__dataclass_fields__)

@@ -21,6 +21,7 @@ from xingqu.cli.sim import print_sim_report, run_simulation
 from xingqu.governance import Screener
 from xingqu.governance.actions import take_down
 from xingqu.governance.context import ScreeningContext
+from xingqu.governance.intake import listing_of
 from xingqu.governance.monitoring import check_stores
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
@@ -85,19 +86,7 @@ def screen_catalogue(store: Store, market: Path) -> None:
     }
     rejected = []
     for p in products:
-        listing = {
-            "id": p["product_id"],
-            "shop": p["shop_id"],
-            "title": p["title"],
-            "category": p["category"],
-            "brand": p["brand_id"],
-            "price": p["price"],
-            "reference_price": p["reference_price"],
-            "qualifications": p["qualifications"],
-        }
-        allowed = (context.authorised or {}).get(p["shop_id"])
-        decision = context.screener.screen(listing, allowed, context.duplicates, context.prices)
-        context.counts[decision.decision] += 1
+        decision = context.screen(listing_of(p))  # already in the duplicate index: compared with the others
         if decision.decision == "reject":
             rejected.append(decision)
     for d in rejected:

@@ -19,7 +19,6 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xingqu.store import Store
 from xingqu.store.schema import TABLES
 from xingqu.text import tokens
 
@@ -110,14 +109,8 @@ class DuplicateIndex:
         return sorted(out, key=lambda m: (-m.similarity, m.listing_id))
 
     @classmethod
-    def from_store(cls, store: Store, threshold: float = 0.8, max_changes: int = 1) -> DuplicateIndex:
-        """Every product in the store, as the listings new ones are compared with."""
-        with store.reading() as conn:
-            return cls.from_conn(conn, threshold, max_changes)
-
-    @classmethod
     def from_conn(cls, conn: Connection, threshold: float = 0.8, max_changes: int = 1) -> DuplicateIndex:
-        """``from_store`` inside an open transaction."""
+        """Every product ``conn`` sees, as the listings new ones are compared with."""
         index = cls(threshold, max_changes)
         p = TABLES["products"]
         for pid, shop, title, brand, category in conn.execute(

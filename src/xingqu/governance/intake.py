@@ -19,7 +19,8 @@ from xingqu.store import Store
 STATUS_FOR = {"reject": "rejected", "review": "pending"}
 
 
-def _listing(record: dict[str, Any]) -> dict[str, Any]:
+def listing_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A product record (as stored or imported) as the listing screening reads."""
     return {
         "id": record["product_id"],
         "shop": record["shop_id"],
@@ -55,7 +56,7 @@ def screen_products(
             ]
         ).to_pylist()
     ):
-        listing = _listing(record)
+        listing = listing_of(record)
         decision = context.screen(listing)
         if decision.decision in STATUS_FOR:
             status[i] = STATUS_FOR[decision.decision]

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from scipy.stats import binom
 
 from xingqu.store import Store
-from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
+from xingqu.store.rollups import DAY_MS, day_number
 from xingqu.store.schema import TABLES, order_facts_table
 
 HOUR_MS = 3_600_000
@@ -77,10 +77,6 @@ class MonitorReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"flags": [asdict(f) for f in self.flags], "scores": self.scores}
-
-
-def _day(ts: np.ndarray) -> np.ndarray:
-    return (ts + MARKET_UTC_OFFSET_MS) // DAY_MS
 
 
 def _windows(
@@ -132,7 +128,7 @@ def check_stores(store: Store, settings: MonitorSettings | None = None) -> Monit
     refund_ts = np.array([refund_at.get(x, (0, None))[0] for x in order_id], dtype=np.int64)
     reason = np.array([refund_at.get(x, (0, None))[1] for x in order_id], dtype=object)
     fast = (refund_ts > 0) & (refund_ts - pay_ts <= st.fast_refund_hours * HOUR_MS)
-    day = _day(pay_ts)
+    day = day_number(pay_ts)
 
     # category baselines of the quality refund rate
     base: dict[str, float] = {}

@@ -19,7 +19,6 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xingqu.store import Store
 from xingqu.store.schema import TABLES, order_facts_table
 
 DAY_MS = 86_400_000
@@ -62,19 +61,11 @@ class PriceFacts:
         return cls(brand_usual=_usual(by_brand, min_samples), category_usual=_usual(by_cat, min_samples))
 
     @classmethod
-    def from_store(
-        cls, store: Store, now_ms: int | None = None, window_days: int = 7, min_samples: int = 5
-    ) -> PriceFacts:
-        """Medians over the listed products, and sale prices from the order rollup up to ``now_ms``
-        (default: the latest paid order)."""
-        with store.reading() as conn:
-            return cls.from_conn(conn, now_ms, window_days, min_samples)
-
-    @classmethod
     def from_conn(
         cls, conn: Connection, now_ms: int | None = None, window_days: int = 7, min_samples: int = 5
     ) -> PriceFacts:
-        """``from_store`` inside an open transaction (an import sees its own rows)."""
+        """Medians over the listed products, and sale prices from the order rollup up to ``now_ms``
+        (default: the latest paid order), as ``conn`` sees them (an import sees its own rows)."""
         p, o = TABLES["products"], order_facts_table
         catalogue = conn.execute(
             sa.select(p.c.brand_id, p.c.category, p.c.price).where(p.c.status == "listed")

@@ -119,10 +119,21 @@ _COUNT_MERGE = {"n": _add("n")}
 _VIEWER_MERGE = {"entries": _add("entries"), "watch_s": _add("watch_s"), "first_ts": _least("first_ts")}
 
 
+def day_number(ts_ms: Any) -> Any:
+    """The marketplace day (days since 1970-01-01, UTC+8) of UTC times: an int, a numpy array or SQL."""
+    return (ts_ms + MARKET_UTC_OFFSET_MS) // DAY_MS
+
+
+def order_placed() -> sa.ColumnElement[int]:
+    """When an order was placed: its order event, else its first event."""
+    o = order_facts_table
+    return sa.func.coalesce(o.c.order_ts, o.c.first_ts)
+
+
 def order_day() -> sa.ColumnElement[int]:
     """An order's marketplace day: of its payment, else of its placing (else of its first event)."""
     o = order_facts_table
-    return (sa.func.coalesce(o.c.pay_ts, o.c.order_ts, o.c.first_ts) + MARKET_UTC_OFFSET_MS) // DAY_MS
+    return day_number(sa.func.coalesce(o.c.pay_ts, o.c.order_ts, o.c.first_ts))
 
 
 def _order_days(sign: int, batch: sa.Table | None) -> sa.Select[Any]:
