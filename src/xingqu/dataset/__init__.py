@@ -4,6 +4,7 @@ from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions, read_intera
 from xingqu.dataset.loader import (
     interactions_from_parquet,
     interactions_from_store,
+    interactions_from_table,
     load_dataset,
     load_parquet_folder,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Vocabulary",
     "interactions_from_parquet",
     "interactions_from_store",
+    "interactions_from_table",
     "load_dataset",
     "load_parquet_folder",
     "read_interactions",

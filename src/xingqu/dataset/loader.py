@@ -95,6 +95,13 @@ def interactions_from_parquet(
     return _interactions(batches(), weights)
 
 
+def interactions_from_table(events: pa.Table, weights: dict[str, float] | None = None) -> Interactions:
+    """Weighted interactions from an in-memory canonical event table."""
+    events = events.select(["user_id", "product_id", "event_type", "ts"])
+    events = events.filter(pc.is_valid(events["product_id"]))
+    return _interactions(events.to_batches(BATCH), weights or EVENT_WEIGHTS)
+
+
 def load_dataset(
     store: Store, weights: dict[str, float] | None = None, half_life_days: float | None = None
 ) -> Dataset:

@@ -89,6 +89,13 @@ class Recommender(ABC):
         self._fitted_items()
         return self._scores(np.asarray(users, dtype=np.int64), history)
 
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        """Scores of each user's candidates only: ``items`` is (len(users) × k) item indices; the same
+        values as ``scores`` gathered, computed without scoring the whole catalogue where a model can."""
+        self._fitted_items()
+        users = np.asarray(users, dtype=np.int64)
+        return np.take_along_axis(self._scores(users, history), items, axis=1).astype(np.float32)
+
     def recommend(
         self, users: np.ndarray, history: sp.csr_matrix, n: int, exclude_seen: bool = True, batch: int = 1024
     ) -> np.ndarray:
@@ -172,6 +179,16 @@ class Recommender(ABC):
         model.items = Vocabulary(arrays.pop("__items").astype(object))
         model._load_arrays(arrays)
         return model
+
+
+def item_matrix_scores(
+    history: sp.csr_matrix, matrix: sp.spmatrix | np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """``(history @ matrix)`` at each row's candidate columns, computing only the candidates' columns."""
+    cols, inverse = np.unique(items, return_inverse=True)
+    part = history @ matrix[:, cols]
+    dense = part.toarray() if sp.issparse(part) else np.asarray(part)
+    return np.take_along_axis(dense, inverse.reshape(items.shape), axis=1).astype(np.float32)
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from xingqu.models.base import ModelConfig, ModelError, Recommender
+from xingqu.models.base import ModelConfig, ModelError, Recommender, item_matrix_scores
 
 #: EASE inverts an items × items matrix; above this it is too slow and too large for one machine.
 MAX_ITEMS = 30_000
@@ -36,6 +36,10 @@ class EASE(Recommender):
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray(history @ self.weights)
+
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        h = history
+        return item_matrix_scores(h, self.weights, items)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights}

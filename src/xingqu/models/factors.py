@@ -38,6 +38,13 @@ class _Factorised(Recommender):
         out[known] = self.user_factors[users[known]] @ self.item_factors.T
         return out
 
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        known = np.asarray(users) >= 0
+        out = np.zeros(items.shape, dtype=np.float32)
+        u = self.user_factors[np.asarray(users)[known]]
+        out[known] = np.einsum("bf,bkf->bk", u, self.item_factors[items[known]])
+        return out
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 

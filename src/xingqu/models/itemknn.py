@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from xingqu.models.base import ModelConfig, Recommender
+from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores
 from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
@@ -37,6 +37,10 @@ class ItemKNN(Recommender):
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return (history @ self.similarity).toarray()
+
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        h = history
+        return item_matrix_scores(h, self.similarity, items)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return csr_arrays(self.similarity)

@@ -22,6 +22,9 @@ class MostPopular(Recommender):
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return np.broadcast_to(self.popularity, (len(users), len(self.popularity)))
 
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        return self.popularity[items].astype(np.float32)
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"popularity": self.popularity}
 

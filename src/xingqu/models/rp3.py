@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from xingqu.models.base import ModelConfig, Recommender
+from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores
 from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
@@ -46,6 +46,13 @@ class RP3Beta(Recommender):
         h = history.copy()
         h.data[:] = 1.0
         return (h @ self.weights).toarray()
+
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        h = history
+        if h.nnz:
+            h = h.copy()
+            h.data[:] = 1.0
+        return item_matrix_scores(h, self.weights, items)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return csr_arrays(self.weights)

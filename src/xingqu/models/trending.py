@@ -68,6 +68,25 @@ class Trending(Recommender):
             out[has] = (1 - sw) * out[has] + sw * self.segments[seg[has]]
         return out
 
+    def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        out = self.global_[items].astype(np.float32)
+        if len(self.segments):
+            users = np.asarray(users)
+            seg = np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
+            has = seg >= 0
+            sw = self.config.segment_weight
+            out[has] = (1 - sw) * out[has] + sw * self.segments[seg[has][:, None], items[has]]
+        return out
+
+    def segment_scores(self, segment: str | None) -> np.ndarray:
+        """Trend of every item for a user of ``segment`` (a value of the configured attribute): how a
+        user the model never saw, known only by a profile, is served."""
+        hit = np.flatnonzero(self.segment_names == str(segment)) if segment is not None else []
+        if not len(hit):
+            return self.global_.copy()
+        sw = self.config.segment_weight
+        return (1 - sw) * self.global_ + sw * self.segments[hit[0]]
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {
             "global": self.global_,

@@ -1,0 +1,78 @@
+"""The marketplace as canonical Arrow tables: the one input shape of profile and feature building,
+read from a store or handed over by the simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from xingqu.domain.arrow import arrow_schema
+from xingqu.store import Store
+
+KINDS = ("products", "users", "shops", "creators", "content", "relations", "brands")
+
+
+def empty(kind: str) -> pa.Table:
+    return arrow_schema(kind).empty_table()
+
+
+@dataclass
+class MarketTables:
+    """Catalogue, relations and the event log; a missing kind is an empty table of its schema."""
+
+    products: pa.Table
+    users: pa.Table
+    events: pa.Table
+    shops: pa.Table = field(default_factory=lambda: empty("shops"))
+    creators: pa.Table = field(default_factory=lambda: empty("creators"))
+    content: pa.Table = field(default_factory=lambda: empty("content"))
+    relations: pa.Table = field(default_factory=lambda: empty("relations"))
+
+    @classmethod
+    def from_store(cls, store: Store) -> MarketTables:
+        """Every kind the pipelines read, from the store (the whole event log included)."""
+
+        def table(kind: str) -> pa.Table:
+            return pa.Table.from_batches(list(store.iter_records(kind)), schema=arrow_schema(kind))
+
+        return cls(
+            products=table("products"),
+            users=table("users"),
+            events=table("events"),
+            shops=table("shops"),
+            creators=table("creators"),
+            content=table("content"),
+            relations=table("relations"),
+        )
+
+    @classmethod
+    def of(cls, tables: dict[str, pa.Table], events: pa.Table) -> MarketTables:
+        """From a dict of kind → table (as the simulator's ``catalog_tables``) and an event table."""
+        return cls(
+            events=events,
+            **{
+                k: tables[k]
+                for k in ("products", "users", "shops", "creators", "content", "relations")
+                if k in tables
+            },
+        )
+
+    def events_before(self, ts_ms: int) -> MarketTables:
+        """The same market with only the events strictly before ``ts_ms`` (point-in-time features)."""
+        keep = pc.less(pc.cast(self.events["ts"], pa.int64()), ts_ms)
+        return MarketTables(
+            self.products,
+            self.users,
+            self.events.filter(keep),
+            self.shops,
+            self.creators,
+            self.content,
+            self.relations,
+        )
+
+    def last_event_ms(self) -> int:
+        if self.events.num_rows == 0:
+            return 0
+        return int(pc.max(pc.cast(self.events["ts"], pa.int64())).as_py())

@@ -1,0 +1,441 @@
+"""User profiles and product statistics from behaviour (domain §4.1): per user the interest in each
+level-1 category, the price band in each (centre and width, log yuan), brand, style and function
+affinities and private-domain relations; per product its trend, refund rate and the accounts that
+carry it. Everything is aligned with model vocabularies, as dense arrays or CSR matrices, so a request
+gathers its features without a query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from xingqu.dataset.interactions import EVENT_WEIGHTS
+from xingqu.dataset.matrix import Vocabulary
+from xingqu.features.market import MarketTables
+
+DAY_MS = 86_400_000
+#: Events that reveal the price a user is willing to pay, and how much each says.
+PRICE_WEIGHTS = {"click": 1.0, "add_to_cart": 2.0, "order": 3.0, "pay": 4.0}
+#: Pseudo-counts pulling thin evidence towards the wider group (user → segment → category).
+USER_PRIOR = 3.0
+CATEGORY_PRIOR = 4.0
+INTEREST_PRIOR = 2.0
+REFUND_PRIOR = 5.0
+INTEREST_HALF_LIFE_DAYS = 30.0
+TREND_RECENT_DAYS = 3.0
+TREND_BASE_DAYS = 14.0
+CARRIER_DAYS = 30
+SHOWN_DAYS = 7
+
+
+def _col(table: pa.Table, name: str) -> np.ndarray:
+    return table[name].to_numpy(zero_copy_only=False)
+
+
+def _ms(table: pa.Table, name: str) -> np.ndarray:
+    return pc.fill_null(pc.cast(table[name], pa.int64()), 0).to_numpy()
+
+
+def _tags(values: list[list[str] | None], vocab: dict[str, int], n_rows: int) -> sp.csr_matrix:
+    rows, cols = [], []
+    for r, tags in enumerate(values):
+        for t in tags or ():
+            rows.append(r)
+            cols.append(vocab.setdefault(t, len(vocab)))
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_rows, max(len(vocab), 1)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(m.sum(axis=1)).ravel()
+    return sp.csr_matrix(sp.diags(1 / np.where(sums > 0, sums, 1)) @ m)
+
+
+@dataclass
+class Catalogue:
+    """Product attributes by item index: level-1 category, price, brand, shop, tags, creation time."""
+
+    items: Vocabulary
+    categories: list[str]  # level-1 names
+    category: np.ndarray  # object: full category path, "" unknown
+    level1: np.ndarray  # int32, -1 unknown
+    price: np.ndarray  # fen, float64; nan unknown
+    brands: Vocabulary
+    brand: np.ndarray  # int32, -1 none
+    shops: Vocabulary
+    shop: np.ndarray  # int32, -1 unknown
+    shop_score: np.ndarray  # by shop index, 0..5 (missing: the median)
+    shop_official: np.ndarray  # by shop index: creator index of its official account, -1
+    creators: Vocabulary
+    styles: sp.csr_matrix  # items × style tags
+    functions: sp.csr_matrix  # items × function tags
+    created_ms: np.ndarray  # int64
+    cat_median: np.ndarray  # by level-1: median log-yuan price of the catalogue
+
+    @property
+    def log_price(self) -> np.ndarray:
+        return np.log(np.maximum(np.nan_to_num(self.price, nan=100.0), 1.0) / 100.0)
+
+    @classmethod
+    def build(cls, market: MarketTables, items: Vocabulary) -> Catalogue:
+        p = market.products
+        n = len(items)
+        idx = items.lookup(_col(p, "product_id"))
+        ok = idx >= 0
+        p, idx = p.filter(pa.array(ok)), idx[ok]
+        paths = np.full(n, "", dtype=object)
+        paths[idx] = [str(c or "") for c in _col(p, "category")]
+        cats = [str(c).split(">")[0] if c else "" for c in _col(p, "category")]
+        names = sorted({c for c in cats if c})
+        cat_of = {c: k for k, c in enumerate(names)}
+        level1 = np.full(n, -1, np.int32)
+        level1[idx] = [cat_of.get(c, -1) for c in cats]
+        price = np.full(n, np.nan)
+        price[idx] = pc.fill_null(pc.cast(p["price"], pa.float64()), np.nan).to_numpy()
+        brands = Vocabulary.of(np.array([b for b in _col(p, "brand_id") if b], dtype=object))
+        brand = np.full(n, -1, np.int32)
+        brand[idx] = brands.lookup(np.array([b or "" for b in _col(p, "brand_id")], dtype=object))
+        shop_ids = np.array(
+            sorted(set(_col(market.shops, "shop_id").tolist()) | set(_col(p, "shop_id").tolist())),
+            dtype=object,
+        )
+        shops = Vocabulary(shop_ids)
+        shop = np.full(n, -1, np.int32)
+        shop[idx] = shops.lookup(_col(p, "shop_id"))
+        creators = Vocabulary(
+            np.array(sorted(set(_col(market.creators, "creator_id").tolist())), dtype=object)
+        )
+        score = np.full(len(shops), np.nan)
+        official = np.full(len(shops), -1, np.int32)
+        if market.shops.num_rows:
+            s_idx = shops.lookup(_col(market.shops, "shop_id"))
+            score[s_idx] = pc.fill_null(
+                pc.cast(market.shops["experience_score"], pa.float64()), np.nan
+            ).to_numpy()
+            acc = creators.lookup(
+                np.array([a or "" for a in _col(market.shops, "official_account_id")], dtype=object)
+            )
+            official[s_idx] = acc
+        score = np.where(np.isnan(score), np.nanmedian(score) if np.isfinite(score).any() else 4.5, score)
+        style_vocab: dict[str, int] = {}
+        func_vocab: dict[str, int] = {}
+        styles = sp.csr_matrix((n, 1), dtype=np.float32)
+        functions = sp.csr_matrix((n, 1), dtype=np.float32)
+        if len(idx):
+            perm = sp.csr_matrix(
+                (np.ones(len(idx), np.float32), (idx, np.arange(len(idx)))), shape=(n, len(idx))
+            )
+            styles = sp.csr_matrix(perm @ _tags(p["style_tags"].to_pylist(), style_vocab, len(idx)))
+            functions = sp.csr_matrix(perm @ _tags(p["function_tags"].to_pylist(), func_vocab, len(idx)))
+        created = np.zeros(n, np.int64)
+        created[idx] = _ms(p, "created_at")
+        log_price = np.log(np.maximum(np.nan_to_num(price, nan=100.0), 1.0) / 100.0)
+        cat_median = np.array(
+            [np.median(log_price[level1 == k]) if (level1 == k).any() else 0.0 for k in range(len(names))]
+        )
+        return cls(
+            items,
+            names,
+            paths,
+            level1,
+            price,
+            brands,
+            brand,
+            shops,
+            shop,
+            score,
+            official,
+            creators,
+            styles,
+            functions,
+            created,
+            cat_median,
+        )
+
+
+@dataclass
+class UserProfiles:
+    """What each user's behaviour says about them, by user index."""
+
+    users: Vocabulary
+    interest: np.ndarray  # (U, C) share of (decayed) interest per level-1 category
+    price_mu: np.ndarray  # (U, C) centre of the price band, log yuan
+    price_sd: np.ndarray  # (U,) half-width scale of the band, log
+    evidence: np.ndarray  # (U,) weighted price observations behind the band
+    brand: sp.csr_matrix  # (U, brands) share
+    style: sp.csr_matrix  # (U, styles) share
+    function: sp.csr_matrix  # (U, functions) share
+    follows: sp.csr_matrix  # (U, creators) follow or fan group
+    members: sp.csr_matrix  # (U, shops) membership
+    bought: sp.csr_matrix  # (U, items) last day (ms / DAY_MS) of a kept purchase
+    shown: sp.csr_matrix  # (U, items) impressions in the last week of pairs never clicked
+    segment_offset: dict[str, float]  # consumption level → mean price offset (for users with no data)
+    level: np.ndarray  # (U,) consumption level per user, "" unknown
+    cat_median: np.ndarray  # (C,) the catalogue's median log-yuan price per level-1 category
+
+
+@dataclass
+class ItemStats:
+    """Behaviour statistics of each product, by item index."""
+
+    trend: np.ndarray  # log ratio of recent daily interest to the longer baseline
+    recent: np.ndarray  # log1p of recent weighted interactions
+    refund_rate: np.ndarray  # shrunk towards the category's rate
+    carriers: sp.csr_matrix  # (items, creators): accounts that carried it in content lately
+    repurchase_days: np.ndarray  # by level-1: median days between repeat purchases; inf = durable
+    now_ms: int
+
+
+def _event_arrays(market: MarketTables, users: Vocabulary, items: Vocabulary) -> dict[str, np.ndarray]:
+    e = market.events
+    return {
+        "type": _col(e, "event_type").astype(str),
+        "u": users.lookup(_col(e, "user_id")),
+        "i": items.lookup(np.array([x or "" for x in _col(e, "product_id")], dtype=object)),
+        "ts": _ms(e, "ts"),
+        "order": np.array([x or "" for x in _col(e, "order_id")], dtype=object),
+    }
+
+
+def _kept_pays(ev: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of pay events whose order was not refunded."""
+    refunded = set(ev["order"][ev["type"] == "refund"].tolist())
+    pay = (ev["type"] == "pay") & (ev["u"] >= 0) & (ev["i"] >= 0)
+    if refunded:
+        pay &= ~np.isin(ev["order"], list(refunded))
+    return pay
+
+
+def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> tuple[UserProfiles, ItemStats]:
+    """Profiles of ``users`` and statistics of ``cat.items`` from the market's event log."""
+    ev = _event_arrays(market, users, cat.items)
+    now = market.last_event_ms()
+    n_users, n_items, n_cats = len(users), len(cat.items), len(cat.categories)
+    ok = (ev["u"] >= 0) & (ev["i"] >= 0)
+    u, i, t, kind = ev["u"][ok], ev["i"][ok], ev["ts"][ok], ev["type"][ok]
+    c = cat.level1[i]
+    age_days = (now - t) / DAY_MS
+    w = np.zeros(len(u), np.float64)
+    for k, v in EVENT_WEIGHTS.items():
+        w[kind == k] = max(v, 0.0)
+    w *= np.power(0.5, age_days / INTEREST_HALF_LIFE_DAYS)
+    has_c = c >= 0
+    counts = np.zeros((n_users, n_cats))
+    np.add.at(counts, (u[has_c], c[has_c]), w[has_c])
+    prior = counts.sum(axis=0) + 1.0
+    prior = prior / prior.sum()
+    interest = (counts + INTEREST_PRIOR * prior) / (counts.sum(axis=1, keepdims=True) + INTEREST_PRIOR)
+
+    # price band: deviation of engaged prices from the category's median, pooled per user then per category
+    pw = np.zeros(len(u))
+    for k, v in PRICE_WEIGHTS.items():
+        pw[kind == k] = v
+    m = (pw > 0) & has_c & np.isfinite(cat.price[i])
+    dev = cat.log_price[i[m]] - cat.cat_median[c[m]]
+    pu, pc_, pwm = u[m], c[m], pw[m]
+    tot = np.bincount(pu, weights=pwm, minlength=n_users)
+    level = (
+        np.array([str(x or "") for x in _col(market.users, "consumption_level")], dtype=object)
+        if market.users.num_rows
+        else np.zeros(0, dtype=object)
+    )
+    user_level = np.full(n_users, "", dtype=object)
+    if market.users.num_rows:
+        li = users.lookup(_col(market.users, "user_id"))
+        user_level[li[li >= 0]] = level[li >= 0]
+    raw_offset = np.bincount(pu, weights=pwm * dev, minlength=n_users) / np.maximum(tot, 1e-9)
+    seg_offset: dict[str, float] = {}
+    for lv in np.unique(user_level):
+        sel = (user_level == lv) & (tot > 0)
+        seg_offset[str(lv)] = float(np.average(raw_offset[sel], weights=tot[sel])) if sel.any() else 0.0
+    base = np.array([seg_offset.get(str(lv), 0.0) for lv in user_level])
+    offset = (raw_offset * tot + USER_PRIOR * base) / (tot + USER_PRIOR)
+    cat_tot = np.zeros((n_users, n_cats))
+    cat_dev = np.zeros((n_users, n_cats))
+    np.add.at(cat_tot, (pu, pc_), pwm)
+    np.add.at(cat_dev, (pu, pc_), pwm * dev)
+    mu_dev = (cat_dev + CATEGORY_PRIOR * offset[:, None]) / (cat_tot + CATEGORY_PRIOR)
+    price_mu = (cat.cat_median[None, :] + mu_dev).astype(np.float32)
+    resid = dev - mu_dev[pu, pc_]
+    global_sd = float(np.sqrt(np.average(resid**2, weights=pwm))) if len(resid) else 0.5
+    user_var = np.bincount(pu, weights=pwm * resid**2, minlength=n_users)
+    price_sd = np.sqrt((user_var + USER_PRIOR * 2 * global_sd**2) / (tot + USER_PRIOR * 2)).astype(np.float32)
+
+    def affinity(cols: np.ndarray, width: int, weights: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
+        keep = cols >= 0
+        mat = sp.csr_matrix((weights[keep], (rows[keep], cols[keep])), shape=(n_users, max(width, 1)))
+        mat.sum_duplicates()
+        return _row_normalise(mat).astype(np.float32)
+
+    brand = affinity(cat.brand[i], len(cat.brands), w, u)
+    wu = sp.csr_matrix((w, (u, i)), shape=(n_users, n_items))
+    wu.sum_duplicates()
+    style = _row_normalise(sp.csr_matrix(wu @ cat.styles)).astype(np.float32)
+    function = _row_normalise(sp.csr_matrix(wu @ cat.functions)).astype(np.float32)
+
+    follows, members = _relations(market, users, cat)
+    pays = _kept_pays(ev)
+    bought = sp.csr_matrix(
+        (ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=(n_users, n_items)
+    )
+    bought = _max_duplicates(bought)
+    shown = _ignored_impressions(ev, n_users, n_items, now)
+    profiles = UserProfiles(
+        users,
+        interest.astype(np.float32),
+        price_mu,
+        price_sd,
+        tot.astype(np.float32),
+        brand,
+        style,
+        function,
+        follows,
+        members,
+        bought,
+        shown,
+        seg_offset,
+        user_level,
+        cat.cat_median.astype(np.float32),
+    )
+    return profiles, _item_stats(ev, ok, w, market, cat, now)
+
+
+def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, now: int) -> sp.csr_matrix:
+    """How often each (user, product) was shown in the last ``SHOWN_DAYS`` without ever a click."""
+    ok = (ev["u"] >= 0) & (ev["i"] >= 0) & (ev["ts"] >= now - SHOWN_DAYS * DAY_MS)
+    keys = ev["u"][ok].astype(np.int64) * n_items + ev["i"][ok]
+    kind = ev["type"][ok]
+    shown = keys[kind == "impression"]
+    engaged = keys[np.isin(kind, ["click", "add_to_cart", "order", "pay"])]
+    shown = shown[~np.isin(shown, engaged)]
+    m = sp.csr_matrix(
+        (np.ones(len(shown), np.float32), (shown // n_items, shown % n_items)), shape=(n_users, n_items)
+    )
+    m.sum_duplicates()
+    return m
+
+
+def _max_duplicates(m: sp.csr_matrix) -> sp.csr_matrix:
+    """Collapse duplicate entries keeping the largest (``sum_duplicates`` would add them)."""
+    coo = m.tocoo()
+    if coo.nnz == 0:
+        return sp.csr_matrix(m.shape, dtype=np.float64)
+    order = np.lexsort((-coo.data, coo.col, coo.row))
+    r, cidx, d = coo.row[order], coo.col[order], coo.data[order]
+    first = np.r_[True, (r[1:] != r[:-1]) | (cidx[1:] != cidx[:-1])]
+    return sp.csr_matrix((d[first], (r[first], cidx[first])), shape=m.shape)
+
+
+def _relations(
+    market: MarketTables, users: Vocabulary, cat: Catalogue
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Follows and fan groups (user → account) and memberships (user → shop), from the relations table
+    and from follow / join events in the log."""
+    rel = market.relations
+    e = market.events
+    kinds = np.concatenate([_col(rel, "kind").astype(str), _col(e, "event_type").astype(str)])
+    who = np.concatenate([_col(rel, "user_id"), _col(e, "user_id")]).astype(object)
+    target = np.concatenate(
+        [_col(rel, "target_id"), np.array([x or "" for x in _col(e, "creator_id")], dtype=object)]
+    ).astype(object)
+    shop_target = np.concatenate(
+        [_col(rel, "target_id"), np.array([x or "" for x in _col(e, "shop_id")], dtype=object)]
+    ).astype(object)
+    u = users.lookup(who)
+    acc = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
+    a = cat.creators.lookup(target[acc])
+    ua = u[acc]
+    keep = (ua >= 0) & (a >= 0)
+    follows = sp.csr_matrix(
+        (np.ones(keep.sum(), np.float32), (ua[keep], a[keep])), shape=(len(users), max(len(cat.creators), 1))
+    )
+    mem = np.isin(kinds, ["membership", "join_membership"])
+    s = cat.shops.lookup(shop_target[mem])
+    um = u[mem]
+    keep = (um >= 0) & (s >= 0)
+    members = sp.csr_matrix(
+        (np.ones(keep.sum(), np.float32), (um[keep], s[keep])), shape=(len(users), max(len(cat.shops), 1))
+    )
+    for m in (follows, members):
+        m.sum_duplicates()
+        m.data[:] = 1.0
+    return follows, members
+
+
+def _item_stats(
+    ev: dict[str, np.ndarray], ok: np.ndarray, w: np.ndarray, market: MarketTables, cat: Catalogue, now: int
+) -> ItemStats:
+    n = len(cat.items)
+    i, t, kind = ev["i"][ok], ev["ts"][ok], ev["type"][ok]
+    age = (now - t) / DAY_MS
+    raw = np.zeros(len(i))
+    for k, v in EVENT_WEIGHTS.items():
+        raw[kind == k] = max(v, 0.0)
+    recent = np.bincount(i[age < TREND_RECENT_DAYS], weights=raw[age < TREND_RECENT_DAYS], minlength=n)
+    base = np.bincount(i[age < TREND_BASE_DAYS], weights=raw[age < TREND_BASE_DAYS], minlength=n)
+    trend = np.log((recent / TREND_RECENT_DAYS + 1) / (base / TREND_BASE_DAYS + 1))
+    all_i = ev["i"]
+    pays = np.bincount(all_i[(ev["type"] == "pay") & (all_i >= 0)], minlength=n).astype(float)
+    refunds = np.bincount(all_i[(ev["type"] == "refund") & (all_i >= 0)], minlength=n).astype(float)
+    c = cat.level1
+    cat_rate = np.zeros(len(cat.categories))
+    for k in range(len(cat.categories)):
+        sel = c == k
+        cat_rate[k] = refunds[sel].sum() / max(pays[sel].sum(), 1.0)
+    prior = np.where(c >= 0, cat_rate[np.maximum(c, 0)], refunds.sum() / max(pays.sum(), 1.0))
+    refund_rate = (refunds + REFUND_PRIOR * prior) / (pays + REFUND_PRIOR)
+    carriers = _carriers(market, cat, now)
+    return ItemStats(
+        trend.astype(np.float32),
+        np.log1p(recent).astype(np.float32),
+        refund_rate.astype(np.float32),
+        carriers,
+        _repurchase_days(ev, cat),
+        now,
+    )
+
+
+def _carriers(market: MarketTables, cat: Catalogue, now: int) -> sp.csr_matrix:
+    content = market.content
+    n = len(cat.items)
+    if content.num_rows == 0:
+        return sp.csr_matrix((n, max(len(cat.creators), 1)), dtype=np.float32)
+    recent = pc.greater_equal(pc.cast(content["published_at"], pa.int64()), now - CARRIER_DAYS * DAY_MS)
+    c = content.filter(recent)
+    rows, cols = [], []
+    acc = cat.creators.lookup(_col(c, "creator_id"))
+    for a, prods in zip(acc.tolist(), c["product_ids"].to_pylist(), strict=True):
+        if a < 0 or not prods:
+            continue
+        idx = cat.items.lookup(np.array(prods, dtype=object))
+        rows += idx[idx >= 0].tolist()
+        cols += [a] * int((idx >= 0).sum())
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, max(len(cat.creators), 1)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _repurchase_days(ev: dict[str, np.ndarray], cat: Catalogue) -> np.ndarray:
+    """Median days between two kept purchases of the same product by the same user, per level-1
+    category; a category where nobody bought the same thing twice (a day or more apart) is durable."""
+    pays = _kept_pays(ev)
+    u, i, t = ev["u"][pays], ev["i"][pays], ev["ts"][pays]
+    order = np.lexsort((t, i, u))
+    u, i, t = u[order], i[order], t[order]
+    same = (u[1:] == u[:-1]) & (i[1:] == i[:-1])
+    gap = (t[1:] - t[:-1]) / DAY_MS
+    rep = same & (gap >= 1.0)
+    cats = cat.level1[i[1:][rep]]
+    out = np.full(len(cat.categories), np.inf)
+    for k in range(len(cat.categories)):
+        g = gap[rep][cats == k]
+        if len(g):
+            out[k] = float(np.median(g))
+    return out

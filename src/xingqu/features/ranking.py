@@ -1,0 +1,199 @@
+"""The learned ranker's features for (user, product) candidates, and their meaning in words.
+
+One function builds them for training (logged impressions) and for serving (retrieved candidates), so
+the two cannot drift apart. Per-user inputs come as ``ProfileRows`` (the profile rows of the users in
+the batch, updated with what they did since training, or built from a segment for unknown users).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles
+
+#: Features every ranker reads, after the per-retriever score and rank columns.
+BASE_FEATURES = (
+    "interest",
+    "price_z",
+    "price_fit",
+    "log_price",
+    "brand",
+    "style",
+    "function",
+    "trend",
+    "recent",
+    "follows_shop",
+    "follows_carrier",
+    "member",
+    "shop_score",
+    "refund_rate",
+    "fresh_days",
+    "position",  # training only: the logged position; 0 when serving (position bias)
+)
+
+#: What a feature's positive contribution means to the user.
+PHRASES = {
+    "interest": "in a category you like",
+    "price_fit": "in your usual price range",
+    "price_z": "in your usual price range",
+    "brand": "a brand you like",
+    "style": "your style",
+    "function": "does what you look for",
+    "trend": "trending now",
+    "recent": "popular right now",
+    "follows_shop": "from a shop you follow",
+    "follows_carrier": "carried by a creator you follow",
+    "member": "from a shop you are a member of",
+    "shop_score": "from a well-rated shop",
+    "refund_rate": "rarely returned",
+    "fresh_days": "new arrival",
+    "log_price": "in your usual price range",
+}
+RETRIEVER_PHRASES = {
+    "ease": "like what you engaged with",
+    "als": "people like you chose it",
+    "bpr": "people like you chose it",
+    "itemknn": "similar to what you viewed",
+    "rp3beta": "similar to what you viewed",
+    "content": "matches what you looked at",
+    "popular": "a best-seller",
+    "trending": "trending with people like you",
+}
+
+
+@dataclass
+class ProfileRows:
+    """Profile rows of a batch of users (row k belongs to the batch's k-th user)."""
+
+    interest: np.ndarray  # (B, C)
+    price_mu: np.ndarray  # (B, C)
+    price_sd: np.ndarray  # (B,)
+    brand: sp.csr_matrix
+    style: sp.csr_matrix
+    function: sp.csr_matrix
+    follows: sp.csr_matrix
+    members: sp.csr_matrix
+
+    @classmethod
+    def of(cls, profiles: UserProfiles, users: np.ndarray, levels: list[str] | None = None) -> ProfileRows:
+        """Rows for user indices (-1: a user the profiles do not know, described by consumption level)."""
+        users = np.asarray(users, dtype=np.int64)
+        known = users >= 0
+        safe = np.where(known, users, 0)
+        interest = profiles.interest[safe].copy()
+        price_mu = profiles.price_mu[safe].copy()
+        price_sd = profiles.price_sd[safe].copy()
+        unknown = np.flatnonzero(~known)
+        if len(unknown):
+            prior = profiles.interest.mean(axis=0)
+            median = np.median(profiles.price_sd) if len(profiles.price_sd) else 0.5
+            for k in unknown:
+                level = (levels[k] if levels else "") or ""
+                interest[k] = prior
+                price_mu[k] = profiles.cat_median + profiles.segment_offset.get(level, 0.0)
+                price_sd[k] = median
+
+        def rows(m: sp.csr_matrix) -> sp.csr_matrix:
+            out = m[safe]
+            if len(unknown):
+                out = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ out)
+            return out
+
+        return cls(
+            interest,
+            price_mu,
+            price_sd,
+            rows(profiles.brand),
+            rows(profiles.style),
+            rows(profiles.function),
+            rows(profiles.follows),
+            rows(profiles.members),
+        )
+
+
+def _rowdot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """For each pair k: a[rows[k]] · b[items[k]] (sparse rows)."""
+    if a.nnz == 0 or b.nnz == 0:
+        return np.zeros(len(rows), np.float32)
+    return np.asarray(a[rows].multiply(b[items]).sum(axis=1), dtype=np.float32).ravel()
+
+
+def _gather(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """m[rows[k], cols[k]] for sparse m."""
+    if m.nnz == 0:
+        return np.zeros(len(rows), np.float32)
+    return np.asarray(m[rows, cols], dtype=np.float32).ravel()
+
+
+def feature_names(retrievers: list[str]) -> list[str]:
+    return [f"score_{k}" for k in retrievers] + [f"rank_{k}" for k in retrievers] + list(BASE_FEATURES)
+
+
+def build_features(
+    cat: Catalogue,
+    stats: ItemStats,
+    rows: ProfileRows,
+    items: np.ndarray,
+    retriever_scores: np.ndarray,
+    retriever_ranks: np.ndarray,
+    now_ms: int,
+    positions: np.ndarray | None = None,
+) -> np.ndarray:
+    """Feature matrix, one row per (batch user b, candidate items[b, k]) in row-major order.
+
+    ``retriever_scores`` and ``retriever_ranks`` are (R, B, K): each retriever's score of the pair and
+    the pair's rank in that retriever's own list for the user (capped)."""
+    b, k = items.shape
+    flat = items.ravel()
+    r = np.repeat(np.arange(b), k)
+    c = cat.level1[flat]
+    has_c = c >= 0
+    cc = np.maximum(c, 0)
+    interest = np.where(has_c, rows.interest[r, cc], 0.0)
+    log_price = cat.log_price[flat]
+    z = np.where(has_c, (log_price - rows.price_mu[r, cc]) / np.maximum(rows.price_sd[r], 0.05), 0.0)
+    brand = np.zeros(len(flat), np.float32)
+    hb = cat.brand[flat] >= 0
+    if hb.any() and rows.brand.nnz:
+        brand[hb] = _gather(rows.brand, r[hb], cat.brand[flat][hb])
+    n_styles = np.maximum(np.diff(cat.styles.indptr)[flat], 1)
+    n_funcs = np.maximum(np.diff(cat.functions.indptr)[flat], 1)
+    style = _rowdot(rows.style, cat.styles, r, flat) / n_styles
+    function = _rowdot(rows.function, cat.functions, r, flat) / n_funcs
+    shop = cat.shop[flat]
+    official = np.where(shop >= 0, cat.shop_official[np.maximum(shop, 0)], -1)
+    follows_shop = np.zeros(len(flat), np.float32)
+    ho = official >= 0
+    if ho.any() and rows.follows.nnz:
+        follows_shop[ho] = _gather(rows.follows, r[ho], official[ho])
+    member = np.zeros(len(flat), np.float32)
+    hs = shop >= 0
+    if hs.any() and rows.members.nnz:
+        member[hs] = _gather(rows.members, r[hs], shop[hs])
+    carrier = (_rowdot(rows.follows, stats.carriers, r, flat) > 0).astype(np.float32)
+    shop_score = np.where(hs, cat.shop_score[np.maximum(shop, 0)], np.nan)
+    fresh = np.where(cat.created_ms[flat] > 0, (now_ms - cat.created_ms[flat]) / DAY_MS, np.nan)
+    cols = [
+        *retriever_scores.reshape(len(retriever_scores), -1),
+        *retriever_ranks.reshape(len(retriever_ranks), -1),
+        interest,
+        z,
+        np.exp(-0.5 * z**2),
+        log_price,
+        brand,
+        style,
+        function,
+        stats.trend[flat],
+        stats.recent[flat],
+        follows_shop,
+        carrier,
+        member,
+        shop_score,
+        stats.refund_rate[flat],
+        fresh,
+        positions.ravel() if positions is not None else np.zeros(len(flat)),
+    ]
+    return np.column_stack(cols).astype(np.float32)

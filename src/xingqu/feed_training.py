@@ -1,0 +1,306 @@
+"""Fit what the feed serves from: retrievers, profiles, product statistics and the LambdaRank ranker.
+
+The ranker learns from logged impressions with point-in-time features: retrievers and profiles are
+fitted on the events before a cut, and the impressions after it (grouped per user and day) supply the
+labels — 0 shown, 1 clicked (or bought and refunded), 2–4 bought and kept, by net value tercile. The
+logged position is a feature in training only (served as 0), so position bias is not learned as
+relevance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
+from xingqu.dataset.features import item_features_from_table, user_features_from_table
+from xingqu.features.market import MarketTables
+from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
+from xingqu.features.ranking import ProfileRows, build_features, feature_names
+from xingqu.models import REGISTRY, Recommender
+from xingqu.models.ranker import Ranker, RankerConfig
+from xingqu.models.sparse import csr_arrays, csr_from
+from xingqu.pipelines.feed import FeedModel
+
+LABEL_DAYS = 7.0
+RANK_DEPTH = 200
+MIN_GROUPS = 20
+
+
+def market_dataset(market: MarketTables) -> Dataset:
+    """The training view of a market held as tables: every user and product in the vocabularies."""
+    users = Vocabulary(
+        np.array(
+            sorted(set(market.users["user_id"].to_pylist()) | set(market.events["user_id"].to_pylist())),
+            dtype=object,
+        )
+    )
+    items = Vocabulary(np.array(sorted(set(market.products["product_id"].to_pylist())), dtype=object))
+    data = Dataset.build(interactions_from_table(market.events), users, items)
+    return replace(
+        data,
+        item_features=item_features_from_table(market.products, items),
+        user_features=user_features_from_table(market.users, users),
+    )
+
+
+def fit_retrievers(data: Dataset, specs: dict[str, dict[str, Any]]) -> dict[str, Recommender]:
+    return {k: REGISTRY[k](**cfg).fit(data) for k, cfg in specs.items()}
+
+
+@dataclass
+class Impressions:
+    """Labelled impression groups: rows grouped consecutively by (user, day)."""
+
+    users: np.ndarray  # per group, user index
+    items: list[np.ndarray]  # per group, item indices
+    labels: list[np.ndarray]
+    positions: list[np.ndarray]
+
+
+def labelled_impressions(
+    market: MarketTables, users: Vocabulary, items: Vocabulary, since_ms: int
+) -> Impressions:
+    """Impressions at or after ``since_ms`` with what followed the same day for the same product."""
+    e = market.events
+    e = e.filter(pc.greater_equal(pc.cast(e["ts"], pa.int64()), since_ms))
+    e = e.filter(pc.is_valid(e["product_id"]))
+    kind = np.array(e["event_type"].to_pylist(), dtype=object)
+    u = users.lookup(e["user_id"].to_numpy(zero_copy_only=False))
+    i = items.lookup(e["product_id"].to_numpy(zero_copy_only=False))
+    day = pc.cast(e["ts"], pa.int64()).to_numpy() // DAY_MS
+    ok = (u >= 0) & (i >= 0)
+    key = (u.astype(np.int64) * len(items) + i) * 100_000 + (day - day.min(initial=0))
+    orders = np.array(e["order_id"].to_pylist(), dtype=object)
+    refunded = set(orders[kind == "refund"].tolist()) - {None}
+    clicked = key[ok & np.isin(kind, ["click", "add_to_cart", "order"])]
+    pay = ok & (kind == "pay")
+    kept = pay & ~np.isin(orders, list(refunded)) if refunded else pay
+    amounts = e["amount"].to_numpy(zero_copy_only=False).astype(float)
+    imp = np.flatnonzero(ok & (kind == "impression"))
+    label = np.zeros(len(imp), np.int32)
+    label[np.isin(key[imp], clicked) | np.isin(key[imp], key[pay])] = 1
+    if kept.any():
+        value = dict(zip(key[kept].tolist(), np.nan_to_num(amounts[kept]).tolist(), strict=True))
+        cuts = np.quantile(list(value.values()), [1 / 3, 2 / 3])
+        for q, k in enumerate(key[imp].tolist()):
+            v = value.get(k)
+            if v is not None:
+                label[q] = 2 + int(np.searchsorted(cuts, v, side="right"))
+    pos = np.nan_to_num(e["position"].to_numpy(zero_copy_only=False).astype(float)[imp])
+    gkey = u[imp].astype(np.int64) * 100_000 + (day[imp] - day.min(initial=0))
+    order = np.argsort(gkey, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
+    g_users, g_items, g_labels, g_pos = [], [], [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[lo:hi]
+        lab = label[rows]
+        if hi - lo < 2 or lab.max() == 0:
+            continue
+        g_users.append(u[imp][rows[0]])
+        g_items.append(i[imp][rows])
+        g_labels.append(lab)
+        g_pos.append(pos[rows])
+    return Impressions(np.array(g_users, np.int64), g_items, g_labels, g_pos)
+
+
+def retriever_features(
+    retrievers: dict[str, Recommender],
+    users: np.ndarray,
+    history: sp.csr_matrix,
+    items: np.ndarray,
+    depth: int = RANK_DEPTH,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(R, B, K) scores of each candidate by each retriever, and its rank in that retriever's list."""
+    scores = np.stack([r.candidate_scores(users, history, items) for r in retrievers.values()])
+    ranks = np.full(scores.shape, float(depth), np.float32)
+    for q, r in enumerate(retrievers.values()):
+        top = r.recommend(users, history, min(depth, len(r.items or ())), exclude_seen=False)
+        for b in range(len(users)):
+            pos = {int(j): p for p, j in enumerate(top[b].tolist())}
+            ranks[q, b] = [pos.get(int(j), depth) for j in items[b]]
+    return scores, ranks
+
+
+def train_ranker(
+    market: MarketTables,
+    specs: dict[str, dict[str, Any]],
+    label_days: float = LABEL_DAYS,
+    config: RankerConfig | None = None,
+) -> Ranker | None:
+    """LambdaRank on the last ``label_days`` of impressions, features as of the cut; None when the log
+    holds too few impressions with a click."""
+    end = market.last_event_ms()
+    cut = end - int(label_days * DAY_MS)
+    before = market.events_before(cut)
+    if before.events.num_rows == 0:
+        return None
+    data = market_dataset(before)
+    imps = labelled_impressions(market, data.users, data.items, cut)
+    if len(imps.users) < MIN_GROUPS:
+        return None
+    retrievers = fit_retrievers(data, specs)
+    cat = Catalogue.build(before, data.items)
+    profiles, stats = build_profiles(before, data.users, cat)
+    xs, ys, gs = [], [], []
+    for lo in range(0, len(imps.users), 512):
+        hi = min(lo + 512, len(imps.users))
+        users = imps.users[lo:hi]
+        width = max(len(x) for x in imps.items[lo:hi])
+        items = np.zeros((hi - lo, width), np.int64)
+        pos = np.zeros((hi - lo, width))
+        for b in range(hi - lo):
+            k = len(imps.items[lo + b])
+            items[b, :k] = imps.items[lo + b]
+            pos[b, :k] = imps.positions[lo + b]
+        history = data.matrix[users]
+        scores, ranks = retriever_features(retrievers, users, history, items)
+        rows = ProfileRows.of(profiles, users)
+        x = build_features(cat, stats, rows, items, scores, ranks, cut, pos).reshape(hi - lo, width, -1)
+        for b in range(hi - lo):
+            k = len(imps.items[lo + b])
+            xs.append(x[b, :k])
+            ys.append(imps.labels[lo + b])
+            gs.append(k)
+    ranker = Ranker(config)
+    return ranker.fit(np.concatenate(xs), np.concatenate(ys), np.array(gs), feature_names(list(specs)))
+
+
+def fit_feed(
+    market: MarketTables,
+    specs: dict[str, dict[str, Any]],
+    weights: dict[str, float] | None = None,
+    *,
+    retrievers: dict[str, Recommender] | None = None,
+    data: Dataset | None = None,
+    rank: bool = True,
+    ranker_config: RankerConfig | None = None,
+) -> FeedModel:
+    """A servable feed model from a market: retrievers fitted on everything (or the given fitted
+    ones, sharing ``data``'s vocabularies), profiles, statistics and a ranker if impressions allow."""
+    if data is None:
+        data = market_dataset(market)
+    if retrievers is None:
+        retrievers = fit_retrievers(data, specs)
+    cat = Catalogue.build(market, data.items)
+    profiles, stats = build_profiles(market, data.users, cat)
+    ranker = train_ranker(market, specs, config=ranker_config) if rank else None
+    segs = {}
+    if market.users.num_rows:
+        for uid, crowd, level in zip(
+            market.users["user_id"].to_pylist(),
+            market.users["crowd"].to_pylist(),
+            market.users["consumption_level"].to_pylist(),
+            strict=True,
+        ):
+            segs[uid] = (crowd or "", level or "")
+    return FeedModel(
+        retrievers,
+        weights or dict.fromkeys(retrievers, 1.0),
+        data.matrix.astype(np.float32).tocsr(),
+        cat,
+        profiles,
+        stats,
+        ranker,
+        market.last_event_ms(),
+        market.content,
+        segs,
+    )
+
+
+# -- artifacts ---------------------------------------------------------------------------------
+
+
+def _pack(obj: object, prefix: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    for f in fields(obj):  # type: ignore[arg-type]
+        v = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if isinstance(v, sp.spmatrix | sp.sparray):
+            arrays.update(csr_arrays(sp.csr_matrix(v), key + "."))
+        elif isinstance(v, Vocabulary):
+            arrays[key + ".vocab"] = v.ids.astype(str)
+        elif isinstance(v, np.ndarray):
+            arrays[key] = v.astype(str) if v.dtype == object else v
+        else:
+            meta[key] = v
+
+
+def _unpack(cls: type, prefix: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+    values = {}
+    for f in fields(cls):
+        key = f"{prefix}{f.name}"
+        if key + ".vocab" in arrays:
+            values[f.name] = Vocabulary(arrays[key + ".vocab"].astype(object))
+        elif key + ".data" in arrays:
+            values[f.name] = csr_from(
+                {k[len(key) + 1 :]: v for k, v in arrays.items() if k.startswith(key + ".")}
+            )
+        elif key in arrays:
+            a = arrays[key]
+            values[f.name] = a.astype(object) if a.dtype.kind == "U" else a
+        else:
+            values[f.name] = meta[key]
+    return cls(**values)
+
+
+def save_feed_parts(model: FeedModel, folder: Path) -> None:
+    """Profiles, statistics, catalogue arrays, the ranker and serving metadata (retrievers are saved
+    with the blend)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {}
+    _pack(model.cat, "cat.", arrays, meta)
+    _pack(model.profiles, "profiles.", arrays, meta)
+    _pack(model.stats, "stats.", arrays, meta)
+    arrays["segments.users"] = np.array(list(model.user_segments), dtype=str)
+    arrays["segments.values"] = np.array(list(model.user_segments.values()), dtype=str).reshape(-1, 2)
+    meta["trained_until_ms"] = model.trained_until_ms
+    meta["weights"] = model.weights
+    np.savez(folder / "feed.npz", **arrays)
+    (folder / "feed.json").write_text(json.dumps(meta, default=float), encoding="utf-8")
+    if model.content is not None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(model.content, folder / "content.parquet")
+    if model.ranker is not None:
+        model.ranker.save(folder / "ranker")
+
+
+def load_feed_parts(folder: Path, retrievers: dict[str, Recommender], history: sp.csr_matrix) -> FeedModel:
+    meta = json.loads((folder / "feed.json").read_text(encoding="utf-8"))
+    with np.load(folder / "feed.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    cat = _unpack(Catalogue, "cat.", arrays, meta)
+    profiles = _unpack(UserProfiles, "profiles.", arrays, meta)
+    stats = _unpack(ItemStats, "stats.", arrays, meta)
+    segs = {
+        u: (a, b)
+        for u, (a, b) in zip(
+            arrays["segments.users"].tolist(), arrays["segments.values"].tolist(), strict=True
+        )
+    }
+    content = None
+    if (folder / "content.parquet").exists():
+        import pyarrow.parquet as pq
+
+        content = pq.read_table(folder / "content.parquet")
+    ranker = Ranker.load(folder / "ranker") if (folder / "ranker" / "ranker.json").exists() else None
+    return FeedModel(
+        retrievers,
+        meta["weights"],
+        history,
+        cat,
+        profiles,
+        stats,
+        ranker,
+        meta["trained_until_ms"],
+        content,
+        segs,
+    )
