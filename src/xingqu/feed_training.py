@@ -9,6 +9,7 @@ relevance.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from xingqu.features.ranking import ProfileRows, build_features, feature_names
 from xingqu.models import REGISTRY, Recommender
 from xingqu.models.ranker import Ranker, RankerConfig
 from xingqu.models.sparse import csr_arrays, csr_from
-from xingqu.pipelines.feed import FeedModel
+from xingqu.pipelines.feed import FeedModel, list_ranks
 
 LABEL_DAYS = 7.0
 RANK_DEPTH = 200
@@ -99,7 +100,7 @@ def labelled_impressions(
     order = np.argsort(gkey, kind="stable")
     bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
     g_users, g_items, g_labels, g_pos = [], [], [], []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         rows = order[lo:hi]
         lab = label[rows]
         if hi - lo < 2 or lab.max() == 0:
@@ -120,12 +121,17 @@ def retriever_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R, B, K) scores of each candidate by each retriever, and its rank in that retriever's list."""
     scores = np.stack([r.candidate_scores(users, history, items) for r in retrievers.values()])
-    ranks = np.full(scores.shape, float(depth), np.float32)
-    for q, r in enumerate(retrievers.values()):
-        top = r.recommend(users, history, min(depth, len(r.items or ())), exclude_seen=False)
-        for b in range(len(users)):
-            pos = {int(j): p for p, j in enumerate(top[b].tolist())}
-            ranks[q, b] = [pos.get(int(j), depth) for j in items[b]]
+    ranks = np.stack(
+        [
+            list_ranks(
+                r.recommend(users, history, min(depth, len(r.items or ())), exclude_seen=False),
+                items,
+                depth,
+                len(r.items or ()),
+            )
+            for r in retrievers.values()
+        ]
+    )
     return scores, ranks
 
 

@@ -134,6 +134,18 @@ class _Recent:
     clicked: set[int] = field(default_factory=set)
 
 
+def list_ranks(top: np.ndarray, items: np.ndarray, depth: int, n_items: int) -> np.ndarray:
+    """Rank of each ``items[b, k]`` in row b of ``top`` (a retriever's lists), ``depth`` when absent."""
+    out = np.empty(items.shape, np.float32)
+    for lo in range(0, len(items), 256):
+        hi = min(lo + 256, len(items))
+        pos = np.full((hi - lo, n_items), depth, np.float32)
+        rows = np.repeat(np.arange(hi - lo), top.shape[1])
+        pos[rows, top[lo:hi].ravel()] = np.tile(np.arange(top.shape[1], dtype=np.float32), hi - lo)
+        out[lo:hi] = np.take_along_axis(pos, items[lo:hi], axis=1)
+    return out
+
+
 class Feed:
     """Serves feeds from a ``FeedModel``; ``servable`` answers which product ids may be shown now."""
 
@@ -277,11 +289,20 @@ class Feed:
         cands, sources, ranks = self._candidates(users, user_ids, history, recent, now)
         allowed = self._request_filter(max_price, categories, brands)
         ok_ids = self.servable(sorted({self.item_ids[j] for c in cands for j in c}))
-        keep_lists = []
-        for b, c in enumerate(cands):
-            keep_lists.append(self._pre_rules(users[b], recent[b], c, ok_ids, allowed, now))
         rows = ProfileRows.of(m.profiles, users, self._levels(user_ids, users))
         self._apply_recent(rows, recent)
+        keep_lists = []
+        for b, c in enumerate(cands):
+            kept = np.array(self._pre_rules(users[b], recent[b], c, ok_ids, allowed, now), dtype=np.int64)
+            if cfg.price_band_z is not None and len(kept):  # the price band, where enough candidates remain
+                lv = m.cat.level1[kept]
+                z = np.abs(m.cat.log_price[kept] - rows.price_mu[b, np.maximum(lv, 0)]) / max(
+                    float(rows.price_sd[b]), 0.05
+                )
+                inside = (z <= cfg.price_band_z) | (lv < 0)
+                if inside.sum() >= min(n, 5):
+                    kept = kept[inside]
+            keep_lists.append(kept)
         width = max((len(k) for k in keep_lists), default=0)
         if width == 0:
             return [[] for _ in user_ids]
@@ -290,14 +311,6 @@ class Feed:
         for b, k in enumerate(keep_lists):
             items[b, : len(k)] = k
             mask[b, : len(k)] = True
-        # the price band: kept where enough candidates remain
-        if cfg.price_band_z is not None:
-            c = m.cat.level1[items]
-            mu = rows.price_mu[np.arange(len(users))[:, None], np.maximum(c, 0)]
-            z = np.abs(m.cat.log_price[items] - mu) / np.maximum(rows.price_sd[:, None], 0.05)
-            inside = mask & ((z <= cfg.price_band_z) | (c < 0))
-            enough = inside.sum(axis=1) >= min(n, 5)
-            mask = np.where(enough[:, None], inside, mask)
         scores = self._score(users, history, items, ranks, rows, now)
         scores = np.where(mask, scores, -np.inf)
         x_cache = self._last_features
@@ -366,6 +379,7 @@ class Feed:
         cands: list[list[int]] = []
         sources: list[dict[int, list[str]]] = []
         new_pool = np.flatnonzero((m.cat.created_ms > 0) & (m.cat.created_ms >= now - cfg.new_days * DAY_MS))
+        best_new = self._best_new(new_pool, users, history, cfg.new_quota) if cfg.new_quota else None
         for b in range(len(users)):
             src: dict[int, list[str]] = {}
 
@@ -387,8 +401,8 @@ class Feed:
                 add([j for j in np.argsort(-sim, kind="stable")[: cfg.recent_quota] if sim[j] > 0], RECENT)
             if cfg.followed_quota and users[b] >= 0:
                 add(self._followed(users[b])[: cfg.followed_quota], FOLLOWED)
-            if cfg.new_quota and len(new_pool):
-                add(self._best_new(new_pool, history[b], cfg.new_quota), NEW)
+            if best_new is not None:
+                add(best_new[b], NEW)
             cands.append(list(src))
             sources.append(src)
         return cands, sources, lists
@@ -406,12 +420,17 @@ class Feed:
             out += self.carried_by.get(a, [])[:5]
         return out
 
-    def _best_new(self, pool: np.ndarray, history_row: sp.csr_matrix, k: int) -> np.ndarray:
+    def _best_new(self, pool: np.ndarray, users: np.ndarray, history: sp.csr_matrix, k: int) -> np.ndarray:
+        """Per user, the new products most like what they engaged with (by content), or the busiest."""
+        if not len(pool):
+            return np.zeros((len(users), 0), np.int64)
+        busiest = np.argsort(-self.m.stats.recent[pool], kind="stable")
         content = self.m.retrievers.get("content")
-        if content is None or history_row.nnz == 0:
-            return pool[np.argsort(-self.m.stats.recent[pool], kind="stable")[:k]]
-        s = content.candidate_scores(np.array([0]), history_row, pool[None, :])[0]
-        return pool[np.argsort(-s, kind="stable")[:k]]
+        if content is None:
+            return np.tile(pool[busiest[:k]], (len(users), 1))
+        s = content.candidate_scores(users, history, np.tile(pool, (len(users), 1)))
+        s += 1e-6 * (len(pool) - np.argsort(busiest))[None, :]  # ties (no history): the busiest first
+        return pool[top_n(s, k)]
 
     def _request_filter(
         self, max_price: int | None, categories: Iterable[str] | None, brands: Iterable[str] | None
@@ -459,9 +478,9 @@ class Feed:
                 interval = self.m.stats.repurchase_days[c] if c >= 0 else np.inf
                 if today - bought[j] < interval:
                     continue
-            if cfg.max_views is not None and j not in recent.clicked:
-                if shown.get(j, 0) + recent.shown.get(j, 0) >= cfg.max_views:
-                    continue
+            views = shown.get(j, 0) + recent.shown.get(j, 0)
+            if cfg.max_views is not None and j not in recent.clicked and views >= cfg.max_views:
+                continue
             out.append(j)
         return out
 
@@ -477,13 +496,9 @@ class Feed:
         m = self.m
         kinds = m.kinds
         scores = np.stack([m.retrievers[k].candidate_scores(users, history, items) for k in kinds])
-        depth = self.config.rank_depth
-        ranks = np.full(scores.shape, float(depth), np.float32)
-        for r, k in enumerate(kinds):
-            top = lists[k]
-            for b in range(len(users)):
-                pos = {int(j): q for q, j in enumerate(top[b].tolist())}
-                ranks[r, b] = [pos.get(int(j), depth) for j in items[b]]
+        ranks = np.stack(
+            [list_ranks(lists[k], items, self.config.rank_depth, len(self.item_ids)) for k in kinds]
+        )
         if self.config.use_ranker and m.ranker is not None:
             x = build_features(m.cat, m.stats, rows, items, scores, ranks, now)
             self._last_features = x.reshape(len(users), items.shape[1], -1)
@@ -528,7 +543,7 @@ class Feed:
             per_shop[s] = per_shop.get(s, 0) + 1
             chosen.append(q)
 
-        n_new = int(round(cfg.new_share * n))
+        n_new = round(cfg.new_share * n)
         new_slots = [min(n - 1, int((k + 0.5) * n / n_new)) for k in range(n_new)] if n_new else []
         new_order = [q for q in order if is_new[q]]
         regular = [q for q in order if not is_new[q] or not n_new]

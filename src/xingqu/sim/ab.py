@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from xingqu.sim.behaviour import DAY_MS, EV, SURF, Events, Exposure, MarketState
 from xingqu.sim.config import SimConfig
-from xingqu.sim.policies import MarketView, OraclePolicy, Policy, PopularPolicy, RandomPolicy
+from xingqu.sim.policies import FeedPolicy, MarketView, OraclePolicy, Policy, PopularPolicy, RandomPolicy
 from xingqu.sim.run import Market
 from xingqu.sim.writer import Ids, catalog_tables, events_table
 
@@ -78,6 +78,8 @@ PolicyFactory = Callable[[ArmContext], Policy]
 BUILTIN: dict[str, PolicyFactory] = {
     "random": lambda ctx: RandomPolicy(ctx.seed),
     "popular": lambda ctx: PopularPolicy(),
+    "als": lambda ctx: FeedPolicy.als_only(),
+    "feed": lambda ctx: FeedPolicy(),
     "oracle": lambda ctx: OraclePolicy(
         ctx.market.behaviour,
         ctx.state,
@@ -200,7 +202,7 @@ def run_seed(
         state = market.state.copy()
         first_order = state.next_order
         policy = factory(ArmContext(market, state, ids, seed))
-        policy.fit(MarketView(catalog["products"], catalog["users"], hist))
+        policy.fit(MarketView(catalog["products"], catalog["users"], hist, catalog))
         arm_events: list[Events] = []
         shown_u: list[np.ndarray] = []
         shown_p: list[np.ndarray] = []

@@ -8,8 +8,8 @@ utility, as the ceiling every other policy is measured against.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,7 @@ class MarketView:
     products: pa.Table
     users: pa.Table
     events: pa.Table
+    tables: dict[str, pa.Table] = field(default_factory=dict)  # shops, creators, content, relations…
 
     def available(self, day_ms: int) -> np.ndarray:
         """Product ids listed, in stock and created by ``day_ms``."""
@@ -156,3 +157,81 @@ class OraclePolicy:
             top = np.argsort(-value, axis=1, kind="stable")[:, :n]
             out.extend(self.product_ids[avail[top]].tolist())
         return out
+
+
+#: Retrievers (and their configs) the feed arms fit in simulation: the blend's usual members.
+FEED_RETRIEVERS: dict[str, dict[str, Any]] = {
+    "ease": {"reg": 1000.0},
+    "als": {"factors": 64, "reg": 0.1, "alpha": 4.0},
+    "itemknn": {"neighbors": 200, "shrink": 10.0},
+    "popular": {},
+    "content": {"title_weight": 0.5},
+    "trending": {"half_life_days": 3.0},
+}
+
+
+class FeedPolicy:
+    """xingqu's feed pipeline (``xingqu.pipelines.feed``) as an arm: fitted on the log at the start,
+    told every day's events in real time, refitted every ``retrain_days``."""
+
+    def __init__(
+        self,
+        name: str = "feed",
+        retrievers: dict[str, dict[str, Any]] | None = None,
+        config: Any = None,
+        rank: bool = True,
+        retrain_days: int = 7,
+    ) -> None:
+        self.name = name
+        self.specs = retrievers or FEED_RETRIEVERS
+        self.config = config
+        self.rank = rank
+        self.retrain_days = retrain_days
+
+    @classmethod
+    def als_only(cls) -> FeedPolicy:
+        """ALS scores alone, with only the rules every arm has (available, not bought, not ignored)."""
+        from xingqu.pipelines.feed import FeedConfig
+
+        config = FeedConfig(
+            use_ranker=False,
+            price_band_z=None,
+            max_category_share=1.0,
+            max_per_shop=None,
+            new_share=0.0,
+            recent_quota=0,
+            followed_quota=0,
+            new_quota=0,
+        )
+        return cls("als", {"als": FEED_RETRIEVERS["als"]}, config, rank=False)
+
+    def fit(self, view: MarketView) -> None:
+        self.view = view
+        self.log = [view.events]
+        self.days = 0
+        self._refit()
+
+    def _refit(self) -> None:
+        from xingqu.features.market import MarketTables
+        from xingqu.feed_training import fit_feed
+        from xingqu.pipelines.feed import Feed
+
+        market = MarketTables.of(self.view.tables, pa.concat_tables(self.log))
+        model = fit_feed(market, self.specs, rank=self.rank)
+        self.feed = Feed(model, self._servable, self.config)
+        self._available: set[str] = set()
+
+    def _servable(self, ids: list[str]) -> set[str]:
+        return self._available.intersection(ids)
+
+    def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
+        self._available = set(self.view.available(day_ms).tolist())
+        feeds = self.feed.recommend_many(list(user_ids), n, now_ms=day_ms)
+        return [[item.product_id for item in feed] for feed in feeds]
+
+    def observe(self, events: pa.Table) -> None:
+        self.log.append(events)
+        self.feed.observe(events)
+        self.days += 1
+        if self.retrain_days and self.days % self.retrain_days == 0:
+            self._refit()
