@@ -188,6 +188,7 @@ def fit_feed(
     data: Dataset | None = None,
     rank: bool = True,
     ranker_config: RankerConfig | None = None,
+    history: sp.csr_matrix | None = None,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
     ones, sharing ``data``'s vocabularies), profiles, statistics and a ranker if impressions allow."""
@@ -210,7 +211,7 @@ def fit_feed(
     return FeedModel(
         retrievers,
         weights or dict.fromkeys(retrievers, 1.0),
-        data.matrix.astype(np.float32).tocsr(),
+        (history if history is not None else data.matrix).astype(np.float32).tocsr(),
         cat,
         profiles,
         stats,

@@ -18,7 +18,10 @@ import scipy.sparse as sp
 from xingqu.dataset import Dataset, interactions_from_store, load_dataset, temporal_split
 from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
+from xingqu.features.market import MarketTables
+from xingqu.feed_training import fit_feed, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender
+from xingqu.pipelines.feed import FeedModel
 from xingqu.store import Store
 
 COBUY_WINDOW_MS = 7 * 86_400_000
@@ -35,6 +38,7 @@ class TrainedModel:
     cobuy_lift: sp.csr_matrix
     cobuy_support: sp.csr_matrix
     meta: dict[str, Any] = field(default_factory=dict)
+    feed: FeedModel | None = None
 
     def member(self, kind: str) -> Recommender | None:
         for m in self.blend.members:
@@ -101,6 +105,17 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         progress("fitting on all data")
     blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights, half_life)
     lift, support = bought_together(base, store)
+    if progress:
+        progress("profiles and the feed ranker")
+    hist = base.history(half_life).tocsr()
+    feed = fit_feed(
+        MarketTables.from_store(store),
+        {k: tuned[k][0] for k in members},
+        dict(zip(members, weights, strict=True)),
+        retrievers={m.kind: m for m in blend.members},
+        data=base,
+        history=hist,
+    )
     created = datetime.now(tz=UTC)
     digest = hashlib.sha256(
         json.dumps([members, weights, [tuned[k][0] for k in members], base.matrix.nnz], default=str).encode()
@@ -108,7 +123,7 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
     folder = Path(models_dir) / version
     blend.save(folder / "blend")
-    hist = base.history(half_life).tocsr()
+    save_feed_parts(feed, folder / "feed")
     np.savez(
         folder / "extras.npz",
         h_data=hist.data,
@@ -131,10 +146,12 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         "validation": valid_metrics,
         "members": {k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)},
         "history_half_life": half_life,
+        "ranker": feed.ranker.meta | {"importance": feed.ranker.importance()} if feed.ranker else None,
+        "trained_until_ms": feed.trained_until_ms,
         "seconds": round(time.perf_counter() - start, 2),
     }
     (folder / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return TrainedModel(version, folder, blend, hist, lift, support, meta)
+    return TrainedModel(version, folder, blend, hist, lift, support, meta, feed)
 
 
 def versions(models_dir: Path | str) -> list[str]:
@@ -162,4 +179,7 @@ def load_trained(models_dir: Path | str, version: str | None = None) -> TrainedM
         lift = sp.csr_matrix((z["l_data"], z["l_indices"], z["l_indptr"]), shape=(n, n))
         support = sp.csr_matrix((z["s_data"], z["s_indices"], z["s_indptr"]), shape=(n, n))
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    return TrainedModel(version, folder, blend, hist, lift, support, meta)
+    feed = None
+    if (folder / "feed" / "feed.json").exists():
+        feed = load_feed_parts(folder / "feed", {m.kind: m for m in blend.members}, hist)
+    return TrainedModel(version, folder, blend, hist, lift, support, meta, feed)

@@ -125,27 +125,11 @@ def print_monitoring(store: Store, market: Path) -> None:
 
 
 def print_sample_feeds(model: TrainedModel, store: Store, users: int = 3, n: int = 8) -> None:
-    """A few active users' top products, with the retriever that found each."""
-    blend = model.blend
-    assert blend.users is not None and blend.items is not None
+    """A few active users' feeds through the full pipeline, each item with why it is there."""
+    from xingqu.cli.recommend import print_feed, serving_feed
+
+    feed = serving_feed(model, store)
+    assert model.feed is not None
     active = np.argsort(-np.diff(model.history.indptr), kind="stable")[:users]
-    recs = blend.recommend(active, model.history[active], n * 3)
-    found_by = blend.explain(active, model.history[active], recs)
-    ids = blend.items.ids
-    titles = store.product_titles([ids[j] for j in recs.ravel()])
-    servable = store.servable_products([ids[j] for j in recs.ravel()])
-    for row, u in enumerate(active):
-        table = Table(title=f"Top products for {blend.users.ids[u]}", show_edge=False)
-        for col in ("#", "product", "title", "price", "found by"):
-            table.add_column(col)
-        shown = 0
-        for j, how in zip(recs[row], found_by[row], strict=True):
-            pid = ids[j]
-            if pid not in servable:
-                continue
-            title, price = titles.get(pid, ("", 0))
-            shown += 1
-            table.add_row(str(shown), pid, title, f"¥{price / 100:,.2f}", how)
-            if shown == n:
-                break
-        console.print(table)
+    for u in model.feed.profiles.users.ids[active].tolist():
+        print_feed(store, u, feed.recommend(u, n))

@@ -24,6 +24,8 @@ PRICE_WEIGHTS = {"click": 1.0, "add_to_cart": 2.0, "order": 3.0, "pay": 4.0}
 USER_PRIOR = 3.0
 CATEGORY_PRIOR = 4.0
 INTEREST_PRIOR = 2.0
+#: No one's price band is narrower than this (log scale, about ±20 % around its centre).
+MIN_PRICE_SD = 0.2
 REFUND_PRIOR = 5.0
 INTEREST_HALF_LIFE_DAYS = 30.0
 TREND_RECENT_DAYS = 3.0
@@ -265,7 +267,8 @@ def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> t
     resid = dev - mu_dev[pu, pc_]
     global_sd = float(np.sqrt(np.average(resid**2, weights=pwm))) if len(resid) else 0.5
     user_var = np.bincount(pu, weights=pwm * resid**2, minlength=n_users)
-    price_sd = np.sqrt((user_var + USER_PRIOR * 2 * global_sd**2) / (tot + USER_PRIOR * 2)).astype(np.float32)
+    price_sd = np.sqrt((user_var + USER_PRIOR * 2 * global_sd**2) / (tot + USER_PRIOR * 2))
+    price_sd = np.maximum(price_sd, MIN_PRICE_SD).astype(np.float32)
 
     def affinity(cols: np.ndarray, width: int, weights: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
         keep = cols >= 0

@@ -36,6 +36,8 @@ from xingqu.models.ranker import Ranker
 
 #: Sources that are not retrievers: what the user just did, relations, new arrivals, a segment's trends.
 RECENT, FOLLOWED, NEW, SEGMENT = "recent", "followed", "new", "segment"
+#: How much a profile weighs against events since training (in interaction weight units).
+RECENT_MASS = 5.0
 
 
 class FeedConfig(BaseModel):
@@ -300,8 +302,10 @@ class Feed:
                     float(rows.price_sd[b]), 0.05
                 )
                 inside = (z <= cfg.price_band_z) | (lv < 0)
-                if inside.sum() >= min(n, 5):
-                    kept = kept[inside]
+                if inside.sum() < n:  # too few inside the band: the nearest outside it fill up
+                    nearest = np.flatnonzero(~inside)[np.argsort(z[~inside], kind="stable")]
+                    inside[nearest[: n - inside.sum()]] = True
+                kept = kept[inside]
             keep_lists.append(kept)
         width = max((len(k) for k in keep_lists), default=0)
         if width == 0:
@@ -343,17 +347,23 @@ class Feed:
         return h.astype(np.float32)
 
     def _apply_recent(self, rows: ProfileRows, recent: list[_Recent]) -> None:
-        """Interest moves towards the categories engaged with since training."""
-        c = self.m.cat.level1
+        """Interest, and the price band of each category, move towards what was engaged with since
+        training (as if that evidence had been in the profile, with the profile weighing ``RECENT_MASS``)."""
+        c, log_price = self.m.cat.level1, self.m.cat.log_price
         for b, r in enumerate(recent):
             if not r.engaged:
                 continue
             delta = np.zeros(rows.interest.shape[1], np.float32)
+            price = np.zeros(rows.interest.shape[1], np.float32)
             for j, w in r.engaged.items():
                 if c[j] >= 0:
                     delta[c[j]] += w
-            prior_mass = 10.0
-            rows.interest[b] = (rows.interest[b] * prior_mass + delta) / (prior_mass + delta.sum())
+                    price[c[j]] += w * log_price[j]
+            rows.interest[b] = (rows.interest[b] * RECENT_MASS + delta) / (RECENT_MASS + delta.sum())
+            seen = delta > 0
+            rows.price_mu[b, seen] = (rows.price_mu[b, seen] * RECENT_MASS + price[seen]) / (
+                RECENT_MASS + delta[seen]
+            )
 
     def _retrieve(self, kind: str, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """Each user's top ``rank_depth`` items by one retriever."""
@@ -385,7 +395,9 @@ class Feed:
 
             def add(items: Iterable[int], name: str, src: dict[int, list[str]] = src) -> None:
                 for j in items:
-                    src.setdefault(int(j), []).append(name)
+                    found = src.setdefault(int(j), [])
+                    if name not in found:
+                        found.append(name)
 
             for k, top in lists.items():
                 add(top[b, : cfg.quota], k)
@@ -566,6 +578,8 @@ class Feed:
                 used.add(q)
                 final.append(q)
                 break
+        if len(final) < n:  # the caps left the list short: fill it from what they held back
+            final += [q for q in order if q not in used][: n - len(final)]
         reasons = self._reasons(b, final, features) if explain else [[] for _ in final]
         return [
             FeedItem(

@@ -287,6 +287,35 @@ class Store:
             for part in result.partitions(batch_rows):
                 yield from_storage_rows(kind, part)
 
+    def events_since(self, ts_ms: int, user_ids: list[str] | None = None) -> pa.Table:
+        """Events after ``ts_ms`` (of ``user_ids`` only, through the (user, time) index, when given):
+        what the feed takes in real time on top of its trained model."""
+        table = TABLES["events"]
+        spec = kind_spec("events")
+        query = sa.select(*(table.c[c] for c in spec.columns)).where(table.c.ts > ts_ms)
+        batches = []
+        with self.reading() as conn:
+            chunks = (
+                [None] if user_ids is None else [user_ids[i : i + 500] for i in range(0, len(user_ids), 500)]
+            )
+            for chunk in chunks:
+                q = query if chunk is None else query.where(table.c.user_id.in_(chunk))
+                rows = conn.execute(q.order_by(table.c.ts, table.c.event_id)).all()
+                if rows:
+                    batches.append(from_storage_rows("events", rows))
+        if not batches:
+            from xingqu.domain.arrow import arrow_schema
+
+            return arrow_schema("events").empty_table()
+        return pa.Table.from_batches(batches)
+
+    def user_profile(self, user_id: str) -> dict[str, Any] | None:
+        """The users row of ``user_id`` (None when unknown)."""
+        u = TABLES["users"]
+        with self.reading() as conn:
+            row = conn.execute(sa.select(u).where(u.c.user_id == user_id)).mappings().first()
+        return dict(row) if row else None
+
     def product_titles(self, product_ids: list[str]) -> dict[str, tuple[str, int]]:
         """Title and price (fen) of each known product among ``product_ids``."""
         p = TABLES["products"]
