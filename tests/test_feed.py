@@ -283,7 +283,7 @@ def test_an_ingested_click_changes_the_next_feed(trained: tuple[Store, TrainedMo
 def test_a_new_user_with_only_a_profile_gets_their_segments_trends(
     trained: tuple[Store, TrainedModel, Path],
 ) -> None:
-    store, model, root = trained
+    store, _model, root = trained
     import_path(
         store,
         _write_jsonl(

@@ -189,6 +189,7 @@ def fit_feed(
     rank: bool = True,
     ranker_config: RankerConfig | None = None,
     history: sp.csr_matrix | None = None,
+    label_days: float = LABEL_DAYS,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
     ones, sharing ``data``'s vocabularies), profiles, statistics and a ranker if impressions allow."""
@@ -198,7 +199,7 @@ def fit_feed(
         retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(market, data.items)
     profiles, stats = build_profiles(market, data.users, cat)
-    ranker = train_ranker(market, specs, config=ranker_config) if rank else None
+    ranker = train_ranker(market, specs, label_days, ranker_config) if rank else None
     segs = {}
     if market.users.num_rows:
         for uid, crowd, level in zip(

@@ -1,0 +1,132 @@
+"""Feed latency at scale: 100,000 products and 1,000,000 users (the simulator's large preset).
+
+    python benchmarks/feed_latency.py [--days 4] [--requests 2000] [--runs 3]
+
+Builds the large preset's world, simulates ``--days`` organic days of it (impressions, clicks, orders…),
+imports the catalogue into an embedded SQLite store (servability is asked of it on every request, as in
+production), fits the feed through the same code as ``xingqu train`` (ALS, item-kNN, content, popular,
+trending retrievers, profiles, LambdaRank on the last day's impressions) and serves it with an ANN
+(faiss HNSW) index over the ALS item factors. Then measures single-request ``recommend(user, 20)`` with
+every rule on (p50 / p99 over ``--requests`` random users, several runs) and batch throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from xingqu.features.market import MarketTables
+from xingqu.feed_training import fit_feed
+from xingqu.ingest import import_path
+from xingqu.pipelines.feed import Feed
+from xingqu.sim.config import preset
+from xingqu.sim.run import Market
+from xingqu.sim.writer import Ids, catalog_tables, events_table
+from xingqu.store import Store
+
+RETRIEVERS = {
+    "als": {"factors": 64, "reg": 0.1, "alpha": 4.0, "iterations": 10},
+    "itemknn": {"neighbors": 100, "shrink": 10.0},
+    "popular": {},
+    "content": {"title_weight": 0.5},
+    "trending": {"half_life_days": 3.0},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--batch-users", type=int, default=5000)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    cfg = preset("large", days=args.days)
+    market = Market(cfg)
+    w = market.world
+    ids = Ids(w)
+    parts: list[pa.Table] = []
+    rows = 0
+    for day in range(args.days):
+        for part in market.organic_day(day):
+            if len(part):
+                parts.append(events_table(part, ids, day, rows))
+                rows += parts[-1].num_rows
+    tables = catalog_tables(w, ids)
+    events = pa.concat_tables(parts)
+    print(
+        f"simulated {w.n_users:,} users, {w.n_products:,} products, {events.num_rows:,} events "
+        f"in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "catalogue"
+        folder.mkdir()
+        for kind in ("brands", "shops", "products"):  # what servability reads
+            pq.write_table(tables[kind], folder / f"{kind}.parquet")
+        store = Store(f"sqlite:///{Path(tmp) / 'store.db'}")
+        t = time.perf_counter()
+        import_path(store, folder)
+        print(f"catalogue imported in {time.perf_counter() - t:.0f} s", flush=True)
+        t = time.perf_counter()
+        model = fit_feed(MarketTables.of(tables, events), RETRIEVERS, label_days=1.0)
+        assert model.ranker is not None
+        print(f"feed fitted in {time.perf_counter() - t:.0f} s (ranker: {model.ranker.meta})", flush=True)
+        t = time.perf_counter()
+        feed = Feed(model, store.servable_products)
+        print(
+            f"served with ANN over {len(feed._ann)} factor model(s), index built in "
+            f"{time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
+        rng = np.random.default_rng(7)
+        user_ids = model.profiles.users.ids
+        for u in user_ids[rng.integers(0, len(user_ids), 50)]:  # warm-up
+            feed.recommend(u, 20)
+        p50s, p99s, means, lengths = [], [], [], []
+        for run in range(args.runs):
+            sample = user_ids[rng.integers(0, len(user_ids), args.requests)]
+            lat = np.empty(len(sample))
+            for k, u in enumerate(sample):
+                s = time.perf_counter()
+                items = feed.recommend(u, 20)
+                lat[k] = (time.perf_counter() - s) * 1000
+                lengths.append(len(items))
+            p50s.append(np.percentile(lat, 50))
+            p99s.append(np.percentile(lat, 99))
+            means.append(lat.mean())
+            print(
+                f"  run {run + 1}: p50 {p50s[-1]:.2f} ms, p99 {p99s[-1]:.2f} ms, mean {means[-1]:.2f} ms",
+                flush=True,
+            )
+        batch = user_ids[rng.integers(0, len(user_ids), args.batch_users)]
+        rates = []
+        for _ in range(args.runs):
+            s = time.perf_counter()
+            for lo in range(0, len(batch), 512):
+                feed.recommend_many(batch[lo : lo + 512].tolist(), 20)
+            rates.append(len(batch) / (time.perf_counter() - s))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"\nmachine: {platform.machine()}, Python {platform.python_version()}, 2 cores")
+        print(f"catalogue {w.n_products:,} products, {len(user_ids):,} users; n = 20, every rule on")
+        print(
+            f"single request: p50 {np.median(p50s):.2f} ms, p99 {np.median(p99s):.2f} ms "
+            f"(medians of {args.runs} runs × {args.requests} requests; mean {np.median(means):.2f} ms); "
+            f"items per feed: min {min(lengths)}, mean {np.mean(lengths):.1f}"
+        )
+        print(
+            f"batch: {np.median(rates):,.0f} users/s (median of {args.runs} runs of {len(batch):,} users, "
+            f"512 per call); peak RSS {peak:,.0f} MB; total {time.perf_counter() - t0:.0f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
