@@ -109,3 +109,14 @@ def test_trending_serves_a_new_user_their_segments_trends(sample_data: Dataset) 
     expected = np.argsort(-model.segments[seg], kind="stable")[:3]
     got = model.recommend(np.array([u_new]), sp.csr_matrix((1, sample_data.n_items)), 3)[0]
     assert set(got) == set(expected)
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTRY))
+def test_candidate_scores_equal_the_full_scores_at_the_candidates(kind: str, sample_data: Dataset) -> None:
+    model = REGISTRY[kind](**SMALL.get(kind, {})).fit(sample_data)
+    rng = np.random.default_rng(3)
+    users = np.r_[np.arange(sample_data.n_users), -1]  # and one user the model never saw
+    history = sp.vstack([sample_data.matrix, sp.csr_matrix((1, sample_data.n_items))]).tocsr()
+    items = rng.integers(0, sample_data.n_items, (len(users), 7))
+    full = np.take_along_axis(model.scores(users, history), items, axis=1)
+    assert np.allclose(model.candidate_scores(users, history, items), full, atol=1e-5)
