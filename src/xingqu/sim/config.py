@@ -95,6 +95,12 @@ class SimConfig(BaseModel):
     brand_affinities: int = Field(3, ge=0, description="brands a user likes")
     follows_mean: float = Field(4.0, ge=0, description="creators a user follows, on average")
     fan_group_share: float = Field(0.15, ge=0, le=1, description="follows that are also fan-group joins")
+    drifted_creator_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="creators (not shop accounts) who sell outside the category their fans followed them for",
+    )
     membership_share: float = Field(0.05, ge=0, le=1, description="users who are members of a shop")
 
     # supply (§8.2, §8.8)

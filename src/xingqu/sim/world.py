@@ -129,6 +129,8 @@ class World:
     k_shop: np.ndarray  # -1 none
     k_followers: np.ndarray
     k_categories: list[list[int]]
+    k_fan_category: np.ndarray  # the category fans followed the creator for
+    k_drifted: np.ndarray  # bool: now sells outside it
     k_mode: np.ndarray  # 0 live, 1 short_video, 2 both
     k_name: list[str]
     # content
@@ -315,6 +317,16 @@ def generate_world(cfg: SimConfig) -> World:
         else:
             n_c = 1 + int(rng.random() < 0.4)
             k_categories.append(sorted(rng.choice(C, n_c, replace=False, p=cat_weight).tolist()))
+    # fans follow a creator for its first category; drifted creators now sell in others (own stream,
+    # so that the rest of the world is drawn as without them)
+    k_fan_category = np.array([cs[0] for cs in k_categories], dtype=np.int64)
+    drng = np.random.default_rng([cfg.seed, 29])
+    k_drifted = (k_kind == 0) & (drng.random(K) < cfg.drifted_creator_share)
+    for i in np.flatnonzero(k_drifted):
+        others = np.setdiff1d(np.arange(C), [k_fan_category[i]])
+        k_categories[i] = sorted(
+            drng.choice(others, min(len(k_categories[i]), len(others)), replace=False).tolist()
+        )
     k_mode = rng.choice(3, K, p=[0.35, 0.35, 0.30]).astype(np.int8)
     k_name = [f"{s_name[k_shop[i]]}官方号" if k_kind[i] == 1 else text.creator_name(rng, i) for i in range(K)]
 
@@ -475,7 +487,7 @@ def generate_world(cfg: SimConfig) -> World:
     n_follow = rng.poisson(cfg.follows_mean, N)
     fu = np.repeat(np.arange(N), n_follow)
     k_weight = np.sqrt(k_followers.astype(float))
-    k_cat_primary = np.array([cs[0] for cs in k_categories])
+    k_cat_primary = k_fan_category
     by_interest = rng.random(len(fu)) < 0.6
     fcat = _choice_rows(rng, interest[fu])
     fk = rng.choice(K, len(fu), p=k_weight / k_weight.sum())
@@ -557,6 +569,8 @@ def generate_world(cfg: SimConfig) -> World:
         k_shop=k_shop,
         k_followers=k_followers,
         k_categories=k_categories,
+        k_fan_category=k_fan_category,
+        k_drifted=k_drifted,
         k_mode=k_mode,
         k_name=k_name,
         v_creator=np.asarray(v_creator, dtype=np.int64),

@@ -316,6 +316,15 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
         }
     )
     pq.write_table(shops, out / "shops.parquet", **PARQUET_OPTIONS)
+    creators = pa.table(
+        {
+            "creator_id": ids.creators,
+            "fan_category": pa.array([w.cat_names[c] for c in w.k_fan_category]),
+            "drifted": pa.array(w.k_drifted),
+            "categories": pa.array([[w.cat_names[c] for c in cs] for cs in w.k_categories]),
+        }
+    )
+    pq.write_table(creators, out / "creators.parquet", **PARQUET_OPTIONS)
     doc = {"categories": w.cat_names, "category_count": C, "config": w.cfg.model_dump(mode="json"), **summary}
     (out / "summary.json").write_text(
         json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
