@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from xingqu import __version__
-from xingqu.cli import data, demo, govern, learn, recommend, report, sim
+from xingqu.cli import data, demo, govern, learn, match, recommend, report, sim
 from xingqu.cli.common import err_console
 from xingqu.errors import EXIT_INTERNAL, EXIT_USER_ERROR, XingquError
 
@@ -30,6 +30,10 @@ app.command("simulate")(sim.simulate_cmd)
 app.command("train")(learn.train_cmd)
 app.command("similar")(learn.similar_cmd)
 app.command("recommend")(recommend.recommend_cmd)
+app.command("portrait")(match.portrait_cmd)
+app.command("audience")(match.audience_cmd)
+app.command("creators")(match.creators_cmd)
+app.command("selection")(match.selection_cmd)
 app.command("evaluate")(learn.evaluate_cmd)
 app.command("screen")(govern.screen_cmd)
 app.command("takedown")(govern.takedown_cmd)

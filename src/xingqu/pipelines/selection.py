@@ -179,13 +179,15 @@ class Selector:
         bands = bands[bands >= 0]
         centres = np.array([BAND_CENTRES[v] for v in p.values["price_band"]], dtype=float)
         fan_price = float(np.exp(np.mean(np.log(centres[bands])))) if len(bands) else np.nan
-        products: list[ProductPick] = []
-        per_cat = max(1, n_products // max(len(cats), 1))
+        by_category: list[list[ProductPick]] = []
+        per_cat = n_products
         for pick in cats:
             c = g.categories.index[pick.category]
             items = np.flatnonzero((g.item_category == c) & s.item_listed)
             if not len(items):
                 continue
+            picks: list[ProductPick] = []
+            by_category.append(picks)
             price = s.item_price[items] / 100
             price_fit = (
                 np.exp(-np.abs(np.log(price / fan_price))) if np.isfinite(fan_price) else np.ones(len(items))
@@ -208,7 +210,7 @@ class Selector:
                     reasons.append(f"commission {s.item_commission[i]:.0%}")
                 if gpm[j] > np.median(gpm):
                     reasons.append("converts well")
-                products.append(
+                picks.append(
                     ProductPick(
                         str(g.items.ids[i]),
                         pick.category,
@@ -219,4 +221,8 @@ class Selector:
                         reasons,
                     )
                 )
+        # the best of each category in turn, so that every chosen category is represented
+        products = [
+            p for rank in range(per_cat) for picks in by_category if rank < len(picks) for p in [picks[rank]]
+        ]
         return Selection(creator_id, len(fans), cats, products[:n_products])

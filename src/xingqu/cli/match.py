@@ -1,0 +1,257 @@
+"""``xingqu portrait``, ``audience``, ``creators`` and ``selection``: the merchant and creator tools."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
+from xingqu.cli.learn import ModelsDirOption, _models_dir
+from xingqu.errors import NotFoundError, UserError
+from xingqu.features.groups import Groups
+from xingqu.features.market import MarketTables
+from xingqu.features.portraits import AUDIENCES, MIN_COUNT, Portrait, Portraits
+from xingqu.pipelines.matching import Matching
+from xingqu.training import load_trained
+
+
+def _matching(db: str | None, models_dir: Path | None) -> Matching:
+    store = open_store(db)
+    store.require_ready()
+    embedding = None
+    with contextlib.suppress(NotFoundError):  # no trained model: embeddings are fitted on the spot
+        embedding = load_trained(_models_dir(models_dir)).member("als")
+    return Matching.from_store(store, embedding)
+
+
+def print_portrait(p: Portrait, top: int = 5) -> None:
+    if p.hidden:
+        console.print(
+            f"{p.subject} {p.audience}: {p.size:,} people — fewer than {p.min_count}, "
+            "so no distribution is shown"
+        )
+        return
+    table = Table(title=f"Portrait of {p.subject} {p.audience} ({p.size:,} people)", show_edge=False)
+    for col in ("dimension", "segment", "share", "TGI", "count"):
+        table.add_column(col, justify="right" if col in ("share", "TGI", "count") else "left")
+    for dim, segs in p.dimensions.items():
+        for k, s in enumerate(segs[:top]):
+            table.add_row(dim if k == 0 else "", s.value, f"{s.share:.1%}", f"{s.tgi:.0f}", f"{s.count:,}")
+    console.print(table)
+
+
+def portrait_cmd(
+    kind: Annotated[str, typer.Argument(help=f"What the group belongs to: {', '.join(AUDIENCES)}.")],
+    key: Annotated[str, typer.Argument(help="Its id (a category by its level-1 name).")],
+    audience: Annotated[
+        str | None, typer.Option(help="Which of its people (creator: followers, fans, viewers, buyers; …).")
+    ] = None,
+    min_count: Annotated[int, typer.Option(min=1, help="Groups smaller than this show nothing.")] = MIN_COUNT,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Portrait (画像) of a creator's, shop's, brand's, product's or category's people, with TGI."""
+    store = open_store(db)
+    store.require_ready()
+    market = MarketTables.from_store(store)
+    p = Portraits.build(market, Groups.build(market)).portrait(kind, key, audience, min_count)
+    if json_out:
+        print_json(p.to_dict())
+    else:
+        print_portrait(p)
+
+
+def audience_cmd(
+    product: Annotated[str | None, typer.Argument(help="Product id (or --shop / --brand).")] = None,
+    shop: Annotated[str | None, typer.Option(help="A shop instead of a product.")] = None,
+    brand: Annotated[str | None, typer.Option(help="A brand instead of a product.")] = None,
+    lookalike_n: Annotated[
+        int | None, typer.Option("--lookalike", min=1, help="Lookalike audience of N users.")
+    ] = None,
+    top_pct: Annotated[
+        float | None, typer.Option("--top-pct", min=0.01, max=100, help="Lookalike: the top X % of users.")
+    ] = None,
+    seeds: Annotated[
+        Path | None, typer.Option(help="Seed users, one id per line (instead of the buyers).")
+    ] = None,
+    exclude_private: Annotated[
+        bool,
+        typer.Option("--exclude-private", help="Leave followers, members and buyers out of the lookalike."),
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the lookalike users as JSON lines here.")] = None,
+    db: DbOption = None,
+    models_dir: ModelsDirOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The people a product, shop or brand reaches (private domain) and, with --lookalike or --top-pct,
+    the users most like its buyers, each with a propensity."""
+    given = [(k, v) for k, v in (("product", product), ("shop", shop), ("brand", brand)) if v]
+    if len(given) != 1:
+        raise UserError("give exactly one of PRODUCT, --shop or --brand")
+    kind, key = given[0]
+    m = _matching(db, models_dir)
+    domain = m.private_domain(kind, key)
+    result: dict[str, object] = {
+        "subject": f"{kind} {key}",
+        "private_domain": {k: len(v) for k, v in domain.items()},
+    }
+    look = None
+    if lookalike_n is not None or top_pct is not None or seeds is not None:
+        seed_users = None
+        if seeds is not None:
+            seed_users = [x.strip() for x in seeds.read_text(encoding="utf-8").splitlines() if x.strip()]
+        look = m.lookalike(
+            kind,
+            key,
+            n=lookalike_n,
+            top_share=None if top_pct is None else top_pct / 100,
+            seed_users=seed_users,
+            exclude_private=exclude_private,
+        )
+        result["lookalike"] = {k: v for k, v in look.to_dict().items() if k != "users"}
+        if out is not None:
+            with out.open("w", encoding="utf-8") as fh:
+                for u, s, p in zip(look.users, look.scores, look.propensity, strict=True):
+                    fh.write(json.dumps({"user": u, "score": round(s, 4), "propensity": round(p, 4)}) + "\n")
+            result["lookalike"]["out"] = str(out)  # type: ignore[index]
+        elif json_out:
+            result["lookalike"]["users"] = look.to_dict()["users"]  # type: ignore[index]
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"Private domain of {kind} {key}", show_edge=False)
+    table.add_column("group")
+    table.add_column("users", justify="right")
+    for k, v in domain.items():
+        table.add_row(k, f"{len(v):,}")
+    console.print(table)
+    if look is not None:
+        console.print(f"Lookalike from {look.seed_size:,} seed users ({look.excluded:,} more excluded):")
+        for s in look.sizes:
+            label = f"top {s['top_share']:.0%}" if "top_share" in s else f"propensity ≥ {s['min_propensity']}"
+            console.print(f"  {label}: {s['size']:,} users")
+        shown = Table(show_edge=False)
+        for col in ("#", "user", "score", "propensity"):
+            shown.add_column(col)
+        for k, (u, s, p) in enumerate(zip(look.users[:10], look.scores, look.propensity, strict=False), 1):
+            shown.add_row(str(k), u, f"{s:.3f}", f"{p:.3f}")
+        console.print(shown)
+        console.print(
+            f"{len(look.users):,} users" + (f" → {out}" if out else " (--out FILE writes them all)")
+        )
+
+
+def creators_cmd(
+    product: Annotated[str | None, typer.Argument(help="Product id.")] = None,
+    goal: Annotated[str, typer.Option(help="sales or brand.")] = "sales",
+    n: Annotated[int, typer.Option("-n", min=1, help="How many creators.")] = 10,
+    min_followers: Annotated[int | None, typer.Option(min=0)] = None,
+    max_followers: Annotated[int | None, typer.Option(min=0)] = None,
+    category: Annotated[str | None, typer.Option(help="Only creators selling this level-1 category.")] = None,
+    min_reputation: Annotated[
+        float | None, typer.Option(min=0, max=1, help="1 − refund rate, at least.")
+    ] = None,
+    similar: Annotated[
+        str | None, typer.Option("--similar", help="Creators similar to this creator instead.")
+    ] = None,
+    db: DbOption = None,
+    models_dir: ModelsDirOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Creators (达人) whose audiences fit PRODUCT, with predicted GMV and a score breakdown."""
+    if (product is None) == (similar is None):
+        raise UserError("give a PRODUCT, or --similar CREATOR")
+    m = _matching(db, models_dir)
+    if similar is not None:
+        rows = m.similar_creators(similar, n)
+        if json_out:
+            print_json(
+                {"creator": similar, "similar": [{"creator": c, "similarity": round(s, 4)} for c, s in rows]}
+            )
+        else:
+            for c, s in rows:
+                console.print(f"{c}  {s:.3f}")
+        return
+    assert product is not None
+    matches = m.creators_for(
+        product,
+        goal=goal,
+        n=n,
+        min_followers=min_followers,
+        max_followers=max_followers,
+        category=category,
+        min_reputation=min_reputation,
+    )
+    if json_out:
+        print_json({"product": product, "goal": goal, "creators": [c.to_dict() for c in matches]})
+        return
+    table = Table(title=f"Creators for {product} (goal: {goal})", show_edge=False)
+    for col in (
+        "#",
+        "creator",
+        "score",
+        "pred. GMV ¥",
+        "followers",
+        "targets",
+        "match",
+        "category",
+        "price",
+        "reputation",
+    ):
+        table.add_column(col, justify="right" if col not in ("creator",) else "left")
+    for k, c in enumerate(matches, 1):
+        comp = c.components
+        table.add_row(
+            str(k),
+            c.creator_id,
+            f"{c.score:.2f}",
+            f"{c.predicted_gmv_yuan:,.0f}",
+            f"{c.followers:,}",
+            f"{c.target_users_in_audience:,}",
+            f"{comp['audience_match']:.1%}",
+            f"{comp['category_fit']:.0%}",
+            f"{comp['price_fit']:.2f}",
+            f"{comp['reputation']:.3f}",
+        )
+    wide_console(130).print(table if matches else "No creator fits the filters.")
+
+
+def selection_cmd(
+    creator: Annotated[str, typer.Argument(help="Creator id.")],
+    n: Annotated[int, typer.Option("-n", min=1, help="How many products.")] = 10,
+    categories: Annotated[int, typer.Option(min=1, help="How many categories.")] = 3,
+    db: DbOption = None,
+    models_dir: ModelsDirOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Categories and products for CREATOR to sell (达人选品), from its audience's portrait."""
+    m = _matching(db, models_dir)
+    sel = m.selection(creator, categories, n)
+    if json_out:
+        print_json(sel.to_dict())
+        return
+    table = Table(title=f"Categories for {creator} (audience {sel.audience:,})", show_edge=False)
+    for col in ("#", "category", "score", "exp. GPM ¥", "why"):
+        table.add_column(col)
+    for k, c in enumerate(sel.categories, 1):
+        table.add_row(str(k), c.category, f"{c.score:.2f}", f"{c.expected_gpm:,.1f}", "; ".join(c.reasons))
+    wide_console(130).print(table)
+    table = Table(title="Products", show_edge=False)
+    for col in ("#", "product", "category", "price ¥", "commission", "exp. GPM ¥", "why"):
+        table.add_column(col)
+    for k, p in enumerate(sel.products, 1):
+        table.add_row(
+            str(k),
+            p.product_id,
+            p.category,
+            f"{p.price_yuan:,.2f}",
+            f"{p.commission_rate:.0%}",
+            f"{p.expected_gpm:,.1f}",
+            "; ".join(p.reasons),
+        )
+    console.print(table)

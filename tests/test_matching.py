@@ -1,0 +1,256 @@
+"""Portraits, audiences and lookalikes, creators for goods, goods for creators — and governance on all."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from test_cli import xingqu
+from xingqu.errors import UserError
+from xingqu.features.portraits import DIMENSIONS
+from xingqu.governance.actions import take_down
+from xingqu.ingest import import_path
+from xingqu.pipelines.matching import Matching, NotServableError
+from xingqu.sim.config import preset
+from xingqu.sim.run import simulate
+from xingqu.store import Store
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Matching, Path]:
+    root = tmp_path_factory.mktemp("matching")
+    simulate(preset("tiny", users=800, days=14), root / "m")
+    store = Store(f"sqlite:///{root / 's.db'}")
+    import_path(store, root / "m")
+    return store, Matching.from_store(store), root
+
+
+def _events(root: Path) -> pa.Table:
+    return pa.concat_tables([pq.read_table(p) for p in sorted((root / "m").glob("events*.parquet"))])
+
+
+def _direct_counts(root: Path, members: set[str]) -> dict[str, Counter[str]]:
+    users = pq.read_table(root / "m" / "users.parquet").to_pylist()
+    return {
+        dim: Counter(u[dim] for u in users if u["user_id"] in members and u[dim] is not None)
+        for dim in DIMENSIONS[:6]
+    }
+
+
+def _portrait_counts(p: object) -> dict[str, Counter[str]]:
+    return {d: Counter({s.value: s.count for s in segs}) for d, segs in p.dimensions.items()}  # type: ignore[attr-defined]
+
+
+def test_creator_follower_portrait_equals_the_simulators_files(world: tuple[Store, Matching, Path]) -> None:
+    _, m, root = world
+    rel = pq.read_table(root / "m" / "relations.parquet").to_pylist()
+    ev = _events(root).filter(pc.is_in(pc.field("event_type"), pa.array(["follow", "join_fan_group"])))
+    followers: dict[str, set[str]] = {}
+    for r in rel:
+        if r["kind"] in ("follow", "fan_group"):
+            followers.setdefault(r["target_id"], set()).add(r["user_id"])
+    for r in ev.to_pylist():
+        followers.setdefault(r["creator_id"], set()).add(r["user_id"])
+    creator = max(followers, key=lambda c: len(followers[c]))
+    p = m.portrait("creator", creator, "followers")
+    assert p.size == len(followers[creator]) and not p.hidden
+    got = _portrait_counts(p)
+    for dim, counts in _direct_counts(root, followers[creator]).items():
+        assert got[dim] == counts, dim
+        assert p.known[dim] == sum(counts.values())
+    # TGI: the segment's share in the group over its share in the population, × 100
+    population = Counter(
+        u["crowd"] for u in pq.read_table(root / "m" / "users.parquet").to_pylist() if u["crowd"]
+    )
+    for s in p.dimensions["crowd"]:
+        expected = s.count / p.known["crowd"] / (population[s.value] / sum(population.values())) * 100
+        assert s.tgi == pytest.approx(expected)
+        assert s.share == pytest.approx(s.count / p.known["crowd"])
+
+
+def test_product_buyer_portrait_equals_kept_purchases_in_the_window(
+    world: tuple[Store, Matching, Path],
+) -> None:
+    _, m, root = world
+    ev = _events(root)
+    ts = pc.cast(ev["ts"], pa.int64()).to_numpy()
+    since = ts.max() - 30 * 86_400_000
+    refunded = set(ev.filter(pc.equal(ev["event_type"], "refund"))["order_id"].to_pylist())
+    buyers: dict[str, set[str]] = {}
+    is_pay = np.asarray(pc.equal(ev["event_type"], "pay"))
+    for r, t in zip(ev.filter(pa.array(is_pay)).to_pylist(), ts[is_pay], strict=True):
+        if r["order_id"] not in refunded and t >= since:
+            buyers.setdefault(r["product_id"], set()).add(r["user_id"])
+    products = pq.read_table(root / "m" / "products.parquet").to_pylist()
+    level1 = {p["product_id"]: p["category"].split(">")[0] for p in products}
+    name = "women_apparel" if "women_apparel" in set(level1.values()) else sorted(set(level1.values()))[0]
+    members = set().union(*(u for pid, u in buyers.items() if level1[pid] == name))
+    p = m.portrait("category", name, "buyers", min_count=1)
+    assert p.size == len(members)
+    got = _portrait_counts(p)
+    for dim, counts in _direct_counts(root, members).items():
+        assert got[dim] == counts, dim
+
+
+def test_small_groups_reveal_nothing(world: tuple[Store, Matching, Path]) -> None:
+    store, m, _root = world
+    creator = m.groups.creators.ids[int(np.argmax(np.diff(m.groups.follows.indptr)))]
+    size = m.portrait("creator", creator, "followers").size
+    hidden = m.portrait("creator", creator, "followers", min_count=size + 1)
+    assert hidden.hidden and hidden.dimensions == {} and "dimensions" not in hidden.to_dict()
+    out = xingqu("portrait", "creator", creator, "--min-count", str(size + 1), "--json", "--db", store.url)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc == {
+        "subject": f"creator {creator}",
+        "audience": "followers",
+        "size": size,
+        "min_count": size + 1,
+        "hidden": True,
+    }
+    shown = json.loads(xingqu("portrait", "creator", creator, "--json", "--db", store.url).stdout)
+    assert set(shown["dimensions"]) == set(DIMENSIONS)
+    bad = xingqu("portrait", "creator", creator, "--audience", "neighbours", "--db", store.url)
+    assert bad.returncode != 0 and "neighbours" in bad.stderr
+
+
+def test_private_domain_splits_buyers_and_counts_followers(world: tuple[Store, Matching, Path]) -> None:
+    _, m, _ = world
+    g = m.groups
+    shop = next(
+        g.shops.ids[s]
+        for s in range(len(g.shops))
+        if g.shop_official[s] >= 0 and len(g.buyers(g.items_of(shop=s), window=False)) >= 5
+    )
+    domain = m.private_domain("shop", shop)
+    s = g.shop(shop)
+    assert set(domain["followers"]) == set(g.users.ids[g.row(g.follows, int(g.shop_official[s]))])
+    split = [set(domain[f"buyers_{k}"]) for k in ("new", "active", "lapsed")]
+    everyone = set(g.users.ids[g.buyers(g.items_of(shop=s), window=False)])
+    assert set().union(*split) == everyone and sum(len(x) for x in split) == len(everyone)
+
+
+def test_lookalike_leaves_out_seeds_and_exclusions_and_estimates_sizes(
+    world: tuple[Store, Matching, Path],
+) -> None:
+    _, m, _ = world
+    g = m.groups
+    brand = max(range(len(g.brands)), key=lambda b: len(g.buyers(g.items_of(brand=b), window=False)))
+    key = g.brands.ids[brand]
+    seeds = set(g.users.ids[g.buyers(g.items_of(brand=brand), window=False)])
+    look = m.lookalike("brand", key, n=50)
+    assert len(look.users) == 50 and not (set(look.users) & seeds)
+    assert look.scores == sorted(look.scores, reverse=True)
+    assert all(0 <= p <= 1 for p in look.propensity)
+    assert [s["top_share"] for s in look.sizes if "top_share" in s] == [0.01, 0.02, 0.05, 0.10]
+    private = set().union(*map(set, m.private_domain("brand", key).values()))
+    fenced = m.lookalike("brand", key, n=50, exclude_private=True)
+    assert not (set(fenced.users) & (private | seeds))
+    share = m.lookalike("brand", key, top_share=0.05)
+    assert len(share.users) == round(0.05 * (len(g.users) - share.seed_size))
+    with pytest.raises(UserError, match="u-ghost"):
+        m.lookalike("brand", key, seed_users=[*list(seeds)[:10], "u-ghost"])
+    with pytest.raises(UserError, match="at least 10"):
+        m.lookalike("brand", key, seed_users=list(seeds)[:3])
+
+
+def test_creators_for_goods_score_filter_and_explain(world: tuple[Store, Matching, Path]) -> None:
+    _, m, _ = world
+    g = m.groups
+    product = g.items.ids[int(np.argmax(np.diff(g.last_paid.indptr)))]
+    ranked = m.creators_for(product, n=5)
+    assert len(ranked) == 5 and [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+    assert all(
+        set(c.components) >= {"audience_match", "category_fit", "price_fit", "reputation", "cost"}
+        for c in ranked
+    )
+    assert all(c.predicted_gmv_yuan > 0 for c in ranked)
+    floor = sorted(c.followers for c in ranked)[2]
+    assert all(c.followers >= floor for c in m.creators_for(product, n=10, min_followers=floor))
+    level1 = g.categories.ids[g.item_category[g.item(product)]]
+    in_cat = m.creators_for(product, n=10, category=level1)
+    assert all(
+        m.creators.stats.category_share[g.creator(c.creator_id), g.category(level1)] > 0 for c in in_cat
+    )
+    assert all(c.components["reputation"] >= 0.99 for c in m.creators_for(product, n=10, min_reputation=0.99))
+    assert [c.creator_id for c in m.creators_for(product, n=5, goal="brand")] != [
+        c.creator_id for c in ranked
+    ]
+    similar = m.similar_creators(ranked[0].creator_id, 3)
+    assert len(similar) == 3 and ranked[0].creator_id not in [c for c, _ in similar]
+    with pytest.raises(UserError, match="goal"):
+        m.creators_for(product, goal="fame")
+
+
+def test_selection_for_a_creator_gives_reasons(world: tuple[Store, Matching, Path]) -> None:
+    _, m, _ = world
+    g = m.groups
+    creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    sel = m.selection(creator, 3, 9)
+    assert len(sel.categories) == 3 and all(c.reasons for c in sel.categories)
+    assert len({c.category for c in sel.categories}) == 3
+    assert len(sel.products) == 9 and {p.category for p in sel.products} <= {
+        c.category for c in sel.categories
+    }
+    assert len({p.category for p in sel.products}) >= 2
+
+
+def test_taken_down_goods_leave_audience_creator_and_selection_outputs(
+    world: tuple[Store, Matching, Path],
+) -> None:
+    store, m, _ = world
+    g = m.groups
+    creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    picked = m.selection(creator, 3, 9).products[0].product_id
+    product = g.items.ids[int(np.argmax(np.diff(g.last_paid.indptr)))]
+    for pid in (picked, product):
+        take_down(store, pid, reason="test: prohibited goods", actor="test")
+    assert picked not in {p.product_id for p in m.selection(creator, 3, 9).products}
+    with pytest.raises(NotServableError):
+        m.creators_for(product)
+    with pytest.raises(NotServableError):
+        m.private_domain("product", product)
+    with pytest.raises(NotServableError):
+        m.lookalike("product", product, n=10)
+
+
+def test_cli_audience_creators_selection_json(world: tuple[Store, Matching, Path]) -> None:
+    store, m, root = world
+    g = m.groups
+    common = ["--db", store.url, "--models-dir", str(root / "no-models")]
+    brand = max(range(len(g.brands)), key=lambda b: len(g.buyers(g.items_of(brand=b), window=False)))
+    out = xingqu("audience", "--brand", g.brands.ids[brand], "--lookalike", "20", "--json", *common)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc["private_domain"]) == {
+        "followers",
+        "fan_group",
+        "members",
+        "buyers_new",
+        "buyers_active",
+        "buyers_lapsed",
+    }
+    assert len(doc["lookalike"]["users"]) == 20
+    listed = [
+        p
+        for p in np.argsort(-np.diff(g.last_paid.indptr)).tolist()
+        if store.servable_products([g.items.ids[p]])
+    ]
+    product = g.items.ids[listed[0]]
+    out = xingqu("creators", product, "-n", "3", "--json", *common)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["creators"]) == 3
+    creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    out = xingqu("selection", creator, "-n", "4", "--json", *common)
+    assert out.returncode == 0, out.stderr
+    sel = json.loads(out.stdout)
+    assert len(sel["categories"]) == 3 and len(sel["products"]) == 4
+    both = xingqu("audience", product, "--shop", "s000", *common)
+    assert both.returncode != 0 and "exactly one" in both.stderr
