@@ -168,8 +168,9 @@ def test_new_product_slots_are_filled(trained: tuple[Store, TrainedModel, Path])
     for items in feed.recommend_many(_users(model, 10), 10):
         assert [k for k, i in enumerate(items) if i.new] == [2, 7]
         assert all("new arrival" in i.reasons for i in items if i.new)
-    none = _feed(store, model, new_share=0.0, new_days=14.0)
-    assert sum(i.new for f in none.recommend_many(_users(model, 10), 10) for i in f) < 20
+    more = _feed(store, model, new_share=0.4, new_days=14.0)
+    for items in more.recommend_many(_users(model, 10), 10):
+        assert [k for k, i in enumerate(items) if i.new] == [1, 3, 6, 8]
     # a product listed an hour before training, with no behaviour at all, reaches users through the slots
     fresh = _feed(store, model, new_share=0.2, new_days=2.0)
     reached = [
@@ -217,25 +218,16 @@ def test_a_purchase_disappears_from_the_next_feed(trained: tuple[Store, TrainedM
             "pay",
             [
                 {
-                    "event_id": "t-ord",
-                    "event_type": "order",
+                    "event_id": f"t-{kind}",
+                    "event_type": kind,
                     "ts": ts,
                     "user_id": user,
                     "product_id": bought,
                     "order_id": "t-o1",
                     "amount": 100,
                     "quantity": 1,
-                },
-                {
-                    "event_id": "t-pay",
-                    "event_type": "pay",
-                    "ts": ts,
-                    "user_id": user,
-                    "product_id": bought,
-                    "order_id": "t-o1",
-                    "amount": 100,
-                    "quantity": 1,
-                },
+                }
+                for kind in ("order", "pay")
             ],
         ),
     )
@@ -355,3 +347,29 @@ def test_live_rooms_on_air_are_boosted(trained: tuple[Store, TrainedModel, Path]
     on_air = [c for c in items if c.live_now]
     assert on_air and items[0].live_now and "live now" in items[0].reasons
     assert math.isfinite(items[0].score)
+
+
+def test_a_suspended_shop_leaves_the_feed_at_once(trained: tuple[Store, TrainedModel, Path]) -> None:
+    from xingqu.governance.points import give_points
+
+    store, model, _ = trained
+    assert model.feed is not None
+    feed = _feed(store, model)
+    users = _users(model, 20)
+    counts = Counter(
+        model.feed.cat.shop[model.feed.cat.items.index[i.product_id]]
+        for f in feed.recommend_many(users, 20)
+        for i in f
+    )
+    shop = model.feed.cat.shops.ids[counts.most_common(1)[0][0]]
+    standing = give_points(
+        store, shop, "counterfeit", reason="test: counterfeit goods", actor="test", points=48
+    )
+    assert standing.status == "suspended"
+    after = feed.recommend_many(users, 20)
+    shops = {
+        model.feed.cat.shops.ids[model.feed.cat.shop[model.feed.cat.items.index[i.product_id]]]
+        for f in after
+        for i in f
+    }
+    assert shop not in shops and all(len(f) == 20 for f in after)

@@ -15,7 +15,7 @@ import pytest
 from test_cli import xingqu
 from xingqu.errors import UserError
 from xingqu.ingest import import_path
-from xingqu.sim.ab import run_ab, t95
+from xingqu.sim.ab import BUILTIN, run_ab, t95
 from xingqu.sim.behaviour import EV, Events
 from xingqu.sim.config import DEFAULT_CATEGORIES, SimConfig, preset
 from xingqu.sim.run import Market, simulate
@@ -186,12 +186,22 @@ def test_t_quantiles() -> None:
 
 @pytest.mark.slow
 def test_closed_loop_ranks_oracle_over_popular_over_random() -> None:
-    report = run_ab(preset("demo", seed=100), seeds=5, warmup_days=14, test_days=7)
+    arms = {k: BUILTIN[k] for k in ("random", "popular", "oracle")}
+    report = run_ab(preset("demo", seed=100), arms, seeds=5, warmup_days=14, test_days=7)
     q = {arm: report.arms[arm]["quality_gmv_per_1000"] for arm in ("random", "popular", "oracle")}
     assert q["oracle"].interval()[0] > q["popular"].interval()[1]
     assert q["popular"].interval()[0] > q["random"].interval()[1]
     assert report.arms["oracle"]["budget_fit"].mean > report.arms["random"]["budget_fit"].mean
     assert report.arms["random"]["coverage"].mean > report.arms["popular"]["coverage"].mean
+
+
+@pytest.mark.slow
+def test_closed_loop_feed_beats_popular_and_als_within_the_price_band() -> None:
+    arms = {k: BUILTIN[k] for k in ("popular", "als", "feed")}
+    report = run_ab(preset("demo", seed=100), arms, seeds=1, warmup_days=14, test_days=7)
+    q = {arm: report.arms[arm]["quality_gmv_per_1000"].mean for arm in arms}
+    assert q["feed"] > 1.3 * q["popular"] and q["feed"] > 1.1 * q["als"]
+    assert report.arms["feed"]["budget_fit"].mean >= 0.9
 
 
 def test_cli_simulate_and_ab(tmp_path: Path) -> None:

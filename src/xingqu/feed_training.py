@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
 from xingqu.dataset.features import item_features_from_table, user_features_from_table
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, kept_pays
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
 from xingqu.features.ranking import ProfileRows, build_features, feature_names
 from xingqu.models import REGISTRY, Recommender
@@ -79,11 +79,9 @@ def labelled_impressions(
     day = pc.cast(e["ts"], pa.int64()).to_numpy() // DAY_MS
     ok = (u >= 0) & (i >= 0)
     key = (u.astype(np.int64) * len(items) + i) * 100_000 + (day - day.min(initial=0))
-    orders = np.array(e["order_id"].to_pylist(), dtype=object)
-    refunded = set(orders[kind == "refund"].tolist()) - {None}
     clicked = key[ok & np.isin(kind, ["click", "add_to_cart", "order"])]
     pay = ok & (kind == "pay")
-    kept = pay & ~np.isin(orders, list(refunded)) if refunded else pay
+    kept = pay & kept_pays(e)
     amounts = e["amount"].to_numpy(zero_copy_only=False).astype(float)
     imp = np.flatnonzero(ok & (kind == "impression"))
     label = np.zeros(len(imp), np.int32)

@@ -72,7 +72,10 @@ def demo(
         store, Path(market).parent / "demo-models", progress=lambda msg: err_console.print(f"[dim]{msg}…[/]")
     )
     print_trained(model)
+    console.rule("[bold]The feed[/]: candidates → LambdaRank → rules, each item with its reasons")
     print_sample_feeds(model, store)
+    console.rule("[bold]Merchants and creators[/]: portraits, lookalikes, creators for goods, selection")
+    print_matching(model, store)
 
 
 def screen_catalogue(store: Store, market: Path) -> None:
@@ -133,3 +136,48 @@ def print_sample_feeds(model: TrainedModel, store: Store, users: int = 3, n: int
     active = np.argsort(-np.diff(model.history.indptr), kind="stable")[:users]
     for u in model.feed.profiles.users.ids[active].tolist():
         print_feed(store, u, feed.recommend(u, n))
+
+
+def print_matching(model: TrainedModel, store: Store) -> None:
+    """The busiest creator's fan portrait and selection; the best-selling product's audience and creators."""
+    from xingqu.cli.match import print_portrait
+    from xingqu.pipelines.matching import Matching
+
+    m = Matching.from_store(store, model.member("als"))
+    g = m.groups
+    creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    print_portrait(m.portrait("creator", creator, "followers"), top=3)
+    sel = m.selection(creator, 3, 6)
+    console.print(
+        f"Selection for {creator}: "
+        + "; ".join(f"{c.category} ({', '.join(c.reasons)})" for c in sel.categories)
+        + " — products "
+        + ", ".join(p.product_id for p in sel.products)
+    )
+    sold = np.diff(g.last_paid.indptr)
+    product = next(
+        g.items.ids[i]
+        for i in np.argsort(-sold, kind="stable").tolist()
+        if store.servable_products([g.items.ids[i]])
+    )
+    domain = m.private_domain("product", product)
+    console.print(f"Private domain of {product}: " + ", ".join(f"{k} {len(v):,}" for k, v in domain.items()))
+    brand = g.item_brand[g.item(product)]
+    if brand >= 0:
+        look = m.lookalike("brand", g.brands.ids[brand], top_share=0.05)
+        console.print(
+            f"Lookalikes of brand {g.brands.ids[brand]}'s {look.seed_size:,} buyers: "
+            f"{len(look.users):,} users (top 5 %), best {', '.join(look.users[:5])}"
+        )
+    table = Table(title=f"Creators for {product}", show_edge=False)
+    for col in ("creator", "predicted GMV ¥", "followers", "target users reached", "category fit"):
+        table.add_column(col)
+    for c in m.creators_for(product, n=5):
+        table.add_row(
+            c.creator_id,
+            f"{c.predicted_gmv_yuan:,.0f}",
+            f"{c.followers:,}",
+            f"{c.target_users_in_audience:,}",
+            f"{c.components['category_fit']:.0%}",
+        )
+    console.print(table)

@@ -28,6 +28,9 @@ from xingqu.pipelines.similar import bought_together, similar_products
 from xingqu.training import TrainedModel, load_trained, train
 
 ModelsDirOption = Annotated[Path | None, typer.Option("--models-dir", help="Folder of model versions.")]
+VersionOption = Annotated[
+    str | None, typer.Option("--model-version", help="Model version (latest by default).")
+]
 SHOWN = ("ndcg@10", "ndcg@20", "recall@20", "hitrate@10", "mrr", "coverage@20", "novelty@20")
 
 
@@ -75,9 +78,7 @@ def print_trained(model: TrainedModel) -> None:
 def similar_cmd(
     product: Annotated[str, typer.Argument(help="Product id.")],
     n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
-    version: Annotated[
-        str | None, typer.Option("--model-version", help="Model version (latest by default).")
-    ] = None,
+    version: VersionOption = None,
     db: DbOption = None,
     models_dir: ModelsDirOption = None,
     json_out: JsonOption = False,

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json
-from xingqu.cli.learn import ModelsDirOption, _models_dir
+from xingqu.cli.learn import ModelsDirOption, VersionOption, _models_dir
 from xingqu.errors import NotFoundError, UserError
 from xingqu.pipelines.feed import Feed, FeedItem
 from xingqu.store import Store
@@ -62,9 +62,7 @@ def recommend_cmd(
         bool, typer.Option("--all-users", help="Every user of the model, to --out.")
     ] = False,
     out: Annotated[Path | None, typer.Option("--out", help="JSON lines file for --all-users.")] = None,
-    version: Annotated[
-        str | None, typer.Option("--model-version", help="Model version (latest by default).")
-    ] = None,
+    version: VersionOption = None,
     db: DbOption = None,
     models_dir: ModelsDirOption = None,
     json_out: JsonOption = False,

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xingqu.features.groups import DAY_MS, Groups
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, kept_pays
 
 REFUND_PRIOR = 10.0
 
@@ -112,8 +112,6 @@ class MatchStats:
         ek = g.creators.lookup(_col(e, "creator_id"))
         ei = g.items.lookup(_col(e, "product_id"))
         amount = pc.fill_null(e["amount"], 0).to_numpy(zero_copy_only=False).astype(float)
-        orders_col = _col(e, "order_id")
-        refunded_orders = set(orders_col[kind == "refund"].tolist()) - {""}
 
         def per_creator(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
             m = mask & recent & (ek >= 0)
@@ -134,7 +132,7 @@ class MatchStats:
         np.add.at(by_cat, (ek[m][ok], cat[ei[m]][ok]), amount[m][ok])
         imp = (kind == "impression") & (ei >= 0)
         item_impressions = np.bincount(ei[imp], minlength=n_i).astype(float)
-        kept = pay & (ei >= 0) & ~np.isin(orders_col, list(refunded_orders))
+        kept = kept_pays(e) & (ei >= 0)
         item_paid = np.bincount(ei[kept], weights=amount[kept], minlength=n_i)
         engaged = np.isin(kind, ["click", "add_to_cart", "pay"]) & (ei >= 0)
         ec = np.where(engaged, cat[np.maximum(ei, 0)], -1)

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset.matrix import Vocabulary
 from xingqu.errors import NotFoundError
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, kept_pays
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 30
@@ -145,9 +145,7 @@ class Groups:
         ev_acc = creators.lookup(_col(e, "creator_id"))
         watched = recent & np.isin(ev_kind, ["video_play", "live_enter"])
         viewers = _binary(_matrix(ev_acc[watched], ev_user[watched], shape_k))
-        orders = _col(e, "order_id")
-        refunded = set(orders[ev_kind == "refund"].tolist()) - {""}
-        kept = (ev_kind == "pay") & ~np.isin(orders, list(refunded))
+        kept = kept_pays(e)
         bought = recent & kept
         creator_buyers = _binary(_matrix(ev_acc[bought], ev_user[bought], shape_k))
         ev_item = items.lookup(_col(e, "product_id"))

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from xingqu.domain.arrow import arrow_schema
 from xingqu.store import Store
+
+
+def kept_pays(events: pa.Table) -> np.ndarray:
+    """Mask of the pay events whose order was not refunded (hash lookups in Arrow, not Python sets)."""
+    if events.num_rows == 0:
+        return np.zeros(0, bool)
+    is_refund = pc.equal(events["event_type"], "refund")
+    refunded = pc.unique(pc.drop_null(events["order_id"].filter(is_refund)))
+    pay = pc.equal(events["event_type"], "pay")
+    taken_back = pc.fill_null(pc.is_in(events["order_id"], value_set=refunded), False)
+    return np.asarray(pc.and_(pay, pc.invert(taken_back)), dtype=bool)
+
 
 KINDS = ("products", "users", "shops", "creators", "content", "relations", "brands")
 

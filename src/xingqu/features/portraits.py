@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.errors import UserError
 from xingqu.features.groups import Groups
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, kept_pays
 
 DIMENSIONS = (
     "gender",
@@ -206,9 +206,7 @@ def _behaviour_dimensions(market: MarketTables, groups: Groups) -> tuple[np.ndar
     kind = np.array(e["event_type"].to_pylist(), dtype=object)
     user = groups.users.lookup(e["user_id"].to_numpy(zero_copy_only=False))
     item = groups.items.lookup(np.array([x or "" for x in e["product_id"].to_pylist()], dtype=object))
-    orders = np.array([x or "" for x in e["order_id"].to_pylist()], dtype=object)
-    refunded = set(orders[kind == "refund"].tolist()) - {""}
-    kept = (kind == "pay") & (user >= 0) & ~np.isin(orders, list(refunded))
+    kept = kept_pays(e) & (user >= 0)
     amount = pc.fill_null(e["amount"], 0).to_numpy().astype(float)
     qty = pc.fill_null(pc.cast(e["quantity"], pa.float64()), 1.0).to_numpy()
     spent = np.bincount(user[kept], weights=amount[kept] / 100.0, minlength=n)

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.dataset.matrix import Vocabulary
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, kept_pays
 
 DAY_MS = 86_400_000
 #: Events that reveal the price a user is willing to pay, and how much each says.
@@ -201,17 +201,13 @@ def _event_arrays(market: MarketTables, users: Vocabulary, items: Vocabulary) ->
         "u": users.lookup(_col(e, "user_id")),
         "i": items.lookup(np.array([x or "" for x in _col(e, "product_id")], dtype=object)),
         "ts": _ms(e, "ts"),
-        "order": np.array([x or "" for x in _col(e, "order_id")], dtype=object),
+        "kept": kept_pays(e),
     }
 
 
 def _kept_pays(ev: dict[str, np.ndarray]) -> np.ndarray:
-    """Mask of pay events whose order was not refunded."""
-    refunded = set(ev["order"][ev["type"] == "refund"].tolist())
-    pay = (ev["type"] == "pay") & (ev["u"] >= 0) & (ev["i"] >= 0)
-    if refunded:
-        pay &= ~np.isin(ev["order"], list(refunded))
-    return pay
+    """Mask of pay events of known users and products whose order was not refunded."""
+    return ev["kept"] & (ev["u"] >= 0) & (ev["i"] >= 0)
 
 
 def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> tuple[UserProfiles, ItemStats]:
