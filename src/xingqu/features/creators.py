@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xingqu.features.groups import DAY_MS, Groups
-from xingqu.features.market import MarketTables, kept_pays
+from xingqu.features.market import MarketTables, carried_pairs, kept_pays
 
 REFUND_PRIOR = 10.0
 
@@ -70,16 +70,7 @@ class MatchStats:
     def build(cls, market: MarketTables, groups: Groups) -> MatchStats:
         g = groups
         n_k, n_c, n_i = len(g.creators), len(g.categories), len(g.items)
-        c = market.content
-        carried_k, carried_i = [], []
-        acc = g.creators.lookup(_col(c, "creator_id"))
-        for a, prods in zip(acc.tolist(), c["product_ids"].to_pylist(), strict=True):
-            if a >= 0 and prods:
-                idx = g.items.lookup(np.array(prods, dtype=object))
-                idx = idx[idx >= 0]
-                carried_k += [a] * len(idx)
-                carried_i += idx.tolist()
-        ck, ci = np.array(carried_k, np.int64), np.array(carried_i, np.int64)
+        ck, ci = carried_pairs(market.content, g.creators, g.items)
         p = market.products
         pi = g.items.lookup(p["product_id"].to_numpy(zero_copy_only=False))
         price = np.full(n_i, np.nan)

@@ -24,6 +24,20 @@ def kept_pays(events: pa.Table) -> np.ndarray:
     return np.asarray(pc.and_(pay, pc.invert(taken_back)), dtype=bool)
 
 
+def carried_pairs(content: pa.Table, creators: object, items: object) -> tuple[np.ndarray, np.ndarray]:
+    """(creator index, item index) of every product carried by every piece of content, through two
+    vectorised vocabulary lookups (``creators`` and ``items`` are ``Vocabulary``s); unknown ids dropped."""
+    if content.num_rows == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lists = content["product_ids"]
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+    owner = np.repeat(creators.lookup(content["creator_id"].to_numpy(zero_copy_only=False)), lengths)  # type: ignore[attr-defined]
+    flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
+    item = items.lookup(flat) if len(flat) else np.zeros(0, np.int64)  # type: ignore[attr-defined]
+    ok = (owner >= 0) & (item >= 0)
+    return owner[ok], item[ok]
+
+
 KINDS = ("products", "users", "shops", "creators", "content", "relations", "brands")
 
 

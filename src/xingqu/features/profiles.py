@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.dataset.matrix import Vocabulary
-from xingqu.features.market import MarketTables, kept_pays
+from xingqu.features.market import MarketTables, carried_pairs, kept_pays
 
 DAY_MS = 86_400_000
 #: Events that reveal the price a user is willing to pay, and how much each says.
@@ -406,15 +406,7 @@ def _carriers(market: MarketTables, cat: Catalogue, now: int) -> sp.csr_matrix:
     if content.num_rows == 0:
         return sp.csr_matrix((n, max(len(cat.creators), 1)), dtype=np.float32)
     recent = pc.greater_equal(pc.cast(content["published_at"], pa.int64()), now - CARRIER_DAYS * DAY_MS)
-    c = content.filter(recent)
-    rows, cols = [], []
-    acc = cat.creators.lookup(_col(c, "creator_id"))
-    for a, prods in zip(acc.tolist(), c["product_ids"].to_pylist(), strict=True):
-        if a < 0 or not prods:
-            continue
-        idx = cat.items.lookup(np.array(prods, dtype=object))
-        rows += idx[idx >= 0].tolist()
-        cols += [a] * int((idx >= 0).sum())
+    cols, rows = carried_pairs(content.filter(recent), cat.creators, cat.items)
     m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, max(len(cat.creators), 1)))
     m.sum_duplicates()
     m.data[:] = 1.0
