@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from xingqu.dataset.features import ItemFeatures, UserFeatures
 
 DAY_MS = 86_400_000
+#: Lookups of at most this many ids go through the cached dict (Arrow's index_in hashes the whole value set).
+SMALL_LOOKUP = 2_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Vocabulary:
         """Indices of ``values``; -1 where unknown (vectorised through Arrow's hash lookup)."""
         if len(values) == 0:
             return np.zeros(0, dtype=np.int64)
+        if len(values) <= SMALL_LOOKUP:  # a few ids: the cached dict, not a hash of the whole vocabulary
+            index = self.index
+            return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
         found = pc.index_in(pa.array(values, type=pa.string()), value_set=self._arrow())
         return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
