@@ -182,13 +182,27 @@ class Recommender(ABC):
 
 
 def item_matrix_scores(
-    history: sp.csr_matrix, matrix: sp.spmatrix | np.ndarray, items: np.ndarray
+    history: sp.csr_matrix,
+    matrix: sp.spmatrix | np.ndarray,
+    items: np.ndarray,
+    transposed: sp.csr_matrix | None = None,
 ) -> np.ndarray:
-    """``(history @ matrix)`` at each row's candidate columns, computing only the candidates' columns."""
+    """``(history @ matrix)`` at each row's candidate columns, computing only the candidates' columns.
+
+    For a sparse ``matrix`` pass its transpose as CSR (``transposed``): the candidates' columns are then
+    rows of it, read without touching the rest of the matrix."""
     cols, inverse = np.unique(items, return_inverse=True)
-    part = history @ matrix[:, cols]
+    part = (transposed[cols] @ history.T).T if transposed is not None else history @ matrix[:, cols]
     dense = part.toarray() if sp.issparse(part) else np.asarray(part)
     return np.take_along_axis(dense, inverse.reshape(items.shape), axis=1).astype(np.float32)
+
+
+def transposed_csr(model: object, name: str) -> sp.csr_matrix:
+    """The transpose of ``model.<name>`` as CSR, computed once and kept on the model (not saved)."""
+    cache = model.__dict__.setdefault("_transposed", {})
+    if name not in cache:
+        cache[name] = sp.csr_matrix(getattr(model, name).T)
+    return cache[name]
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:

@@ -83,7 +83,7 @@ class ContentModel(Recommender):
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile)
-        return item_matrix_scores(profile, self.features.T.tocsc(), items)
+        return item_matrix_scores(profile, self.features.T, items, self.features)
 
     def similar(self, item: int) -> np.ndarray:
         """Cosine similarity of every item to ``item``."""

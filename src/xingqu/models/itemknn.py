@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores
+from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores, transposed_csr
 from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
@@ -40,7 +40,7 @@ class ItemKNN(Recommender):
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         h = history
-        return item_matrix_scores(h, self.similarity, items)
+        return item_matrix_scores(h, self.similarity, items, transposed_csr(self, "similarity"))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return csr_arrays(self.similarity)

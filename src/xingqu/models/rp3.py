@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
-from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores
+from xingqu.models.base import ModelConfig, Recommender, item_matrix_scores, transposed_csr
 from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
@@ -52,7 +52,7 @@ class RP3Beta(Recommender):
         if h.nnz:
             h = h.copy()
             h.data[:] = 1.0
-        return item_matrix_scores(h, self.weights, items)
+        return item_matrix_scores(h, self.weights, items, transposed_csr(self, "weights"))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return csr_arrays(self.weights)
