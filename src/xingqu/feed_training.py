@@ -139,9 +139,12 @@ def train_ranker(
     label_days: float = LABEL_DAYS,
     config: RankerConfig | None = None,
 ) -> Ranker | None:
-    """LambdaRank on the last ``label_days`` of impressions, features as of the cut; None when the log
-    holds too few impressions with a click."""
-    end = market.last_event_ms()
+    """LambdaRank on the last ``label_days`` of impressions (up to the last impression logged), features
+    as of the cut; None when the log holds too few impressions with a click."""
+    shown = market.events.filter(pc.equal(market.events["event_type"], "impression"))
+    if shown.num_rows == 0:
+        return None
+    end = int(pc.max(pc.cast(shown["ts"], pa.int64())).as_py())  # reviews and refunds come days after
     cut = end - int(label_days * DAY_MS)
     before = market.events_before(cut)
     if before.events.num_rows == 0:
