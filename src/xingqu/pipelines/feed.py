@@ -406,11 +406,8 @@ class Feed:
                 seg = trending.segment_scores(crowd)  # type: ignore[attr-defined]
                 add(np.argsort(-seg, kind="stable")[: cfg.quota], SEGMENT)
             r = recent[b]
-            if r.clicks and cfg.recent_quota and "itemknn" in m.retrievers:
-                knn = m.retrievers["itemknn"].similarity  # type: ignore[attr-defined]
-                last = list(dict.fromkeys(reversed(r.clicks)))[:5]
-                sim = np.asarray(knn[:, last].sum(axis=1)).ravel()
-                add([j for j in np.argsort(-sim, kind="stable")[: cfg.recent_quota] if sim[j] > 0], RECENT)
+            if r.clicks and cfg.recent_quota:
+                add(self._like_recent(r.clicks, cfg.recent_quota), RECENT)
             if cfg.followed_quota and users[b] >= 0:
                 add(self._followed(users[b])[: cfg.followed_quota], FOLLOWED)
             if best_new is not None:
@@ -418,6 +415,24 @@ class Feed:
             cands.append(list(src))
             sources.append(src)
         return cands, sources, lists
+
+    def _like_recent(self, clicks: list[int], k: int) -> list[int]:
+        """Products like the last few clicked: half by co-behaviour (item-kNN), half by content."""
+        last = list(dict.fromkeys(reversed(clicks)))[:5]
+        out: list[int] = []
+        knn = self.m.retrievers.get("itemknn")
+        content = self.m.retrievers.get("content")
+        sources = [s for s in (knn, content) if s is not None]
+        for src in sources:
+            if src is knn:
+                sim = np.asarray(knn.similarity[:, last].sum(axis=1)).ravel()  # type: ignore[attr-defined]
+            else:
+                f = content.features  # type: ignore[attr-defined]
+                sim = np.asarray((f @ f[last].T).sum(axis=1)).ravel()
+            sim[last] = 0
+            top = np.argsort(-sim, kind="stable")[: k // len(sources)]
+            out += [int(j) for j in top if sim[j] > 0]
+        return out
 
     def _followed(self, u: int) -> list[int]:
         p = self.m.profiles
