@@ -33,6 +33,8 @@ from xingqu.pipelines.feed import FeedModel, list_ranks
 LABEL_DAYS = 7.0
 RANK_DEPTH = 200
 MIN_GROUPS = 20
+#: Impression groups (user-days) the ranker learns from at most; a seeded sample beyond that.
+MAX_GROUPS = 30_000
 
 
 def market_dataset(market: MarketTables) -> Dataset:
@@ -119,18 +121,16 @@ def retriever_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R, B, K) scores of each candidate by each retriever, and its rank in that retriever's list."""
     scores = np.stack([r.candidate_scores(users, history, items) for r in retrievers.values()])
-    ranks = np.stack(
-        [
-            list_ranks(
-                r.recommend(users, history, min(depth, len(r.items or ())), exclude_seen=False),
-                items,
-                depth,
-                len(r.items or ()),
-            )
-            for r in retrievers.values()
-        ]
-    )
-    return scores, ranks
+    ranks = []
+    for r in retrievers.values():
+        n_items = len(r.items or ())
+        if r.kind == "popular":  # the same list for everyone
+            top = r.recommend(users[:1], history[:1], min(depth, n_items), exclude_seen=False)
+            top = np.broadcast_to(top, (len(users), top.shape[1]))
+        else:
+            top = r.recommend(users, history, min(depth, n_items), exclude_seen=False)
+        ranks.append(list_ranks(top, items, depth, n_items))
+    return scores, np.stack(ranks)
 
 
 def train_ranker(
@@ -153,6 +153,14 @@ def train_ranker(
     imps = labelled_impressions(market, data.users, data.items, cut)
     if len(imps.users) < MIN_GROUPS:
         return None
+    if len(imps.users) > MAX_GROUPS:
+        keep = np.sort(np.random.default_rng(0).choice(len(imps.users), MAX_GROUPS, replace=False))
+        imps = Impressions(
+            imps.users[keep],
+            [imps.items[k] for k in keep],
+            [imps.labels[k] for k in keep],
+            [imps.positions[k] for k in keep],
+        )
     retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(before, data.items)
     profiles, stats = build_profiles(before, data.users, cat)
