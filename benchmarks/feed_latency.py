@@ -5,9 +5,10 @@
 Builds the large preset's world, simulates ``--days`` organic days of it (impressions, clicks, orders…),
 imports the catalogue into an embedded SQLite store (servability is asked of it on every request, as in
 production), fits the feed through the same code as ``xingqu train`` (ALS, item-kNN, content, popular,
-trending retrievers, profiles, LambdaRank on the last day's impressions) and serves it with an ANN
-(faiss HNSW) index over the ALS item factors. Then measures single-request ``recommend(user, 20)`` with
-every rule on (p50 / p99 over ``--requests`` random users, several runs) and batch throughput.
+trending retrievers, profiles, LambdaRank on ``--groups`` user-days of the last day's impressions) and
+serves it with an ANN (faiss HNSW) index over the ALS item factors. Then measures single-request
+``recommend(user, 20)`` with every rule on (p50 / p99 over ``--requests`` random users, several runs)
+and batch throughput.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-users", type=int, default=5000)
+    ap.add_argument("--groups", type=int, default=5000, help="impression groups the ranker learns from")
     args = ap.parse_args()
     t0 = time.perf_counter()
     cfg = preset("large", days=args.days)
@@ -77,7 +79,7 @@ def main() -> None:
         import_path(store, folder)
         print(f"catalogue imported in {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
-        model = fit_feed(MarketTables.of(tables, events), RETRIEVERS, label_days=1.0)
+        model = fit_feed(MarketTables.of(tables, events), RETRIEVERS, label_days=1.0, max_groups=args.groups)
         assert model.ranker is not None
         print(f"feed fitted in {time.perf_counter() - t:.0f} s (ranker: {model.ranker.meta})", flush=True)
         t = time.perf_counter()

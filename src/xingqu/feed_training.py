@@ -138,6 +138,7 @@ def train_ranker(
     specs: dict[str, dict[str, Any]],
     label_days: float = LABEL_DAYS,
     config: RankerConfig | None = None,
+    max_groups: int = MAX_GROUPS,
 ) -> Ranker | None:
     """LambdaRank on the last ``label_days`` of impressions (up to the last impression logged), features
     as of the cut; None when the log holds too few impressions with a click."""
@@ -153,8 +154,8 @@ def train_ranker(
     imps = labelled_impressions(market, data.users, data.items, cut)
     if len(imps.users) < MIN_GROUPS:
         return None
-    if len(imps.users) > MAX_GROUPS:
-        keep = np.sort(np.random.default_rng(0).choice(len(imps.users), MAX_GROUPS, replace=False))
+    if len(imps.users) > max_groups:
+        keep = np.sort(np.random.default_rng(0).choice(len(imps.users), max_groups, replace=False))
         imps = Impressions(
             imps.users[keep],
             [imps.items[k] for k in keep],
@@ -199,6 +200,7 @@ def fit_feed(
     ranker_config: RankerConfig | None = None,
     history: sp.csr_matrix | None = None,
     label_days: float = LABEL_DAYS,
+    max_groups: int = MAX_GROUPS,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
     ones, sharing ``data``'s vocabularies), profiles, statistics and a ranker if impressions allow."""
@@ -208,7 +210,7 @@ def fit_feed(
         retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(market, data.items)
     profiles, stats = build_profiles(market, data.users, cat)
-    ranker = train_ranker(market, specs, label_days, ranker_config) if rank else None
+    ranker = train_ranker(market, specs, label_days, ranker_config, max_groups) if rank else None
     segs = {}
     if market.users.num_rows:
         for uid, crowd, level in zip(
