@@ -82,7 +82,12 @@ class Catalogue:
 
     @property
     def log_price(self) -> np.ndarray:
-        return np.log(np.maximum(np.nan_to_num(self.price, nan=100.0), 1.0) / 100.0)
+        """Log-yuan prices (unknown: ¥1), computed once."""
+        cached = self.__dict__.get("_log_price")
+        if cached is None:
+            cached = np.log(np.maximum(np.nan_to_num(self.price, nan=100.0), 1.0) / 100.0)
+            self.__dict__["_log_price"] = cached
+        return cached
 
     @classmethod
     def build(cls, market: MarketTables, items: Vocabulary) -> Catalogue:

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from xingqu.dataset import Dataset
-from xingqu.models.base import ModelConfig, ModelError, Recommender, item_matrix_scores
+from xingqu.models.base import ModelConfig, ModelError, Recommender, item_matrix_scores, transposed_csr
 from xingqu.models.sparse import csr_arrays, csr_from
 from xingqu.text import tokens
 
@@ -77,7 +77,7 @@ class ContentModel(Recommender):
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
-        return (profile @ self.features.T).toarray()
+        return (profile @ transposed_csr(self, "features")).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         profile = history @ self.features

@@ -290,12 +290,11 @@ class Feed:
         history = self._history(users, recent)
         cands, sources, ranks = self._candidates(users, user_ids, history, recent, now)
         allowed = self._request_filter(max_price, categories, brands)
-        ok_ids = self.servable(sorted({self.item_ids[j] for c in cands for j in c}))
         rows = ProfileRows.of(m.profiles, users, self._levels(user_ids, users))
         self._apply_recent(rows, recent)
         keep_lists = []
         for b, c in enumerate(cands):
-            kept = np.array(self._pre_rules(users[b], recent[b], c, ok_ids, allowed, now), dtype=np.int64)
+            kept = np.array(self._pre_rules(users[b], recent[b], c, allowed, now), dtype=np.int64)
             if cfg.price_band_z is not None and len(kept):  # the price band, where enough candidates remain
                 lv = m.cat.level1[kept]
                 z = np.abs(m.cat.log_price[kept] - rows.price_mu[b, np.maximum(lv, 0)]) / max(
@@ -317,11 +316,44 @@ class Feed:
             mask[b, : len(k)] = True
         scores = self._score(users, history, items, ranks, rows, now)
         scores = np.where(mask, scores, -np.inf)
+        is_new = (m.cat.created_ms[items] > 0) & (m.cat.created_ms[items] >= now - cfg.new_days * DAY_MS)
+        asked = self._governance(items, scores, 3 * n, is_new)
         x_cache = self._last_features
         out = []
         for b in range(len(users)):
-            out.append(self._assemble(b, items[b], scores[b], sources[b], n, now, explain, x_cache))
+            out.append(self._assemble(b, items[b], scores[b], asked[b], sources[b], n, now, explain, x_cache))
         return out
+
+    def _governance(self, items: np.ndarray, scores: np.ndarray, need: int, new: np.ndarray) -> np.ndarray:
+        """Ask which of the best-ranked candidates (and the best new ones, which the guaranteed slots
+        reach for) may be shown now, deeper until every user has ``need`` that may or none is left.
+        Those that may not get −inf in place; returns which were asked (the assembly asks about deeper
+        ones only if the caps make it reach them)."""
+        rows = np.arange(len(items))[:, None]
+        new_scores = np.where(new & np.isfinite(scores), scores, -np.inf)
+        first = np.argsort(-new_scores, axis=1, kind="stable")[:, :8]
+        first = np.where(np.isfinite(np.take_along_axis(new_scores, first, axis=1)), first, -1)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        asked = np.zeros(items.shape, bool)
+        checked, depth = 0, max(need + 10, 40)
+        while checked < items.shape[1]:
+            part = np.hstack([order[:, checked : checked + depth], first])
+            first = first[:, :0]
+            r = np.broadcast_to(rows, part.shape)
+            live = (part >= 0) & np.isfinite(scores[r, np.maximum(part, 0)]) & ~asked[r, np.maximum(part, 0)]
+            ids = self.item_ids[items[r[live], part[live]]]
+            ok = self.servable(sorted(set(ids.tolist())))
+            bad = np.zeros(part.shape, bool)
+            bad[live] = ~np.isin(ids, list(ok))
+            scores[r[bad], part[bad]] = -np.inf
+            asked[r[live], part[live]] = True
+            checked = min(checked + depth, items.shape[1])
+            good = np.isfinite(np.take_along_axis(scores, order[:, :checked], axis=1)).sum(axis=1)
+            left = np.isfinite(np.take_along_axis(scores, order[:, checked:], axis=1)).any(axis=1)
+            if ((good >= need) | ~left).all():
+                break
+            depth *= 2
+        return asked
 
     def _levels(self, user_ids: Sequence[str], users: np.ndarray) -> list[str]:
         return [
@@ -482,7 +514,6 @@ class Feed:
         u: int,
         recent: _Recent,
         cands: list[int],
-        ok_ids: set[str],
         allowed: np.ndarray | None,
         now: int,
     ) -> list[int]:
@@ -498,7 +529,7 @@ class Feed:
         today = now / DAY_MS
         out = []
         for j in cands:
-            if self.item_ids[j] not in ok_ids or (allowed is not None and not allowed[j]):
+            if allowed is not None and not allowed[j]:
                 continue
             if cfg.exclude_bought and j in bought:
                 c = self.m.cat.level1[j]
@@ -543,6 +574,7 @@ class Feed:
         b: int,
         items: np.ndarray,
         scores: np.ndarray,
+        asked: np.ndarray,
         sources: dict[int, list[str]],
         n: int,
         now: int,
@@ -552,6 +584,19 @@ class Feed:
         """Diversity caps and guaranteed new-product slots over the ranked candidates."""
         cfg, cat = self.config, self.m.cat
         order = [int(q) for q in np.argsort(-scores, kind="stable") if np.isfinite(scores[q])]
+        verdict: dict[int, bool] = {}
+
+        def allowed(q: int) -> bool:
+            """Servable; candidates deeper than the governance check are asked about (once, all
+            together) only if the caps make the assembly reach them."""
+            if asked[q]:
+                return True
+            if q not in verdict:
+                rest = [r for r in order if not asked[r] and r not in verdict]
+                ok = self.servable(sorted({self.item_ids[items[r]] for r in rest}))
+                verdict.update({r: self.item_ids[items[r]] in ok for r in rest})
+            return verdict[q]
+
         is_new = (cat.created_ms[items] > 0) & (cat.created_ms[items] >= now - cfg.new_days * DAY_MS)
         cap_cat = max(1, int(np.ceil(cfg.max_category_share * n)))
         per_cat: dict[int, int] = {}
@@ -575,7 +620,7 @@ class Feed:
         new_order = [q for q in order if is_new[q]]
         regular = [q for q in order if not is_new[q] or not n_new]
         reserved: dict[int, int] = {}
-        for slot, q in zip(new_slots, (q for q in new_order if fits(q)), strict=False):
+        for slot, q in zip(new_slots, (q for q in new_order if fits(q) and allowed(q)), strict=False):
             reserved[slot] = q
         used = set(reserved.values())
         for q in reserved.values():
@@ -587,14 +632,14 @@ class Feed:
                 final.append(reserved[pos])
                 continue
             for q in pool:
-                if q in used or not fits(q):
+                if q in used or not fits(q) or not allowed(q):
                     continue
                 take(q)
                 used.add(q)
                 final.append(q)
                 break
         if len(final) < n:  # the caps left the list short: fill it from what they held back
-            final += [q for q in order if q not in used][: n - len(final)]
+            final += [q for q in order if q not in used and allowed(q)][: n - len(final)]
         reasons = self._reasons(b, final, features) if explain else [[] for _ in final]
         return [
             FeedItem(
@@ -608,24 +653,50 @@ class Feed:
         ]
 
     def _reasons(self, b: int, final: list[int], features: np.ndarray | None) -> list[list[str]]:
-        """The two strongest positive feature contributions of each item, in words."""
+        """The two features that lift each item most, in words: how much the ranker's score drops when
+        a feature group (a retriever's score and rank; the price fit…) is set to its median over this
+        user's candidates — one batched prediction, far cheaper than exact SHAP values."""
         ranker = self.m.ranker
         if features is None or ranker is None or not final:
             return [[] for _ in final]
-        contrib = ranker.contributions(features[b, final])[:, :-1]
+        x = features[b, final]
+        groups = self._explained_groups()
+        reference = np.median(features[b], axis=0)
+        probes = np.repeat(x[None, :, :], len(groups), axis=0)
+        for g, (cols, _) in enumerate(groups):
+            probes[g][:, cols] = reference[cols]
+        base = ranker.predict(x)
+        drop = base[None, :] - ranker.predict(probes.reshape(-1, x.shape[1])).reshape(len(groups), len(final))
         out = []
-        for row in contrib:
+        for k in range(len(final)):
             words: list[str] = []
-            for f in np.argsort(-row, kind="stable"):
-                if row[f] <= 0 or len(words) == 2:
+            for g in np.argsort(-drop[:, k], kind="stable"):
+                if drop[g, k] <= 0 or len(words) == 2:
                     break
-                name = self.names[f]
-                kind = name.split("_", 1)[1] if name.startswith(("score_", "rank_")) else None
-                phrase = RETRIEVER_PHRASES.get(kind, "") if kind else PHRASES.get(name, "")
-                if phrase and phrase not in words:
+                phrase = groups[g][1]
+                if phrase not in words:
                     words.append(phrase)
             out.append(words)
         return out
+
+    def _explained_groups(self) -> list[tuple[list[int], str]]:
+        """Feature groups with a meaning for users: (column indices, phrase)."""
+        cached = self.__dict__.get("_groups")
+        if cached is not None:
+            return cached
+        index = {name: k for k, name in enumerate(self.names)}
+        groups: list[tuple[list[int], str]] = []
+        for kind in self.m.kinds:
+            phrase = RETRIEVER_PHRASES.get(kind)
+            if phrase:
+                groups.append(([index[f"score_{kind}"], index[f"rank_{kind}"]], phrase))
+        merged: dict[str, list[int]] = {}
+        for name, phrase in PHRASES.items():
+            if name in index:
+                merged.setdefault(phrase, []).append(index[name])
+        groups += [(cols, phrase) for phrase, cols in merged.items()]
+        self.__dict__["_groups"] = groups
+        return groups
 
     # -- ANN ----------------------------------------------------------------------------------
 
