@@ -64,10 +64,10 @@ def build(tables: dict[str, pa.Table], events: pa.Table):
     portraits = Portraits.build(market, groups)
     data = market_dataset(market)
     als = ALS(**ALS_CONFIG).fit(data)
-    index = AudienceIndex.build(portraits, als.user_factors, data.users)
     stats = MatchStats.build(market, groups)
     cat = Catalogue.build(market, groups.items)
     profiles, _ = build_profiles(market, groups.users, cat)
+    index = AudienceIndex.build(portraits, als.user_factors, data.users, profiles)
     return groups, portraits, index, stats, CreatorMatcher(index, stats, profiles, cat)
 
 

@@ -19,6 +19,7 @@ from xingqu.dataset.matrix import Vocabulary
 from xingqu.errors import UserError
 from xingqu.features.groups import Groups
 from xingqu.features.portraits import Portraits
+from xingqu.features.profiles import UserProfiles
 
 MIN_SEEDS = 10
 SIZE_CUTS = (0.01, 0.02, 0.05, 0.10)
@@ -34,7 +35,16 @@ class AudienceIndex:
     features: np.ndarray  # (U, F) standardised classifier features
 
     @classmethod
-    def build(cls, portraits: Portraits, user_factors: np.ndarray, factor_users: Vocabulary) -> AudienceIndex:
+    def build(
+        cls,
+        portraits: Portraits,
+        user_factors: np.ndarray,
+        factor_users: Vocabulary,
+        profiles: UserProfiles | None = None,
+    ) -> AudienceIndex:
+        """Vectors of every user: the behaviour embedding, and for the classifier the embedding,
+        demographics, price band, top category and (with ``profiles``, in the same user order) the
+        interest in each category and the price level in each."""
         g = portraits.groups
         n = len(g.users)
         emb = np.zeros((n, user_factors.shape[1]), np.float32)
@@ -51,6 +61,8 @@ class AudienceIndex:
             has = codes >= 0
             onehot[np.flatnonzero(has), codes[has]] = 1.0
             blocks.append(onehot)
+        if profiles is not None:
+            blocks += [profiles.interest, profiles.price_mu - profiles.cat_median[None, :]]
         x = np.hstack(blocks)
         mean, sd = x.mean(axis=0), x.std(axis=0)
         x = (x - mean) / np.where(sd > 0, sd, 1.0)

@@ -53,10 +53,10 @@ class Matching:
             data = market_dataset(market)
             embedding = ALS(**DEFAULT_ALS).fit(data)
         assert embedding.users is not None
-        index = AudienceIndex.build(portraits, embedding.user_factors, embedding.users)  # type: ignore[attr-defined]
         stats = MatchStats.build(market, groups)
         cat = Catalogue.build(market, groups.items)
         profiles, _ = build_profiles(market, groups.users, cat)
+        index = AudienceIndex.build(portraits, embedding.user_factors, embedding.users, profiles)  # type: ignore[attr-defined]
         return cls(
             groups,
             portraits,
