@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from xingqu.features.market import MarketTables
-from xingqu.feed_training import fit_feed
+from xingqu.feed_training import fit_feed, load_feed_parts, save_feed_parts
 from xingqu.ingest import import_path
+from xingqu.models import Recommender
 from xingqu.pipelines.feed import Feed
 from xingqu.sim.config import preset
 from xingqu.sim.run import Market
@@ -49,6 +51,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-users", type=int, default=5000)
     ap.add_argument("--groups", type=int, default=5000, help="impression groups the ranker learns from")
+    ap.add_argument("--cache", type=Path, help="keep the fitted feed here and load it on later runs")
     args = ap.parse_args()
     t0 = time.perf_counter()
     cfg = preset("large", days=args.days)
@@ -79,9 +82,23 @@ def main() -> None:
         import_path(store, folder)
         print(f"catalogue imported in {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
-        model = fit_feed(MarketTables.of(tables, events), RETRIEVERS, label_days=1.0, max_groups=args.groups)
+        cache = args.cache
+        if cache is not None and (cache / "feed" / "feed.json").exists():
+            retrievers = {k: Recommender.load(cache / k) for k in RETRIEVERS}
+            model = load_feed_parts(cache / "feed", retrievers, sp.load_npz(cache / "history.npz").tocsr())
+            print(f"feed loaded from {cache} in {time.perf_counter() - t:.0f} s", flush=True)
+        else:
+            model = fit_feed(
+                MarketTables.of(tables, events), RETRIEVERS, label_days=1.0, max_groups=args.groups
+            )
+            meta = model.ranker.meta if model.ranker else None
+            print(f"feed fitted in {time.perf_counter() - t:.0f} s (ranker: {meta})", flush=True)
+            if cache is not None:
+                for k, r in model.retrievers.items():
+                    r.save(cache / k)
+                save_feed_parts(model, cache / "feed")
+                sp.save_npz(cache / "history.npz", model.history)
         assert model.ranker is not None
-        print(f"feed fitted in {time.perf_counter() - t:.0f} s (ranker: {model.ranker.meta})", flush=True)
         t = time.perf_counter()
         feed = Feed(model, store.servable_products)
         print(

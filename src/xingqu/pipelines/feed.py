@@ -12,6 +12,7 @@ purchase removes the product.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -195,6 +196,11 @@ class Feed:
             items = car.indices[car.indptr[a] : car.indptr[a + 1]]
             if len(items):
                 self.carried_by[a] = items[np.argsort(-model.stats.recent[items], kind="stable")].tolist()
+        # a model's long-lived object graphs (vocabulary dicts of a million ids…) are moved out of the
+        # garbage collector's reach, so that collections during requests do not walk them
+        model.profiles.users.index  # noqa: B018 - built now, then frozen
+        model.cat.items.index  # noqa: B018
+        gc.freeze()
 
     # -- real time ----------------------------------------------------------------------------
 
@@ -405,7 +411,11 @@ class Feed:
             return np.tile(self._global_top[kind][:depth], (len(users), 1))
         if kind in self._ann:
             return self._ann_search(kind, users, depth)
-        return r.recommend(users, history, depth, exclude_seen=False)
+        scores = r.scores(users, history)
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < scores.shape[1] else None
+        if top is None:
+            return np.argsort(-scores, axis=1, kind="stable")
+        return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
 
     def _candidates(
         self,
@@ -483,12 +493,22 @@ class Feed:
         """Per user, the new products most like what they engaged with (by content), or the busiest."""
         if not len(pool):
             return np.zeros((len(users), 0), np.int64)
-        busiest = np.argsort(-self.m.stats.recent[pool], kind="stable")
+        cached = self.__dict__.get("_new_pool")
+        if cached is None or not np.array_equal(cached[0], pool):  # the pool moves with the clock only
+            busiest = np.argsort(-self.m.stats.recent[pool], kind="stable")
+            tie = (1e-6 * (len(pool) - np.argsort(busiest))).astype(np.float32)
+            content = self.m.retrievers.get("content")
+            rows = content.features[pool] if content is not None else None  # type: ignore[attr-defined]
+            cached = (pool, busiest, tie, rows)
+            self.__dict__["_new_pool"] = cached
+        _, busiest, tie, rows = cached
         content = self.m.retrievers.get("content")
-        if content is None:
+        if content is None or rows is None:
             return np.tile(pool[busiest[:k]], (len(users), 1))
-        s = content.candidate_scores(users, history, np.tile(pool, (len(users), 1)))
-        s += 1e-6 * (len(pool) - np.argsort(busiest))[None, :]  # ties (no history): the busiest first
+        profile = history @ content.features  # type: ignore[attr-defined]
+        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
+        profile = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile)
+        s = np.asarray((rows @ profile.T).T.todense(), dtype=np.float32) + tie[None, :]
         return pool[top_n(s, k)]
 
     def _request_filter(
