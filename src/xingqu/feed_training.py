@@ -31,7 +31,7 @@ from xingqu.models.sparse import csr_arrays, csr_from
 from xingqu.pipelines.feed import FeedModel, list_ranks
 
 LABEL_DAYS = 7.0
-RANK_DEPTH = 200
+RANK_DEPTH = 100  # as FeedConfig.rank_depth: the rank features mean the same in training and serving
 MIN_GROUPS = 20
 #: Impression groups (user-days) the ranker learns from at most; a seeded sample beyond that.
 MAX_GROUPS = 30_000

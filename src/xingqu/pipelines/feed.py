@@ -39,6 +39,10 @@ from xingqu.models.ranker import Ranker
 RECENT, FOLLOWED, NEW, SEGMENT = "recent", "followed", "new", "segment"
 #: How much a profile weighs against events since training (in interaction weight units).
 RECENT_MASS = 5.0
+#: Feature groups probed to explain an item (the ranker's most important ones).
+EXPLAINED_GROUPS = 10
+#: New products considered for the guaranteed slots at most (the busiest).
+NEW_POOL = 1_000
 
 
 class FeedConfig(BaseModel):
@@ -46,11 +50,11 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    quota: int = Field(100, ge=1, description="candidates taken from each retriever")
-    rank_depth: int = Field(200, ge=1, description="depth of each retriever's list whose rank is a feature")
-    recent_quota: int = Field(40, ge=0, description="candidates similar to the products just clicked")
+    quota: int = Field(60, ge=1, description="candidates taken from each retriever")
+    rank_depth: int = Field(100, ge=1, description="depth of each retriever's list whose rank is a feature")
+    recent_quota: int = Field(30, ge=0, description="candidates similar to the products just clicked")
     followed_quota: int = Field(20, ge=0, description="candidates from followed shops and creators")
-    new_quota: int = Field(30, ge=0, description="new products considered for guaranteed slots")
+    new_quota: int = Field(20, ge=0, description="new products considered for guaranteed slots")
     use_ranker: bool = Field(True, description="rank with the learned ranker when one was trained")
     price_band_z: float | None = Field(
         1.5, gt=0, description="keep products within this many band widths of the user's price centre"
@@ -431,6 +435,8 @@ class Feed:
         cands: list[list[int]] = []
         sources: list[dict[int, list[str]]] = []
         new_pool = np.flatnonzero((m.cat.created_ms > 0) & (m.cat.created_ms >= now - cfg.new_days * DAY_MS))
+        if len(new_pool) > NEW_POOL:
+            new_pool = new_pool[np.argsort(-m.stats.recent[new_pool], kind="stable")[:NEW_POOL]]
         best_new = self._best_new(new_pool, users, history, cfg.new_quota) if cfg.new_quota else None
         for b in range(len(users)):
             src: dict[int, list[str]] = {}
@@ -715,6 +721,11 @@ class Feed:
             if name in index:
                 merged.setdefault(phrase, []).append(index[name])
         groups += [(cols, phrase) for phrase, cols in merged.items()]
+        if self.m.ranker is not None:  # the groups the ranker leans on most: one prediction each per item
+            gain = self.m.ranker.importance()
+            weight = [sum(gain.get(self.names[c], 0.0) for c in cols) for cols, _ in groups]
+            keep = sorted(np.argsort(weight)[::-1][:EXPLAINED_GROUPS].tolist())
+            groups = [groups[g] for g in keep]
         self.__dict__["_groups"] = groups
         return groups
 
