@@ -43,6 +43,8 @@ RECENT_MASS = 5.0
 EXPLAINED_GROUPS = 10
 #: New products considered for the guaranteed slots at most (the busiest).
 NEW_POOL = 1_000
+#: Users scored together: dense per-user rows over a large catalogue stay small at this size.
+BATCH = 64
 
 
 class FeedConfig(BaseModel):
@@ -290,7 +292,20 @@ class Feed:
         now_ms: int | None = None,
         explain: bool = False,
     ) -> list[list[FeedItem]]:
-        """Feeds of many users at once (vectorised scoring)."""
+        """Feeds of many users at once (vectorised scoring, in chunks of ``BATCH`` users)."""
+        if len(user_ids) > BATCH:
+            out: list[list[FeedItem]] = []
+            for lo in range(0, len(user_ids), BATCH):
+                out += self.recommend_many(
+                    user_ids[lo : lo + BATCH],
+                    n,
+                    max_price=max_price,
+                    categories=categories,
+                    brands=brands,
+                    now_ms=now_ms,
+                    explain=explain,
+                )
+            return out
         if self.recent_source is not None:
             self.refresh()
         m, cfg = self.m, self.config
