@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xingqu.features.groups import DAY_MS, Groups
-from xingqu.features.market import MarketTables, carried_pairs, kept_pays
+from xingqu.features.market import MarketTables, carried_pairs, kept_pays, strings
 
 REFUND_PRIOR = 10.0
 
@@ -20,10 +20,6 @@ def reach_prior(followers: np.ndarray) -> np.ndarray:
     """Expected share of a creator's followers that one piece of content reaches, by size: engagement
     rates fall from nano to mid-tier accounts (domain §8.5: 8–15 %, 5–10 %, 3–6 %)."""
     return np.clip(0.11 * (np.maximum(followers, 1) / 5_000) ** -0.2, 0.02, 0.15)
-
-
-def _col(t: pa.Table, name: str) -> np.ndarray:
-    return np.array([x if x is not None else "" for x in t[name].to_pylist()], dtype=object)
 
 
 @dataclass
@@ -78,7 +74,7 @@ class MatchStats:
         commission = np.zeros(n_i)
         commission[pi] = pc.fill_null(p["commission_rate"], 0.0).to_numpy(zero_copy_only=False)
         listed = np.zeros(n_i, bool)
-        listed[pi] = (_col(p, "status") == "listed") & (pc.fill_null(p["stock"], 0).to_numpy() > 0)
+        listed[pi] = (strings(p, "status") == "listed") & (pc.fill_null(p["stock"], 0).to_numpy() > 0)
         score = np.full(len(g.shops), np.nan)
         s = market.shops
         score[g.shops.lookup(s["shop_id"].to_numpy(zero_copy_only=False))] = pc.fill_null(
@@ -97,11 +93,11 @@ class MatchStats:
         log_price = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
 
         e = market.events
-        kind = _col(e, "event_type")
+        kind = strings(e, "event_type")
         ts = pc.cast(e["ts"], pa.int64()).to_numpy() if e.num_rows else np.zeros(0, np.int64)
         recent = ts >= g.now_ms - g.window_days * DAY_MS
-        ek = g.creators.lookup(_col(e, "creator_id"))
-        ei = g.items.lookup(_col(e, "product_id"))
+        ek = g.creators.lookup(strings(e, "creator_id"))
+        ei = g.items.lookup(strings(e, "product_id"))
         amount = pc.fill_null(e["amount"], 0).to_numpy(zero_copy_only=False).astype(float)
 
         def per_creator(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -139,7 +135,7 @@ class MatchStats:
         counted = np.diff(g.follows.indptr).astype(float)
         followers = np.where(declared > 0, declared, counted)
         is_creator = np.ones(n_k, bool)
-        kinds = _col(cr, "kind")
+        kinds = strings(cr, "kind")
         is_creator[g.creators.lookup(cr["creator_id"].to_numpy(zero_copy_only=False))] = (
             kinds == "creator"
         ) | (kinds == "")

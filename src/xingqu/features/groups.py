@@ -14,14 +14,10 @@ import scipy.sparse as sp
 
 from xingqu.dataset.matrix import Vocabulary
 from xingqu.errors import NotFoundError
-from xingqu.features.market import MarketTables, kept_pays
+from xingqu.features.market import MarketTables, kept_pays, strings
 
 DAY_MS = 86_400_000
 WINDOW_DAYS = 30
-
-
-def _col(t: pa.Table, name: str) -> np.ndarray:
-    return np.array([x if x is not None else "" for x in t[name].to_pylist()], dtype=object)
 
 
 def _matrix(
@@ -93,24 +89,24 @@ class Groups:
                 sorted(set(market.shops["shop_id"].to_pylist()) | set(p["shop_id"].to_pylist())), dtype=object
             )
         )
-        brand_ids = set(_col(p, "brand_id").tolist()) - {""}
+        brand_ids = set(strings(p, "brand_id").tolist()) - {""}
         for row in market.shops["brand_ids"].to_pylist():
             brand_ids |= set(row or ())
         brands = Vocabulary(np.array(sorted(brand_ids), dtype=object))
         items = Vocabulary(np.array(sorted(set(p["product_id"].to_pylist())), dtype=object))
-        level1 = np.array([c.split(">")[0] for c in _col(p, "category")], dtype=object)
+        level1 = np.array([c.split(">")[0] for c in strings(p, "category")], dtype=object)
         categories = Vocabulary(np.array(sorted(set(level1.tolist()) - {""}), dtype=object))
         pi = items.lookup(p["product_id"].to_numpy(zero_copy_only=False))
         item_category = np.full(len(items), -1, np.int64)
         item_category[pi] = categories.lookup(level1)
         item_brand = np.full(len(items), -1, np.int64)
-        item_brand[pi] = brands.lookup(_col(p, "brand_id"))
+        item_brand[pi] = brands.lookup(strings(p, "brand_id"))
         item_shop = np.full(len(items), -1, np.int64)
-        item_shop[pi] = shops.lookup(_col(p, "shop_id"))
+        item_shop[pi] = shops.lookup(strings(p, "shop_id"))
         s = market.shops
         shop_official = np.full(len(shops), -1, np.int64)
         si = shops.lookup(s["shop_id"].to_numpy(zero_copy_only=False))
-        shop_official[si] = creators.lookup(_col(s, "official_account_id"))
+        shop_official[si] = creators.lookup(strings(s, "official_account_id"))
         sb_rows, sb_cols = [], []
         for k, row in zip(si.tolist(), s["brand_ids"].to_pylist(), strict=True):
             for b in row or ():
@@ -125,10 +121,10 @@ class Groups:
         )
         # relations, from the table and from the log
         rel, e = market.relations, market.events
-        kinds = np.concatenate([_col(rel, "kind"), _col(e, "event_type")])
-        who = users.lookup(np.concatenate([_col(rel, "user_id"), _col(e, "user_id")]))
-        account = creators.lookup(np.concatenate([_col(rel, "target_id"), _col(e, "creator_id")]))
-        shop_t = shops.lookup(np.concatenate([_col(rel, "target_id"), _col(e, "shop_id")]))
+        kinds = np.concatenate([strings(rel, "kind"), strings(e, "event_type")])
+        who = users.lookup(np.concatenate([strings(rel, "user_id"), strings(e, "user_id")]))
+        account = creators.lookup(np.concatenate([strings(rel, "target_id"), strings(e, "creator_id")]))
+        shop_t = shops.lookup(np.concatenate([strings(rel, "target_id"), strings(e, "shop_id")]))
         fol = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
         fan = np.isin(kinds, ["fan_group", "join_fan_group"])
         mem = np.isin(kinds, ["membership", "join_membership"])
@@ -140,15 +136,15 @@ class Groups:
         ts = pc.cast(e["ts"], pa.int64()).to_numpy() if e.num_rows else np.zeros(0, np.int64)
         now = int(ts.max()) if len(ts) else 0
         recent = ts >= now - window_days * DAY_MS
-        ev_kind = _col(e, "event_type")
-        ev_user = users.lookup(_col(e, "user_id"))
-        ev_acc = creators.lookup(_col(e, "creator_id"))
+        ev_kind = strings(e, "event_type")
+        ev_user = users.lookup(strings(e, "user_id"))
+        ev_acc = creators.lookup(strings(e, "creator_id"))
         watched = recent & np.isin(ev_kind, ["video_play", "live_enter"])
         viewers = _binary(_matrix(ev_acc[watched], ev_user[watched], shape_k))
         kept = kept_pays(e)
         bought = recent & kept
         creator_buyers = _binary(_matrix(ev_acc[bought], ev_user[bought], shape_k))
-        ev_item = items.lookup(_col(e, "product_id"))
+        ev_item = items.lookup(strings(e, "product_id"))
         day = ts // DAY_MS + 1.0  # +1: day 0 must not vanish as a sparse zero
         k_idx = np.flatnonzero(kept)
         shape_i = (len(items), len(users))

@@ -13,6 +13,11 @@ from xingqu.domain.arrow import arrow_schema
 from xingqu.store import Store
 
 
+def strings(table: pa.Table, name: str) -> np.ndarray:
+    """A string column as an object array, nulls as "" (so that vocabulary lookups give -1)."""
+    return np.array([x if x is not None else "" for x in table[name].to_pylist()], dtype=object)
+
+
 def kept_pays(events: pa.Table) -> np.ndarray:
     """Mask of the pay events whose order was not refunded (hash lookups in Arrow, not Python sets)."""
     if events.num_rows == 0:
