@@ -3,9 +3,12 @@
     python benchmarks/matching.py [--seeds 5] [--products 20] [--skip-large] [--large-days 3]
 
 Quality (demo preset, each seed its own world): train on days 1–20, judge on days 21–30.
-- Lookalikes: for products with at least 10 buyers so far, the N = 50 users most like the buyers; precision
-  = share of them who buy the product in days 21–30 (seeds excluded), against random users and against the
-  brand's (else the shop's) followers.
+- Lookalikes: the N = 50 users most like a seed; precision = share of them who buy in days 21–30 (seeds
+  excluded), against random users and against the brand's (else the shop's) followers, with 95 % bootstrap
+  intervals over the judged targets. Per product (seed: its buyers so far, at least 10) and per brand (seed:
+  buyers of any of its goods, judged on future buyers of any of them). A demo world has only a handful of
+  products with 10 buyers in 20 days, so the per-product figure needs many seeds (``--seeds 40``) to mean
+  anything; the per-brand one holds at 5.
 - Creators for goods: true collaboration GMV (the simulator's expected quality GMV of the product shown to
   the creator's followers) of the top 5 recommended creators, against 5 random creators (the expectation)
   and the 5 most-followed.
@@ -34,7 +37,7 @@ from xingqu.features.portraits import Portraits
 from xingqu.features.profiles import Catalogue, build_profiles
 from xingqu.feed_training import market_dataset
 from xingqu.models import ALS
-from xingqu.pipelines.audience import AudienceIndex, lookalike
+from xingqu.pipelines.audience import MIN_SEEDS, AudienceIndex, lookalike
 from xingqu.pipelines.creators import CreatorMatcher
 from xingqu.pipelines.selection import Selector
 from xingqu.sim.config import preset
@@ -44,6 +47,7 @@ from xingqu.sim.writer import Ids, catalog_tables, events_table
 
 ALS_CONFIG = {"factors": 64, "reg": 0.1, "alpha": 4.0}
 N_LOOKALIKE = 50
+LOOKALIKE_LEVELS = ("product", "brand")
 
 
 def simulate(cfg_name: str, seed: int, days: int, **overrides: object) -> tuple[Market, Ids, list[pa.Table]]:
@@ -97,11 +101,11 @@ def quality(seed: int, n_products: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {
         k: []
         for k in (
-            "la_hits",
-            "la_n",
-            "la_random",
-            "fo_hits",
-            "fo_n",
+            *(
+                f"{level}_{k}"
+                for level in LOOKALIKE_LEVELS
+                for k in ("hits", "n", "random", "fo_hits", "fo_n")
+            ),
             "cr_ours",
             "cr_random",
             "cr_followed",
@@ -120,7 +124,6 @@ def quality(seed: int, n_products: int) -> dict[str, list[float]]:
     for i in products:
         pid = groups.items.ids[i]
         seeds = groups.buyers(np.array([i]), window=False)
-        fut = np.setdiff1d(future[i].indices, seeds)
         ours = [sim_creator[m.creator_id] for m in matcher.for_product(pid, n=5)]
         truth_all = collaboration_gmv(
             market,
@@ -135,21 +138,17 @@ def quality(seed: int, n_products: int) -> dict[str, list[float]]:
             out["cr_ours"].append(sum(truth[k_of[c]] for c in ours))
             out["cr_random"].append(5 * float(np.mean(truth_all)))
             out["cr_followed"].append(sum(truth[c] for c in most_followed))
-        if len(fut) == 0 or len(seeds) < 10:
-            continue
-        look = lookalike(index, seeds, n=N_LOOKALIKE)
-        chosen = groups.users.lookup(np.array(look.users, dtype=object))
-        out["la_hits"].append(float(np.isin(chosen, fut).sum()))
-        out["la_n"].append(float(len(chosen)))
-        out["la_random"].append(len(fut) / (len(groups.users) - len(seeds)) * len(chosen))
-        b = groups.item_brand[i]
-        shops = groups.brand_shops(b) if b >= 0 else groups.item_shop[[i]]
-        followers = np.setdiff1d(groups.shop_followers(shops), seeds)
-        if len(followers):
-            out["fo_hits"].append(
-                float(np.isin(followers, fut).sum()) / len(followers) * min(len(followers), N_LOOKALIKE)
-            )
-            out["fo_n"].append(float(min(len(followers), N_LOOKALIKE)))
+        if len(seeds) >= MIN_SEEDS:
+            b = groups.item_brand[i]
+            shops = groups.brand_shops(b) if b >= 0 else groups.item_shop[[i]]
+            judge_lookalike(out, "product", index, seeds, future[i].indices, groups.shop_followers(shops))
+    # brands: seed = everyone who kept a purchase of the brand's goods, judged on the brand's future buyers
+    for b in range(len(groups.brands)):
+        items = groups.items_of(brand=b)
+        seeds = groups.buyers(items, window=False)
+        if len(seeds) >= MIN_SEEDS:
+            fut = np.unique(future[items].indices)
+            judge_lookalike(out, "brand", index, seeds, fut, groups.shop_followers(groups.brand_shops(b)))
     # selection: creators with at least 30 followers
     selector = Selector(portraits, stats)
     sold = np.bincount(np.nonzero(groups.last_paid)[0], minlength=len(groups.items))
@@ -176,11 +175,50 @@ def quality(seed: int, n_products: int) -> dict[str, list[float]]:
             out["sel_drift_ours"].append(float(ours))
             out["sel_drift_current"].append(float(current))
     print(
-        f"  seed {seed}: {len(out['la_n'])} products, {len(out['sel_all_ours'])} creators "
+        f"  seed {seed}: lookalikes for {len(out['product_n'])} products and {len(out['brand_n'])} brands, "
+        f"{len(out['sel_all_ours'])} creators "
         f"({len(out['sel_drift_ours'])} drifted), {time.perf_counter() - t0:.0f} s",
         flush=True,
     )
     return out
+
+
+def judge_lookalike(
+    out: dict[str, list[float]],
+    level: str,
+    index: AudienceIndex,
+    seeds: np.ndarray,
+    future: np.ndarray,
+    followers: np.ndarray,
+) -> None:
+    """Hits among the N users most like the seed, and what random users and the followers would score."""
+    fut = np.setdiff1d(future, seeds)
+    if len(fut) == 0:
+        return
+    users = index.groups.users
+    look = lookalike(index, seeds, n=N_LOOKALIKE)
+    chosen = users.lookup(np.array(look.users, dtype=object))
+    out[f"{level}_hits"].append(float(np.isin(chosen, fut).sum()))
+    out[f"{level}_n"].append(float(len(chosen)))
+    out[f"{level}_random"].append(len(fut) / (len(users) - len(seeds)) * len(chosen))
+    followers = np.setdiff1d(followers, seeds)
+    # followers' precision, for as many of them as the lookalike returns (none: nothing to compare)
+    take = min(len(followers), N_LOOKALIKE)
+    out[f"{level}_fo_hits"].append(float(np.isin(followers, fut).sum()) / max(len(followers), 1) * take)
+    out[f"{level}_fo_n"].append(float(take))
+
+
+def ratio_interval(
+    num: np.ndarray, num_n: np.ndarray, den: np.ndarray, den_n: np.ndarray, draws: int = 2000
+) -> tuple[float, float]:
+    """95 % bootstrap interval (over the judged products or brands) of one pooled precision over another."""
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(num), (draws, len(num)))
+    a = num[pick].sum(axis=1) / np.maximum(num_n[pick].sum(axis=1), 1)
+    b = den[pick].sum(axis=1) / np.maximum(den_n[pick].sum(axis=1), 1)
+    r = a / np.where(b > 0, b, np.nan)
+    lo, hi = np.nanpercentile(r, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def current_categories(groups: Groups, stats: MatchStats, k: int) -> list[str]:
@@ -255,22 +293,42 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=42)
     ap.add_argument("--products", type=int, default=20)
-    ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--skip-large", action="store_true", help="quality only")
+    ap.add_argument("--skip-quality", action="store_true", help="large-preset timings only")
     ap.add_argument("--large-days", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
+    if not args.skip_quality:
+        report_quality(args.first_seed, args.seeds, args.products)
+    if not args.skip_large:
+        timings(args.large_days, args.runs)
+
+
+def report_quality(first_seed: int, seeds: int, products: int) -> None:
+    """Pool the quality figures over the seeds' worlds and print them."""
     pooled: dict[str, list[float]] = {}
-    for s in range(args.first_seed, args.first_seed + args.seeds):
-        for k, v in quality(s, args.products).items():
+    for s in range(first_seed, first_seed + seeds):
+        for k, v in quality(s, products).items():
             pooled.setdefault(k, []).extend(v)
-    la = sum(pooled["la_hits"]) / sum(pooled["la_n"])
-    rnd = sum(pooled["la_random"]) / sum(pooled["la_n"])
-    fo = sum(pooled["fo_hits"]) / max(sum(pooled["fo_n"]), 1)
-    print(
-        f"\nlookalike precision@{N_LOOKALIKE} ({len(pooled['la_n'])} products): {la:.4f}; random {rnd:.4f} "
-        f"({la / rnd:.1f}×); brand/shop followers {fo:.4f} ({la / fo if fo else float('inf'):.1f}×)"
-    )
+    for level in LOOKALIKE_LEVELS:
+        n = sum(pooled[f"{level}_n"])
+        if not n:
+            print(f"\nlookalike per {level}: no {level} with {MIN_SEEDS} buyers and future buyers")
+            continue
+        hits, ns, rnd, fo, fo_n = (
+            np.array(pooled[f"{level}_{k}"]) for k in ("hits", "n", "random", "fo_hits", "fo_n")
+        )
+        la, p_rnd, p_fo = hits.sum() / n, rnd.sum() / n, fo.sum() / max(fo_n.sum(), 1)
+        r_lo, r_hi = ratio_interval(hits, ns, rnd, ns)
+        f_lo, f_hi = ratio_interval(hits, ns, fo, fo_n)
+        print(
+            f"\nlookalike per {level}, precision@{N_LOOKALIKE} for its future buyers "
+            f"({len(ns)} {level}s, {hits.sum():.0f} hits): {la:.4f}; "
+            f"random {p_rnd:.4f} ({la / p_rnd:.1f}×, 95 % {r_lo:.1f}–{r_hi:.1f}); "
+            f"brand/shop followers {p_fo:.4f} ({la / p_fo if p_fo else float('inf'):.1f}×, "
+            f"95 % {f_lo:.1f}–{f_hi:.1f})"
+        )
     ours, rnd_c, fol = (sum(pooled[k]) for k in ("cr_ours", "cr_random", "cr_followed"))
     print(
         f"creators for goods, true collaboration GMV of the top 5 (yuan, summed over "
@@ -286,8 +344,6 @@ def main() -> None:
         f"ours "
         f"{a_o:.1f} vs current {a_c:.1f} ({a_o / a_c:.2f}×)"
     )
-    if not args.skip_large:
-        timings(args.large_days, args.runs)
 
 
 if __name__ == "__main__":
