@@ -1,6 +1,6 @@
 """Matching people, goods and creators, judged on the simulator (and timed at scale).
 
-    python benchmarks/matching.py [--seeds 5] [--products 20] [--skip-large] [--large-days 3]
+    python benchmarks/matching.py [--seeds 5] [--products 20] [--skip-large | --skip-quality] [--large-days 3]
 
 Quality (demo preset, each seed its own world): train on days 1–20, judge on days 21–30.
 - Lookalikes: the N = 50 users most like a seed; precision = share of them who buy in days 21–30 (seeds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -11,8 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_cli import xingqu
+from xingqu.cli.match import parse_target
 from xingqu.errors import UserError
 from xingqu.features.portraits import DIMENSIONS
 from xingqu.governance.actions import take_down
@@ -189,6 +193,48 @@ def test_creators_for_goods_score_filter_and_explain(world: tuple[Store, Matchin
         m.creators_for(product, goal="fame")
 
 
+def test_creators_for_a_target_portrait_count_its_members_in_each_audience(
+    world: tuple[Store, Matching, Path],
+) -> None:
+    _, m, _ = world
+    g, p = m.groups, m.creators.index.portraits
+    product = g.items.ids[int(np.argmax(np.diff(g.last_paid.indptr)))]
+    female = p.codes["gender"] == p.values["gender"].index("F")
+    young = np.isin(p.codes["age_band"], [p.values["age_band"].index(v) for v in ("18-23", "24-30")])
+    target = {"gender": ["F"], "age_band": ["18-23", "24-30"]}
+    audience = m.creators.audience_matrix()
+    ranked = m.creators_for(product, n=5, target=target)
+    assert len(ranked) == 5
+    for c in ranked:
+        members = audience[g.creator(c.creator_id)].indices
+        assert c.target_users_in_audience == int((female & young)[members].sum())
+    with pytest.raises(UserError, match=r"unknown gender value\(s\) 'robot'"):
+        m.creators_for(product, target={"gender": ["robot"]})
+    with pytest.raises(UserError, match="unknown portrait dimension 'star_sign'"):
+        m.creators_for(product, target={"star_sign": ["leo"]})
+
+
+@given(
+    st.dictionaries(
+        st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12),
+        st.lists(
+            st.text("abcdefghij0123456789-+<>", min_size=1, max_size=8), min_size=1, max_size=4, unique=True
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_target_specs_parse_back_to_the_portrait_they_name(target: dict[str, list[str]]) -> None:
+    specs = [f"{dim}={','.join(values)}" for dim, values in target.items()]
+    assert parse_target(specs) == target
+
+
+@pytest.mark.parametrize("spec", ["gender", "=female", "gender=", "gender=,,", " =x"])
+def test_malformed_target_specs_are_named(spec: str) -> None:
+    with pytest.raises(UserError, match=re.escape(f"--target {spec!r}")):
+        parse_target([spec])
+
+
 def test_selection_for_a_creator_gives_reasons(world: tuple[Store, Matching, Path]) -> None:
     _, m, _ = world
     g = m.groups
@@ -247,6 +293,15 @@ def test_cli_audience_creators_selection_json(world: tuple[Store, Matching, Path
     out = xingqu("creators", product, "-n", "3", "--json", *common)
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)["creators"]) == 3
+    out = xingqu("creators", product, "-n", "3", "--target", "gender=F", "--json", *common)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["target"] == {"gender": ["F"]}
+    assert [c["target_users_in_audience"] for c in doc["creators"]] == [
+        c.target_users_in_audience for c in m.creators_for(product, n=3, target={"gender": ["F"]})
+    ]
+    bad = xingqu("creators", product, "--target", "gender:female", *common)
+    assert bad.returncode == 1 and "--target 'gender:female'" in bad.stderr
     creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
     out = xingqu("selection", creator, "-n", "4", "--json", *common)
     assert out.returncode == 0, out.stderr

@@ -29,6 +29,19 @@ def _matching(db: str | None, models_dir: Path | None) -> Matching:
     return Matching.from_store(store, embedding)
 
 
+def parse_target(specs: list[str]) -> dict[str, list[str]]:
+    """``["gender=female", "age_band=18-23,24-30"]`` → ``{"gender": ["female"], "age_band": [...]}``; a
+    dimension given twice takes the values of both."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        dim, sep, values = spec.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not dim.strip() or not parts:
+            raise UserError(f"--target {spec!r}: expected DIMENSION=VALUE[,VALUE…]")
+        out.setdefault(dim.strip(), []).extend(v for v in parts if v not in out.get(dim.strip(), []))
+    return out
+
+
 def print_portrait(p: Portrait, top: int = 5) -> None:
     if p.hidden:
         console.print(
@@ -159,6 +172,13 @@ def creators_cmd(
     similar: Annotated[
         str | None, typer.Option("--similar", help="Creators similar to this creator instead.")
     ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Target portrait instead of the buyers' lookalikes: DIMENSION=VALUE[,VALUE…], repeatable "
+            "(e.g. gender=F --target age_band=18-23,24-30); every dimension given must match."
+        ),
+    ] = None,
     db: DbOption = None,
     models_dir: ModelsDirOption = None,
     json_out: JsonOption = False,
@@ -178,6 +198,7 @@ def creators_cmd(
                 console.print(f"{c}  {s:.3f}")
         return
     assert product is not None
+    wanted = parse_target(target or [])
     matches = m.creators_for(
         product,
         goal=goal,
@@ -186,9 +207,17 @@ def creators_cmd(
         max_followers=max_followers,
         category=category,
         min_reputation=min_reputation,
+        target=wanted,
     )
     if json_out:
-        print_json({"product": product, "goal": goal, "creators": [c.to_dict() for c in matches]})
+        print_json(
+            {
+                "product": product,
+                "goal": goal,
+                "target": wanted or None,
+                "creators": [c.to_dict() for c in matches],
+            }
+        )
         return
     table = Table(title=f"Creators for {product} (goal: {goal})", show_edge=False)
     for col in (

@@ -97,7 +97,13 @@ class CreatorMatcher:
             for dim, values in target.items():
                 if dim not in p.codes:
                     raise UserError(f"unknown portrait dimension {dim!r}; dimensions: {', '.join(p.codes)}")
-                codes = [p.values[dim].index(v) for v in values if v in p.values[dim]]
+                unknown = [v for v in values if v not in p.values[dim]]
+                if unknown:
+                    raise UserError(
+                        f"unknown {dim} value(s) {', '.join(map(repr, unknown))}; "
+                        f"values: {', '.join(p.values[dim])}"
+                    )
+                codes = [p.values[dim].index(v) for v in values]
                 ok &= np.isin(p.codes[dim], codes)
             weight[ok] = 1.0
             return weight
