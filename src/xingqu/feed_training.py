@@ -39,12 +39,7 @@ MAX_GROUPS = 30_000
 
 def market_dataset(market: MarketTables) -> Dataset:
     """The training view of a market held as tables: every user and product in the vocabularies."""
-    users = Vocabulary(
-        np.array(
-            sorted(set(market.users["user_id"].to_pylist()) | set(market.events["user_id"].to_pylist())),
-            dtype=object,
-        )
-    )
+    users = Vocabulary(market.user_ids())
     items = Vocabulary(np.array(sorted(set(market.products["product_id"].to_pylist())), dtype=object))
     data = Dataset.build(interactions_from_table(market.events), users, items)
     return replace(

@@ -91,6 +91,19 @@ class MarketTables:
             },
         )
 
+    def user_ids(self) -> np.ndarray:
+        """Every user id, sorted: the users table's and everyone who appears in the log (unique in Arrow,
+        so a log of tens of millions of events never becomes a Python list)."""
+        ids = pa.chunked_array(
+            [
+                *self.users["user_id"].cast(pa.string()).chunks,
+                *self.events["user_id"].cast(pa.string()).chunks,
+            ],
+            pa.string(),
+        )
+        unique = pc.unique(ids.drop_null()) if ids.null_count else pc.unique(ids)
+        return np.array(sorted(unique.to_pylist()), dtype=object)
+
     def events_before(self, ts_ms: int) -> MarketTables:
         """The same market with only the events strictly before ``ts_ms`` (point-in-time features)."""
         keep = pc.less(pc.cast(self.events["ts"], pa.int64()), ts_ms)
