@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from test_cli import xingqu
 from xingqu.cli.match import parse_target
 from xingqu.errors import UserError
-from xingqu.features.portraits import DIMENSIONS
+from xingqu.features.groups import Groups
+from xingqu.features.market import MarketTables
+from xingqu.features.portraits import DIMENSIONS, Portraits
 from xingqu.governance.actions import take_down
 from xingqu.ingest import import_path
 from xingqu.pipelines.matching import Matching, NotServableError
@@ -118,11 +120,69 @@ def test_small_groups_reveal_nothing(world: tuple[Store, Matching, Path]) -> Non
         "size": size,
         "min_count": size + 1,
         "hidden": True,
+        "hidden_because": f"fewer than {size + 1} people",
     }
     shown = json.loads(xingqu("portrait", "creator", creator, "--json", "--db", store.url).stdout)
     assert set(shown["dimensions"]) == set(DIMENSIONS)
     bad = xingqu("portrait", "creator", creator, "--audience", "neighbours", "--db", store.url)
     assert bad.returncode != 0 and "neighbours" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def week_window(world: tuple[Store, Matching, Path]) -> Portraits:
+    """The world's portraits with a 7-day window, so that some buyers are new and some returning."""
+    market = MarketTables.from_store(world[0])
+    return Portraits.build(market, Groups.build(market, window_days=7))
+
+
+def test_new_and_returning_buyers_hide_together_so_neither_shows_by_difference(
+    week_window: Portraits,
+) -> None:
+    p = week_window
+    g = p.groups
+
+    def halves(b: int) -> tuple[int, int]:
+        key = g.brands.ids[b]
+        return len(p.members("brand", key, "new_buyers")), len(p.members("brand", key, "returning_buyers"))
+
+    brand = next(b for b in range(len(g.brands)) if 0 < min(halves(b)) < max(halves(b)))
+    key, small = g.brands.ids[brand], min(halves(brand))
+    for audience in ("new_buyers", "returning_buyers"):
+        part = p.portrait("brand", key, audience, min_count=small + 1)
+        assert part.hidden and part.dimensions == {} and "dimensions" not in part.to_dict()
+        if part.size > small:  # the bigger half hides because of the smaller one
+            assert "would show by difference" in part.to_dict()["hidden_because"]
+        assert not p.portrait("brand", key, audience, min_count=small).hidden
+    assert not p.portrait("brand", key, "buyers", min_count=small + 1).hidden
+    with pytest.raises(UserError, match="min_count must be at least 1, not 0"):
+        p.portrait("brand", key, "buyers", min_count=0)
+
+
+def test_buyers_first_buying_inside_the_window_are_new_to_the_day(
+    world: tuple[Store, Matching, Path],
+) -> None:
+    store, _, _ = world
+    g = Groups.build(MarketTables.from_store(store), window_days=7)
+    start = g.window_start_day
+    on_boundary = 0
+    for s in range(len(g.shops)):
+        items = g.items_of(shop=s)
+        if not len(items):
+            continue
+        first = _first_days(g, items)
+        new = set(g.buyer_split(items)["new"].tolist())
+        for u in g.buyers(items).tolist():
+            assert (u in new) == (first[u] >= start), (g.shops.ids[s], g.users.ids[u], first[u], start)
+            on_boundary += first[u] == start
+    assert on_boundary > 0  # the day the two windows used to disagree on is in the data
+
+
+def _first_days(g: Groups, items: np.ndarray) -> dict[int, int]:
+    rows = g.first_paid[items].tocoo()
+    out: dict[int, int] = {}
+    for u, day in zip(rows.col.tolist(), rows.data.tolist(), strict=True):
+        out[u] = min(out.get(u, day), day)
+    return out
 
 
 def test_private_domain_splits_buyers_and_counts_followers(world: tuple[Store, Matching, Path]) -> None:
@@ -163,6 +223,38 @@ def test_lookalike_leaves_out_seeds_and_exclusions_and_estimates_sizes(
         m.lookalike("brand", key, seed_users=[*list(seeds)[:10], "u-ghost"])
     with pytest.raises(UserError, match="at least 10"):
         m.lookalike("brand", key, seed_users=list(seeds)[:3])
+    uploaded = m.lookalike("brand", key, n=50, seed_users=sorted(seeds), exclude_private=True)
+    assert uploaded.excluded > 0 and not (set(uploaded.users) & (private | seeds))
+    with pytest.raises(UserError, match="not 'planet'"):
+        m.lookalike("planet", "x", n=5, seed_users=sorted(seeds))
+    with pytest.raises(UserError, match="n or top_share, not both"):
+        m.lookalike("brand", key, n=5, top_share=0.05)
+    with pytest.raises(UserError, match="n must be at least 1, not -3"):
+        m.lookalike("brand", key, n=-3)
+
+
+def test_counts_below_one_are_refused_by_name(world: tuple[Store, Matching, Path]) -> None:
+    _, m, _ = world
+    g = m.groups
+    product = g.items.ids[int(np.argmax(np.diff(g.last_paid.indptr)))]
+    creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    with pytest.raises(UserError, match="n must be at least 1, not -1"):
+        m.creators_for(product, n=-1)
+    with pytest.raises(UserError, match="n must be at least 1, not 0"):
+        m.similar_creators(creator, 0)
+    with pytest.raises(UserError, match="n_categories must be at least 1, not -1"):
+        m.selection(creator, -1, 5)
+    with pytest.raises(UserError, match="n_products must be at least 1, not 0"):
+        m.selection(creator, 3, 0)
+
+
+def test_a_shop_without_goods_still_has_its_private_domain(world: tuple[Store, Matching, Path]) -> None:
+    _, m, _ = world
+    g = m.groups
+    empty = next(s for s in range(len(g.shops)) if not len(g.items_of(shop=s)) and g.shop_official[s] >= 0)
+    domain = m.private_domain("shop", g.shops.ids[empty])
+    assert set(domain["followers"]) == set(g.users.ids[g.row(g.follows, int(g.shop_official[empty]))])
+    assert domain["buyers_new"] == domain["buyers_active"] == domain["buyers_lapsed"] == []
 
 
 def test_creators_for_goods_score_filter_and_explain(world: tuple[Store, Matching, Path]) -> None:
@@ -309,3 +401,26 @@ def test_cli_audience_creators_selection_json(world: tuple[Store, Matching, Path
     assert len(sel["categories"]) == 3 and len(sel["products"]) == 4
     both = xingqu("audience", product, "--shop", "s000", *common)
     assert both.returncode != 0 and "exactly one" in both.stderr
+
+
+def test_cli_audience_and_creators_name_bad_options(world: tuple[Store, Matching, Path]) -> None:
+    store, m, root = world
+    g = m.groups
+    common = ["--db", store.url, "--models-dir", str(root / "no-models")]
+    brand = g.brands.ids[
+        max(range(len(g.brands)), key=lambda b: len(g.buyers(g.items_of(brand=b), window=False)))
+    ]
+    missing = xingqu("audience", "--brand", brand, "--seeds", str(root / "nope.txt"), *common)
+    assert missing.returncode == 2 and "nope.txt" in missing.stderr
+    latin = root / "latin.txt"
+    latin.write_bytes("u00001\nJosé\n".encode("latin-1"))
+    unreadable = xingqu("audience", "--brand", brand, "--seeds", str(latin), *common)
+    assert unreadable.returncode == 1 and f"--seeds {latin}" in unreadable.stderr
+    nowhere = root / "no-such-folder" / "users.jsonl"
+    lost = xingqu("audience", "--brand", brand, "--lookalike", "5", "--out", str(nowhere), *common)
+    assert lost.returncode == 1 and "does not exist" in lost.stderr and not nowhere.parent.exists()
+    twice = xingqu("audience", "--brand", brand, "--lookalike", "5", "--top-pct", "1", *common)
+    assert twice.returncode == 1 and "not both" in twice.stderr
+    creator = g.creators.ids[0]
+    mixed = xingqu("creators", "--similar", creator, "--goal", "brand", "--min-followers", "5", *common)
+    assert mixed.returncode == 1 and "--goal, --min-followers" in mixed.stderr

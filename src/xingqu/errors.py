@@ -98,3 +98,10 @@ class ValidationFailed(UserError):
         more = self.total - len(self.errors)
         tail = f"\n  … and {more} more" if more > 0 else ""
         return f"{self.source}: {self.total} invalid row(s); nothing was imported.\n{shown}{tail}"
+
+
+def require_at_least(name: str, value: int | None, low: int = 1) -> None:
+    """Refuse a count below ``low`` with an error naming the argument (the function API's twin of the
+    CLI's bounds); ``None`` means "not given" and passes."""
+    if value is not None and value < low:
+        raise UserError(f"{name} must be at least {low}, not {value}")

@@ -42,11 +42,18 @@ def parse_target(specs: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def _writable(path: Path) -> Path:
+    try:
+        path.touch()
+    except OSError as exc:
+        raise UserError(f"--out {path}: cannot be written ({exc.strerror})") from exc
+    return path
+
+
 def print_portrait(p: Portrait, top: int = 5) -> None:
     if p.hidden:
         console.print(
-            f"{p.subject} {p.audience}: {p.size:,} people — fewer than {p.min_count}, "
-            "so no distribution is shown"
+            f"{p.subject} {p.audience}: {p.size:,} people — {p.hidden_because}, so no distribution is shown"
         )
         return
     table = Table(title=f"Portrait of {p.subject} {p.audience} ({p.size:,} people)", show_edge=False)
@@ -90,7 +97,10 @@ def audience_cmd(
         float | None, typer.Option("--top-pct", min=0.01, max=100, help="Lookalike: the top X % of users.")
     ] = None,
     seeds: Annotated[
-        Path | None, typer.Option(help="Seed users, one id per line (instead of the buyers).")
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Seed users, one id per line, UTF-8 (instead of the buyers)."
+        ),
     ] = None,
     exclude_private: Annotated[
         bool,
@@ -107,6 +117,16 @@ def audience_cmd(
     if len(given) != 1:
         raise UserError("give exactly one of PRODUCT, --shop or --brand")
     kind, key = given[0]
+    if lookalike_n is not None and top_pct is not None:
+        raise UserError("give --lookalike N or --top-pct X, not both")
+    if out is not None and not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    seed_users = None
+    if seeds is not None:
+        try:
+            seed_users = [x.strip() for x in seeds.read_text(encoding="utf-8").splitlines() if x.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--seeds {seeds}: cannot be read as UTF-8 text ({exc})") from exc
     m = _matching(db, models_dir)
     domain = m.private_domain(kind, key)
     result: dict[str, object] = {
@@ -115,9 +135,6 @@ def audience_cmd(
     }
     look = None
     if lookalike_n is not None or top_pct is not None or seeds is not None:
-        seed_users = None
-        if seeds is not None:
-            seed_users = [x.strip() for x in seeds.read_text(encoding="utf-8").splitlines() if x.strip()]
         look = m.lookalike(
             kind,
             key,
@@ -128,7 +145,7 @@ def audience_cmd(
         )
         result["lookalike"] = {k: v for k, v in look.to_dict().items() if k != "users"}
         if out is not None:
-            with out.open("w", encoding="utf-8") as fh:
+            with _writable(out).open("w", encoding="utf-8") as fh:
                 for u, s, p in zip(look.users, look.scores, look.propensity, strict=True):
                     fh.write(json.dumps({"user": u, "score": round(s, 4), "propensity": round(p, 4)}) + "\n")
             result["lookalike"]["out"] = str(out)  # type: ignore[index]
@@ -186,6 +203,17 @@ def creators_cmd(
     """Creators (达人) whose audiences fit PRODUCT, with predicted GMV and a score breakdown."""
     if (product is None) == (similar is None):
         raise UserError("give a PRODUCT, or --similar CREATOR")
+    product_only = {
+        "--goal": goal != "sales",
+        "--min-followers": min_followers is not None,
+        "--max-followers": max_followers is not None,
+        "--category": category is not None,
+        "--min-reputation": min_reputation is not None,
+        "--target": bool(target),
+    }
+    if similar is not None and any(product_only.values()):
+        used = ", ".join(k for k, v in product_only.items() if v)
+        raise UserError(f"{used}: options for creators for a PRODUCT, not for --similar")
     m = _matching(db, models_dir)
     if similar is not None:
         rows = m.similar_creators(similar, n)

@@ -76,12 +76,7 @@ class Groups:
 
     @classmethod
     def build(cls, market: MarketTables, window_days: float = WINDOW_DAYS) -> Groups:
-        users = Vocabulary(
-            np.array(
-                sorted(set(market.users["user_id"].to_pylist()) | set(market.events["user_id"].to_pylist())),
-                dtype=object,
-            )
-        )
+        users = Vocabulary(market.user_ids())
         creators = Vocabulary(np.array(sorted(set(market.creators["creator_id"].to_pylist())), dtype=object))
         p = market.products
         shops = Vocabulary(
@@ -218,9 +213,13 @@ class Groups:
         """Users with a kept purchase of any of ``items`` (in the window, or ever)."""
         last = self.last_paid[items]
         if window:
-            since = (self.now_ms - self.window_days * DAY_MS) // DAY_MS + 1
-            last = last.multiply(last >= since).tocsr()
+            last = last.multiply(last >= self.window_start_day).tocsr()
         return np.unique(last.indices).astype(np.int64)
+
+    @property
+    def window_start_day(self) -> int:
+        """The first day inside the window, in the 1-based day numbers of ``first_paid`` / ``last_paid``."""
+        return int((self.now_ms - self.window_days * DAY_MS) // DAY_MS + 1)
 
     def buyer_split(self, items: np.ndarray, active_days: float = 90.0) -> dict[str, np.ndarray]:
         """Past buyers of ``items`` as new (first purchase in the window), active (last purchase within
@@ -235,7 +234,7 @@ class Groups:
         today = self.now_ms // DAY_MS + 1
         bought = np.flatnonzero(last_day > 0)
         f, l_ = first_day[bought], last_day[bought]
-        new = f > today - self.window_days
+        new = f >= self.window_start_day  # the same window as buyers()
         active = ~new & (l_ > today - active_days)
         return {"new": bought[new], "active": bought[active], "lapsed": bought[~new & ~active]}
 

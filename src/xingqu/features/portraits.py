@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS
-from xingqu.errors import UserError
+from xingqu.errors import UserError, require_at_least
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables, kept_pays
 
@@ -65,10 +65,24 @@ class Portrait:
     min_count: int
     dimensions: dict[str, list[Segment]] = field(default_factory=dict)
     known: dict[str, int] = field(default_factory=dict)  # members with a value, per dimension
+    #: size of the rest of a partition this group is one part of (new vs returning buyers): were the rest
+    #: small, this portrait minus the whole's would show it, so both parts hide
+    complement: int | None = None
+
+    @property
+    def hidden_because(self) -> str | None:
+        """Why nothing is shown, or None when the portrait is shown."""
+        if self.size < self.min_count:
+            return f"fewer than {self.min_count} people"
+        if self.complement is not None and self.complement < self.min_count:
+            return f"the rest of the buyers are fewer than {self.min_count}, and would show by difference"
+        return None
 
     @property
     def hidden(self) -> bool:
-        return self.size < self.min_count
+        return self.size < self.min_count or (
+            self.complement is not None and self.complement < self.min_count
+        )
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -78,6 +92,8 @@ class Portrait:
             "min_count": self.min_count,
             "hidden": self.hidden,
         }
+        if self.hidden:
+            out["hidden_because"] = self.hidden_because
         if not self.hidden:
             out["dimensions"] = {
                 d: {
@@ -158,14 +174,25 @@ class Portraits:
     ) -> Portrait:
         if audience is None:
             audience = AUDIENCES.get(kind, ("",))[0]
+        require_at_least("min_count", min_count)
         users = self.members(kind, key, audience)
-        return self.of_users(users, f"{kind} {key}", audience, min_count)
+        complement = None
+        if audience in ("new_buyers", "returning_buyers"):
+            other = "returning_buyers" if audience == "new_buyers" else "new_buyers"
+            complement = len(self.members(kind, key, other))
+        return self.of_users(users, f"{kind} {key}", audience, min_count, complement)
 
     def of_users(
-        self, users: np.ndarray, subject: str, audience: str, min_count: int = MIN_COUNT
+        self,
+        users: np.ndarray,
+        subject: str,
+        audience: str,
+        min_count: int = MIN_COUNT,
+        complement: int | None = None,
     ) -> Portrait:
         """The portrait of any set of user indices (a lookalike audience, an uploaded list…)."""
-        out = Portrait(subject, audience, len(users), min_count)
+        require_at_least("min_count", min_count)
+        out = Portrait(subject, audience, len(users), min_count, complement=complement)
         if out.hidden:
             return out
         for dim, codes in self.codes.items():

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from xingqu.dataset.matrix import Vocabulary
-from xingqu.errors import UserError
+from xingqu.errors import UserError, require_at_least
 from xingqu.features.groups import Groups
 from xingqu.features.portraits import Portraits
 from xingqu.features.profiles import UserProfiles
@@ -229,6 +229,9 @@ def lookalike(
 ) -> Lookalike:
     """The ``n`` users (or the top ``top_share`` of the population) most like the seed, seeds and
     ``exclude`` left out."""
+    require_at_least("n", n)
+    if n is not None and top_share is not None:
+        raise UserError("give n or top_share, not both")
     model = score_seed(index, seeds, seed)
     seeds, hybrid, propensity = model.seeds, model.hybrid, model.propensity
     users = len(index.groups.users)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xingqu.errors import UserError
+from xingqu.errors import UserError, require_at_least
 from xingqu.features.creators import MatchStats, reach_prior
 from xingqu.features.profiles import Catalogue, UserProfiles
 from xingqu.pipelines.audience import MIN_SEEDS, AudienceIndex, score_seed
@@ -151,6 +151,7 @@ class CreatorMatcher:
     ) -> list[CreatorMatch]:
         if goal not in GOALS:
             raise UserError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
+        require_at_least("n", n)
         g, s = self.index.groups, self.stats
         item = g.item(product_id)
         weight = self.targets(product_id, target)
@@ -217,6 +218,7 @@ class CreatorMatcher:
     def similar(self, creator_id: str, n: int = 10) -> list[tuple[str, float]]:
         """Creators whose audiences behave alike (cosine of audience embedding centroids) and who sell
         alike (cosine of carried-category shares), equally weighted."""
+        require_at_least("n", n)
         g = self.index.groups
         k = g.creator(creator_id)
         aud = self.audience_matrix()

@@ -82,8 +82,8 @@ class Matching:
         elif kind == "brand":
             ids = g.items.ids[g.items_of(brand=g.brand(key))].tolist()
         else:
-            return
-        if not self.servable(ids):
+            raise UserError(f"audiences are for a product, shop or brand, not {kind!r}")
+        if ids and not self.servable(ids):  # a shop with no goods yet still has its followers
             what = "product" if kind == "product" else f"{kind}'s goods"
             raise NotServableError(
                 f"{kind} {key!r}: the {what} may not be shown now "
@@ -113,8 +113,13 @@ class Matching:
         exclude_private: bool = False,
         exclude_users: list[str] | None = None,
     ) -> Lookalike:
-        """Users like the buyers of a product, shop or brand (or like an uploaded list of users)."""
+        """Users like the buyers of a product, shop or brand (or like an uploaded list of users); the
+        audience is for that product, shop or brand, so governance applies either way. Ids in
+        ``exclude_users`` the store does not know are ignored (they cannot be in the audience)."""
         g = self.groups
+        if n is not None and top_share is not None:
+            raise UserError("give n or top_share, not both")
+        self._require_servable(kind, key)
         if seed_users is not None:
             seeds = g.users.lookup(np.array(seed_users, dtype=object))
             unknown = [u for u, i in zip(seed_users, seeds.tolist(), strict=True) if i < 0]
@@ -123,7 +128,6 @@ class Matching:
                     f"unknown seed users: {', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}"
                 )
         else:
-            self._require_servable(kind, key)
             seeds = seed_of(g, kind, key)
             if len(seeds) < MIN_SEEDS:
                 raise UserError(
@@ -131,7 +135,7 @@ class Matching:
                     "seed users (seed from its shop or brand, or upload a list of users)"
                 )
         exclude = []
-        if exclude_private and seed_users is None:
+        if exclude_private:
             exclude += [v for v in private_domain(g, kind, key).values()]
         if exclude_users:
             idx = g.users.lookup(np.array(exclude_users, dtype=object))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xingqu.errors import require_at_least
 from xingqu.features.creators import MatchStats
 from xingqu.features.portraits import PRICE_BANDS, Portraits
 
@@ -104,6 +105,8 @@ class Selector:
         return self._buyer_shares
 
     def categories(self, creator_id: str, n: int = 3) -> tuple[list[CategoryPick], np.ndarray]:
+        """The ``n`` best categories for the creator's audience, and that audience (user indices)."""
+        require_at_least("n", n)
         g, p, s = self.portraits.groups, self.portraits, self.stats
         k = g.creator(creator_id)
         fans = np.unique(np.concatenate([g.row(g.follows, k), g.row(g.viewers, k)]))
@@ -173,6 +176,8 @@ class Selector:
 
     def select(self, creator_id: str, n_categories: int = 3, n_products: int = 10) -> Selection:
         """Categories, then the products to sell in them, for ``creator_id``."""
+        require_at_least("n_categories", n_categories)
+        require_at_least("n_products", n_products)
         g, p, s = self.portraits.groups, self.portraits, self.stats
         cats, fans = self.categories(creator_id, n_categories)
         bands = p.codes["price_band"][fans]
