@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
 from xingqu.dataset.features import item_features_from_table, user_features_from_table
-from xingqu.features.market import MarketTables, kept_pays
+from xingqu.features.market import MarketTables, kept_pays, strings
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
 from xingqu.features.ranking import ProfileRows, build_features, feature_names
 from xingqu.models import REGISTRY, Recommender
@@ -70,9 +70,9 @@ def labelled_impressions(
     e = market.events
     e = e.filter(pc.greater_equal(pc.cast(e["ts"], pa.int64()), since_ms))
     e = e.filter(pc.is_valid(e["product_id"]))
-    kind = np.array(e["event_type"].to_pylist(), dtype=object)
-    u = users.lookup(e["user_id"].to_numpy(zero_copy_only=False))
-    i = items.lookup(e["product_id"].to_numpy(zero_copy_only=False))
+    kind = strings(e, "event_type")
+    u = users.lookup_arrow(e["user_id"])
+    i = items.lookup_arrow(e["product_id"])
     day = pc.cast(e["ts"], pa.int64()).to_numpy() // DAY_MS
     ok = (u >= 0) & (i >= 0)
     key = (u.astype(np.int64) * len(items) + i) * 100_000 + (day - day.min(initial=0))

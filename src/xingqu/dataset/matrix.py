@@ -61,6 +61,14 @@ class Vocabulary:
         found = pc.index_in(pa.array(values, type=pa.string()), value_set=self._arrow())
         return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
+    def lookup_arrow(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Indices of an Arrow string column; -1 where unknown or null. Straight from Arrow, without a
+        Python string per row (an event log's id columns)."""
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
+        found = pc.fill_null(pc.index_in(values.cast(pa.string()), value_set=self._arrow()), -1)
+        return np.asarray(found.to_numpy(), dtype=np.int64)
+
     def _arrow(self) -> pa.Array:
         cached = self.__dict__.get("_arrow_ids")
         if cached is None:

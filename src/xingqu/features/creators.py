@@ -96,8 +96,8 @@ class MatchStats:
         kind = strings(e, "event_type")
         ts = pc.cast(e["ts"], pa.int64()).to_numpy() if e.num_rows else np.zeros(0, np.int64)
         recent = ts >= g.now_ms - g.window_days * DAY_MS
-        ek = g.creators.lookup(strings(e, "creator_id"))
-        ei = g.items.lookup(strings(e, "product_id"))
+        ek = g.creators.lookup_arrow(e["creator_id"])
+        ei = g.items.lookup_arrow(e["product_id"])
         amount = pc.fill_null(e["amount"], 0).to_numpy(zero_copy_only=False).astype(float)
 
         def per_creator(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

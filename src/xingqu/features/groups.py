@@ -116,10 +116,14 @@ class Groups:
         )
         # relations, from the table and from the log
         rel, e = market.relations, market.events
+
+        def both(vocab: Vocabulary, rel_column: str, event_column: str) -> np.ndarray:
+            return np.concatenate([vocab.lookup_arrow(rel[rel_column]), vocab.lookup_arrow(e[event_column])])
+
         kinds = np.concatenate([strings(rel, "kind"), strings(e, "event_type")])
-        who = users.lookup(np.concatenate([strings(rel, "user_id"), strings(e, "user_id")]))
-        account = creators.lookup(np.concatenate([strings(rel, "target_id"), strings(e, "creator_id")]))
-        shop_t = shops.lookup(np.concatenate([strings(rel, "target_id"), strings(e, "shop_id")]))
+        who = both(users, "user_id", "user_id")
+        account = both(creators, "target_id", "creator_id")
+        shop_t = both(shops, "target_id", "shop_id")
         fol = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
         fan = np.isin(kinds, ["fan_group", "join_fan_group"])
         mem = np.isin(kinds, ["membership", "join_membership"])
@@ -132,14 +136,14 @@ class Groups:
         now = int(ts.max()) if len(ts) else 0
         recent = ts >= now - window_days * DAY_MS
         ev_kind = strings(e, "event_type")
-        ev_user = users.lookup(strings(e, "user_id"))
-        ev_acc = creators.lookup(strings(e, "creator_id"))
+        ev_user = who[rel.num_rows :]
+        ev_acc = account[rel.num_rows :]
         watched = recent & np.isin(ev_kind, ["video_play", "live_enter"])
         viewers = _binary(_matrix(ev_acc[watched], ev_user[watched], shape_k))
         kept = kept_pays(e)
         bought = recent & kept
         creator_buyers = _binary(_matrix(ev_acc[bought], ev_user[bought], shape_k))
-        ev_item = items.lookup(strings(e, "product_id"))
+        ev_item = items.lookup_arrow(e["product_id"])
         day = ts // DAY_MS + 1.0  # +1: day 0 must not vanish as a sparse zero
         k_idx = np.flatnonzero(kept)
         shape_i = (len(items), len(users))

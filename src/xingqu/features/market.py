@@ -14,8 +14,14 @@ from xingqu.store import Store
 
 
 def strings(table: pa.Table, name: str) -> np.ndarray:
-    """A string column as an object array, nulls as "" (so that vocabulary lookups give -1)."""
-    return np.array([x if x is not None else "" for x in table[name].to_pylist()], dtype=object)
+    """A string column as an object array, nulls as "". Each distinct value becomes one Python string
+    that every row holding it shares (dictionary-encoded per chunk), not one string per row."""
+    parts = []
+    for chunk in table[name].chunks:
+        enc = pc.dictionary_encode(chunk.cast(pa.string()))
+        values = np.array([*enc.dictionary.to_pylist(), ""], dtype=object)
+        parts.append(values[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy()])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
 def kept_pays(events: pa.Table) -> np.ndarray:

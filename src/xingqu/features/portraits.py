@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.errors import UserError, require_at_least
 from xingqu.features.groups import Groups
-from xingqu.features.market import MarketTables, kept_pays
+from xingqu.features.market import MarketTables, kept_pays, strings
 
 DIMENSIONS = (
     "gender",
@@ -230,9 +230,9 @@ def _behaviour_dimensions(market: MarketTables, groups: Groups) -> tuple[np.ndar
     top = np.full(n, "", dtype=object)
     if e.num_rows == 0:
         return band, top
-    kind = np.array(e["event_type"].to_pylist(), dtype=object)
-    user = groups.users.lookup(e["user_id"].to_numpy(zero_copy_only=False))
-    item = groups.items.lookup(np.array([x or "" for x in e["product_id"].to_pylist()], dtype=object))
+    kind = strings(e, "event_type")
+    user = groups.users.lookup_arrow(e["user_id"])
+    item = groups.items.lookup_arrow(e["product_id"])
     kept = kept_pays(e) & (user >= 0)
     amount = pc.fill_null(e["amount"], 0).to_numpy().astype(float)
     qty = pc.fill_null(pc.cast(e["quantity"], pa.float64()), 1.0).to_numpy()

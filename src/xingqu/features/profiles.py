@@ -203,8 +203,8 @@ def _event_arrays(market: MarketTables, users: Vocabulary, items: Vocabulary) ->
     e = market.events
     return {
         "type": _col(e, "event_type").astype(str),
-        "u": users.lookup(_col(e, "user_id")),
-        "i": items.lookup(np.array([x or "" for x in _col(e, "product_id")], dtype=object)),
+        "u": users.lookup_arrow(e["user_id"]),
+        "i": items.lookup_arrow(e["product_id"]),
         "ts": _ms(e, "ts"),
         "kept": kept_pays(e),
     }
@@ -344,23 +344,18 @@ def _relations(
     rel = market.relations
     e = market.events
     kinds = np.concatenate([_col(rel, "kind").astype(str), _col(e, "event_type").astype(str)])
-    who = np.concatenate([_col(rel, "user_id"), _col(e, "user_id")]).astype(object)
-    target = np.concatenate(
-        [_col(rel, "target_id"), np.array([x or "" for x in _col(e, "creator_id")], dtype=object)]
-    ).astype(object)
-    shop_target = np.concatenate(
-        [_col(rel, "target_id"), np.array([x or "" for x in _col(e, "shop_id")], dtype=object)]
-    ).astype(object)
-    u = users.lookup(who)
+    u = np.concatenate([users.lookup_arrow(rel["user_id"]), users.lookup_arrow(e["user_id"])])
     acc = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
-    a = cat.creators.lookup(target[acc])
+    a = np.concatenate(
+        [cat.creators.lookup_arrow(rel["target_id"]), cat.creators.lookup_arrow(e["creator_id"])]
+    )[acc]
     ua = u[acc]
     keep = (ua >= 0) & (a >= 0)
     follows = sp.csr_matrix(
         (np.ones(keep.sum(), np.float32), (ua[keep], a[keep])), shape=(len(users), max(len(cat.creators), 1))
     )
     mem = np.isin(kinds, ["membership", "join_membership"])
-    s = cat.shops.lookup(shop_target[mem])
+    s = np.concatenate([cat.shops.lookup_arrow(rel["target_id"]), cat.shops.lookup_arrow(e["shop_id"])])[mem]
     um = u[mem]
     keep = (um >= 0) & (s >= 0)
     members = sp.csr_matrix(
