@@ -62,16 +62,27 @@ def simulate(cfg_name: str, seed: int, days: int, **overrides: object) -> tuple[
     return market, ids, per_day
 
 
-def build(tables: dict[str, pa.Table], events: pa.Table):
+def build(tables: dict[str, pa.Table], events: pa.Table, seconds: dict[str, float] | None = None):
+    """Everything matching needs, from the catalogue tables and the log; ``seconds`` gets each part's time."""
+    seconds = {} if seconds is None else seconds
+
+    def timed(name: str, make):
+        t = time.perf_counter()
+        out = make()
+        seconds[name] = time.perf_counter() - t
+        return out
+
     market = MarketTables.of(tables, events)
-    groups = Groups.build(market)
-    portraits = Portraits.build(market, groups)
-    data = market_dataset(market)
-    als = ALS(**ALS_CONFIG).fit(data)
-    stats = MatchStats.build(market, groups)
-    cat = Catalogue.build(market, groups.items)
-    profiles, _ = build_profiles(market, groups.users, cat)
-    index = AudienceIndex.build(portraits, als.user_factors, data.users, profiles)
+    groups = timed("groups", lambda: Groups.build(market))
+    portraits = timed("portraits", lambda: Portraits.build(market, groups))
+    data = timed("dataset", lambda: market_dataset(market))
+    als = timed("als", lambda: ALS(**ALS_CONFIG).fit(data))
+    stats = timed("creator stats", lambda: MatchStats.build(market, groups))
+    cat = timed("catalogue", lambda: Catalogue.build(market, groups.items))
+    profiles, _ = timed("profiles", lambda: build_profiles(market, groups.users, cat))
+    index = timed(
+        "audience index", lambda: AudienceIndex.build(portraits, als.user_factors, data.users, profiles)
+    )
     return groups, portraits, index, stats, CreatorMatcher(index, stats, profiles, cat)
 
 
@@ -255,8 +266,14 @@ def timings(days: int, runs: int) -> None:
         flush=True,
     )
     t = time.perf_counter()
-    groups, portraits, index, _, matcher = build(tables, events)
-    print(f"indexes built in {time.perf_counter() - t:.0f} s", flush=True)
+    parts: dict[str, float] = {}
+    groups, portraits, index, _, matcher = build(tables, events, parts)
+    print(
+        f"indexes built in {time.perf_counter() - t:.0f} s ("
+        + ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())
+        + ")",
+        flush=True,
+    )
     buyers = np.diff(groups.last_paid.indptr)
     product = groups.items.ids[int(np.argmax(buyers))]
     seeds = np.random.default_rng(1).choice(len(groups.users), 10_000, replace=False)
