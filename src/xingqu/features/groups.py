@@ -37,6 +37,42 @@ def _binary(m: sp.csr_matrix) -> sp.csr_matrix:
     return m
 
 
+@dataclass(frozen=True)
+class Relations:
+    """Who follows which account, is in whose fan group, is a member of which shop (rows accounts or
+    shops, columns users; 1 where so), from the relations table and the follow / join events of the log."""
+
+    follows: sp.csr_matrix  # follows and fan groups
+    fan_groups: sp.csr_matrix
+    members: sp.csr_matrix
+    event_users: np.ndarray  # user index of every event (-1 unknown), for callers reading the log too
+    event_accounts: np.ndarray  # creator account of every event, -1 none
+
+
+def relations(market: MarketTables, users: Vocabulary, creators: Vocabulary, shops: Vocabulary) -> Relations:
+    """The one reading of follows, fan groups and memberships (groups and profiles share it)."""
+    rel, e = market.relations, market.events
+
+    def both(vocab: Vocabulary, rel_column: str, event_column: str) -> np.ndarray:
+        return np.concatenate([vocab.lookup_arrow(rel[rel_column]), vocab.lookup_arrow(e[event_column])])
+
+    kinds = np.concatenate([strings(rel, "kind"), strings(e, "event_type")])
+    who = both(users, "user_id", "user_id")
+    account = both(creators, "target_id", "creator_id")
+    shop_t = both(shops, "target_id", "shop_id")
+    fol = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
+    fan = np.isin(kinds, ["fan_group", "join_fan_group"])
+    mem = np.isin(kinds, ["membership", "join_membership"])
+    shape_k = (len(creators), len(users))
+    return Relations(
+        _binary(_matrix(account[fol], who[fol], shape_k)),
+        _binary(_matrix(account[fan], who[fan], shape_k)),
+        _binary(_matrix(shop_t[mem], who[mem], (len(shops), len(users)))),
+        who[rel.num_rows :],
+        account[rel.num_rows :],
+    )
+
+
 def _extreme(
     rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], largest: bool
 ) -> sp.csr_matrix:
@@ -114,30 +150,16 @@ class Groups:
                 (len(shops), len(brands)),
             )
         )
-        # relations, from the table and from the log
-        rel, e = market.relations, market.events
-
-        def both(vocab: Vocabulary, rel_column: str, event_column: str) -> np.ndarray:
-            return np.concatenate([vocab.lookup_arrow(rel[rel_column]), vocab.lookup_arrow(e[event_column])])
-
-        kinds = np.concatenate([strings(rel, "kind"), strings(e, "event_type")])
-        who = both(users, "user_id", "user_id")
-        account = both(creators, "target_id", "creator_id")
-        shop_t = both(shops, "target_id", "shop_id")
-        fol = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
-        fan = np.isin(kinds, ["fan_group", "join_fan_group"])
-        mem = np.isin(kinds, ["membership", "join_membership"])
+        e = market.events
+        rel = relations(market, users, creators, shops)
+        follows, fan_groups, members = rel.follows, rel.fan_groups, rel.members
         shape_k = (len(creators), len(users))
-        follows = _binary(_matrix(account[fol], who[fol], shape_k))
-        fan_groups = _binary(_matrix(account[fan], who[fan], shape_k))
-        members = _binary(_matrix(shop_t[mem], who[mem], (len(shops), len(users))))
         # behaviour in the window
         ts = pc.cast(e["ts"], pa.int64()).to_numpy() if e.num_rows else np.zeros(0, np.int64)
         now = int(ts.max()) if len(ts) else 0
         recent = ts >= now - window_days * DAY_MS
         ev_kind = strings(e, "event_type")
-        ev_user = who[rel.num_rows :]
-        ev_acc = account[rel.num_rows :]
+        ev_user, ev_acc = rel.event_users, rel.event_accounts
         watched = recent & np.isin(ev_kind, ["video_play", "live_enter"])
         viewers = _binary(_matrix(ev_acc[watched], ev_user[watched], shape_k))
         kept = kept_pays(e)

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.dataset.matrix import Vocabulary
+from xingqu.features.groups import relations
 from xingqu.features.market import MarketTables, carried_pairs, kept_pays
 
 DAY_MS = 86_400_000
@@ -339,31 +340,15 @@ def _max_duplicates(m: sp.csr_matrix) -> sp.csr_matrix:
 def _relations(
     market: MarketTables, users: Vocabulary, cat: Catalogue
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Follows and fan groups (user → account) and memberships (user → shop), from the relations table
-    and from follow / join events in the log."""
-    rel = market.relations
-    e = market.events
-    kinds = np.concatenate([_col(rel, "kind").astype(str), _col(e, "event_type").astype(str)])
-    u = np.concatenate([users.lookup_arrow(rel["user_id"]), users.lookup_arrow(e["user_id"])])
-    acc = np.isin(kinds, ["follow", "fan_group", "join_fan_group"])
-    a = np.concatenate(
-        [cat.creators.lookup_arrow(rel["target_id"]), cat.creators.lookup_arrow(e["creator_id"])]
-    )[acc]
-    ua = u[acc]
-    keep = (ua >= 0) & (a >= 0)
-    follows = sp.csr_matrix(
-        (np.ones(keep.sum(), np.float32), (ua[keep], a[keep])), shape=(len(users), max(len(cat.creators), 1))
-    )
-    mem = np.isin(kinds, ["membership", "join_membership"])
-    s = np.concatenate([cat.shops.lookup_arrow(rel["target_id"]), cat.shops.lookup_arrow(e["shop_id"])])[mem]
-    um = u[mem]
-    keep = (um >= 0) & (s >= 0)
-    members = sp.csr_matrix(
-        (np.ones(keep.sum(), np.float32), (um[keep], s[keep])), shape=(len(users), max(len(cat.shops), 1))
-    )
-    for m in (follows, members):
-        m.sum_duplicates()
-        m.data[:] = 1.0
+    """Follows and fan groups (user → account) and memberships (user → shop), as ``relations`` reads
+    them, turned to one row per user."""
+    rel = relations(market, users, cat.creators, cat.shops)
+
+    def by_user(m: sp.csr_matrix) -> sp.csr_matrix:
+        out = m.T.tocsr().astype(np.float32)
+        return out if out.shape[1] else sp.csr_matrix((len(users), 1), dtype=np.float32)
+
+    follows, members = by_user(rel.follows), by_user(rel.members)
     return follows, members
 
 
