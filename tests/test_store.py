@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,8 @@ from conftest import SAMPLE
 from helpers import records, snapshot
 from xingqu.domain.arrow import arrow_schema
 from xingqu.domain.records import IMPORT_ORDER, KINDS
-from xingqu.errors import MissingDependencyError, StoreError
+from xingqu.errors import MissingDependencyError, StoreError, UserError
+from xingqu.features.market import EVENT_COLUMNS, MarketTables
 from xingqu.ingest import import_path
 from xingqu.store import Store, normalise_url
 from xingqu.store.export import export_parquet
@@ -100,6 +102,19 @@ def test_export_round_trip_is_lossless(store: Store, tmp_path: Path, sqlite_url:
         assert pq.read_table(first / f"{kind}.parquet").equals(pq.read_table(second / f"{kind}.parquet")), (
             kind
         )
+
+
+def test_reading_some_columns_gives_those_columns_of_every_record(store: Store) -> None:
+    import_path(store, SAMPLE)
+    full = pa.Table.from_batches(list(store.iter_records("events", batch_rows=100)))
+    some = pa.Table.from_batches(list(store.iter_records("events", batch_rows=100, columns=EVENT_COLUMNS)))
+    assert some.num_rows == full.num_rows == 758
+    assert some.schema == pa.schema([arrow_schema("events").field(c) for c in EVENT_COLUMNS])
+    assert some.equals(full.select(list(EVENT_COLUMNS)))
+    market = MarketTables.from_store(store)
+    assert market.events.column_names == list(EVENT_COLUMNS) and market.events.num_rows == 758
+    with pytest.raises(UserError, match="events have no column"):
+        next(store.iter_records("events", columns=["user_id", "mood"]))
 
 
 def _import_worker(url: str, path: str, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:

@@ -12,6 +12,22 @@ import pyarrow.compute as pc
 from xingqu.domain.arrow import arrow_schema
 from xingqu.store import Store
 
+#: The event columns the features read: the rest of the log (event ids, surfaces, watch time, ratings,
+#: refund reasons, referrers) stays in the store when a market is loaded from it.
+EVENT_COLUMNS = (
+    "event_type",
+    "ts",
+    "user_id",
+    "product_id",
+    "content_id",
+    "creator_id",
+    "shop_id",
+    "order_id",
+    "quantity",
+    "amount",
+    "position",
+)
+
 
 def strings(table: pa.Table, name: str) -> np.ndarray:
     """A string column as an object array, nulls as "". Each distinct value becomes one Python string
@@ -70,15 +86,18 @@ class MarketTables:
 
     @classmethod
     def from_store(cls, store: Store) -> MarketTables:
-        """Every kind the pipelines read, from the store (the whole event log included)."""
+        """Every kind the pipelines read, from the store (the whole event log, of ``EVENT_COLUMNS``)."""
 
-        def table(kind: str) -> pa.Table:
-            return pa.Table.from_batches(list(store.iter_records(kind)), schema=arrow_schema(kind))
+        def table(kind: str, columns: tuple[str, ...] | None = None) -> pa.Table:
+            schema = arrow_schema(kind)
+            if columns is not None:
+                schema = pa.schema([schema.field(c) for c in columns])
+            return pa.Table.from_batches(list(store.iter_records(kind, columns=columns)), schema=schema)
 
         return cls(
             products=table("products"),
             users=table("users"),
-            events=table("events"),
+            events=table("events", EVENT_COLUMNS),
             shops=table("shops"),
             creators=table("creators"),
             content=table("content"),

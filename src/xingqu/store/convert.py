@@ -34,13 +34,19 @@ def to_storage(kind: str, table: pa.Table) -> pa.Table:
     return pa.table(cols, names=list(spec.columns))
 
 
-def from_storage_rows(kind: str, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
-    """Rows read from the store (columns in declared order) → a canonical record batch."""
+def from_storage_rows(
+    kind: str, rows: Sequence[Sequence[Any]], columns: Sequence[str] | None = None
+) -> pa.RecordBatch:
+    """Rows read from the store (columns in declared order, or ``columns`` in that order) → a canonical
+    record batch of those columns."""
     spec = kind_spec(kind)
     schema = arrow_schema(kind)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in spec.fields]
+    fields = spec.fields if columns is None else [spec.field(c) for c in columns]
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    values_of = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
     arrays: list[pa.Array] = []
-    for f, values in zip(spec.fields, columns, strict=True):
+    for f, values in zip(fields, values_of, strict=True):
         if f.type is FieldType.TIMESTAMP:
             arr = pc.cast(pa.array(values, type=pa.int64()), TIMESTAMP_TYPE)
         elif f.type is FieldType.TAGS:
