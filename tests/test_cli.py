@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLE
+from xingqu.governance.review import entries
+from xingqu.store import Store
 
 
 def xingqu(*args: str, db: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,3 +96,9 @@ def test_demo_runs_on_the_embedded_store(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "xingqu-data" / "demo.db").exists()
     assert "Events by type" in r.stdout
+    # listings screened to review are held (pending, queued) and so in no feed the demo prints
+    store = Store(f"sqlite:///{tmp_path / 'xingqu-data' / 'demo.db'}")
+    queued = {e["listing_id"] for e in entries(store, "open", limit=10_000)}
+    assert len(queued) > 10
+    assert not store.servable_products(sorted(queued))
+    assert not any(pid in r.stdout for pid in queued)

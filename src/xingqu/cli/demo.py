@@ -18,11 +18,13 @@ from xingqu.cli.common import console, err_console, file_progress
 from xingqu.cli.learn import print_trained
 from xingqu.cli.report import print_gmv_summary
 from xingqu.cli.sim import print_sim_report, run_simulation
+from xingqu.domain.vocab import ProductStatus
 from xingqu.governance import Screener
-from xingqu.governance.actions import take_down
+from xingqu.governance.actions import set_product_status, take_down
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.intake import listing_of
 from xingqu.governance.monitoring import check_stores
+from xingqu.governance.review import enqueue
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
 from xingqu.store import Store
@@ -79,7 +81,9 @@ def demo(
 
 
 def screen_catalogue(store: Store, market: Path) -> None:
-    """Screen every listed product as if it were submitted now; take the rejected ones down (audited)."""
+    """Screen every listed product as if it were submitted now: take the rejected ones down, and hold the
+    ones screened to review (pending, in the review queue) until a person approves them — as an import
+    does with new listings. Every change audited."""
     context = ScreeningContext.from_store(store, Screener.default())
     products = [r for batch in store.iter_records("products") for r in batch.to_pylist()]
     planted = {
@@ -87,18 +91,33 @@ def screen_catalogue(store: Store, market: Path) -> None:
         for r in pq.read_table(market / "truth" / "products.parquet").to_pylist()
         if r["violation"] or r["reference_price_fraud"]
     }
-    rejected = []
+    rejected, held = [], []
     for p in products:
-        decision = context.screen(listing_of(p))  # already in the duplicate index: compared with the others
+        listing = listing_of(p)
+        decision = context.screen(listing)  # already in the duplicate index: compared with the others
         if decision.decision == "reject":
             rejected.append(decision)
+        elif decision.decision == "review":
+            held.append((decision, listing))
     for d in rejected:
         take_down(store, d.id, reason="; ".join(r.message for r in d.reasons), actor="demo:screening")
+    enqueue(store, held)
+    for d, _ in held:
+        set_product_status(
+            store,
+            d.id,
+            ProductStatus.PENDING.value,
+            reason="; ".join(r.message for r in d.reasons),
+            actor="demo:screening",
+            action="hold_for_review",
+        )
     caught = sum(d.id in planted for d in rejected)
+    caught_held = sum(d.id in planted for d, _ in held)
     console.print(
         ", ".join(f"{k} {v:,}" for k, v in context.counts.items())
-        + f"; {len(rejected):,} taken down, {caught:,} of them planted by the simulator "
-        f"({len(planted):,} planted in all; duplicates and diversion go to review)"
+        + f"; {len(rejected):,} taken down, {caught:,} of them planted by the simulator; {len(held):,} held "
+        f"for review (not shown until approved: xingqu review list), {caught_held:,} of them planted "
+        f"({len(planted):,} planted in all)"
     )
     for d in rejected[:3]:
         console.print(f"  {d.id}: " + "; ".join(f"{r.rule} {r.term or ''}".strip() for r in d.reasons))
