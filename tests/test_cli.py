@@ -98,7 +98,12 @@ def test_demo_runs_on_the_embedded_store(tmp_path: Path) -> None:
     assert "Events by type" in r.stdout
     # listings screened to review are held (pending, queued) and so in no feed the demo prints
     store = Store(f"sqlite:///{tmp_path / 'xingqu-data' / 'demo.db'}")
-    queued = {e["listing_id"] for e in entries(store, "open", limit=10_000)}
+    queue = entries(store, "open", limit=10_000)
+    queued = {e["listing_id"] for e in queue}
     assert len(queued) > 10
     assert not store.servable_products(sorted(queued))
     assert not any(pid in r.stdout for pid in queued)
+    # of two near-repeats, the one listed first stays listed: no pair waits on each other
+    repeats = {(e["listing_id"], x["term"]) for e in queue for x in e["reasons"] if x["group"] == "duplicate"}
+    assert repeats and not any((b, a) in repeats for a, b in repeats)
+    assert store.servable_products(sorted({b for _, b in repeats} - queued))

@@ -25,6 +25,7 @@ from xingqu.governance.context import ScreeningContext
 from xingqu.governance.intake import listing_of
 from xingqu.governance.monitoring import check_stores
 from xingqu.governance.review import enqueue
+from xingqu.governance.screening import Decision
 from xingqu.ingest import import_path
 from xingqu.sim.config import preset
 from xingqu.store import Store
@@ -91,13 +92,24 @@ def screen_catalogue(store: Store, market: Path) -> None:
         for r in pq.read_table(market / "truth" / "products.parquet").to_pylist()
         if r["violation"] or r["reference_price_fraud"]
     }
+    created = {
+        p["product_id"]: (p["created_at"].timestamp() if p["created_at"] else 0.0, p["product_id"])
+        for p in products
+    }
+
+    def original(d: Decision) -> bool:
+        """Flagged only as a near-repeat of listings that came after it: the repeats wait, not it."""
+        return all(
+            r.group == "duplicate" and created[d.id] < created.get(r.term, created[d.id]) for r in d.reasons
+        )
+
     rejected, held = [], []
     for p in products:
         listing = listing_of(p)
         decision = context.screen(listing)  # already in the duplicate index: compared with the others
         if decision.decision == "reject":
             rejected.append(decision)
-        elif decision.decision == "review":
+        elif decision.decision == "review" and not original(decision):
             held.append((decision, listing))
     for d in rejected:
         take_down(store, d.id, reason="; ".join(r.message for r in d.reasons), actor="demo:screening")
@@ -116,7 +128,8 @@ def screen_catalogue(store: Store, market: Path) -> None:
     console.print(
         ", ".join(f"{k} {v:,}" for k, v in context.counts.items())
         + f"; {len(rejected):,} taken down, {caught:,} of them planted by the simulator; {len(held):,} held "
-        f"for review (not shown until approved: xingqu review list), {caught_held:,} of them planted "
+        f"for review (not shown until approved: xingqu review list), {caught_held:,} of them planted; "
+        f"{context.counts['review'] - len(held):,} originals of near-repeats left listed "
         f"({len(planted):,} planted in all)"
     )
     for d in rejected[:3]:
