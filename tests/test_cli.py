@@ -107,3 +107,22 @@ def test_demo_runs_on_the_embedded_store(tmp_path: Path) -> None:
     repeats = {(e["listing_id"], x["term"]) for e in queue for x in e["reasons"] if x["group"] == "duplicate"}
     assert repeats and not any((b, a) in repeats for a, b in repeats)
     assert store.servable_products(sorted({b for _, b in repeats} - queued))
+
+
+def test_a_log_written_a_file_a_day_is_one_row_of_the_import_table() -> None:
+    from xingqu.cli.data import _runs_of_a_kind
+    from xingqu.ingest import FileReport
+
+    files = [FileReport("users.parquet", "users", 5)]
+    files += [FileReport(f"events-05-0{d}.parquet", "events", 10 * d) for d in range(1, 6)]
+    files += [FileReport("relations.parquet", "relations", 2)]
+    files += [FileReport(f"content-{d}.parquet", "content", 1) for d in range(3)]
+    runs = _runs_of_a_kind(files)
+    assert [[f.path for f in run] for run in runs] == [
+        ["users.parquet"],
+        [f"events-05-0{d}.parquet" for d in range(1, 6)],
+        ["relations.parquet"],
+        ["content-0.parquet"],
+        ["content-1.parquet"],
+        ["content-2.parquet"],
+    ]

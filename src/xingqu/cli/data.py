@@ -20,7 +20,7 @@ from xingqu.cli.common import (
 )
 from xingqu.config import Settings
 from xingqu.governance import Screener
-from xingqu.ingest import ImportReport, import_path
+from xingqu.ingest import FileReport, ImportReport, import_path
 from xingqu.store.export import export_parquet
 from xingqu.store.migrations import LATEST_VERSION
 
@@ -81,9 +81,17 @@ def _print_import(report: ImportReport) -> None:
     table = Table(title="Imported", show_edge=False)
     for col in ("file", "kind", "rows", "written", "duplicates", "rejected"):
         table.add_column(col, justify="left" if col in ("file", "kind") else "right")
-    for f in report.files:
+    for files in _runs_of_a_kind(report.files):
+        name = Path(files[0].path).name
+        if len(files) > 1:
+            name = f"{name} … {Path(files[-1].path).name} ({len(files)} files)"
         table.add_row(
-            Path(f.path).name, f.kind, f"{f.rows:,}", f"{f.written:,}", f"{f.duplicates:,}", f"{f.rejected:,}"
+            name,
+            files[0].kind,
+            *(
+                f"{sum(getattr(f, k) for f in files):,}"
+                for k in ("rows", "written", "duplicates", "rejected")
+            ),
         )
     console.print(table)
     rate = report.rows / report.seconds if report.seconds else 0.0
@@ -97,6 +105,18 @@ def _print_import(report: ImportReport) -> None:
                 + ", ".join(f"{k} {v:,}" for k, v in f.screened.items())
                 + " (rejected stored as rejected; review as pending, queued: xingqu review list)"
             )
+
+
+def _runs_of_a_kind(files: list[FileReport], longest: int = 3) -> list[list[FileReport]]:
+    """Files one row each, except that a run of more than ``longest`` consecutive files of one kind
+    (a log written a file a day) becomes one row."""
+    runs: list[list[FileReport]] = []
+    for f in files:
+        if runs and runs[-1][0].kind == f.kind:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    return [part for run in runs for part in ([run] if len(run) > longest else [[f] for f in run])]
 
 
 def _iso(ms: int) -> str:
