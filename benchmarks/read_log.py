@@ -1,5 +1,5 @@
 """Reading a store's whole event log into Arrow, as ``xingqu train`` and the matching tools do: every
-column against only the columns the features read (``xingqu.features.market.EVENT_COLUMNS``).
+column against only the columns the features read (``xingqu.features.market.MARKET_EVENT_COLUMNS``).
 
     xingqu simulate --out /tmp/log --preset demo --users 50000 --products 10000 --creators 1000 --days 30
     xingqu import /tmp/log --db sqlite:////tmp/log.db
@@ -17,7 +17,7 @@ import time
 
 import pyarrow as pa
 
-from xingqu.features.market import EVENT_COLUMNS
+from xingqu.features.market import MARKET_EVENT_COLUMNS
 from xingqu.store import Store
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     seconds: dict[str, list[float]] = {"all": [], "features": []}
     sizes: dict[str, tuple[int, int]] = {}
     for _ in range(args.runs):
-        for name, columns in (("all", None), ("features", EVENT_COLUMNS)):
+        for name, columns in (("all", None), ("features", MARKET_EVENT_COLUMNS)):
             t = time.perf_counter()
             table = pa.Table.from_batches(list(store.iter_records("events", columns=columns)))
             seconds[name].append(time.perf_counter() - t)

@@ -15,7 +15,7 @@ from helpers import records, snapshot
 from xingqu.domain.arrow import arrow_schema
 from xingqu.domain.records import IMPORT_ORDER, KINDS
 from xingqu.errors import MissingDependencyError, StoreError, UserError
-from xingqu.features.market import EVENT_COLUMNS, MarketTables
+from xingqu.features.market import MARKET_EVENT_COLUMNS, MarketTables
 from xingqu.ingest import import_path
 from xingqu.store import Store, normalise_url
 from xingqu.store.export import export_parquet
@@ -107,12 +107,14 @@ def test_export_round_trip_is_lossless(store: Store, tmp_path: Path, sqlite_url:
 def test_reading_some_columns_gives_those_columns_of_every_record(store: Store) -> None:
     import_path(store, SAMPLE)
     full = pa.Table.from_batches(list(store.iter_records("events", batch_rows=100)))
-    some = pa.Table.from_batches(list(store.iter_records("events", batch_rows=100, columns=EVENT_COLUMNS)))
+    some = pa.Table.from_batches(
+        list(store.iter_records("events", batch_rows=100, columns=MARKET_EVENT_COLUMNS))
+    )
     assert some.num_rows == full.num_rows == 758
-    assert some.schema == pa.schema([arrow_schema("events").field(c) for c in EVENT_COLUMNS])
-    assert some.equals(full.select(list(EVENT_COLUMNS)))
+    assert some.schema == pa.schema([arrow_schema("events").field(c) for c in MARKET_EVENT_COLUMNS])
+    assert some.equals(full.select(list(MARKET_EVENT_COLUMNS)))
     market = MarketTables.from_store(store)
-    assert market.events.column_names == list(EVENT_COLUMNS) and market.events.num_rows == 758
+    assert market.events.column_names == list(MARKET_EVENT_COLUMNS) and market.events.num_rows == 758
     with pytest.raises(UserError, match="events have no column"):
         next(store.iter_records("events", columns=["user_id", "mood"]))
 

@@ -58,8 +58,7 @@ class Vocabulary:
         if len(values) <= SMALL_LOOKUP:  # a few ids: the cached dict, not a hash of the whole vocabulary
             index = self.index
             return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
-        found = pc.index_in(pa.array(values, type=pa.string()), value_set=self._arrow())
-        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+        return self.lookup_arrow(pa.array(values, type=pa.string()))
 
     def lookup_arrow(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Indices of an Arrow string column; -1 where unknown or null. Straight from Arrow, without a

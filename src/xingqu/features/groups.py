@@ -45,7 +45,8 @@ class Relations:
     follows: sp.csr_matrix  # follows and fan groups
     fan_groups: sp.csr_matrix
     members: sp.csr_matrix
-    event_users: np.ndarray  # user index of every event (-1 unknown), for callers reading the log too
+    event_kinds: np.ndarray  # every event's type, for callers reading the log too
+    event_users: np.ndarray  # user index of every event, -1 unknown
     event_accounts: np.ndarray  # creator account of every event, -1 none
 
 
@@ -68,6 +69,7 @@ def relations(market: MarketTables, users: Vocabulary, creators: Vocabulary, sho
         _binary(_matrix(account[fol], who[fol], shape_k)),
         _binary(_matrix(account[fan], who[fan], shape_k)),
         _binary(_matrix(shop_t[mem], who[mem], (len(shops), len(users)))),
+        kinds[rel.num_rows :],
         who[rel.num_rows :],
         account[rel.num_rows :],
     )
@@ -158,8 +160,7 @@ class Groups:
         ts = pc.cast(e["ts"], pa.int64()).to_numpy() if e.num_rows else np.zeros(0, np.int64)
         now = int(ts.max()) if len(ts) else 0
         recent = ts >= now - window_days * DAY_MS
-        ev_kind = strings(e, "event_type")
-        ev_user, ev_acc = rel.event_users, rel.event_accounts
+        ev_kind, ev_user, ev_acc = rel.event_kinds, rel.event_users, rel.event_accounts
         watched = recent & np.isin(ev_kind, ["video_play", "live_enter"])
         viewers = _binary(_matrix(ev_acc[watched], ev_user[watched], shape_k))
         kept = kept_pays(e)

@@ -14,7 +14,7 @@ from xingqu.store import Store
 
 #: The event columns the features read: the rest of the log (event ids, surfaces, watch time, ratings,
 #: refund reasons, referrers) stays in the store when a market is loaded from it.
-EVENT_COLUMNS = (
+MARKET_EVENT_COLUMNS = (
     "event_type",
     "ts",
     "user_id",
@@ -86,7 +86,7 @@ class MarketTables:
 
     @classmethod
     def from_store(cls, store: Store) -> MarketTables:
-        """Every kind the pipelines read, from the store (the whole event log, of ``EVENT_COLUMNS``)."""
+        """Every kind the pipelines read, from the store (the event log of ``MARKET_EVENT_COLUMNS`` only)."""
 
         def table(kind: str, columns: tuple[str, ...] | None = None) -> pa.Table:
             schema = arrow_schema(kind)
@@ -97,7 +97,7 @@ class MarketTables:
         return cls(
             products=table("products"),
             users=table("users"),
-            events=table("events", EVENT_COLUMNS),
+            events=table("events", MARKET_EVENT_COLUMNS),
             shops=table("shops"),
             creators=table("creators"),
             content=table("content"),
@@ -126,8 +126,7 @@ class MarketTables:
             ],
             pa.string(),
         )
-        unique = pc.unique(ids.drop_null()) if ids.null_count else pc.unique(ids)
-        return np.array(sorted(unique.to_pylist()), dtype=object)
+        return np.array(sorted(pc.unique(ids.drop_null()).to_pylist()), dtype=object)
 
     def events_before(self, ts_ms: int) -> MarketTables:
         """The same market with only the events strictly before ``ts_ms`` (point-in-time features)."""

@@ -80,9 +80,7 @@ class Portrait:
 
     @property
     def hidden(self) -> bool:
-        return self.size < self.min_count or (
-            self.complement is not None and self.complement < self.min_count
-        )
+        return self.hidden_because is not None
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -94,7 +92,7 @@ class Portrait:
         }
         if self.hidden:
             out["hidden_because"] = self.hidden_because
-        if not self.hidden:
+        else:
             out["dimensions"] = {
                 d: {
                     "known": self.known[d],
