@@ -8,12 +8,14 @@ production), fits the feed through the same code as ``xingqu train`` (ALS, item-
 trending retrievers, profiles, LambdaRank on ``--groups`` user-days of the last day's impressions) and
 serves it with an ANN (faiss HNSW) index over the ALS item factors. Then measures single-request
 ``recommend(user, 20)`` with every rule on (p50 / p99 over ``--requests`` random users, several runs)
-and batch throughput.
+and batch throughput, with one BLAS thread as a server process runs it, and the time spent per stage
+(recent events, candidates, rules, ranker, servability, rerank, explanations).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 import resource
 import tempfile
@@ -24,12 +26,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from xingqu.features.market import MarketTables
 from xingqu.feed_training import fit_feed, load_feed_parts, save_feed_parts
 from xingqu.ingest import import_path
 from xingqu.models import Recommender
-from xingqu.pipelines.feed import Feed
+from xingqu.pipelines.feed import Feed, FeedModel, FeedTrace
 from xingqu.sim.config import preset
 from xingqu.sim.run import Market
 from xingqu.sim.writer import Ids, catalog_tables, events_table
@@ -52,6 +55,7 @@ def main() -> None:
     ap.add_argument("--batch-users", type=int, default=5000)
     ap.add_argument("--groups", type=int, default=5000, help="impression groups the ranker learns from")
     ap.add_argument("--cache", type=Path, help="keep the fitted feed here and load it on later runs")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads while serving (a server's: 1)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     cfg = preset("large", days=args.days)
@@ -101,50 +105,63 @@ def main() -> None:
         assert model.ranker is not None
         t = time.perf_counter()
         feed = Feed(model, store.servable_products)
+        gc.freeze()  # as a server does once its model is loaded: requests' collections skip it
         print(
-            f"served with ANN over {len(feed._ann)} factor model(s), index built in "
+            f"served with ANN over {len(feed.prepared.ann)} factor model(s), index built in "
             f"{time.perf_counter() - t:.1f} s",
             flush=True,
         )
-        rng = np.random.default_rng(7)
-        user_ids = model.profiles.users.ids
-        for u in user_ids[rng.integers(0, len(user_ids), 50)]:  # warm-up
-            feed.recommend(u, 20)
-        p50s, p99s, means, lengths = [], [], [], []
-        for run in range(args.runs):
-            sample = user_ids[rng.integers(0, len(user_ids), args.requests)]
-            lat = np.empty(len(sample))
-            for k, u in enumerate(sample):
-                s = time.perf_counter()
-                items = feed.recommend(u, 20)
-                lat[k] = (time.perf_counter() - s) * 1000
-                lengths.append(len(items))
-            p50s.append(np.percentile(lat, 50))
-            p99s.append(np.percentile(lat, 99))
-            means.append(lat.mean())
-            print(
-                f"  run {run + 1}: p50 {p50s[-1]:.2f} ms, p99 {p99s[-1]:.2f} ms, mean {means[-1]:.2f} ms",
-                flush=True,
-            )
-        batch = user_ids[rng.integers(0, len(user_ids), args.batch_users)]
-        rates = []
-        for _ in range(args.runs):
+        with threadpool_limits(args.threads):
+            serve(args, feed, model, w.n_products, t0)
+
+
+def serve(args: argparse.Namespace, feed: Feed, model: FeedModel, n_products: int, t0: float) -> None:
+    """Single requests and batches against one loaded feed; prints latency, stages and throughput."""
+    rng = np.random.default_rng(7)
+    user_ids = model.profiles.users.ids
+    for u in user_ids[rng.integers(0, len(user_ids), 50)]:  # warm-up
+        feed.recommend(u, 20)
+    p50s, p99s, means, lengths = [], [], [], []
+    trace = FeedTrace()
+    for run in range(args.runs):
+        sample = user_ids[rng.integers(0, len(user_ids), args.requests)]
+        lat = np.empty(len(sample))
+        for k, u in enumerate(sample):
             s = time.perf_counter()
-            for lo in range(0, len(batch), 512):
-                feed.recommend_many(batch[lo : lo + 512].tolist(), 20)
-            rates.append(len(batch) / (time.perf_counter() - s))
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"\nmachine: {platform.machine()}, Python {platform.python_version()}, 2 cores")
-        print(f"catalogue {w.n_products:,} products, {len(user_ids):,} users; n = 20, every rule on")
+            items = feed.recommend(u, 20, trace=trace)
+            lat[k] = (time.perf_counter() - s) * 1000
+            lengths.append(len(items))
+        p50s.append(np.percentile(lat, 50))
+        p99s.append(np.percentile(lat, 99))
+        means.append(lat.mean())
         print(
-            f"single request: p50 {np.median(p50s):.2f} ms, p99 {np.median(p99s):.2f} ms "
-            f"(medians of {args.runs} runs × {args.requests} requests; mean {np.median(means):.2f} ms); "
-            f"items per feed: min {min(lengths)}, mean {np.mean(lengths):.1f}"
+            f"  run {run + 1}: p50 {p50s[-1]:.2f} ms, p99 {p99s[-1]:.2f} ms, mean {means[-1]:.2f} ms",
+            flush=True,
         )
-        print(
-            f"batch: {np.median(rates):,.0f} users/s (median of {args.runs} runs of {len(batch):,} users, "
-            f"512 per call); peak RSS {peak:,.0f} MB; total {time.perf_counter() - t0:.0f} s"
-        )
+    served = args.runs * args.requests
+    print(
+        "time per request by stage: "
+        + ", ".join(f"{k} {v / served * 1000:.2f} ms" for k, v in trace.seconds.items())
+    )
+    batch = user_ids[rng.integers(0, len(user_ids), args.batch_users)]
+    rates = []
+    for _ in range(args.runs):
+        s = time.perf_counter()
+        for lo in range(0, len(batch), 512):
+            feed.recommend_many(batch[lo : lo + 512].tolist(), 20)
+        rates.append(len(batch) / (time.perf_counter() - s))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nmachine: {platform.machine()}, Python {platform.python_version()}, 2 cores")
+    print(f"catalogue {n_products:,} products, {len(user_ids):,} users; n = 20, every rule on")
+    print(
+        f"single request: p50 {np.median(p50s):.2f} ms, p99 {np.median(p99s):.2f} ms "
+        f"(medians of {args.runs} runs × {args.requests} requests; mean {np.median(means):.2f} ms); "
+        f"items per feed: min {min(lengths)}, mean {np.mean(lengths):.1f}"
+    )
+    print(
+        f"batch: {np.median(rates):,.0f} users/s (median of {args.runs} runs of {len(batch):,} users, "
+        f"512 per call); peak RSS {peak:,.0f} MB; total {time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

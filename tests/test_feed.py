@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from test_cli import xingqu
-from xingqu.cli.recommend import serving_feed
 from xingqu.features.ranking import feature_names
 from xingqu.governance.actions import take_down
 from xingqu.ingest import import_path
-from xingqu.pipelines.feed import Feed, FeedConfig
+from xingqu.online import StoreRecentEvents
+from xingqu.pipelines.feed import Feed, FeedConfig, FeedTrace
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
@@ -58,10 +58,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedMod
 
 
 def _feed(store: Store, model: TrainedModel, **config: object) -> Feed:
-    feed = serving_feed(model, store)
-    if config:
-        feed.config = FeedConfig(**config)
-    return feed
+    """The feed as the embedded runtime serves it: servability and recent events from the store."""
+    assert model.feed is not None
+    return Feed(
+        model.feed, store.servable_products, FeedConfig(**config), recent=StoreRecentEvents(store.events_since)
+    )
 
 
 def _users(model: TrainedModel, k: int = 40) -> list[str]:
@@ -87,10 +88,12 @@ def test_ranker_is_trained_on_impressions_and_saved(trained: tuple[Store, Traine
 def test_position_is_a_training_only_feature(trained: tuple[Store, TrainedModel, Path]) -> None:
     store, model, _ = trained
     feed = _feed(store, model)
-    feed.recommend(_users(model, 1)[0], 10)
-    x = feed._last_features
-    assert x is not None and x.shape[-1] == len(feed.names)
-    assert (x[..., feed.names.index("position")] == 0).all()
+    trace = FeedTrace()
+    feed.recommend(_users(model, 1)[0], 10, trace=trace)
+    x, names = trace.features, trace.names
+    assert x is not None and x.shape[-1] == len(names) == len(feed.feature_names)
+    assert (x[..., names.index("position")] == 0).all()
+    assert set(trace.seconds) >= {"recent", "candidates", "rules", "ranker", "servable", "rerank"}
 
 
 def test_items_carry_explanations(trained: tuple[Store, TrainedModel, Path]) -> None:

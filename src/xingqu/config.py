@@ -36,3 +36,15 @@ class Settings(BaseSettings):
         ge=1,
         description="How many row errors an import lists before summarising the rest as a count.",
     )
+    redis: str | None = Field(
+        default=None,
+        description=(
+            "redis://host:port/db of the online state shared by several processes (recent events, "
+            "servability, current model); unset: kept in this process and read from the store"
+        ),
+    )
+    recent_ttl_s: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        description="How long a user's recent events stay in Redis after their last event.",
+    )

@@ -12,15 +12,19 @@ EXIT_INTERNAL = 3
 
 
 class XingquError(Exception):
-    """Base class of every error xingqu raises on purpose."""
+    """Base class of every error xingqu raises on purpose. ``kind`` is what the edges map: the CLI to
+    an exit code, the API to an HTTP status (bad_input, not_found, conflict, forbidden, unavailable,
+    internal)."""
 
     exit_code: int = EXIT_INTERNAL
+    kind: str = "internal"
 
 
 class UserError(XingquError):
     """The caller asked for something that cannot be done; the message says what and why."""
 
     exit_code = EXIT_USER_ERROR
+    kind = "bad_input"
 
 
 class ConfigError(UserError):
@@ -29,6 +33,28 @@ class ConfigError(UserError):
 
 class NotFoundError(UserError):
     """A named thing (file, product, user, model) does not exist."""
+
+    kind = "not_found"
+
+
+class ConflictError(UserError):
+    """The request clashes with the current state (a second training run, a key that exists…)."""
+
+    kind = "conflict"
+
+
+class ForbiddenError(UserError):
+    """The caller may not do this (its role or tenancy does not allow it)."""
+
+    kind = "forbidden"
+
+
+class UnavailableError(XingquError):
+    """A part xingqu depends on (the store's server, Redis) cannot be reached now; nothing was
+    changed, and the same request may succeed later."""
+
+    exit_code = EXIT_INTERNAL
+    kind = "unavailable"
 
 
 class StoreError(UserError):

@@ -27,6 +27,7 @@ from xingqu.governance.monitoring import check_stores
 from xingqu.governance.review import enqueue
 from xingqu.governance.screening import Decision
 from xingqu.ingest import import_path
+from xingqu.runtime import Runtime
 from xingqu.sim.config import preset
 from xingqu.store import Store
 from xingqu.training import TrainedModel, train
@@ -71,12 +72,11 @@ def demo(
     console.rule("[bold]Store monitoring[/]: flags against what the simulator planted")
     print_monitoring(store, market)
     console.rule("[bold]Training[/]: retrievers and their blend, tuned on a validation split")
-    model = train(
-        store, Path(market).parent / "demo-models", progress=lambda msg: err_console.print(f"[dim]{msg}…[/]")
-    )
+    runtime = Runtime(db=db, models_dir=str(Path(market).parent / "demo-models"))
+    model = train(store, runtime.models_dir, progress=lambda msg: err_console.print(f"[dim]{msg}…[/]"))
     print_trained(model)
     console.rule("[bold]The feed[/]: candidates → LambdaRank → rules, each item with its reasons")
-    print_sample_feeds(model, store)
+    print_sample_feeds(runtime)
     console.rule("[bold]Merchants and creators[/]: portraits, lookalikes, creators for goods, selection")
     print_matching(model, store)
 
@@ -159,15 +159,15 @@ def print_monitoring(store: Store, market: Path) -> None:
     )
 
 
-def print_sample_feeds(model: TrainedModel, store: Store, users: int = 3, n: int = 8) -> None:
+def print_sample_feeds(runtime: Runtime, users: int = 3, n: int = 8) -> None:
     """A few active users' feeds through the full pipeline, each item with why it is there."""
-    from xingqu.cli.recommend import print_feed, serving_feed
+    from xingqu.cli.recommend import print_feed
 
-    feed = serving_feed(model, store)
-    assert model.feed is not None
+    service = runtime.feed_service()
+    model = service.serving().model
     active = np.argsort(-np.diff(model.history.indptr), kind="stable")[:users]
-    for u in model.feed.profiles.users.ids[active].tolist():
-        print_feed(store, u, feed.recommend(u, n))
+    for u in model.feed.profiles.users.ids[active].tolist():  # type: ignore[union-attr]
+        print_feed(runtime.store, u, service.recommend(u, n).items)
 
 
 def print_matching(model: TrainedModel, store: Store) -> None:

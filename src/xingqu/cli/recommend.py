@@ -10,36 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json
-from xingqu.cli.learn import ModelsDirOption, VersionOption, _models_dir
-from xingqu.errors import NotFoundError, UserError
-from xingqu.pipelines.feed import Feed, FeedItem
+from xingqu.cli.common import DbOption, JsonOption, console, print_json
+from xingqu.cli.learn import ModelsDirOption, VersionOption
+from xingqu.errors import UserError
+from xingqu.pipelines.feed import FeedItem
+from xingqu.runtime import Runtime
 from xingqu.store import Store
-from xingqu.training import TrainedModel, load_trained
-
-
-def serving_feed(model: TrainedModel, store: Store) -> Feed:
-    """The feed of a trained model over the store: servability asked at every call (takedowns act at
-    once), and the events logged since training read from the store (real time)."""
-    if model.feed is None:
-        raise UserError(f"model {model.version} has no feed; train again with this version of xingqu")
-    m = model.feed
-
-    def recent(users: list[str]):
-        return store.events_since(m.trained_until_ms, None if len(users) > 2_000 else users)
-
-    return Feed(m, store.servable_products, recent_source=recent)
-
-
-def _known(model: TrainedModel, store: Store, user: str) -> None:
-    """A user registered after training is served from their profile; an unknown id is an error."""
-    assert model.feed is not None
-    if user in model.feed.user_segments or model.feed.profiles.users.index.get(user) is not None:
-        return
-    row = store.user_profile(user)
-    if row is None:
-        raise NotFoundError(f"unknown user {user!r}: not in the store")
-    model.feed.user_segments[user] = (row.get("crowd") or "", row.get("consumption_level") or "")
 
 
 def recommend_cmd(
@@ -72,9 +48,10 @@ def recommend_cmd(
         raise UserError("give a USER, or --all-users with --out (not both)")
     if all_users and out is None:
         raise UserError("--all-users writes JSON lines: give --out FILE")
-    store = open_store(db)
-    model = load_trained(_models_dir(models_dir), version)
-    feed = serving_feed(model, store)
+    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    service = runtime.feed_service(version)
+    serving = service.serving()
+    model, feed, store = serving.model, serving.feed, runtime.store
     fen = round(max_price * 100) if max_price is not None else None
     filters = {"max_price": fen, "categories": category, "brands": brand}
     if all_users:
@@ -96,9 +73,8 @@ def recommend_cmd(
             console.print(f"{written:,} feeds of up to {n} products → {out} (model {model.version})")
         return
     assert user is not None
-    _known(model, store, user)
     if content:
-        rows = feed.content(user, n)
+        _, rows = service.content(user, n)
         if json_out:
             print_json({"user": user, "model": model.version, "items": [c.to_dict() for c in rows]})
             return
@@ -111,7 +87,7 @@ def recommend_cmd(
             )
         console.print(table if rows else "Nothing to show.")
         return
-    items = feed.recommend(user, n, **filters)
+    items = service.recommend(user, n, **filters).items
     if json_out:
         print_json({"user": user, "model": model.version, "items": [i.to_dict() for i in items]})
         return

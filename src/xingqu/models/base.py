@@ -8,7 +8,7 @@ import json
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,6 +37,8 @@ class Recommender(ABC):
 
     kind: ClassVar[str]
     Config: ClassVar[type[ModelConfig]]
+    #: False for models whose scores are the same for every user (one list serves all).
+    personal: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
         try:
@@ -179,6 +181,35 @@ class Recommender(ABC):
         model.items = Vocabulary(arrays.pop("__items").astype(object))
         model._load_arrays(arrays)
         return model
+
+
+@runtime_checkable
+class ItemSimilarity(Protocol):
+    """A model with an item×item similarity (columns: the items a history row votes for)."""
+
+    similarity: sp.csr_matrix
+
+
+@runtime_checkable
+class ContentFeatures(Protocol):
+    """A model with unit-length content feature rows per item."""
+
+    features: sp.csr_matrix
+
+
+@runtime_checkable
+class Factorised(Protocol):
+    """A model of user and item factors whose inner product is the score (ANN-searchable)."""
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+
+@runtime_checkable
+class SegmentScores(Protocol):
+    """A model that can score every item for a user known only by a segment of their profile."""
+
+    def segment_scores(self, segment: str | None) -> np.ndarray: ...
 
 
 def item_matrix_scores(

@@ -15,6 +15,7 @@ class PopularConfig(ModelConfig):
 class MostPopular(Recommender):
     kind = "popular"
     Config = PopularConfig
+    personal = False
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.popularity = np.diff(matrix.tocsc().indptr).astype(np.float32)

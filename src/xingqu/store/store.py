@@ -332,6 +332,12 @@ class Store:
             ).all()
         return {pid: (title, int(price)) for pid, title, price in rows}
 
+    def product_ids(self) -> list[str]:
+        """Every product id in the store."""
+        p = TABLES["products"]
+        with self.reading() as conn:
+            return list(conn.execute(sa.select(p.c.product_id)).scalars())
+
     def servable_products(self, product_ids: list[str]) -> set[str]:
         """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
         shop (governance wins everywhere)."""

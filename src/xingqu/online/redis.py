@@ -1,0 +1,151 @@
+"""Online state shared through Redis by every process of a deployment: each user's recent events (a
+capped list per user with a time to live) and the set of servable products (rebuilt from the store,
+then kept current by governance actions). A Redis that cannot be reached is ``UnavailableError``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+
+from xingqu.errors import MissingDependencyError, UnavailableError
+from xingqu.online.recent import MAX_PER_USER, RecentEvent, events_of
+from xingqu.online.servability import ServableQuery
+
+#: Product ids listed per Redis call when the servable set is rebuilt.
+CHUNK = 5_000
+
+
+def connect(url: str) -> Any:
+    """A Redis client for ``url`` (redis://host:port/db), checked with a PING."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is part of the test install
+        raise MissingDependencyError("redis", "redis", "shared online state (XINGQU_REDIS)") from None
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    with unavailable_as_error(url):
+        client.ping()
+    return client
+
+
+@contextmanager
+def unavailable_as_error(url: str) -> Iterator[None]:
+    """Redis connection failures and time-outs become ``UnavailableError`` naming the server."""
+    import redis
+
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise UnavailableError(f"Redis at {safe_url(url)} cannot be reached: {exc}") from None
+
+
+def safe_url(url: str) -> str:
+    """``url`` without a password."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://…@{rest.split('@', 1)[1]}"
+
+
+class RedisRecentEvents:
+    """Recent events per user in Redis lists (newest ``max_per_user`` kept, expiring ``ttl_s`` after a
+    user's last event): an event recorded by one process is in the next feed of every process."""
+
+    def __init__(
+        self,
+        client: Any,
+        url: str,
+        prefix: str = "xingqu:",
+        ttl_s: int = 7 * 86_400,
+        max_per_user: int = MAX_PER_USER,
+    ) -> None:
+        self.client, self.url, self.prefix = client, url, prefix
+        self.ttl_s, self.max_per_user = ttl_s, max_per_user
+
+    def _key(self, user: str) -> str:
+        return f"{self.prefix}recent:{user}"
+
+    def record(self, events: pa.Table) -> None:
+        grouped = events_of(events)
+        if not grouped:
+            return
+        with unavailable_as_error(self.url):
+            pipe = self.client.pipeline(transaction=False)
+            for user, evs in grouped.items():
+                key = self._key(user)
+                pipe.rpush(key, *(json.dumps(list(e), separators=(",", ":")) for e in evs))
+                pipe.ltrim(key, -self.max_per_user, -1)
+                pipe.expire(key, self.ttl_s)
+            pipe.execute()
+
+    def for_users(self, user_ids: Sequence[str], since_ms: int) -> list[list[RecentEvent]]:
+        with unavailable_as_error(self.url):
+            pipe = self.client.pipeline(transaction=False)
+            for user in user_ids:
+                pipe.lrange(self._key(user), 0, -1)
+            found = pipe.execute()
+        out: list[list[RecentEvent]] = []
+        for raw in found:
+            evs = [RecentEvent(*json.loads(r)) for r in raw]
+            out.append([e for e in evs if e.ts > since_ms])
+        return out
+
+
+class RedisServability:
+    """The set of servable product ids in Redis, built from the store's rule on first use (or when
+    told that anything may have changed) and updated product by product by governance actions, so
+    that a request asks Redis once instead of querying the store, and a takedown through any process
+    is honoured by all on their next request. Unknown ids are not servable (fail closed)."""
+
+    def __init__(
+        self,
+        client: Any,
+        url: str,
+        query: ServableQuery,
+        all_ids: Any,
+        prefix: str = "xingqu:",
+    ) -> None:
+        self.client, self.url, self.query, self.all_ids = client, url, query, all_ids
+        self.key = f"{prefix}servable"
+        self.ready_key = f"{prefix}servable:ready"
+
+    def servable(self, product_ids: list[str]) -> set[str]:
+        if not product_ids:
+            return set()
+        with unavailable_as_error(self.url):
+            if not self.client.exists(self.ready_key):
+                self.changed(None)
+            member = self.client.smismember(self.key, product_ids)
+        return {p for p, m in zip(product_ids, member, strict=True) if m}
+
+    def changed(self, product_ids: list[str] | None = None) -> None:
+        """Re-ask the store about these products (None: rebuild the whole set, swapped in at once)."""
+        with unavailable_as_error(self.url):
+            if product_ids is None:
+                ids = list(self.all_ids())
+                ok = sorted(self.query(ids))
+                temp = f"{self.key}:building"
+                pipe = self.client.pipeline(transaction=True)
+                pipe.delete(temp)
+                for lo in range(0, len(ok), CHUNK):
+                    pipe.sadd(temp, *ok[lo : lo + CHUNK])
+                if ok:
+                    pipe.rename(temp, self.key)
+                else:
+                    pipe.delete(self.key)
+                pipe.set(self.ready_key, 1)
+                pipe.execute()
+                return
+            if not product_ids:
+                return
+            ok = self.query(list(product_ids))
+            pipe = self.client.pipeline(transaction=True)
+            if ok:
+                pipe.sadd(self.key, *sorted(ok))
+            gone = sorted(set(product_ids) - ok)
+            if gone:
+                pipe.srem(self.key, *gone)
+            pipe.execute()

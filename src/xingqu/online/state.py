@@ -1,0 +1,35 @@
+"""The online state a serving process uses, chosen once from settings: in this process and the
+store (the embedded default), or shared through Redis by every process of a deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xingqu.config import Settings
+from xingqu.online.recent import RecentEvents, StoreRecentEvents
+from xingqu.online.servability import Servability, StoreServability
+from xingqu.store import Store
+
+
+@dataclass
+class OnlineState:
+    """Recent events per user and servability, with where they live."""
+
+    recent: RecentEvents
+    servability: Servability
+    shared: bool  # True: through Redis, seen by every process
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, prefix: str = "xingqu:") -> OnlineState:
+        """Redis when ``settings.redis`` is set, else the store itself (always current, one process or
+        several sharing the store)."""
+        if settings.redis:
+            from xingqu.online.redis import RedisRecentEvents, RedisServability, connect
+
+            client = connect(settings.redis)
+            return cls(
+                RedisRecentEvents(client, settings.redis, prefix, settings.recent_ttl_s),
+                RedisServability(client, settings.redis, store.servable_products, store.product_ids, prefix),
+                shared=True,
+            )
+        return cls(StoreRecentEvents(store.events_since), StoreServability(store.servable_products), False)

@@ -1,0 +1,106 @@
+"""What the feed serves from and what it returns: the fitted ``FeedModel``, the ``FeedConfig`` that
+assembles it, and the items of a feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from xingqu.features.profiles import Catalogue, ItemStats, UserProfiles
+from xingqu.models.base import Recommender
+from xingqu.models.ranker import Ranker
+
+#: Sources that are not retrievers: what the user just did, relations, new arrivals, a segment's trends.
+RECENT, FOLLOWED, NEW, SEGMENT = "recent", "followed", "new", "segment"
+
+
+class FeedConfig(BaseModel):
+    """How the feed is assembled; every rule can be switched off for comparisons."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quota: int = Field(60, ge=1, description="candidates taken from each retriever")
+    rank_depth: int = Field(100, ge=1, description="depth of each retriever's list whose rank is a feature")
+    recent_quota: int = Field(30, ge=0, description="candidates similar to the products just clicked")
+    followed_quota: int = Field(20, ge=0, description="candidates from followed shops and creators")
+    new_quota: int = Field(20, ge=0, description="new products considered for guaranteed slots")
+    use_ranker: bool = Field(True, description="rank with the learned ranker when one was trained")
+    price_band_z: float | None = Field(
+        1.5, gt=0, description="keep products within this many band widths of the user's price centre"
+    )
+    max_category_share: float = Field(0.5, gt=0, le=1, description="cap per level-1 category in a list")
+    max_per_shop: int | None = Field(3, ge=1, description="cap per shop in a list")
+    new_share: float = Field(0.1, ge=0, le=0.5, description="slots kept for new products (保量)")
+    new_days: float = Field(7.0, gt=0, description="a product is new for this many days after creation")
+    max_views: int | None = Field(3, ge=1, description="skip products shown this often without a click")
+    exclude_bought: bool = True
+    ann_threshold: int = Field(20_000, ge=1, description="catalogues larger than this use an ANN index")
+    live_boost: float = Field(1.0, ge=0, description="content feed: boost of rooms live now")
+    follow_boost: float = Field(0.5, ge=0, description="content feed: boost of followed creators")
+
+
+@dataclass
+class FeedItem:
+    """One product of a feed: its score, the sources that found it and why it is there."""
+
+    product_id: str
+    score: float
+    found_by: list[str]
+    reasons: list[str]
+    new: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "product": self.product_id,
+            "score": round(self.score, 4),
+            "found_by": self.found_by,
+            "reasons": self.reasons,
+            "new": self.new,
+        }
+
+
+@dataclass
+class ContentItem:
+    """One video or live room of a content feed, with the goods it carries for this user."""
+
+    content_id: str
+    kind: str
+    creator_id: str
+    score: float
+    live_now: bool
+    products: list[str]
+    reasons: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "content": self.content_id,
+            "kind": self.kind,
+            "creator": self.creator_id,
+            "score": round(self.score, 4),
+            "live_now": self.live_now,
+            "products": self.products,
+            "reasons": self.reasons,
+        }
+
+
+@dataclass
+class FeedModel:
+    """Everything the feed serves from, fitted together on one market; never changed once loaded."""
+
+    retrievers: dict[str, Recommender]
+    weights: dict[str, float]  # blend weights (ranking without a ranker)
+    history: sp.csr_matrix  # (users × items) scoring history at training time
+    cat: Catalogue
+    profiles: UserProfiles
+    stats: ItemStats
+    ranker: Ranker | None
+    trained_until_ms: int
+    content: pa.Table | None = None
+    user_segments: dict[str, tuple[str, str]] = field(default_factory=dict)  # user → (crowd, level)
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.retrievers)

@@ -1,0 +1,202 @@
+"""Candidate sources of the feed, each behind one protocol: a name, a quota, and per user a list of
+items best first. The retrievers' lists, a segment's trends for users known only by a profile,
+products like those just clicked, goods of followed shops and creators, and new arrivals."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from xingqu.features.profiles import DAY_MS
+from xingqu.models.base import ContentFeatures, ItemSimilarity, SegmentScores, top_n
+from xingqu.pipelines.feed.context import Request
+from xingqu.pipelines.feed.model import FOLLOWED, NEW, RECENT, SEGMENT
+from xingqu.pipelines.feed.prepared import Prepared
+
+#: New products considered for the guaranteed slots at most (the busiest).
+NEW_POOL = 1_000
+
+
+class CandidateSource(Protocol):
+    """Finds candidates for each user of a request (item indices, best first)."""
+
+    name: str
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]: ...
+
+
+def retrieve(kind: str, req: Request, prep: Prepared) -> np.ndarray:
+    """Each user's top ``rank_depth`` items by one retriever (its rank is a ranking feature too)."""
+    depth = min(prep.config.rank_depth, len(prep.item_ids))
+    users = req.users
+    if kind in prep.global_top:
+        return np.tile(prep.global_top[kind][:depth], (len(users), 1))
+    if kind in prep.ann:
+        r = prep.model.retrievers[kind]
+        q = np.zeros((len(users), r.user_factors.shape[1]), np.float32)  # type: ignore[attr-defined]
+        known = users >= 0
+        q[known] = r.user_factors[users[known]]  # type: ignore[attr-defined]
+        _, idx = prep.ann[kind].search(q, depth)  # type: ignore[attr-defined]
+        return np.where(idx >= 0, idx, 0)
+    scores = prep.model.retrievers[kind].scores(users, req.history)
+    if depth >= scores.shape[1]:
+        return np.argsort(-scores, axis=1, kind="stable")
+    top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
+
+
+class RetrieverSource:
+    """The first ``quota`` of a retriever's list (computed once per request into ``req.lists``)."""
+
+    def __init__(self, kind: str, quota: int) -> None:
+        self.name, self.quota = kind, quota
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
+        if self.name not in req.lists:
+            req.lists[self.name] = retrieve(self.name, req, prep)
+        top = req.lists[self.name]
+        return [top[b, : self.quota].tolist() for b in range(len(req.users))]
+
+
+class SegmentSource:
+    """For users the model never saw: the trends of their crowd (by a segment-scoring retriever)."""
+
+    name = SEGMENT
+
+    def __init__(self, model: SegmentScores, quota: int) -> None:
+        self.model, self.quota = model, quota
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
+        out: list[list[int]] = []
+        for b in range(len(req.users)):
+            if req.users[b] >= 0:
+                out.append([])
+                continue
+            seg = self.model.segment_scores(req.segment(b)[0])
+            out.append(np.argsort(-seg, kind="stable")[: self.quota].tolist())
+        return out
+
+
+class RecentSource:
+    """Products like the last few clicked since training: half by co-behaviour, half by content."""
+
+    name = RECENT
+
+    def __init__(self, prep: Prepared, quota: int) -> None:
+        retrievers = prep.model.retrievers.values()
+        self.similar = [r for r in retrievers if isinstance(r, ItemSimilarity)][:1]
+        self.content = [r for r in retrievers if isinstance(r, ContentFeatures)][:1]
+        self.quota = quota
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
+        return [self._like(r.clicks) if r.clicks else [] for r in req.recent]
+
+    def _like(self, clicks: list[int]) -> list[int]:
+        last = list(dict.fromkeys(reversed(clicks)))[:5]
+        parts = [*self.similar, *self.content]
+        out: list[int] = []
+        for src in parts:
+            if isinstance(src, ItemSimilarity):
+                sim = np.asarray(src.similarity[:, last].sum(axis=1)).ravel()
+            else:
+                f = src.features  # type: ignore[attr-defined]
+                sim = np.asarray((f @ f[last].T).sum(axis=1)).ravel()
+            sim[last] = 0
+            top = np.argsort(-sim, kind="stable")[: self.quota // len(parts)]
+            out += [int(j) for j in top if sim[j] > 0]
+        return out
+
+
+class FollowedSource:
+    """Goods of the shops a user follows or is a member of, and goods carried by accounts they follow."""
+
+    name = FOLLOWED
+
+    def __init__(self, quota: int) -> None:
+        self.quota = quota
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
+        return [self._followed(int(u), prep)[: self.quota] if u >= 0 else [] for u in req.users]
+
+    @staticmethod
+    def _followed(u: int, prep: Prepared) -> list[int]:
+        p = prep.model.profiles
+        out: list[int] = []
+        accounts = p.follows.indices[p.follows.indptr[u] : p.follows.indptr[u + 1]]
+        shops = set(p.members.indices[p.members.indptr[u] : p.members.indptr[u + 1]].tolist())
+        official = prep.model.cat.shop_official
+        shops |= set(np.flatnonzero(np.isin(official, accounts)).tolist()) if len(accounts) else set()
+        for s in shops:
+            out += prep.shop_products.get(int(s), [])[:5]
+        for a in accounts.tolist():
+            out += prep.carried_by.get(a, [])[:5]
+        return out
+
+
+class NewSource:
+    """Per user, the new products most like what they engaged with (by content), or the busiest."""
+
+    name = NEW
+
+    def __init__(self, quota: int) -> None:
+        self.quota = quota
+
+    def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
+        m = prep.model
+        cat = m.cat
+        pool = np.flatnonzero(
+            (cat.created_ms > 0) & (cat.created_ms >= req.now - prep.config.new_days * DAY_MS)
+        )
+        if len(pool) > NEW_POOL:
+            pool = pool[np.argsort(-m.stats.recent[pool], kind="stable")[:NEW_POOL]]
+        if not len(pool):
+            return [[] for _ in req.users]
+        cached = prep.new_pool(pool)
+        content = m.retrievers.get("content")
+        if not isinstance(content, ContentFeatures) or cached.rows is None:
+            best = pool[cached.busiest[: self.quota]].tolist()
+            return [best for _ in req.users]
+        profile = req.history @ content.features
+        norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
+        profile = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile)
+        s = np.asarray((cached.rows @ profile.T).T.todense(), dtype=np.float32) + cached.tie[None, :]
+        return pool[top_n(s, self.quota)].tolist()
+
+
+def sources_for(prep: Prepared) -> list[CandidateSource]:
+    """The sources a config switches on, in the order their candidates are merged."""
+    cfg, m = prep.config, prep.model
+    out: list[CandidateSource] = [RetrieverSource(k, cfg.quota) for k in m.kinds]
+    trending = m.retrievers.get("trending")
+    if isinstance(trending, SegmentScores):
+        out.append(SegmentSource(trending, cfg.quota))
+    if cfg.recent_quota:
+        out.append(RecentSource(prep, cfg.recent_quota))
+    if cfg.followed_quota:
+        out.append(FollowedSource(cfg.followed_quota))
+    if cfg.new_quota:
+        out.append(NewSource(cfg.new_quota))
+    return out
+
+
+def gather(req: Request, prep: Prepared, sources: list[CandidateSource]) -> list[list[int]]:
+    """Every source's candidates merged per user (first finder first), each item's sources kept in
+    ``req.sources``; the retrievers' full lists stay in ``req.lists`` for the rank features."""
+    found = [src.candidates(req, prep) for src in sources]
+    for kind in prep.model.kinds:  # every retriever's list, also those with no quota here
+        if kind not in req.lists:
+            req.lists[kind] = retrieve(kind, req, prep)
+    req.sources = []
+    cands: list[list[int]] = []
+    for b in range(len(req.users)):
+        src: dict[int, list[str]] = {}
+        for source, lists in zip(sources, found, strict=True):
+            for j in lists[b]:
+                names = src.setdefault(int(j), [])
+                if source.name not in names:
+                    names.append(source.name)
+        req.sources.append(src)
+        cands.append(list(src))
+    return cands

@@ -1,0 +1,127 @@
+"""The feed as a use case: load the current model version (and follow newer ones as they are saved),
+serve a user's products or content with the online state, take in events as they happen."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from xingqu.errors import NotFoundError, UserError
+from xingqu.pipelines.feed import ContentItem, Feed, FeedItem, FeedTrace
+from xingqu.runtime import Runtime
+from xingqu.training import TrainedModel, load_trained, versions
+
+#: How often a service following the latest version looks for a newer one, in seconds.
+CHECK_EVERY_S = 2.0
+
+
+@dataclass(frozen=True)
+class Serving:
+    """One loaded model version and the feed over it (immutable; swapped whole on reload)."""
+
+    model: TrainedModel
+    feed: Feed
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+
+@dataclass
+class FeedResult:
+    """A user's feed and the model version that made it."""
+
+    user: str
+    version: str
+    items: list[FeedItem]
+
+
+class FeedService:
+    """Feeds from a model version over the runtime's store and online state. With ``version`` None it
+    follows the latest saved version: a newer one is loaded beside the serving one and swapped in
+    whole, so no request sees a half-loaded model."""
+
+    def __init__(self, runtime: Runtime, version: str | None = None) -> None:
+        self.runtime = runtime
+        self.pinned = version
+        self._serving: Serving | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def serving(self) -> Serving:
+        """The loaded model and feed, reloaded when a newer version has been saved since."""
+        current = self._serving
+        now = time.monotonic()
+        if current is not None and (self.pinned is not None or now - self._checked < CHECK_EVERY_S):
+            return current
+        with self._lock:
+            current = self._serving
+            self._checked = now
+            if current is not None and self.pinned is None:
+                found = versions(self.runtime.models_dir)
+                if not found or found[-1] == current.version:
+                    return current
+            if current is None or self.pinned is None:
+                self._serving = current = self._load()
+        return current
+
+    def _load(self) -> Serving:
+        model = load_trained(self.runtime.models_dir, self.pinned)
+        if model.feed is None:
+            raise UserError(f"model {model.version} has no feed; train again with this version of xingqu")
+        online = self.runtime.online
+        feed = Feed(model.feed, online.servability.servable, recent=online.recent)
+        gc.freeze()  # the model's long-lived object graphs stay out of later collections' walks
+        return Serving(model, feed)
+
+    def segments(self, serving: Serving, user: str) -> dict[str, tuple[str, str]]:
+        """How to describe ``user`` to the model: nothing for users it knows; a user registered after
+        training by their profile in the store; an id known nowhere is not found."""
+        m = serving.model.feed
+        assert m is not None
+        if user in m.user_segments or m.profiles.users.index.get(user) is not None:
+            return {}
+        row = self.runtime.store.user_profile(user)
+        if row is None:
+            raise NotFoundError(f"unknown user {user!r}: not in the store")
+        return {user: (row.get("crowd") or "", row.get("consumption_level") or "")}
+
+    def recommend(
+        self,
+        user: str,
+        n: int = 20,
+        *,
+        max_price: int | None = None,
+        categories: Iterable[str] | None = None,
+        brands: Iterable[str] | None = None,
+        explain: bool = True,
+        trace: FeedTrace | None = None,
+    ) -> FeedResult:
+        """The ranked feed of ``user`` (``max_price`` in fen)."""
+        s = self.serving()
+        items = s.feed.recommend(
+            user,
+            n,
+            max_price=max_price,
+            categories=categories,
+            brands=brands,
+            explain=explain,
+            segments=self.segments(s, user),
+            trace=trace,
+        )
+        return FeedResult(user, s.version, items)
+
+    def content(self, user: str, n: int = 10) -> tuple[str, list[ContentItem]]:
+        """Videos and live rooms for ``user``, with the model version."""
+        s = self.serving()
+        return s.version, s.feed.content(user, n, segments=self.segments(s, user))
+
+    def record(self, events: pa.Table) -> None:
+        """Events the store has accepted reach the online state: the next feed of every process that
+        shares it reflects them."""
+        self.runtime.online.recent.record(events)
