@@ -60,9 +60,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedMod
 def _feed(store: Store, model: TrainedModel, **config: object) -> Feed:
     """The feed as the embedded runtime serves it: servability and recent events from the store."""
     assert model.feed is not None
-    return Feed(
-        model.feed, store.servable_products, FeedConfig(**config), recent=StoreRecentEvents(store.events_since)
-    )
+    recent = StoreRecentEvents(store.events_since)
+    return Feed(model.feed, store.servable_products, FeedConfig(**config), recent=recent)
 
 
 def _users(model: TrainedModel, k: int = 40) -> list[str]:

@@ -15,10 +15,11 @@ from rich.table import Table
 from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_store, print_json
 from xingqu.errors import UserError
 from xingqu.governance import Decision, Screener, review
-from xingqu.governance.actions import reinstate, take_down
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
-from xingqu.governance.points import Standing, give_points, standing
+from xingqu.governance.points import Standing, standing
+from xingqu.runtime import Runtime
+from xingqu.services import governance
 from xingqu.store import Store
 
 
@@ -84,7 +85,7 @@ def takedown_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Take a product down (下架): out of every output from the next request on, audited."""
-    _status_change(take_down, product, reason, actor, db, json_out)
+    _status_change(governance.take_down, product, reason, actor, db, json_out)
 
 
 def reinstate_cmd(
@@ -95,7 +96,7 @@ def reinstate_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """List a taken-down or rejected product again, audited."""
-    _status_change(reinstate, product, reason, actor, db, json_out)
+    _status_change(governance.reinstate, product, reason, actor, db, json_out)
 
 
 def _status_change(
@@ -106,9 +107,7 @@ def _status_change(
     db: str | None,
     json_out: bool,
 ) -> None:
-    store = open_store(db)
-    store.require_ready()
-    change = action(store, product, reason=reason, actor=actor)
+    change = action(Runtime(db=db), product, reason=reason, actor=actor)
     if json_out:
         print_json(change)
     else:
@@ -201,9 +200,7 @@ def review_reject(
 
 
 def _resolve(listing: str, approve: bool, note: str, actor: str, db: str | None, json_out: bool) -> None:
-    store = open_store(db)
-    store.require_ready()
-    result = review.resolve(store, listing, approve, note=note, actor=actor)
+    result = governance.resolve_review(Runtime(db=db), listing, approve, note=note, actor=actor)
     if json_out:
         print_json(result)
     else:
@@ -228,10 +225,8 @@ def points_give(
     json_out: JsonOption = False,
 ) -> None:
     """Give a shop penalty points; reaching a threshold warns, restricts or suspends it (audited)."""
-    store = open_store(db)
-    store.require_ready()
-    result = give_points(
-        store, shop, violation, reason=reason, actor=actor, points=points, subject_id=product
+    result = governance.penalise(
+        Runtime(db=db), shop, violation, reason=reason, actor=actor, points=points, product_id=product
     )
     _print_standing(result, json_out)
 
