@@ -48,3 +48,7 @@ class Settings(BaseSettings):
         ge=60,
         description="How long a user's recent events stay in Redis after their last event.",
     )
+    redis_prefix: str = Field(
+        default="xingqu:",
+        description="Prefix of every Redis key, so that several deployments can share one Redis.",
+    )

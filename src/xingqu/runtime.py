@@ -37,7 +37,7 @@ class Runtime:
     @cached_property
     def online(self) -> OnlineState:
         """Recent events and servability: Redis when configured, else this process and the store."""
-        return OnlineState.build(self.settings, self.store)
+        return OnlineState.build(self.settings, self.store, self.settings.redis_prefix)
 
     def feed_service(self, version: str | None = None) -> Any:
         """The feed service of a model version (None: the latest, followed as new ones are saved)."""

@@ -26,7 +26,8 @@ class RecentEvent(NamedTuple):
 
 
 def events_of(table: pa.Table) -> dict[str, list[RecentEvent]]:
-    """Canonical event rows grouped by user (in row order), keeping those about a product."""
+    """Canonical event rows grouped by user (in row order), keeping those about a product or an order
+    (a refund may name only its order)."""
     if table.num_rows == 0:
         return {}
     ts = pc.cast(table["ts"], pa.int64()).to_pylist()
@@ -39,8 +40,8 @@ def events_of(table: pa.Table) -> dict[str, list[RecentEvent]]:
         table["order_id"].to_pylist(),
         strict=True,
     ):
-        if user and product:
-            out.setdefault(user, []).append(RecentEvent(int(t), kind, product, order))
+        if user and (product or order):
+            out.setdefault(user, []).append(RecentEvent(int(t), kind, product or "", order))
     return out
 
 

@@ -114,16 +114,17 @@ class Feed:
             out += self._serve(list(user_ids[lo : lo + BATCH]), n, filters, now_ms, explain, segments, trace)
         return out
 
-    def _request(
+    def request(
         self,
         user_ids: list[str],
-        n: int,
-        filters: Filters,
-        now_ms: int | None,
-        segments: Mapping[str, tuple[str, str]] | None,
+        n: int = 20,
+        filters: Filters | None = None,
+        now_ms: int | None = None,
+        segments: Mapping[str, tuple[str, str]] | None = None,
     ) -> Request:
-        """A request's inputs: profile indices, segments of unknown users, events since training, and
-        the history and profile rows those events move."""
+        """A request's inputs, as the stages see them: profile indices, segments of unknown users,
+        events since training, and the history and profile rows those events move."""
+        filters = filters or Filters()
         m = self.model
         users = np.asarray(m.profiles.users.lookup(np.array(user_ids, dtype=object)), dtype=np.int64)
         segs = {
@@ -161,7 +162,7 @@ class Feed:
         prep, cat = self.prepared, self.model.cat
         trace = trace if trace is not None else FeedTrace()
         t = time.perf_counter()
-        req = self._request(user_ids, n, filters, now_ms, segments)
+        req = self.request(user_ids, n, filters, now_ms, segments)
         t = trace.add("recent", t)
         cands = gather(req, prep, self._sources)
         t = trace.add("candidates", t)
@@ -241,7 +242,7 @@ class Feed:
         user, with rooms live now and followed creators boosted; content whose goods are all unservable
         is dropped."""
         m, cfg, prep = self.model, self.config, self.prepared
-        req = self._request([user_id], 1, Filters(), now_ms, segments)
+        req = self.request([user_id], 1, Filters(), now_ms, segments)
         now = req.now
         t = m.content
         if t is None or t.num_rows == 0:

@@ -1,0 +1,375 @@
+"""The serving core: each feed rule on its own, one loaded feed under many threads, online state shared
+through Redis by two processes, a newer model version picked up while serving, and unreachable parts
+reported as unavailable."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from test_cli import xingqu
+from xingqu.errors import UnavailableError
+from xingqu.features.profiles import DAY_MS
+from xingqu.ingest import import_path
+from xingqu.online import StoreRecentEvents
+from xingqu.online.state import OnlineState
+from xingqu.pipelines.feed import Feed, FeedConfig, Filters
+from xingqu.pipelines.feed.rules import (
+    AlreadyBought,
+    IgnoredViews,
+    PriceBand,
+    RequestFilter,
+    Reranker,
+    Servable,
+)
+from xingqu.runtime import Runtime
+from xingqu.services import governance
+from xingqu.sim.config import preset
+from xingqu.sim.run import simulate
+from xingqu.store import Store
+from xingqu.training import TrainedModel, train, versions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store, TrainedModel]:
+    """A simulated fortnight in an embedded store, trained once."""
+    root = tmp_path_factory.mktemp("serving")
+    simulate(preset("tiny", users=400, days=12), root / "m")
+    store = Store(f"sqlite:///{root / 's.db'}")
+    import_path(store, root / "m")
+    model = train(store, root / "models")
+    return root, store, model
+
+
+def _feed(store: Store, model: TrainedModel, **config: object) -> Feed:
+    assert model.feed is not None
+    return Feed(
+        model.feed, store.servable_products, FeedConfig(**config), StoreRecentEvents(store.events_since)
+    )
+
+
+def _events(rows: list[tuple[str, str, str, int, str | None]]) -> pa.Table:
+    """Canonical event columns the feed reads: user, type, product, time (ms), order."""
+    users, kinds, products, ts, orders = (list(c) for c in zip(*rows, strict=True))
+    return pa.table(
+        {
+            "user_id": users,
+            "event_type": kinds,
+            "product_id": products,
+            "ts": pa.array(ts, pa.int64()),
+            "order_id": pa.array(orders, pa.string()),
+        }
+    )
+
+
+def _copy_store(root: Path, dest: Path) -> str:
+    """A copy of the world's SQLite store (through SQLite's backup, write-ahead log included)."""
+    with sqlite3.connect(root / "s.db") as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    return f"sqlite:///{dest}"
+
+
+def _busy_user(model: TrainedModel) -> str:
+    assert model.feed is not None
+    return str(model.feed.profiles.users.ids[int(np.argmax(np.diff(model.history.indptr)))])
+
+
+# -- each rule alone ---------------------------------------------------------------------------
+
+
+def test_request_filter_keeps_only_what_was_asked(world: tuple[Path, Store, TrainedModel]) -> None:
+    _, store, model = world
+    feed = _feed(store, model)
+    prep, cat = feed.prepared, feed.model.cat
+    items = np.arange(len(prep.item_ids))
+    cap = int(np.nanmedian(cat.price))
+    req = feed.request([_busy_user(model)])
+    kept = RequestFilter(prep, Filters(max_price=cap)).apply(req, prep, 0, items)
+    assert 0 < len(kept) < len(items) and (cat.price[kept] <= cap).all()
+    assert set(items[cat.price <= cap].tolist()) == set(kept.tolist())
+    level = cat.categories[int(cat.level1[0])]
+    kept = RequestFilter(prep, Filters(categories=(level,))).apply(req, prep, 0, items)
+    assert len(kept) and all(cat.categories[int(c)] == level for c in cat.level1[kept])
+    brand = int(cat.brand[cat.brand >= 0][0])
+    kept = RequestFilter(prep, Filters(brands=(str(cat.brands.ids[brand]),))).apply(req, prep, 0, items)
+    assert len(kept) and (cat.brand[kept] == brand).all()
+
+
+def test_already_bought_holds_durables_and_consumables_until_their_interval(
+    world: tuple[Path, Store, TrainedModel],
+) -> None:
+    _, store, model = world
+    assert model.feed is not None
+    cat = model.feed.cat
+    durable, consumable = (int(np.flatnonzero(cat.level1 == c)[0]) for c in (0, 1))
+    interval = np.full(len(cat.categories), np.inf)
+    interval[1] = 10.0  # category 1 is bought again every 10 days; category 0 once
+    m = replace(model.feed, stats=replace(model.feed.stats, repurchase_days=interval))
+    ids = m.cat.items.ids
+    user = _busy_user(model)
+    now = m.trained_until_ms + 1_000
+    feed = Feed(m, store.servable_products, FeedConfig())
+    feed.observe(
+        _events(
+            [(user, "pay", str(ids[durable]), now, "o-d"), (user, "pay", str(ids[consumable]), now, "o-c")]
+        )
+    )
+    items = np.array([durable, consumable])
+    rule = AlreadyBought()
+    assert rule.apply(feed.request([user], now_ms=now), feed.prepared, 0, items).tolist() == []
+    later = feed.request([user], now_ms=now + 11 * DAY_MS)
+    assert rule.apply(later, feed.prepared, 0, items).tolist() == [consumable]
+    refunded = Feed(m, store.servable_products, FeedConfig())
+    refunded.observe(
+        _events([(user, "pay", str(ids[durable]), now, "o-r"), (user, "refund", None, now + 5, "o-r")])
+    )
+    assert rule.apply(refunded.request([user], now_ms=now), refunded.prepared, 0, items[:1]).tolist() == [
+        durable
+    ]
+
+
+def test_ignored_products_leave_unless_clicked(world: tuple[Path, Store, TrainedModel]) -> None:
+    _, store, model = world
+    m = model.feed
+    assert m is not None
+    user = "u-never-seen"
+    feed = Feed(m, store.servable_products, FeedConfig())
+    prep = feed.prepared
+    a, b = str(prep.item_ids[0]), str(prep.item_ids[1])
+    t = m.trained_until_ms + 1
+    feed.observe(_events([(user, "impression", a, t + k, None) for k in range(3)]))
+    feed.observe(
+        _events([(user, "impression", b, t + k, None) for k in range(3)] + [(user, "click", b, t + 9, None)])
+    )
+    rule = IgnoredViews(3)
+    assert rule.apply(feed.request([user]), prep, 0, np.array([0, 1])).tolist() == [1]
+    assert IgnoredViews(4).apply(feed.request([user]), prep, 0, np.array([0, 1])).tolist() == [0, 1]
+
+
+def test_price_band_keeps_the_band_and_fills_from_the_nearest(
+    world: tuple[Path, Store, TrainedModel],
+) -> None:
+    _, store, model = world
+    feed = _feed(store, model)
+    prep, cat = feed.prepared, feed.model.cat
+    items = np.flatnonzero(cat.level1 >= 0)
+    req = feed.request([_busy_user(model)], n=5)
+    assert req.rows is not None
+    mu = req.rows.price_mu[0, cat.level1[items]]
+    z = np.abs(cat.log_price[items] - mu) / max(float(req.rows.price_sd[0]), 0.05)
+    kept = PriceBand(1.0).apply(req, prep, 0, items)
+    assert set(kept.tolist()) == set(items[z <= 1.0].tolist())
+    tight = PriceBand(1e-6).apply(req, prep, 0, items)  # almost none inside: the 5 nearest fill up
+    assert sorted(tight.tolist()) == sorted(items[np.argsort(z, kind="stable")[:5]].tolist())
+
+
+def test_servable_asks_best_first_and_drops_what_may_not_be_shown(
+    world: tuple[Path, Store, TrainedModel],
+) -> None:
+    _, _, model = world
+    m = model.feed
+    assert m is not None
+    ids = m.cat.items.ids
+    asked: list[list[str]] = []
+    banned = {str(ids[3])}
+
+    def servable(products: list[str]) -> set[str]:
+        asked.append(products)
+        return set(products) - banned
+
+    rule = Servable(servable, ids)
+    items = np.arange(200)[None, :]
+    scores = -np.arange(200, dtype=np.float64)[None, :]
+    done = rule.check(items, scores, 5, np.zeros(items.shape, bool))
+    assert scores[0, 3] == -np.inf and np.isfinite(scores[0, :3]).all()
+    assert done[0, :40].all() and not done[0, 40:].any()  # only the best-ranked were asked about
+    assert len(asked) == 1 and set(asked[0]) == {str(i) for i in ids[:40]}
+
+
+def test_reranker_caps_categories_and_shops_and_keeps_new_slots(
+    world: tuple[Path, Store, TrainedModel],
+) -> None:
+    _, store, model = world
+    m = model.feed
+    assert m is not None
+    feed = Feed(m, store.servable_products, FeedConfig(max_category_share=0.3, max_per_shop=1, new_share=0.2))
+    prep = feed.prepared
+    items = np.flatnonzero(m.cat.level1 >= 0)[:300]
+    scores = np.linspace(1, 0, len(items))
+    is_new = np.zeros(len(items), bool)
+    is_new[[150, 200]] = True  # two low-ranked new products
+    final = Reranker(prep, Servable(lambda p: set(p), prep.item_ids)).assemble(
+        items, scores, np.ones(len(items), bool), is_new, 10
+    )
+    chosen = items[final]
+    assert len(final) == 10
+    assert max(Counter(m.cat.level1[chosen].tolist()).values()) <= 3
+    assert max(Counter(m.cat.shop[chosen].tolist()).values()) <= 1 or len(set(m.cat.shop[items])) < 10
+    assert {final[2], final[7]} == {150, 200}  # the 保量 slots at evenly spread positions
+
+
+# -- concurrency, shared online state, hot reload, unavailable parts ---------------------------
+
+
+def test_one_feed_serves_eight_threads_as_it_serves_one(world: tuple[Path, Store, TrainedModel]) -> None:
+    _, store, model = world
+    feed = _feed(store, model)
+    assert model.feed is not None
+    users = model.feed.profiles.users.ids[:64].tolist()
+    want = {u: [(i.product_id, i.reasons) for i in feed.recommend(u, 10)] for u in users}
+    got: dict[str, list[tuple[str, list[str]]]] = {}
+    errors: list[BaseException] = []
+
+    def work(part: list[str]) -> None:
+        try:
+            for _ in range(2):
+                for u in part:
+                    got[u] = [(i.product_id, i.reasons) for i in feed.recommend(u, 10)]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(users[k::8],)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == want
+
+
+SERVER = """
+import json, sys
+from xingqu.runtime import Runtime
+service = Runtime().feed_service()
+print("ready", flush=True)
+for line in sys.stdin:
+    items = service.recommend(line.strip(), 20).items
+    print(json.dumps([i.product_id for i in items]), flush=True)
+"""
+
+
+@pytest.mark.redis
+def test_two_processes_share_recent_events_and_takedowns_through_redis(
+    world: tuple[Path, Store, TrainedModel], redis_url: str, tmp_path: Path
+) -> None:
+    root, _, model = world
+    db = _copy_store(root, tmp_path / "s.db")
+    prefix = f"xingqu-test-{uuid.uuid4().hex[:8]}:"
+    env = {
+        **os.environ,
+        "XINGQU_DB": db,
+        "XINGQU_MODELS_DIR": str(root / "models"),
+        "XINGQU_REDIS": redis_url,
+        "XINGQU_REDIS_PREFIX": prefix,
+    }
+    other = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "ready"
+
+        def ask(user: str) -> list[str]:
+            other.stdin.write(user + "\n")  # type: ignore[union-attr]
+            other.stdin.flush()  # type: ignore[union-attr]
+            return json.loads(other.stdout.readline())  # type: ignore[union-attr]
+
+        here = Runtime(db=db, models_dir=str(root / "models"), redis=redis_url, redis_prefix=prefix)
+        service = here.feed_service()
+        m = service.serving().model.feed
+        assert m is not None
+        user = _busy_user(model)
+        before = ask(user)
+        assert before == [i.product_id for i in service.recommend(user, 20).items]
+        # clicks recorded in this process (in Redis only, not in the store) move the other's next feed
+        level = m.cat.level1
+        own = Counter(level[m.cat.items.index[p]] for p in before)
+        sizes = Counter(level.tolist())
+        target = min((c for c in sizes if c >= 0 and sizes[c] >= 10), key=lambda c: (own[c], -sizes[c]))
+        clicked = m.cat.items.ids[next(j for j in np.argsort(-m.stats.recent).tolist() if level[j] == target)]
+        t = m.trained_until_ms + 60_000
+        service.record(_events([(user, "click", str(clicked), t + k, None) for k in range(3)]))
+        after = ask(user)
+        assert after != before
+        assert sum(level[m.cat.items.index[p]] == target for p in after) > own[target]
+        assert after == [i.product_id for i in service.recommend(user, 20).items]
+        # a takedown through this process leaves the other's next feed
+        gone = after[0]
+        governance.take_down(here, gone, reason="test: counterfeit", actor="test")
+        assert gone not in ask(user)
+        governance.reinstate(here, gone, reason="test: cleared", actor="test")
+        assert gone in ask(user)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_newer_version_is_served_without_a_failed_request(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _, model = world
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    monkeypatch.setattr("xingqu.services.feed.CHECK_EVERY_S", 0.05)
+    runtime = Runtime(db=_copy_store(root, tmp_path / "s.db"), models_dir=str(models))
+    service = runtime.feed_service()
+    user = _busy_user(model)
+    first = service.recommend(user, 10).version
+    seen: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(service.recommend(user, 10).version)
+            except BaseException as exc:
+                errors.append(exc)
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        newer = first + "-z"  # later in version order; published whole by a rename
+        shutil.copytree(models / first, models / ".incoming")
+        (models / ".incoming").rename(models / newer)
+        deadline = time.monotonic() + 60
+        while (not seen or seen[-1] != newer) and time.monotonic() < deadline:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    assert versions(models)[-1] == newer
+    assert not errors and seen[0] == first and seen[-1] == newer
+    assert seen.index(newer) > 0 and set(seen) == {first, newer}
+
+
+def test_unreachable_redis_is_unavailable_not_a_traceback(world: tuple[Path, Store, TrainedModel]) -> None:
+    root, _, model = world
+    runtime = Runtime(
+        db=f"sqlite:///{root / 's.db'}", models_dir=str(root / "models"), redis="redis://127.0.0.1:1/0"
+    )
+    with pytest.raises(UnavailableError, match=r"Redis at redis://127\.0\.0\.1:1/0 cannot be reached"):
+        OnlineState.build(runtime.settings, runtime.store)
+    env_db = f"sqlite:///{root / 's.db'}"
+    os.environ["XINGQU_REDIS"] = "redis://127.0.0.1:1/0"
+    try:
+        r = xingqu("recommend", _busy_user(model), "--models-dir", str(root / "models"), db=env_db)
+    finally:
+        del os.environ["XINGQU_REDIS"]
+    assert r.returncode == 3, r.stderr
+    assert "cannot be reached" in r.stderr and "Traceback" not in r.stderr
