@@ -142,13 +142,15 @@ def bad_values(f: FieldSpec) -> st.SearchStrategy[Any]:
             opts.append(st.integers(max_value=int(f.min or 0) - 1, min_value=-(10**9)))
         if f.max is not None:
             opts.append(st.integers(min_value=int(f.max) + 1, max_value=10**9))
+        opts.append(st.integers(min_value=10**12 + 1, max_value=10**18))  # beyond the domain's maxima
         return st.one_of(*opts)
     if t is FieldType.FLOAT:
         opts = [st.sampled_from(["nan", "inf", "-inf", "1,5", "一点五", "--1"])]
         if f.min is not None:
             opts.append(st.floats(max_value=f.min - 0.01, min_value=-1e6))
         if f.max is not None:
-            opts.append(st.floats(min_value=f.max + 0.01, max_value=1e6))
+            opts.append(st.floats(min_value=f.max + 0.01, max_value=max(1e6, f.max * 2)))
+        opts.append(st.floats(min_value=1.01e12, max_value=1e300))  # beyond the domain's largest number
         return st.one_of(*opts)
     if t is FieldType.BOOL:
         return st.sampled_from(["maybe", "2", "是", "truthy", "nope"])
@@ -165,6 +167,10 @@ def bad_values(f: FieldSpec) -> st.SearchStrategy[Any]:
                     "2026/05/01 10:00",
                     "1714000000",
                     "2026-05-01T25:00:00Z",
+                    "9999-12-31T00:00:00Z",  # outside the plausible window
+                    "0001-01-01T00:00:00+00:00",
+                    "1999-12-31T23:59:59Z",
+                    "2999-01-01T00:00:00+08:00",
                 ]
             ),
         )
@@ -265,7 +271,7 @@ cn_text = st.text(
     price=st.integers(0, 10**12),
     tags=st.lists(st.from_regex(r"[a-z\u4e00-\u9fa5]{1,6}", fullmatch=True), max_size=4),
     stamp=st.datetimes(
-        min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        min_value=datetime(2000, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC)
     ),
     rate=st.floats(0, 1),
 )

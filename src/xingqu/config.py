@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xingqu.domain.records import EARLIEST_TIME, FUTURE_TOLERANCE, TimeWindow
 
 DEFAULT_DB_URL = "sqlite:///./xingqu-data/xingqu.db"
 
@@ -52,3 +56,26 @@ class Settings(BaseSettings):
         default="xingqu:",
         description="Prefix of every Redis key, so that several deployments can share one Redis.",
     )
+    earliest_time: datetime = Field(
+        default=EARLIEST_TIME,
+        description="Earliest time any record may carry (ISO 8601 with a zone); older ones are refused.",
+    )
+    future_tolerance_s: float = Field(
+        default=FUTURE_TOLERANCE.total_seconds(),
+        ge=0,
+        le=366 * 86_400,
+        description="How far past the current time a record's time may lie, in seconds.",
+    )
+    min_group_size: int = Field(
+        default=30,
+        ge=2,
+        description="Smallest group a portrait or audience describes: the platform's privacy floor. A "
+        "caller may ask for a larger minimum, never a smaller one.",
+    )
+
+    def time_window(self) -> TimeWindow:
+        """The window of plausible record times right now."""
+        earliest = self.earliest_time
+        if earliest.tzinfo is None:
+            earliest = earliest.replace(tzinfo=UTC)
+        return TimeWindow.around_now(earliest, timedelta(seconds=self.future_tolerance_s))

@@ -9,6 +9,8 @@ EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+#: A service xingqu needs (the store's server, Redis) cannot be reached: retry later (HTTP 503).
+EXIT_UNAVAILABLE = 3
 
 
 class XingquError(Exception):
@@ -49,16 +51,16 @@ class ForbiddenError(UserError):
     kind = "forbidden"
 
 
-class UnavailableError(XingquError):
-    """A part xingqu depends on (the store's server, Redis) cannot be reached now; nothing was
-    changed, and the same request may succeed later."""
-
-    exit_code = EXIT_INTERNAL
-    kind = "unavailable"
-
-
 class StoreError(UserError):
     """The store cannot be opened or is not in a usable state (missing schema, newer version...)."""
+
+
+class UnavailableError(XingquError):
+    """A service xingqu needs (a PostgreSQL server, Redis) does not answer: nothing is wrong with the
+    request, it may succeed later (exit 3, HTTP 503); the message names the service, one line."""
+
+    exit_code = EXIT_UNAVAILABLE
+    kind = "unavailable"
 
 
 class MissingDependencyError(UserError):

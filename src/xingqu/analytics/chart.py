@@ -11,12 +11,18 @@ matplotlib.use("Agg")  # files only; no display needed
 
 import matplotlib.pyplot as plt
 
+from xingqu.outputs import check_output_file, replacing
+
+#: The file types a chart can be written as.
+CHART_SUFFIXES = (".png", ".svg")
+
 
 def line_chart(
     path: Path | str, title: str, periods: Sequence[str], series: dict[str, Sequence[float]], ylabel: str
 ) -> Path:
     """Write a line chart of each series over ``periods`` to ``path`` (.png or .svg)."""
     path = Path(path)
+    check_output_file(path, "chart", CHART_SUFFIXES)
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
     for name, values in series.items():
         ax.plot(list(periods), list(values), marker="o", linewidth=1.6, markersize=3, label=name)
@@ -33,6 +39,7 @@ def line_chart(
         fontsize=8,
     )
     fig.tight_layout()
-    fig.savefig(path)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lower().lstrip("."))
     plt.close(fig)
     return path

@@ -34,9 +34,15 @@ def wide_console(min_width: int) -> Console:
     return Console(width=max(console.width, min_width))
 
 
-def open_store(db: str | None) -> Store:
-    """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file."""
-    return Store.open(db, settings=Settings())
+def open_store(db: str | None, *, ready: bool = True) -> Store:
+    """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file.
+
+    With ``ready`` (every command but ``init`` and ``import``) the store must hold the current schema:
+    a missing, older, newer or damaged one is refused before any work starts."""
+    store = Store.open(db, settings=Settings())
+    if ready:
+        store.require_ready()
+    return store
 
 
 def print_json(data: Any) -> None:

@@ -27,7 +27,7 @@ from xingqu.store.migrations import LATEST_VERSION
 
 def init(db: DbOption = None, json_out: JsonOption = False, quiet: QuietOption = False) -> None:
     """Create the store's schema, or migrate an older one. Safe to run again."""
-    store = open_store(db)
+    store = open_store(db, ready=False)
     version = store.init()
     if json_out:
         print_json({"store": repr(store), "schema_version": version})
@@ -59,7 +59,7 @@ def import_(
     quiet: QuietOption = False,
 ) -> None:
     """Import CSV/TSV, JSON Lines or Parquet: all rows or none, events deduplicated by event_id."""
-    store = open_store(db)
+    store = open_store(db, ready=False)
     with file_progress(not (quiet or json_out)) as progress:
         report = import_path(
             store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -13,11 +14,13 @@ import typer
 from rich.table import Table
 
 from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_store, print_json
-from xingqu.errors import UserError
+from xingqu.errors import NotFoundError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.context import ScreeningContext
+from xingqu.governance.listing_file import read_listings
 from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
 from xingqu.governance.points import Standing, standing
+from xingqu.outputs import check_output_file, writing_text
 from xingqu.runtime import Runtime
 from xingqu.services import governance
 from xingqu.store import Store
@@ -39,31 +42,21 @@ def screen_cmd(
     db: DbOption = None,
 ) -> None:
     """Screen listings: one JSON line per listing with its decision (approve/review/reject) and reasons."""
+    if out is not None:
+        check_output_file(out, "--out")
     screener = Screener.from_file(rules) if rules else Screener.default()
     store = Store.open(db)
     if not path.exists():
-        raise UserError(f"{path}: no such file")
+        raise NotFoundError(f"{path}: no such file")
     context = ScreeningContext.from_store(store, screener)
-    fh = out.open("w", encoding="utf-8") if out else sys.stdout
     to_queue: list[tuple[Decision, dict[str, object]]] = []
-    try:
-        with path.open(encoding="utf-8") as src:
-            for lineno, line in enumerate(src, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    listing = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path}, line {lineno}: not valid JSON: {exc.msg}") from None
-                if not isinstance(listing, dict):
-                    raise UserError(f"{path}, line {lineno}: each line must be a JSON object")
-                decision = context.screen(listing)
-                if queue and decision.decision == "review":
-                    to_queue.append((decision, listing))
-                fh.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
-    finally:
-        if out:
-            fh.close()
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(writing_text(out)) if out else sys.stdout
+        for _lineno, listing in read_listings(path):
+            decision = context.screen(listing)
+            if queue and decision.decision == "review":
+                to_queue.append((decision, listing))
+            fh.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
     if queue:
         store.init()
         err_console.print(f"{review.enqueue(store, to_queue):,} listings queued for review")

@@ -24,6 +24,7 @@ from xingqu.config import Settings
 from xingqu.dataset import interactions_from_store, load_dataset, read_interactions, temporal_split
 from xingqu.errors import UserError
 from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
+from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.similar import bought_together, similar_products
 from xingqu.training import TrainedModel, load_trained, train
 
@@ -137,6 +138,9 @@ def evaluate_cmd(
 ) -> None:
     """Compare models on a per-user temporal hold-out (last 20 %), each tuned on validation only."""
     cols = {"user": user_col, "item": item_col, "time": time_col, "weight": rating_col, "event": event_col}
+    for path, option in ((save_recs, "--save-recs"), (out, "--out")):
+        if path is not None:
+            check_output_file(path, option)
     base = None
     if train_file or test_file:
         if not (train_file and test_file) or data:
@@ -158,7 +162,8 @@ def evaluate_cmd(
     if save_recs is not None:
         write_recs(report, recs_model, test_i.users, save_recs)
     if out is not None:
-        out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+        with writing_text(out) as fh:
+            fh.write(json.dumps(report.to_dict(), indent=1))
     if json_out:
         print_json(report.to_dict())
     else:
@@ -173,7 +178,7 @@ def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path
     idx = data.users.lookup(users)
     model = report.models[name]
     recs = model.recommend(idx, data.history(model.history_half_life)[idx], 100)
-    with path.open("w", encoding="utf-8") as fh:
+    with writing_text(path) as fh:
         for u, row in zip(users, recs, strict=True):
             fh.write(
                 json.dumps({"user": u, "items": data.items.ids[row].tolist()}, ensure_ascii=False) + "\n"

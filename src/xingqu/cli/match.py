@@ -16,6 +16,7 @@ from xingqu.errors import NotFoundError, UserError
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables
 from xingqu.features.portraits import AUDIENCES, MIN_COUNT, Portrait, Portraits
+from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
 from xingqu.training import load_trained
 
@@ -40,14 +41,6 @@ def parse_target(specs: list[str]) -> dict[str, list[str]]:
             raise UserError(f"--target {spec!r}: expected DIMENSION=VALUE[,VALUE…]")
         out.setdefault(dim.strip(), []).extend(v for v in parts if v not in out.get(dim.strip(), []))
     return out
-
-
-def _writable(path: Path) -> Path:
-    try:
-        path.touch()
-    except OSError as exc:
-        raise UserError(f"--out {path}: cannot be written ({exc.strerror})") from exc
-    return path
 
 
 def print_portrait(p: Portrait, top: int = 5) -> None:
@@ -119,8 +112,8 @@ def audience_cmd(
     kind, key = given[0]
     if lookalike_n is not None and top_pct is not None:
         raise UserError("give --lookalike N or --top-pct X, not both")
-    if out is not None and not out.parent.is_dir():
-        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    if out is not None:
+        check_output_file(out, "--out")
     seed_users = None
     if seeds is not None:
         try:
@@ -145,7 +138,7 @@ def audience_cmd(
         )
         result["lookalike"] = {k: v for k, v in look.to_dict().items() if k != "users"}
         if out is not None:
-            with _writable(out).open("w", encoding="utf-8") as fh:
+            with writing_text(out) as fh:
                 for u, s, p in zip(look.users, look.scores, look.propensity, strict=True):
                     fh.write(json.dumps({"user": u, "score": round(s, 4), "propensity": round(p, 4)}) + "\n")
             result["lookalike"]["out"] = str(out)  # type: ignore[index]

@@ -13,6 +13,7 @@ from rich.table import Table
 from xingqu.cli.common import DbOption, JsonOption, console, print_json
 from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
+from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
 from xingqu.runtime import Runtime
 from xingqu.store import Store
@@ -48,6 +49,8 @@ def recommend_cmd(
         raise UserError("give a USER, or --all-users with --out (not both)")
     if all_users and out is None:
         raise UserError("--all-users writes JSON lines: give --out FILE")
+    if out is not None:
+        check_output_file(out, "--out")
     runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
     service = runtime.feed_service(version)
     serving = service.serving()
@@ -58,7 +61,7 @@ def recommend_cmd(
         assert model.feed is not None and out is not None
         ids = model.feed.profiles.users.ids.tolist()
         written = 0
-        with out.open("w", encoding="utf-8") as fh:
+        with writing_text(out) as fh:
             for lo in range(0, len(ids), 512):
                 chunk = ids[lo : lo + 512]
                 for u, items in zip(chunk, feed.recommend_many(chunk, n, **filters), strict=True):

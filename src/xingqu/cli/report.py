@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import sys
 from pathlib import Path
@@ -13,13 +14,14 @@ from rich.table import Table
 
 from xingqu.analytics import gmv_report, load_orders
 from xingqu.analytics.channels import channel_growth, private_domain_share
-from xingqu.analytics.chart import line_chart
+from xingqu.analytics.chart import CHART_SUFFIXES, line_chart
 from xingqu.analytics.compass import compass_page
 from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
 from xingqu.analytics.gmv import SLICES, GmvSummary, period_of
 from xingqu.analytics.live import live_sessions
 from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
+from xingqu.outputs import check_output_file, writing_text
 
 report_app = typer.Typer(
     help="Reports: GMV and quality GMV (more reports build on the same order facts).", no_args_is_help=True
@@ -50,6 +52,9 @@ def gmv_cmd(
         raise typer.BadParameter("use day, week or month", param_hint="--period")
     if by is not None and by not in SLICES:
         raise typer.BadParameter(f"use one of {', '.join(SLICES)}", param_hint="--by")
+    check_csv(csv_out)
+    if chart is not None:
+        check_output_file(chart, "--chart", CHART_SUFFIXES)
     store = open_store(db)
     store.require_ready()
     rows, total = gmv_report(store, period, by, shop, top=top)  # type: ignore[arg-type]
@@ -116,6 +121,7 @@ def _emit(
     extra: dict[str, object] | None = None,
 ) -> None:
     """Rows as a Rich table, CSV (file or '-') or JSON: the shared tail of every report."""
+    check_csv(csv_out)
     if csv_out is not None:
         _write_csv(rows, csv_out)
     if json_out:
@@ -137,13 +143,18 @@ def _emit(
 
 
 def _write_csv(rows: list[dict[str, object]], csv_out: Path) -> None:
-    """Rows as CSV into a file, or to standard output for '-'."""
-    fh = sys.stdout if str(csv_out) == "-" else csv_out.open("w", newline="", encoding="utf-8")
-    writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
-    writer.writeheader()
-    writer.writerows(rows)
-    if fh is not sys.stdout:
-        fh.close()
+    """Rows as CSV into a file (replaced whole, only once written), or to standard output for '-'."""
+    with contextlib.ExitStack() as stack:
+        fh = sys.stdout if str(csv_out) == "-" else stack.enter_context(writing_text(csv_out, newline=""))
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def check_csv(csv_out: Path | None) -> None:
+    """Refuse an unwritable --csv before the report is computed."""
+    if csv_out is not None and str(csv_out) != "-":
+        check_output_file(csv_out, "--csv")
 
 
 def _cell(name: str, v: object) -> str:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from xingqu.cli.common import JsonOption, QuietOption, console, err_console, print_json, wide_console
 from xingqu.errors import ConfigError
+from xingqu.outputs import check_output_file, check_output_folder, writing_text
 from xingqu.sim.ab import BUILTIN, METRICS, ABReport, run_ab
 from xingqu.sim.config import PRESETS, SimConfig, preset
 from xingqu.sim.run import SimReport, simulate
@@ -74,6 +75,7 @@ def simulate_cmd(
     quiet: QuietOption = False,
 ) -> None:
     """Simulate a marketplace and write it in xingqu's import formats, with its ground truth apart."""
+    check_output_folder(out, "--out")
     cfg = _config(preset_name, users=users, products=products, creators=creators, days=days, seed=seed)
     report = run_simulation(cfg, out, not (quiet or json_out))
     if json_out:
@@ -124,6 +126,8 @@ def ab_cmd(
     unknown = [n for n in names if n not in BUILTIN]
     if unknown:
         raise ConfigError(f"unknown policy {', '.join(unknown)}; choose from {', '.join(BUILTIN)}")
+    if out is not None:
+        check_output_file(out, "--out")
     cfg = _config(preset_name, seed=seed)
     with _progress(not json_out, "seeds") as bar:
         task = bar.add_task("seeds", total=seeds)
@@ -138,7 +142,8 @@ def ab_cmd(
     if out is not None:
         import json
 
-        out.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+        with writing_text(out) as fh:
+            fh.write(json.dumps(report.to_dict(), indent=1))
     if json_out:
         print_json(report.to_dict())
     else:

@@ -11,6 +11,7 @@ Unix epoch; tags are lists of strings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from xingqu.domain.vocab import (
@@ -31,9 +32,60 @@ from xingqu.domain.vocab import (
     ShopType,
     Surface,
 )
+from xingqu.errors import NotFoundError
 
 #: Longest id accepted anywhere; longer ids are almost always a column mix-up.
 MAX_ID_LENGTH = 128
+
+# -- domain bounds: what any reader (CSV, JSON Lines, Parquet) and the API accept, declared once --------
+
+#: Longest free text (title, description, name) in characters, in every format alike.
+MAX_TEXT_LENGTH = 20_000
+#: Most tags in one tags field, and the longest tags cell as written (JSON array or 'a|b|c').
+MAX_TAGS = 200
+#: Longest record as read (one JSON line, one CSV field) in bytes: beyond it a row is refused unparsed,
+#: so that one enormous line costs neither minutes nor gigabytes.
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+#: Largest amount of money, in fen: 10^12 fen is 10 billion yuan. Sums of many such values still fit
+#: a 64-bit integer, so every rollup stays exact.
+MAX_MONEY = 10**12
+#: Largest whole number in any other integer field (counts, stock, seconds, positions).
+MAX_INT = 10**12
+#: Largest quantity of one order line.
+MAX_QUANTITY = 1_000_000
+#: Largest plain number (watch seconds, scores); NaN and infinities are refused.
+MAX_FLOAT = 1e12
+#: Earliest time accepted (default of ``Settings.earliest_time``): older dates are typing mistakes.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far past now a time may lie (default of ``Settings.future_tolerance_s``): clocks differ a little,
+#: but an event dated 2999 would end every "last N days" window in the future.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The plausible window of stored times, in UTC milliseconds since the epoch (both ends included)."""
+
+    earliest_ms: int
+    latest_ms: int
+
+    @classmethod
+    def around_now(
+        cls, earliest: datetime = EARLIEST_TIME, tolerance: timedelta = FUTURE_TOLERANCE
+    ) -> TimeWindow:
+        """From ``earliest`` to now plus ``tolerance``."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        latest = datetime.now(UTC) + tolerance
+        return cls(
+            (earliest - epoch) // timedelta(milliseconds=1), (latest - epoch) // timedelta(milliseconds=1)
+        )
+
+    def describe(self) -> str:
+        """The window in words, for error messages."""
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        lo = datetime.fromtimestamp(self.earliest_ms / 1000, UTC).strftime(fmt)
+        hi = datetime.fromtimestamp(self.latest_ms / 1000, UTC).strftime(fmt)
+        return f"between {lo} and {hi}"
 
 
 class FieldType(StrEnum):
@@ -277,10 +329,10 @@ EVENTS = KindSpec(
         _f("creator_id", ID, ref="creators"),
         _f("shop_id", ID, ref="shops"),
         _f("order_id", ID),
-        _f("quantity", INT, min=1),
+        _f("quantity", INT, min=1, max=MAX_QUANTITY),
         _f("amount", MONEY, doc="order, paid or refunded amount in fen"),
         _f("position", INT, min=0, doc="rank of an impression in its list"),
-        _f("watch_s", FLOAT, min=0, doc="watch time of a play or a live visit"),
+        _f("watch_s", FLOAT, min=0, max=366 * 86_400, doc="watch time of a play or a live visit"),
         _f("refund_reason", ENUM, enum=RefundReason),
         _f("rating", INT, min=1, max=5),
         _f("referrer_id", ID, ref="users", doc="who shared, for referral events"),
@@ -310,9 +362,16 @@ KINDS: dict[str, KindSpec] = {
 IMPORT_ORDER: tuple[str, ...] = tuple(KINDS)
 
 
+class UnknownKindError(NotFoundError, KeyError):
+    """A kind name that is not one of ``KINDS`` (exit 1 in the CLI, a KeyError to lookups)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def kind_spec(name: str) -> KindSpec:
-    """The spec of a kind by name, or a KeyError listing the known kinds."""
+    """The spec of a kind by name, or an ``UnknownKindError`` listing the known kinds."""
     try:
         return KINDS[name]
     except KeyError:
-        raise KeyError(f"unknown kind {name!r}; known kinds: {', '.join(KINDS)}") from None
+        raise UnknownKindError(f"unknown kind {name!r}; known kinds: {', '.join(KINDS)}") from None

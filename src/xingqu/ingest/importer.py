@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from xingqu.config import Settings
-from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, kind_spec
+from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, TimeWindow, kind_spec
 from xingqu.errors import NotFoundError, RowError, UserError, ValidationFailed
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.intake import record_screening, screen_products
@@ -33,6 +33,7 @@ from xingqu.ingest.readers import (
     read_batches,
 )
 from xingqu.ingest.validate import Checked, validate_batch
+from xingqu.outputs import OutputPathError, check_output_file
 from xingqu.store import Store
 from xingqu.store.convert import to_storage
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
@@ -192,8 +193,10 @@ class _Rejects:
 
     def write(self, raw: RawBatch, positions: list[int], errors: list[RowError]) -> None:
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self._partial.open("w", encoding="utf-8")
+            try:
+                self._fh = self._partial.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise OutputPathError(f"--rejects {self.path}: cannot be written ({exc.strerror})") from None
         by_row: dict[int | None, list[RowError]] = {}
         for e in errors:
             by_row.setdefault(e.row, []).append(e)
@@ -268,6 +271,7 @@ class _Prepared:
     encoded: Any
     partial: Partial | None  # this batch's contribution to the event rollups, all rows counted
     flagged: list[tuple[Decision, dict[str, Any]]] = field(default_factory=list)  # screened, not approved
+    repeats: int = 0  # rows of a non-event kind whose key came again later in the batch (the last wins)
 
 
 _DONE = object()
@@ -282,6 +286,7 @@ def _pipeline(
     stop: threading.Event,
     rollups: RollupBuilder | None,
     screening: ScreeningContext | None = None,
+    window: TimeWindow | None = None,
 ) -> Iterator[_Prepared]:
     """Read, validate and encode a file's batches on a worker thread, one or two batches ahead.
 
@@ -306,15 +311,21 @@ def _pipeline(
     def produce() -> None:
         try:
             for raw in read_batches(file, spec, batch_rows):
-                checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known)
+                try:
+                    checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known, window)
+                except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
+                    where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
+                    raise FileError(f"{file}, {where}: cannot read the values ({exc})") from None
                 records = _dedupe(spec, checked.records)
+                repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
                 flagged: list[tuple[Decision, dict[str, Any]]] = []
                 if screening is not None:
                     records, flagged = screen_products(screening, records)
                 storage = to_storage(spec.name, records)
                 encoded = store.prepare_storage(spec.name, storage)
                 partial = rollups.partial(storage) if rollups is not None else None
-                if not hand_over(_Prepared(raw, checked, records, storage, encoded, partial, flagged)):
+                prepared = _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
+                if not hand_over(prepared):
                     return
             hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
@@ -371,6 +382,7 @@ class _Run:
     stop: threading.Event = field(default_factory=threading.Event)
     lookups: Lookups | None = None
     screener: Screener | None = None
+    window: TimeWindow | None = None  # plausible record times, fixed for the whole import
 
     @property
     def failed(self) -> bool:
@@ -392,7 +404,15 @@ class _Run:
             screening = ScreeningContext.from_conn(conn, self.screener)
             fr.screened = screening.counts
         batches = _pipeline(
-            self.store, file, spec, known, self.settings.ingest_batch_rows, self.stop, rollups, screening
+            self.store,
+            file,
+            spec,
+            known,
+            self.settings.ingest_batch_rows,
+            self.stop,
+            rollups,
+            screening,
+            self.window,
         )
         for item in batches:
             self._account(fr, item)
@@ -403,6 +423,7 @@ class _Run:
             if self.failed:
                 continue  # keep validating to report every error; write nothing more
             if not spec.append_only:
+                fr.duplicates += item.repeats
                 fr.written += self.store.write_prepared(conn, spec.name, item.encoded)
                 if item.flagged:
                     record_screening(self.store, conn, item.flagged)
@@ -457,9 +478,12 @@ def import_path(
     """
     path = Path(path)
     plan = plan_import(path, kind)
+    if skip_invalid:
+        check_output_file(rejects_path or default_rejects_path(path), "--rejects")
     store.init()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
-    run = _Run(store, settings or Settings(), progress, rejects, screener=screener)
+    settings = settings or Settings()
+    run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
     committed = False
     with _timed(run.report):
         try:

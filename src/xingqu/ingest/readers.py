@@ -13,12 +13,18 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from xingqu.domain.records import FieldType, KindSpec
+from xingqu.domain.records import MAX_RECORD_BYTES, FieldType, KindSpec
 from xingqu.errors import RowError, UserError
+from xingqu.ingest.jsontext import JsonTextError, loads
+
+# one CSV field may be as long as one JSON line; the validator then applies the same text limits to
+# both (a field past this is a malformed row, named by its line)
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
@@ -66,7 +72,9 @@ def _check_utf8(path: Path) -> None:
     """Fail with the line and byte offset of the first byte sequence that is not UTF-8."""
     offset = 0
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        for lineno, raw, _size in bounded_lines(fh):
+            if raw is None:
+                continue  # refused unread as too long
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -75,6 +83,27 @@ def _check_utf8(path: Path) -> None:
                     f"({raw[exc.start : exc.start + 4]!r}); save the file as UTF-8"
                 ) from None
             offset += len(raw)
+
+
+def bounded_lines(fh: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes | None, int]]:
+    """Lines of a binary file as (line number, bytes, size); a line longer than ``limit`` bytes comes
+    back as None, skipped in 1 MiB pieces, so that no line costs more than ``limit`` of memory."""
+    lineno = 0
+    while True:
+        raw = fh.readline(limit + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield lineno, raw, len(raw)
+            continue
+        size = len(raw)
+        while True:
+            chunk = fh.readline(1 << 20)
+            size += len(chunk)
+            if not chunk or chunk.endswith(b"\n"):
+                break
+        yield lineno, None, size
 
 
 def _check_columns(path: Path, spec: KindSpec, columns: list[str]) -> None:
@@ -184,8 +213,13 @@ def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatc
         return RawBatch(_string_table(columns, values), list(rows), list(lines), list(errors), offset)
 
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            offset += len(raw)
+        for lineno, raw, size in bounded_lines(fh):
+            offset += size
+            if raw is None:
+                row_no += 1
+                reason = f"line of {size:,} bytes is longer than the limit of {MAX_RECORD_BYTES:,}"
+                errors.append(RowError(source, row_no, None, reason, line=lineno))
+                continue
             text = raw.decode("utf-8")
             if lineno == 1:
                 text = text.removeprefix("\ufeff")
@@ -193,9 +227,9 @@ def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatc
                 continue
             row_no += 1
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                errors.append(RowError(source, row_no, None, f"not valid JSON: {exc.msg}", line=lineno))
+                obj = loads(text)
+            except JsonTextError as exc:
+                errors.append(RowError(source, row_no, None, str(exc), line=lineno))
             else:
                 if not isinstance(obj, dict):
                     errors.append(
@@ -224,6 +258,8 @@ def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatc
             if len(rows) + len(errors) >= batch_rows:
                 yield flush()
                 rows_data, rows, lines, errors = [], [], [], []
+    if row_no == 0:
+        raise FileError(f"{path}: the file is empty; one JSON object per line is required")
     if rows or errors:
         yield flush()
 
@@ -231,7 +267,7 @@ def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatc
 def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise FileError(f"{path}: not a readable Parquet file ({exc})") from None
 
 
@@ -246,5 +282,5 @@ def _read_parquet(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBa
             rows = list(range(done + 1, done + n + 1))
             done += n
             yield RawBatch(pa.Table.from_batches([batch]), rows, None, [], done)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise FileError(f"{path}: cannot read Parquet data after row {done} ({exc})") from None

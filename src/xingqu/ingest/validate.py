@@ -16,16 +16,32 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.config import Settings
 from xingqu.domain.arrow import TIMESTAMP_TYPE, arrow_schema, arrow_type
-from xingqu.domain.records import MAX_ID_LENGTH, FieldSpec, FieldType, KindSpec
+from xingqu.domain.records import (
+    MAX_FLOAT,
+    MAX_ID_LENGTH,
+    MAX_INT,
+    MAX_MONEY,
+    MAX_TAGS,
+    MAX_TEXT_LENGTH,
+    FieldSpec,
+    FieldType,
+    KindSpec,
+    TimeWindow,
+)
 from xingqu.errors import RowError
+from xingqu.ingest.jsontext import JsonTextError, loads
 
 TAG_SEPARATOR = "|"
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}(\.0*)?\s*$"
 # Money never takes a decimal point: "159.00" is far more likely yuan than 159 fen.
 _MONEY_RE = r"^\s*[+-]?[0-9]{1,18}\s*$"
 _DECIMAL_RE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
-_CONTROL_RE = "[\\x00-\\x1f\\x7f]"
+# ids: no control character, no byte-order mark (a BOM inside a file would become part of an id)
+_CONTROL_RE = "[\\x00-\\x1f\\x7f\\x{feff}]"
+# free text may hold tabs and line breaks, nothing else below U+0020 (a NUL breaks PostgreSQL's COPY)
+_TEXT_CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x{feff}]"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -137,8 +153,8 @@ def _parse_tags(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
             out.append(None)
         elif v.lstrip().startswith(("[", "{")):
             try:
-                parsed = json.loads(v)
-            except json.JSONDecodeError:
+                parsed = loads(v)
+            except JsonTextError:
                 parsed = None
             if isinstance(parsed, list) and all(isinstance(x, str) and x.strip() for x in parsed):
                 out.append([x.strip() for x in parsed])
@@ -150,7 +166,37 @@ def _parse_tags(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return pa.array(out, type=pa.list_(pa.string())), bad
 
 
-def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
+def _upper(f: FieldSpec) -> float:
+    """The largest value of a numeric field: its own maximum, else the domain's for its type."""
+    if f.max is not None:
+        return f.max
+    return {FieldType.MONEY: MAX_MONEY, FieldType.INT: MAX_INT}.get(f.type, MAX_FLOAT)
+
+
+def _tag_checks(f: FieldSpec, tags: pa.Array, errs: _Collector) -> None:
+    """Each tags value: at most ``MAX_TAGS`` tags, each a short id-like string without control
+    characters (the same in every format)."""
+    errs.add(pc.greater(pc.list_value_length(tags), MAX_TAGS), f.name, f"at most {MAX_TAGS} tags", None)
+    flat = pc.list_flatten(tags)
+    if len(flat) == 0:
+        return
+    parents = pc.list_parent_indices(tags).to_numpy(zero_copy_only=False)
+    for reason, bad in (
+        (
+            "tags must not be empty",
+            pc.or_kleene(pc.is_null(flat), pc.equal(pc.utf8_trim_whitespace(flat), "")),
+        ),
+        (f"each tag is at most {MAX_ID_LENGTH} characters", pc.greater(pc.utf8_length(flat), MAX_ID_LENGTH)),
+        ("tags must not contain control characters", pc.match_substring_regex(flat, _CONTROL_RE)),
+    ):
+        rows = np.unique(parents[pc.fill_null(bad, False).to_numpy(zero_copy_only=False)])
+        if rows.size:
+            mask = np.zeros(len(tags), dtype=bool)
+            mask[rows] = True
+            errs.add(mask, f.name, reason, None)
+
+
+def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) -> pa.Array:
     """Convert one raw column to the field's canonical type; flag rows that cannot be converted."""
     text = _as_string(col)
     if f.type in (FieldType.ID, FieldType.TEXT, FieldType.ENUM):
@@ -177,6 +223,19 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
                 pc.not_equal(pc.utf8_trim_whitespace(text), text),
                 f.name,
                 "ids must not start or end with spaces",
+                text,
+            )
+        if f.type is FieldType.TEXT:
+            errs.add(
+                pc.greater(pc.utf8_length(text), MAX_TEXT_LENGTH),
+                f.name,
+                f"text is at most {MAX_TEXT_LENGTH:,} characters",
+                text,
+            )
+            errs.add(
+                pc.match_substring_regex(text, _TEXT_CONTROL_RE),
+                f.name,
+                "text must not contain control characters (only tabs and line breaks)",
                 text,
             )
         if f.type is FieldType.ENUM:
@@ -206,10 +265,16 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
                 good, pc.replace_substring_regex(text, r"^\s*\+|\.0*\s*$", ""), pa.scalar(None, pa.string())
             )
             return pc.cast(pc.utf8_trim_whitespace(clean), pa.int64())
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+            # out-of-range values are named here, before a cast to int64 could fail or wrap
+            hi = _upper(f)
+            big = pc.or_(pc.greater(col, hi), pc.less(col, -hi))
+            errs.add(big, f.name, f"must be at most {_num(hi)}", col)
+            col = pc.if_else(big, pa.scalar(None, col.type), col)
         if pa.types.is_integer(col.type):
             return pc.cast(col, pa.int64())
         if pa.types.is_floating(col.type):
-            whole = pc.equal(pc.floor(col), col)
+            whole = pc.and_(pc.is_finite(col), pc.equal(pc.floor(col), col))
             reason = (
                 "money is an integer number of fen (分), not a decimal"
                 if f.type is FieldType.MONEY
@@ -255,6 +320,13 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
             errs.add(bad, f.name, "not an ISO 8601 time with a zone, e.g. 2026-05-01T20:15:00+08:00", text)
             return out
         if pa.types.is_timestamp(col.type):
+            # a value far outside the window is named before the unit change could overflow
+            per_ms = {"s": 0.001, "ms": 1, "us": 1_000, "ns": 1_000_000}[col.type.unit]
+            raw = col.cast(pa.int64())
+            lo, hi = int(window.earliest_ms * per_ms), int(window.latest_ms * per_ms)
+            outside = pc.or_(pc.less(raw, lo), pc.greater(raw, hi))
+            errs.add(outside, f.name, f"must lie {window.describe()}", pc.cast(raw, pa.string()))
+            col = pc.if_else(outside, pa.scalar(None, col.type), col)
             naive_ms = col.cast(pa.timestamp(col.type.unit, tz=col.type.tz), safe=False)
             return pc.cast(naive_ms, pa.timestamp("ms", tz=col.type.tz), safe=False).cast(TIMESTAMP_TYPE)
         errs.add(pc.is_valid(col), f.name, f"expected a timestamp, the column holds {col.type}", None)
@@ -274,13 +346,19 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector) -> pa.Array:
     raise AssertionError(f"unhandled field type {f.type}")  # pragma: no cover
 
 
-def _range_checks(f: FieldSpec, col: pa.Array, errs: _Collector) -> None:
+def _range_checks(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) -> None:
     if f.type in (FieldType.INT, FieldType.MONEY, FieldType.FLOAT):
         lo = 0 if f.type is FieldType.MONEY and f.min is None else f.min
         if lo is not None:
             errs.add(pc.less(col, lo), f.name, f"must be at least {_num(lo)}", col)
-        if f.max is not None:
-            errs.add(pc.greater(col, f.max), f.name, f"must be at most {_num(f.max)}", col)
+        hi = _upper(f)
+        errs.add(pc.greater(col, hi), f.name, f"must be at most {_num(hi)}", col)
+    elif f.type is FieldType.TIMESTAMP:
+        ms = col.cast(pa.int64())
+        outside = pc.or_(pc.less(ms, window.earliest_ms), pc.greater(ms, window.latest_ms))
+        errs.add(outside, f.name, f"must lie {window.describe()}", pc.cast(col, pa.string()))
+    elif f.type is FieldType.TAGS:
+        _tag_checks(f, col, errs)
 
 
 def _num(x: float) -> str:
@@ -324,8 +402,12 @@ def validate_batch(
     rows: list[int],
     lines: list[int] | None,
     known: KnownKeys,
+    window: TimeWindow | None = None,
 ) -> Checked:
-    """Validate one raw batch of ``spec`` records against types, ranges, rules and known ids."""
+    """Validate one raw batch of ``spec`` records against types, the domain's bounds (``window``: the
+    plausible times, by default from the settings), rules and known ids."""
+    if window is None:
+        window = Settings().time_window()
     errs = _Collector(source, rows, lines)
     n = raw.num_rows
     columns: dict[str, pa.Array] = {}
@@ -334,7 +416,7 @@ def validate_batch(
         errs.start_field()
         if f.name in raw.column_names:
             col = raw.column(f.name).combine_chunks()
-            out = _convert(f, col, errs)
+            out = _convert(f, col, errs, window)
         else:
             out = pa.nulls(n, arrow_type(f.type))
         unconvertible[f.name] = errs.flagged.copy()  # already named; "missing" would only repeat it
@@ -343,7 +425,7 @@ def validate_batch(
         if f.required or f.name in spec.key:
             missing = pc.is_null(out).to_numpy(zero_copy_only=False) & ~unconvertible[f.name]
             errs.add(missing, f.name, "required field is missing", None)
-        _range_checks(f, out, errs)
+        _range_checks(f, out, errs, window)
         columns[f.name] = out
     for req in spec.requirements:
         absent = pc.is_null(columns[req.any_of[0]])

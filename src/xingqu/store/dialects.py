@@ -15,6 +15,13 @@ from xingqu.domain.records import KindSpec
 WRITE_OPTION = "xingqu_write"
 
 
+class Add(str):
+    """A merge update that adds the new value to the stored one (``Add("n")``): rendered by each
+    dialect so that an integer sum that no longer fits 64 bits fails instead of turning REAL."""
+
+    __slots__ = ()
+
+
 class Dialect:
     """Backend-specific behaviour: connection set-up, write locking and bulk writes."""
 
@@ -74,7 +81,15 @@ class Dialect:
         self, conn: Connection, table: sa.Table, select: sa.Select[Any], updates: dict[str, str]
     ) -> None:
         """``merge`` of the rows of ``select`` (its columns in the table's order, each key once)."""
-        conn.exec_driver_sql(_merge_sql(table, _compiled(conn, select), updates))
+        conn.exec_driver_sql(_merge_sql(table, _compiled(conn, select), self.render(updates)))
+
+    def render(self, updates: dict[str, str]) -> dict[str, str]:
+        """Merge updates as SQL of this backend: ``Add`` markers become exact additions."""
+        return {c: self.exact_add(c) if isinstance(e, Add) else e for c, e in updates.items()}
+
+    def exact_add(self, column: str) -> str:
+        """The stored value plus the new one; an integer overflow is an error (PostgreSQL: bigint)."""
+        return f"{{t}}.{column} + excluded.{column}"
 
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         """Fill the transaction's temporary one-column table ``name`` (order_id) with ``keys``."""
@@ -136,6 +151,15 @@ class SQLiteDialect(Dialect):
     def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
         return int(conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").scalar_one())
 
+    def exact_add(self, column: str) -> str:
+        # SQLite turns an overflowing integer sum into REAL silently; abs() of the smallest integer is
+        # its own "integer overflow" error, raised only on that branch
+        total = f"{{t}}.{column} + excluded.{column}"
+        return (
+            f"CASE WHEN typeof({total}) = 'real' AND typeof({{t}}.{column}) = 'integer' "
+            f"AND typeof(excluded.{column}) = 'integer' THEN abs(-9223372036854775807 - 1) ELSE {total} END"
+        )
+
     def protect_append_only(self, conn: Connection, table: str) -> None:
         for op in ("UPDATE", "DELETE"):
             conn.exec_driver_sql(
@@ -189,7 +213,7 @@ class SQLiteDialect(Dialect):
         data = list(zip(*(rows.column(c).to_pylist() for c in names), strict=True))
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(_merge_sql(table, f"VALUES ({marks})", updates), data)
+            cursor.executemany(_merge_sql(table, f"VALUES ({marks})", self.render(updates)), data)
         finally:
             cursor.close()
 
@@ -293,7 +317,8 @@ class PostgresDialect(Dialect):
         buf = io.BytesIO()
         pacsv.write_csv(rows.select(names), buf, pacsv.WriteOptions(include_header=False))
         stage = self._stage(conn, table.name, ", ".join(names), buf.getvalue())
-        conn.exec_driver_sql(_merge_sql(table, f"SELECT {', '.join(names)} FROM {stage}", updates))
+        sql = _merge_sql(table, f"SELECT {', '.join(names)} FROM {stage}", self.render(updates))
+        conn.exec_driver_sql(sql)
 
 
 def dialect_for(engine: Engine) -> Dialect:

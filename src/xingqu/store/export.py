@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from xingqu.domain.arrow import arrow_schema
 from xingqu.domain.records import IMPORT_ORDER, kind_spec
+from xingqu.outputs import OutputPathError, check_output_folder, replacing
 from xingqu.store.store import Store
 
 
@@ -21,14 +22,20 @@ def export_parquet(
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Write ``<kind>.parquet`` per kind into ``out_dir``, streamed in batches; returns rows per kind."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, int] = {}
+    out = check_output_folder(Path(out_dir), "--out")
     for kind in kinds or IMPORT_ORDER:
         kind_spec(kind)
-        path = out / f"{kind}.parquet"
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    written: dict[str, int] = {}
+    for kind in kinds or IMPORT_ORDER:
         rows = 0
-        with pq.ParquetWriter(path, arrow_schema(kind), compression="zstd") as writer:
+        with (
+            replacing(out / f"{kind}.parquet") as path,
+            pq.ParquetWriter(path, arrow_schema(kind), compression="zstd") as writer,
+        ):
             for batch in store.iter_records(kind, batch_rows):
                 writer.write_batch(batch)
                 rows += batch.num_rows

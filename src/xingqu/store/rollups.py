@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xingqu.store.dialects import Dialect
+from xingqu.store.dialects import Add, Dialect
 from xingqu.store.schema import (
     TABLES,
     buyer_days_table,
@@ -103,7 +103,7 @@ def _greatest(c: str) -> str:
 
 
 def _add(c: str) -> str:
-    return f"{{t}}.{c} + excluded.{c}"
+    return Add(c)  # exact on both backends: an overflow fails the write, never turns REAL
 
 
 _ORDER_MERGE = {

@@ -7,16 +7,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, NoSuchModuleError, OperationalError
 
 from xingqu.config import Settings
 from xingqu.domain.records import KINDS, kind_spec
 from xingqu.domain.vocab import EventType
-from xingqu.errors import MissingDependencyError, StoreError, UserError
+from xingqu.errors import MissingDependencyError, StoreError, UnavailableError, UserError, XingquError
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
@@ -24,6 +25,10 @@ from xingqu.store.rollups import RollupBuilder
 from xingqu.store.schema import TABLES, audit_table, daily_totals_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
+#: The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+#: Backends xingqu runs on, by SQLAlchemy backend name.
+_BACKENDS = ("sqlite", "postgresql")
 #: Shops whose products are shown nowhere.
 BLOCKED_SHOP_STATUSES = ("suspended", "closed")
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
@@ -47,6 +52,40 @@ def _psycopg_importable() -> bool:
     return True
 
 
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path that exists but is not a SQLite database (a folder, a CSV file…)."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a SQLite database file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot read the store {path}: {exc.strerror}") from None
+    if head and head != _SQLITE_HEADER:
+        raise StoreError(f"{path} is not a SQLite database (was another file given as --db?)")
+
+
+def _is_overflow(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return "integer overflow" in text or "out of range" in text
+
+
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "timeout expired",
+    "could not translate host",
+    "name or service not known",
+    "server closed the connection",
+    "connection timed out",
+    "no route to host",
+    "connection is bad",
+)
+
+
 class Store:
     """Catalog, relations and the event log behind one connection URL."""
 
@@ -57,8 +96,17 @@ class Store:
             parsed = make_url(self.url)
         except ArgumentError as exc:
             raise StoreError(f"XINGQU_DB is not a database URL: {url!r} ({exc})") from None
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        backend = parsed.get_backend_name()
+        if backend not in _BACKENDS:
+            raise StoreError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://…")
+        if backend == "postgresql" and not _psycopg_importable():
+            raise MissingDependencyError("psycopg", "postgres", "A PostgreSQL store")
+        #: The database file of a SQLite store (None for PostgreSQL and in-memory SQLite).
+        self.sqlite_path: Path | None = None
+        if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            self.sqlite_path = Path(parsed.database).expanduser()
+            _check_sqlite_file(self.sqlite_path)
+        self._creating = False
         try:
             self.engine: Engine = sa.create_engine(self.url, future=True)
         except NoSuchModuleError:
@@ -74,6 +122,32 @@ class Store:
         except ValueError as exc:
             raise StoreError(str(exc)) from None
         self.dialect.configure(self.engine, settings.sqlite_busy_timeout_s)
+        if self.sqlite_path is not None:
+            self._open_existing_only(self.sqlite_path)
+
+    def _open_existing_only(self, path: Path) -> None:
+        """Connections open the SQLite file read-write without creating it; only ``init`` creates the
+        file (and its folder), so a mistyped path on a read command leaves nothing behind."""
+
+        @sa.event.listens_for(self.engine, "do_connect")
+        def _no_create(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+            if self._creating:
+                return
+            if not path.exists():
+                raise StoreError(f"no xingqu store at {path}: run 'xingqu init' (or check --db)")
+            cargs[0] = f"file:{quote(str(path.resolve()))}?mode=rw"
+            cparams["uri"] = True
+
+    def _failure(self, verb: str, exc: sa.exc.DBAPIError) -> XingquError:
+        """The named error for a database error on opening, reading or writing."""
+        text = str(exc.orig)
+        low = text.lower()
+        if "file is not a database" in low or "file is encrypted" in low:
+            return StoreError(f"{self.sqlite_path or self!r} is not a SQLite database")
+        if self.dialect.name == "postgresql" and any(s in low for s in _UNREACHABLE):
+            first = text.strip().splitlines()[0] if text.strip() else type(exc.orig).__name__
+            return UnavailableError(f"the PostgreSQL store {self!r} does not answer: {first}")
+        return StoreError(f"cannot {verb} the store {self!r}: {text.strip()}")
 
     @classmethod
     def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Store:
@@ -98,8 +172,12 @@ class Store:
         try:
             with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
                 yield conn
-        except OperationalError as exc:
-            raise StoreError(f"cannot write to the store {self!r}: {exc.orig}") from None
+        except (OperationalError, DataError, DatabaseError) as exc:
+            if _is_overflow(exc):
+                raise StoreError(
+                    f"nothing was written: a total would exceed the exact 64-bit integer range ({exc.orig})"
+                ) from None
+            raise self._failure("write to", exc) from None
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -107,14 +185,16 @@ class Store:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except OperationalError as exc:
-            raise StoreError(f"cannot read the store {self!r}: {exc.orig}") from None
+        except (OperationalError, DatabaseError) as exc:
+            raise self._failure("read", exc) from None
 
     # -- schema -------------------------------------------------------------------------------
 
     def schema_version(self, conn: Connection | None = None) -> int | None:
-        """The stored schema version, or None for an empty database."""
+        """The stored schema version, or None for an empty database (or a SQLite file not made yet)."""
         if conn is None:
+            if self.sqlite_path is not None and not self.sqlite_path.exists() and not self._creating:
+                return None
             with self.reading() as c:
                 return self.schema_version(c)
         if not sa.inspect(conn).has_table(meta_table.name):
@@ -122,10 +202,30 @@ class Store:
         value = conn.execute(
             sa.select(meta_table.c.value).where(meta_table.c.key == _VERSION_KEY)
         ).scalar_one_or_none()
-        return None if value is None else int(value)
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not text.isascii() or not text.isdigit() or len(text) > 6:
+            raise StoreError(
+                f"the store {self!r} has schema version {text[:20]!r}, not a version number xingqu "
+                "writes: the database is damaged or not a xingqu store"
+            )
+        return int(text)
 
     def init(self) -> int:
         """Create the schema, or step an older one up to the current version. Safe to repeat."""
+        if self.sqlite_path is not None:
+            try:
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder of {self.sqlite_path}: {exc.strerror}") from None
+            self._creating = True
+        try:
+            return self._init()
+        finally:
+            self._creating = False
+
+    def _init(self) -> int:
         with self.writing() as conn:
             self.dialect.lock_for_write(conn)
             version = self.schema_version(conn)
