@@ -32,10 +32,9 @@ import scipy.sparse as sp
 
 from xingqu.features.creators import MatchStats
 from xingqu.features.groups import Groups
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, market_dataset
 from xingqu.features.portraits import Portraits
 from xingqu.features.profiles import Catalogue, build_profiles
-from xingqu.feed_training import market_dataset
 from xingqu.models import ALS
 from xingqu.pipelines.audience import MIN_SEEDS, AudienceIndex, lookalike
 from xingqu.pipelines.creators import CreatorMatcher

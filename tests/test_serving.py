@@ -38,6 +38,7 @@ from xingqu.pipelines.feed.rules import (
 )
 from xingqu.runtime import Runtime
 from xingqu.services import governance
+from xingqu.services.feed import feed_service
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
@@ -255,7 +256,8 @@ def test_one_feed_serves_eight_threads_as_it_serves_one(world: tuple[Path, Store
 SERVER = """
 import json, sys
 from xingqu.runtime import Runtime
-service = Runtime().feed_service()
+from xingqu.services.feed import feed_service
+service = feed_service(Runtime())
 print("ready", flush=True)
 for line in sys.stdin:
     items = service.recommend(line.strip(), 20).items
@@ -290,7 +292,7 @@ def test_two_processes_share_recent_events_and_takedowns_through_redis(
             return json.loads(other.stdout.readline())  # type: ignore[union-attr]
 
         here = Runtime(db=db, models_dir=str(root / "models"), redis=redis_url, redis_prefix=prefix)
-        service = here.feed_service()
+        service = feed_service(here)
         m = service.serving().model.feed
         assert m is not None
         user = _busy_user(model)
@@ -327,7 +329,7 @@ def test_a_newer_version_is_served_without_a_failed_request(
     shutil.copytree(root / "models", models)
     monkeypatch.setattr("xingqu.services.feed.CHECK_EVERY_S", 0.05)
     runtime = Runtime(db=_copy_store(root, tmp_path / "s.db"), models_dir=str(models))
-    service = runtime.feed_service()
+    service = feed_service(runtime)
     user = _busy_user(model)
     first = service.recommend(user, 10).version
     seen: list[str] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
-from xingqu.dataset.features import item_features_from_table, user_features_from_table
-from xingqu.features.market import MarketTables, kept_pays, strings
+from xingqu.dataset import Dataset, Vocabulary
+from xingqu.features.market import MarketTables, kept_pays, market_dataset, strings
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
-from xingqu.features.ranking import ProfileRows, build_features, feature_names
+from xingqu.features.ranking import ProfileRows, build_features, feature_names, list_ranks
 from xingqu.models import REGISTRY, Recommender
 from xingqu.models.ranker import Ranker, RankerConfig
 from xingqu.models.sparse import csr_arrays, csr_from
-from xingqu.pipelines.feed import FeedModel, list_ranks
 
 LABEL_DAYS = 7.0
 RANK_DEPTH = 100  # as FeedConfig.rank_depth: the rank features mean the same in training and serving
@@ -37,16 +35,24 @@ MIN_GROUPS = 20
 MAX_GROUPS = 30_000
 
 
-def market_dataset(market: MarketTables) -> Dataset:
-    """The training view of a market held as tables: every user and product in the vocabularies."""
-    users = Vocabulary(market.user_ids())
-    items = Vocabulary(np.array(sorted(set(market.products["product_id"].to_pylist())), dtype=object))
-    data = Dataset.build(interactions_from_table(market.events), users, items)
-    return replace(
-        data,
-        item_features=item_features_from_table(market.products, items),
-        user_features=user_features_from_table(market.users, users),
-    )
+@dataclass
+class FeedModel:
+    """Everything the feed serves from, fitted together on one market; never changed once loaded."""
+
+    retrievers: dict[str, Recommender]
+    weights: dict[str, float]  # blend weights (ranking without a ranker)
+    history: sp.csr_matrix  # (users × items) scoring history at training time
+    cat: Catalogue
+    profiles: UserProfiles
+    stats: ItemStats
+    ranker: Ranker | None
+    trained_until_ms: int
+    content: pa.Table | None = None
+    user_segments: dict[str, tuple[str, str]] = field(default_factory=dict)  # user → (crowd, level)
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.retrievers)
 
 
 def fit_retrievers(data: Dataset, specs: dict[str, dict[str, Any]]) -> dict[str, Recommender]:

@@ -5,13 +5,16 @@ their parts here instead of building their own."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from xingqu.config import Settings
 from xingqu.online.state import OnlineState
 from xingqu.store import Store
+
+T = TypeVar("T")
 
 
 class Runtime:
@@ -22,7 +25,7 @@ class Runtime:
         given = {k: v for k, v in overrides.items() if v is not None}
         self.settings = base.model_copy(update=given) if given else base
         self._lock = threading.Lock()
-        self._feeds: dict[str | None, Any] = {}
+        self._shared: dict[Hashable, Any] = {}
 
     @cached_property
     def store(self) -> Store:
@@ -39,11 +42,10 @@ class Runtime:
         """Recent events and servability: Redis when configured, else this process and the store."""
         return OnlineState.build(self.settings, self.store, self.settings.redis_prefix)
 
-    def feed_service(self, version: str | None = None) -> Any:
-        """The feed service of a model version (None: the latest, followed as new ones are saved)."""
-        from xingqu.services.feed import FeedService
-
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """One object per ``key`` for the life of this runtime (a loaded model's service…), made on
+        first use; the layers above keep their long-lived parts here."""
         with self._lock:
-            if version not in self._feeds:
-                self._feeds[version] = FeedService(self, version)
-            return self._feeds[version]
+            if key not in self._shared:
+                self._shared[key] = make()
+            return self._shared[key]  # type: ignore[no-any-return]

@@ -19,9 +19,8 @@ from xingqu.dataset import Dataset, interactions_from_store, load_dataset, tempo
 from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
-from xingqu.feed_training import fit_feed, load_feed_parts, save_feed_parts
+from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender
-from xingqu.pipelines.feed import FeedModel
 from xingqu.store import Store
 
 COBUY_WINDOW_MS = 7 * 86_400_000

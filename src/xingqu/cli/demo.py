@@ -28,6 +28,7 @@ from xingqu.governance.review import enqueue
 from xingqu.governance.screening import Decision
 from xingqu.ingest import import_path
 from xingqu.runtime import Runtime
+from xingqu.services.feed import feed_service
 from xingqu.sim.config import preset
 from xingqu.store import Store
 from xingqu.training import TrainedModel, train
@@ -163,7 +164,7 @@ def print_sample_feeds(runtime: Runtime, users: int = 3, n: int = 8) -> None:
     """A few active users' feeds through the full pipeline, each item with why it is there."""
     from xingqu.cli.recommend import print_feed
 
-    service = runtime.feed_service()
+    service = feed_service(runtime)
     model = service.serving().model
     active = np.argsort(-np.diff(model.history.indptr), kind="stable")[:users]
     for u in model.feed.profiles.users.ids[active].tolist():  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
 from xingqu.runtime import Runtime
+from xingqu.services.feed import feed_service
 from xingqu.store import Store
 
 
@@ -52,7 +53,7 @@ def recommend_cmd(
     if out is not None:
         check_output_file(out, "--out")
     runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
-    service = runtime.feed_service(version)
+    service = feed_service(runtime, version)
     serving = service.serving()
     model, feed, store = serving.model, serving.feed, runtime.store
     fen = round(max_price * 100) if max_price is not None else None

@@ -3,12 +3,14 @@ read from a store or handed over by the simulator."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
+from xingqu.dataset.features import item_features_from_table, user_features_from_table
 from xingqu.domain.arrow import arrow_schema
 from xingqu.store import Store
 
@@ -145,3 +147,15 @@ class MarketTables:
         if self.events.num_rows == 0:
             return 0
         return int(pc.max(pc.cast(self.events["ts"], pa.int64())).as_py())
+
+
+def market_dataset(market: MarketTables) -> Dataset:
+    """The training view of a market held as tables: every user and product in the vocabularies."""
+    users = Vocabulary(market.user_ids())
+    items = Vocabulary(np.array(sorted(set(market.products["product_id"].to_pylist())), dtype=object))
+    data = Dataset.build(interactions_from_table(market.events), users, items)
+    return replace(
+        data,
+        item_features=item_features_from_table(market.products, items),
+        user_features=user_features_from_table(market.users, users),
+    )

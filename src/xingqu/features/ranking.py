@@ -197,3 +197,15 @@ def build_features(
         positions.ravel() if positions is not None else np.zeros(len(flat)),
     ]
     return np.column_stack(cols).astype(np.float32)
+
+
+def list_ranks(top: np.ndarray, items: np.ndarray, depth: int, n_items: int) -> np.ndarray:
+    """Rank of each ``items[b, k]`` in row b of ``top`` (a retriever's lists), ``depth`` when absent."""
+    out = np.empty(items.shape, np.float32)
+    for lo in range(0, len(items), 256):
+        hi = min(lo + 256, len(items))
+        pos = np.full((hi - lo, n_items), depth, np.float32)
+        rows = np.repeat(np.arange(hi - lo), top.shape[1])
+        pos[rows, top[lo:hi].ravel()] = np.tile(np.arange(top.shape[1], dtype=np.float32), hi - lo)
+        out[lo:hi] = np.take_along_axis(pos, items[lo:hi], axis=1)
+    return out

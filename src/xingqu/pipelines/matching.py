@@ -13,10 +13,9 @@ import numpy as np
 from xingqu.errors import UserError
 from xingqu.features.creators import MatchStats
 from xingqu.features.groups import Groups
-from xingqu.features.market import MarketTables
+from xingqu.features.market import MarketTables, market_dataset
 from xingqu.features.portraits import MIN_COUNT, Portrait, Portraits
 from xingqu.features.profiles import Catalogue, build_profiles
-from xingqu.feed_training import market_dataset
 from xingqu.models import ALS, Recommender
 from xingqu.pipelines.audience import MIN_SEEDS, AudienceIndex, Lookalike, lookalike, private_domain, seed_of
 from xingqu.pipelines.creators import CreatorMatch, CreatorMatcher

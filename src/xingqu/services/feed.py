@@ -41,6 +41,12 @@ class FeedResult:
     items: list[FeedItem]
 
 
+def feed_service(runtime: Runtime, version: str | None = None) -> FeedService:
+    """The runtime's feed service for a model version (None: the latest, followed as new ones are
+    saved); one per runtime and version."""
+    return runtime.shared(("feed", version), lambda: FeedService(runtime, version))
+
+
 class FeedService:
     """Feeds from a model version over the runtime's store and online state. With ``version`` None it
     follows the latest saved version: a newer one is loaded beside the serving one and swapped in

@@ -10,6 +10,8 @@ the next feed without retraining: recent clicks pull in similar products, a purc
 product.
 """
 
+from xingqu.features.ranking import list_ranks
+from xingqu.feed_training import FeedModel
 from xingqu.pipelines.feed.context import FeedTrace, Filters, Recent, Request
 from xingqu.pipelines.feed.model import (
     FOLLOWED,
@@ -19,9 +21,7 @@ from xingqu.pipelines.feed.model import (
     ContentItem,
     FeedConfig,
     FeedItem,
-    FeedModel,
 )
-from xingqu.pipelines.feed.scoring import list_ranks
 from xingqu.pipelines.feed.serve import BATCH, Feed
 
 __all__ = [

@@ -3,15 +3,9 @@ assembles it, and the items of a feed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import pyarrow as pa
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
-
-from xingqu.features.profiles import Catalogue, ItemStats, UserProfiles
-from xingqu.models.base import Recommender
-from xingqu.models.ranker import Ranker
 
 #: Sources that are not retrievers: what the user just did, relations, new arrivals, a segment's trends.
 RECENT, FOLLOWED, NEW, SEGMENT = "recent", "followed", "new", "segment"
@@ -84,23 +78,3 @@ class ContentItem:
             "products": self.products,
             "reasons": self.reasons,
         }
-
-
-@dataclass
-class FeedModel:
-    """Everything the feed serves from, fitted together on one market; never changed once loaded."""
-
-    retrievers: dict[str, Recommender]
-    weights: dict[str, float]  # blend weights (ranking without a ranker)
-    history: sp.csr_matrix  # (users × items) scoring history at training time
-    cat: Catalogue
-    profiles: UserProfiles
-    stats: ItemStats
-    ranker: Ranker | None
-    trained_until_ms: int
-    content: pa.Table | None = None
-    user_segments: dict[str, tuple[str, str]] = field(default_factory=dict)  # user → (crowd, level)
-
-    @property
-    def kinds(self) -> list[str]:
-        return list(self.retrievers)

@@ -11,8 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.features.ranking import PHRASES, RETRIEVER_PHRASES, feature_names
+from xingqu.feed_training import FeedModel
 from xingqu.models.base import ContentFeatures, Factorised, top_n
-from xingqu.pipelines.feed.model import FeedConfig, FeedModel
+from xingqu.pipelines.feed.model import FeedConfig
 
 #: Feature groups probed to explain an item (the ranker's most important ones).
 EXPLAINED_GROUPS = 10

@@ -5,25 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from xingqu.features.ranking import ProfileRows, build_features
+from xingqu.features.ranking import ProfileRows, build_features, list_ranks
 from xingqu.models.blend import standardise
 from xingqu.pipelines.feed.context import Recent, Request
 from xingqu.pipelines.feed.prepared import Prepared
 
 #: How much a profile weighs against events since training (in interaction weight units).
 RECENT_MASS = 5.0
-
-
-def list_ranks(top: np.ndarray, items: np.ndarray, depth: int, n_items: int) -> np.ndarray:
-    """Rank of each ``items[b, k]`` in row b of ``top`` (a retriever's lists), ``depth`` when absent."""
-    out = np.empty(items.shape, np.float32)
-    for lo in range(0, len(items), 256):
-        hi = min(lo + 256, len(items))
-        pos = np.full((hi - lo, n_items), depth, np.float32)
-        rows = np.repeat(np.arange(hi - lo), top.shape[1])
-        pos[rows, top[lo:hi].ravel()] = np.tile(np.arange(top.shape[1], dtype=np.float32), hi - lo)
-        out[lo:hi] = np.take_along_axis(pos, items[lo:hi], axis=1)
-    return out
 
 
 def apply_recent(rows: ProfileRows, recent: list[Recent], prep: Prepared) -> None:

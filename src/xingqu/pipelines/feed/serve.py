@@ -17,9 +17,10 @@ import scipy.sparse as sp
 
 from xingqu.features.profiles import DAY_MS
 from xingqu.features.ranking import ProfileRows
+from xingqu.feed_training import FeedModel
 from xingqu.online.recent import MemoryRecentEvents, RecentEvents
 from xingqu.pipelines.feed.context import FeedTrace, Filters, Recent, Request
-from xingqu.pipelines.feed.model import ContentItem, FeedConfig, FeedItem, FeedModel
+from xingqu.pipelines.feed.model import ContentItem, FeedConfig, FeedItem
 from xingqu.pipelines.feed.prepared import Prepared
 from xingqu.pipelines.feed.rules import Reranker, Servability, Servable, candidate_rules
 from xingqu.pipelines.feed.scoring import apply_recent, reasons, score
