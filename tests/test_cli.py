@@ -126,3 +126,32 @@ def test_a_log_written_a_file_a_day_is_one_row_of_the_import_table() -> None:
         ["content-1.parquet"],
         ["content-2.parquet"],
     ]
+
+
+def test_the_command_line_starts_without_its_heavy_libraries() -> None:
+    """``xingqu --help``/``--version`` import no numerical, storage or plotting library: each command
+    imports what it needs when it runs."""
+    heavy = (
+        "numpy",
+        "scipy",
+        "sqlalchemy",
+        "pyarrow",
+        "lightgbm",
+        "implicit",
+        "faiss",
+        "matplotlib",
+        "pydantic",
+    )
+    probe = "import sys, xingqu.cli.app; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert not loaded & set(heavy)
+    r = xingqu("--help")
+    assert r.returncode == 0 and all(
+        name in r.stdout for name in ("recommend", "review", "report", "takedown")
+    )
+    r = xingqu("review", "--help")
+    assert r.returncode == 0 and "approve" in r.stdout and "--install-completion" not in r.stdout

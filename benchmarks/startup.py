@@ -1,0 +1,59 @@
+"""Start-up: how long ``xingqu --version`` and ``xingqu --help`` take, and what importing the command line
+costs (``python -X importtime``); commands import their heavy libraries only when they run.
+
+    python benchmarks/startup.py [--runs 11]
+
+Target: ``xingqu --version`` ≤ 0.3 s and ``import xingqu.cli.app`` under 300 ms on this machine kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def wall(cmd: list[str], runs: int) -> float:
+    """Median wall time of a command, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def import_ms(module: str, runs: int) -> float:
+    """Median cumulative import time of ``module`` reported by ``-X importtime``, in ms."""
+    found = []
+    for _ in range(runs):
+        err = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True
+        ).stderr
+        line = [x for x in err.splitlines() if re.search(rf"\|\s*{re.escape(module)}$", x)][-1]
+        found.append(int(line.split("|")[1]) / 1000)
+    return statistics.median(found)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=11)
+    args = ap.parse_args()
+    exe = shutil.which("xingqu") or sys.executable
+    base = [exe] if exe != sys.executable else [sys.executable, "-m", "xingqu"]
+    python = wall([sys.executable, "-c", "pass"], args.runs)
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}; medians of {args.runs} runs")
+    print(f"python -c pass (baseline): {python * 1000:.0f} ms")
+    cli = import_ms("xingqu.cli.app", args.runs)
+    print(f"import xingqu.cli.app: {cli:.0f} ms (cumulative, -X importtime)")
+    for flag in ("--version", "--help"):
+        print(f"xingqu {flag}: {wall([*base, flag], args.runs) * 1000:.0f} ms wall")
+
+
+if __name__ == "__main__":
+    main()
