@@ -28,21 +28,7 @@ LIST_LENGTH = 100
 #: Tuning compares NDCG@10 and Recall@20, which need only the first 20 of each list.
 TUNING_LENGTH = 20
 
-#: Candidate configs per model kind, searched on the validation split.
-GRIDS: dict[str, list[dict[str, Any]]] = {
-    "popular": [{}],
-    "itemknn": [{"neighbors": k, "shrink": 10.0} for k in (50, 100, 200)],
-    "ease": [{"reg": r} for r in (100.0, 250.0, 500.0, 1000.0)],
-    "als": [{"factors": 64, "reg": 0.1, "alpha": a} for a in (1.0, 4.0)],
-    "bpr": [{"factors": 64, "learning_rate": lr} for lr in (0.01, 0.05)],
-    "rp3beta": [{"alpha": a, "beta": b, "neighbors": 200} for a in (0.8, 1.0) for b in (0.3, 0.5, 0.7)],
-    "content": [{"title_weight": t} for t in (0.5, 1.0)],
-    "trending": [{"half_life_days": h, "segment": g} for h in (1.0, 3.0) for g in ("crowd", None)],
-}
 DEFAULT_MODELS = ("popular", "itemknn", "ease", "als", "blend")
-BLEND_MEMBERS = ("ease", "als", "itemknn", "popular")
-#: Members that need product attributes or a profile, added when the data has them (the store).
-FEATURE_MEMBERS = ("content", "trending")
 BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: Candidate recency half-lives (in interactions) of the histories the blend scores from.
 HISTORY_HALF_LIVES: tuple[float | None, ...] = (None, 10.0, 25.0, 50.0)
@@ -142,7 +128,7 @@ def tune(
 ) -> tuple[dict[str, Any], Recommender]:
     """The candidate config with the best validation NDCG@10 (then Recall@20), and its fitted model."""
     best: tuple[tuple[float, float], dict[str, Any], Recommender] | None = None
-    for cfg in grid if grid is not None else GRIDS.get(kind, [{}]):
+    for cfg in grid if grid is not None else REGISTRY[kind].grid:
         model = REGISTRY[kind](**cfg).fit(split.data)
         key = _key(split.score(model)[0])
         if best is None or key > best[0]:
@@ -190,7 +176,13 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
 
 def blend_members(base: Dataset | None) -> tuple[str, ...]:
     """The blend's retrievers for this kind of data."""
-    return BLEND_MEMBERS + (FEATURE_MEMBERS if base is not None and base.item_features is not None else ())
+    features = base is not None and base.item_features is not None
+    ranked = sorted(
+        (cls.blend_rank, kind)
+        for kind, cls in REGISTRY.items()
+        if cls.blend_rank is not None and (features or not cls.needs_features)
+    )
+    return tuple(kind for _, kind in ranked)
 
 
 def evaluate(

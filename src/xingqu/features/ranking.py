@@ -52,16 +52,6 @@ PHRASES = {
     "fresh_days": "new arrival",
     "log_price": "in your usual price range",
 }
-RETRIEVER_PHRASES = {
-    "ease": "like what you engaged with",
-    "als": "people like you chose it",
-    "bpr": "people like you chose it",
-    "itemknn": "similar to what you viewed",
-    "rp3beta": "similar to what you viewed",
-    "content": "matches what you looked at",
-    "popular": "a best-seller",
-    "trending": "trending with people like you",
-}
 
 
 @dataclass

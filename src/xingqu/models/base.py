@@ -39,6 +39,14 @@ class Recommender(ABC):
     Config: ClassVar[type[ModelConfig]]
     #: False for models whose scores are the same for every user (one list serves all).
     personal: ClassVar[bool] = True
+    #: Candidate configs searched on the validation split when the model is tuned.
+    grid: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+    #: Why an item this model found is in a feed, in words (None: it explains nothing).
+    phrase: ClassVar[str | None] = None
+    #: Position among the blend's members (None: not a member).
+    blend_rank: ClassVar[int | None] = None
+    #: True when the model needs product attributes or user profiles (a store's data, not a bare log).
+    needs_features: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
         try:

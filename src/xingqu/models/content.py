@@ -44,6 +44,10 @@ def item_tokens(data: Dataset, i: int) -> tuple[list[str], list[str]]:
 class ContentModel(Recommender):
     kind = "content"
     Config = ContentConfig
+    grid = tuple({"title_weight": t} for t in (0.5, 1.0))
+    phrase = "matches what you looked at"
+    blend_rank = 4
+    needs_features = True
 
     def _fit_data(self, data: Dataset) -> None:
         if data.item_features is None:

@@ -19,6 +19,9 @@ class EASEConfig(ModelConfig):
 class EASE(Recommender):
     kind = "ease"
     Config = EASEConfig
+    grid = tuple({"reg": r} for r in (100.0, 250.0, 500.0, 1000.0))
+    phrase = "like what you engaged with"
+    blend_rank = 0
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         n = matrix.shape[1]

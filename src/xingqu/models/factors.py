@@ -61,6 +61,9 @@ class _Factorised(Recommender):
 class ALS(_Factorised):
     kind = "als"
     Config = ALSConfig
+    grid = tuple({"factors": 64, "reg": 0.1, "alpha": a} for a in (1.0, 4.0))
+    phrase = "people like you chose it"
+    blend_rank = 1
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -82,6 +85,8 @@ class ALS(_Factorised):
 class BPR(_Factorised):
     kind = "bpr"
     Config = BPRConfig
+    grid = tuple({"factors": 64, "learning_rate": lr} for lr in (0.01, 0.05))
+    phrase = "people like you chose it"
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking

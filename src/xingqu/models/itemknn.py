@@ -18,6 +18,9 @@ class ItemKNNConfig(ModelConfig):
 class ItemKNN(Recommender):
     kind = "itemknn"
     Config = ItemKNNConfig
+    grid = tuple({"neighbors": k, "shrink": 10.0} for k in (50, 100, 200))
+    phrase = "similar to what you viewed"
+    blend_rank = 2
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         x = matrix.tocsc().astype(np.float32)

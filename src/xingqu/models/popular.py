@@ -16,6 +16,9 @@ class MostPopular(Recommender):
     kind = "popular"
     Config = PopularConfig
     personal = False
+    grid = ({},)
+    phrase = "a best-seller"
+    blend_rank = 3
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.popularity = np.diff(matrix.tocsc().indptr).astype(np.float32)

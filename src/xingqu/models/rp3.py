@@ -25,6 +25,8 @@ def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
 class RP3Beta(Recommender):
     kind = "rp3beta"
     Config = RP3Config
+    grid = tuple({"alpha": a, "beta": b, "neighbors": 200} for a in (0.8, 1.0) for b in (0.3, 0.5, 0.7))
+    phrase = "similar to what you viewed"
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         x = matrix.copy().astype(np.float32)

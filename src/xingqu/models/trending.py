@@ -35,6 +35,10 @@ def _unit(v: np.ndarray) -> np.ndarray:
 class Trending(Recommender):
     kind = "trending"
     Config = TrendingConfig
+    grid = tuple({"half_life_days": h, "segment": g} for h in (1.0, 3.0) for g in ("crowd", None))
+    phrase = "trending with people like you"
+    blend_rank = 5
+    needs_features = True
 
     def _fit_data(self, data: Dataset) -> None:
         if data.log is None:

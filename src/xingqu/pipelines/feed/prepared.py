@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.features.ranking import PHRASES, RETRIEVER_PHRASES, feature_names
+from xingqu.features.ranking import PHRASES, feature_names
 from xingqu.feed_training import FeedModel
 from xingqu.models.base import ContentFeatures, Factorised, top_n
 from xingqu.pipelines.feed.model import FeedConfig
@@ -118,7 +118,7 @@ def explained_groups(model: FeedModel, names: list[str]) -> list[tuple[list[int]
     index = {name: k for k, name in enumerate(names)}
     groups: list[tuple[list[int], str]] = []
     for kind in model.kinds:
-        phrase = RETRIEVER_PHRASES.get(kind)
+        phrase = model.retrievers[kind].phrase
         if phrase:
             groups.append(([index[f"score_{kind}"], index[f"rank_{kind}"]], phrase))
     merged: dict[str, list[int]] = {}
