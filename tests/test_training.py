@@ -54,21 +54,21 @@ def test_similar_products_follow_governance_without_retraining(market: tuple[Sto
     store, root = market
     model = load_trained(root / "models") if versions(root / "models") else train(store, root / "models")
     product = "p000"
-    first = similar_products(model, store, product, 5)
+    first = similar_products(model, store.servable_products, product, 5)
     assert len(first) == 5 and product not in {r.product_id for r in first}
     assert all(r.score > 0 for r in first)
     gone = first[0].product_id
     products = TABLES["products"]
     with store.writing() as conn:
         conn.execute(sa.update(products).where(products.c.product_id == gone).values(status="taken_down"))
-    after = similar_products(model, store, product, 5)
+    after = similar_products(model, store.servable_products, product, 5)
     assert gone not in {r.product_id for r in after}
     assert [r.product_id for r in after][:4] == [r.product_id for r in first][1:5]
     with store.writing() as conn:
         conn.execute(sa.update(products).where(products.c.product_id == gone).values(status="listed"))
     with pytest.raises(NotFoundError, match="unknown product"):
-        similar_products(model, store, "p-nope")
-    assert isinstance(bought_together(model, store, product, 5), list)
+        similar_products(model, store.servable_products, "p-nope")
+    assert isinstance(bought_together(model, store.servable_products, product, 5), list)
 
 
 def test_a_product_without_interactions_is_matched_by_content(market: tuple[Store, Path]) -> None:
@@ -78,7 +78,7 @@ def test_a_product_without_interactions_is_matched_by_content(market: tuple[Stor
     cold = [int(j) for j in range(len(counts)) if counts[j] == 0]
     assert cold, "the tiny market has products nobody touched"
     pid = model.blend.items.ids[cold[0]]
-    related = similar_products(model, store, pid, 5)
+    related = similar_products(model, store.servable_products, pid, 5)
     assert related and all(r.reason == "content" for r in related)
 
 

@@ -87,8 +87,8 @@ def similar_cmd(
     """Products similar to PRODUCT, and products bought together with it."""
     store = open_store(db)
     model = load_trained(_models_dir(models_dir), version)
-    sim = similar_products(model, store, product, n)
-    together = bought_together(model, store, product, n)
+    sim = similar_products(model, store.servable_products, product, n)
+    together = bought_together(model, store.servable_products, product, n)
     if json_out:
         print_json(
             {

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from xingqu.errors import NotFoundError
-from xingqu.store import Store
 from xingqu.training import TrainedModel
+
+#: Which of some product ids may be shown now.
+Servability = Callable[[list[str]], set[str]]
 
 CO_BEHAVIOUR_WEIGHT = 0.6
 CONTENT_WEIGHT = 0.4
@@ -31,7 +34,7 @@ def _index(model: TrainedModel, product_id: str) -> int:
 
 def _serve(
     model: TrainedModel,
-    store: Store,
+    servable: Servability,
     order: np.ndarray,
     scores: np.ndarray,
     reasons: list[str],
@@ -42,12 +45,14 @@ def _serve(
     assert model.blend.items is not None
     ids = model.blend.items.ids
     cand = [int(j) for j in order if j != exclude and scores[j] > 0][: n * 4 + 20]
-    ok = store.servable_products([ids[j] for j in cand])
+    ok = servable([ids[j] for j in cand])
     out = [Related(ids[j], float(scores[j]), reasons[k]) for k, j in enumerate(cand) if ids[j] in ok]
     return out[:n]
 
 
-def similar_products(model: TrainedModel, store: Store, product_id: str, n: int = 10) -> list[Related]:
+def similar_products(
+    model: TrainedModel, servable: Servability, product_id: str, n: int = 10
+) -> list[Related]:
     """Products like ``product_id``: item-kNN similarity (people who engage with one engage with the
     other), blended with content similarity (title words and attributes) so new products qualify too."""
     i = _index(model, product_id)
@@ -65,12 +70,14 @@ def similar_products(model: TrainedModel, store: Store, product_id: str, n: int 
         "co-behaviour" if CO_BEHAVIOUR_WEIGHT * co[j] >= CONTENT_WEIGHT * ct[j] else "content"
         for j in order[: n * 4 + 21]
     ]
-    return _serve(model, store, order, score, reasons, n, i)
+    return _serve(model, servable, order, score, reasons, n, i)
 
 
-def bought_together(model: TrainedModel, store: Store, product_id: str, n: int = 10) -> list[Related]:
+def bought_together(
+    model: TrainedModel, servable: Servability, product_id: str, n: int = 10
+) -> list[Related]:
     """Products bought by the same people within a week of this one, by lift (support ≥ 2 buyers)."""
     i = _index(model, product_id)
     row = model.cobuy_lift[i].toarray().ravel()
     order = np.argsort(-row, kind="stable")
-    return _serve(model, store, order, row, ["bought together"] * len(order), n, i)
+    return _serve(model, servable, order, row, ["bought together"] * len(order), n, i)
