@@ -104,6 +104,8 @@ class World:
     s_misconduct: np.ndarray  # 0 none, 1 brushing, 2 refund spike (see MISCONDUCT)
     s_incident_day: np.ndarray  # first day of the brushing run or bad batch
     s_ring: dict[int, np.ndarray]  # brushing shop → the linked accounts it orders through
+    s_expected_orders: np.ndarray  # paid orders a day expected before any incident (at planting)
+    s_detection: np.ndarray  # chance store monitoring sees the shop's incident at that volume
     # products
     p_shop: np.ndarray
     p_brand: np.ndarray  # -1 white label
@@ -452,18 +454,10 @@ def generate_world(cfg: SimConfig) -> World:
         if p_violation[i] == "duplicate":
             p_title[i] = p_title[int(p_violation_term[i].split(":")[1])] + " 热卖"
 
-    # store misconduct in the biggest quarter of shops, drawn from a stream of its own so that the rest
-    # of the world does not move
-    mrng = np.random.default_rng([cfg.seed, 7])
-    per_shop = np.bincount(p_shop, minlength=n_shops)
-    larger = np.flatnonzero(per_shop >= np.quantile(per_shop, 0.75))  # misconduct shows where volume is
-    n_b, n_s = round(cfg.brushing_share * n_shops), round(cfg.refund_spike_share * n_shops)
-    chosen = mrng.choice(larger, min(len(larger), n_b + n_s), replace=False)
+    # store misconduct: none yet; ``misconduct.plant`` chooses the shops once their volume is known
     s_misconduct = np.zeros(n_shops, dtype=np.int8)
-    s_misconduct[chosen[:n_b]] = 1
-    s_misconduct[chosen[n_b:]] = 2
-    s_incident_day = mrng.integers(0, max(1, cfg.days - cfg.incident_days + 1), n_shops)
-    s_ring = {int(sh): mrng.choice(N, min(N, cfg.brushing_ring), replace=False) for sh in chosen[:n_b]}
+    s_incident_day = np.zeros(n_shops, dtype=np.int64)
+    s_ring: dict[int, np.ndarray] = {}
 
     # --- content ------------------------------------------------------------------------------
     day_ms = 86_400_000
@@ -564,6 +558,8 @@ def generate_world(cfg: SimConfig) -> World:
         s_misconduct=s_misconduct,
         s_incident_day=s_incident_day,
         s_ring=s_ring,
+        s_expected_orders=np.zeros(n_shops),
+        s_detection=np.zeros(n_shops),
         s_name=s_name,
         p_shop=p_shop,
         p_brand=p_brand,

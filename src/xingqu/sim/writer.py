@@ -312,6 +312,8 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
             "misconduct": pa.array([MISCONDUCT[m] or None for m in w.s_misconduct], type=pa.string()),
             "incident_start_day": pa.array(np.where(w.s_misconduct > 0, w.s_incident_day, -1)),
             "incident_days": pa.array(np.full(len(w.s_misconduct), w.cfg.incident_days)),
+            "expected_paid_orders_per_day": pa.array(np.round(w.s_expected_orders, 3)),
+            "detection_chance_at_planting": pa.array(np.where(w.s_misconduct > 0, w.s_detection, np.nan)),
             "brushing_accounts": pa.array(
                 [
                     [ids.users[u].as_py() for u in w.s_ring[i].tolist()] if i in w.s_ring else None
