@@ -1,13 +1,16 @@
-"""Store monitoring against the simulator's planted misconduct: recall and precision of ``brushing``
-and ``refund_spike`` flags over several seeds.
+"""Store monitoring against the simulator's planted misconduct, judged on what could be seen: for each
+planted incident the chance the monitoring test fires at the shop's real volume (its power), recall on the
+detectable incidents (chance ≥ 0.5), the count of undetectable ones, and precision, per kind.
 
-Each seed simulates a 30-day marketplace (20,000 users, 3,000 products, ~67 shops: 300 users a shop, so
-that shops have the order volume a spike can show in) where 5 % of shops brush orders once and 5 % have
-one bad batch, both among the biggest quarter of shops; imports it into a fresh SQLite store; runs
-``check_stores``; and compares the flags with truth/shops.parquet. Targets: recall ≥ 0.9 at precision
-≥ 0.8 for each kind.
+Two worlds, several seeds each:
+- ``demo``: the ``xingqu demo`` preset (5,000 users, 2,000 products, 125 shops over 30 days; about 3 % of
+  shops brush orders once and 3 % have one bad batch);
+- ``dense``: the same marketplace with 300 users a shop (20,000 users, 3,000 products, ~67 shops), where
+  5 % of shops brush and 5 % have a bad batch: shops have the order volume a spike can show in.
+Each seed simulates, imports into a fresh SQLite store, runs ``check_stores`` and compares the flags with
+truth/shops.parquet. Target on the dense world: recall on detectable incidents ≥ 0.9 at precision ≥ 0.8.
 
-    python benchmarks/monitoring.py [--seeds 5]
+    python benchmarks/monitoring.py [--seeds 5] [--worlds demo dense]
 """
 
 from __future__ import annotations
@@ -18,85 +21,107 @@ import os
 import platform
 import tempfile
 import time
-from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from xingqu.governance.monitoring import check_stores
 from xingqu.ingest import import_path
-from xingqu.sim.config import SimConfig
+from xingqu.sim.config import SimConfig, preset
+from xingqu.sim.misconduct import DETECTABLE, incident_summary, planted_incidents
 from xingqu.sim.run import simulate
 from xingqu.store import Store
 
 KINDS = ("brushing", "refund_spike")
 
 
-def one_seed(seed: int) -> dict[str, object]:
+def world(name: str, seed: int) -> SimConfig:
+    if name == "demo":
+        return preset("demo", seed=seed)
+    return SimConfig(
+        users=20_000,
+        products=3_000,
+        creators=200,
+        days=30,
+        users_per_shop=300,
+        brushing_share=0.05,
+        refund_spike_share=0.05,
+        seed=seed,
+    )
+
+
+def one_seed(name: str, seed: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = SimConfig(
-            users=20_000,
-            products=3_000,
-            creators=200,
-            days=30,
-            users_per_shop=300,
-            brushing_share=0.05,
-            refund_spike_share=0.05,
-            seed=seed,
-        )
-        sim = simulate(cfg, tmp)
+        sim = simulate(world(name, seed), tmp)
         store = Store(f"sqlite:///{tmp}/store.db")
         import_path(store, tmp)
         start = time.perf_counter()
         report = check_stores(store)
         seconds = time.perf_counter() - start
-        truth = pq.read_table(Path(tmp) / "truth" / "shops.parquet").to_pylist()
+        incidents = planted_incidents(store, tmp, report)
         store.close()
     out: dict[str, object] = {
+        "world": name,
         "seed": seed,
         "events": sim.events,
-        "shops": len(truth),
+        "shops": len(report.busiest),
+        "too_small": len(report.too_small),
         "check_s": round(seconds, 2),
+        "incidents": [i.__dict__ for i in incidents],
     }
+    summary = incident_summary(incidents)
     for kind in KINDS:
-        planted = {r["shop_id"] for r in truth if r["misconduct"] == kind}
-        flagged = report.flagged(kind)
-        out[kind] = {"planted": len(planted), "flagged": len(flagged), "found": len(planted & flagged)}
+        s = summary.get(kind, {"planted": 0, "detectable": 0, "found_detectable": 0, "found": 0})
+        s = {**s, "flagged": len(report.flagged(kind))}
+        out[kind] = s
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--worlds", nargs="+", default=["demo", "dense"], choices=["demo", "dense"])
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    runs = []
-    for seed in range(1, args.seeds + 1):
-        r = one_seed(seed)
-        runs.append(r)
-        print(
-            f"seed {seed}: {r['events']:,} events, {r['shops']} shops, check {r['check_s']} s; "
-            + "; ".join(
-                f"{k} {r[k]['found']}/{r[k]['planted']} found, {r[k]['flagged']} flagged" for k in KINDS
-            ),
-            flush=True,
-        )
-    summary = {}
-    for kind in KINDS:
-        planted = sum(r[kind]["planted"] for r in runs)
-        flagged = sum(r[kind]["flagged"] for r in runs)
-        found = sum(r[kind]["found"] for r in runs)
-        summary[kind] = {
-            "planted": planted,
-            "flagged": flagged,
-            "found": found,
-            "recall": found / planted if planted else 0.0,
-            "precision": found / flagged if flagged else 0.0,
-        }
-        print(
-            f"{kind:<13} recall {summary[kind]['recall']:.3f} ({found}/{planted})  "
-            f"precision {summary[kind]['precision']:.3f} ({found}/{flagged})"
-        )
-    print(json.dumps({"runs": runs, "summary": summary}))
+    result: dict[str, object] = {}
+    for name in args.worlds:
+        runs = []
+        for seed in range(1, args.seeds + 1):
+            r = one_seed(name, seed)
+            runs.append(r)
+            print(
+                f"{name} seed {seed}: {r['events']:,} events, {r['shops']} shops ({r['too_small']} too "
+                f"small to judge a spike), check {r['check_s']} s; "
+                + "; ".join(
+                    f"{k} {r[k]['found']}/{r[k]['planted']} found ({r[k]['detectable']} detectable, "
+                    f"{r[k]['found_detectable']} of them found), {r[k]['flagged']} flagged"
+                    for k in KINDS
+                ),
+                flush=True,
+            )
+        summary = {}
+        for kind in KINDS:
+            t = {
+                k: sum(r[kind].get(k, 0) for r in runs) for k in ("planted", "detectable", "found_detectable")
+            }
+            t["found"] = sum(r[kind]["found"] for r in runs)
+            t["flagged"] = sum(r[kind]["flagged"] for r in runs)
+            t["expected_found"] = round(sum(r[kind].get("expected_found", 0.0) for r in runs), 2)
+            t["undetectable"] = t["planted"] - t["detectable"]
+            t["recall_detectable"] = t["found_detectable"] / t["detectable"] if t["detectable"] else None
+            t["recall_all"] = t["found"] / t["planted"] if t["planted"] else None
+            t["precision"] = t["found"] / t["flagged"] if t["flagged"] else None
+            summary[kind] = t
+
+            def f(x: float | None) -> str:
+                return "n/a" if x is None else f"{x:.3f}"
+
+            print(
+                f"{name:<5} {kind:<13} recall on detectable {f(t['recall_detectable'])} "
+                f"({t['found_detectable']}/{t['detectable']}), undetectable {t['undetectable']} "
+                f"(chance < {DETECTABLE}); recall on all {f(t['recall_all'])} ({t['found']}/{t['planted']}, "
+                f"{t['expected_found']} expected from the chances); precision {f(t['precision'])} "
+                f"({t['found']}/{t['flagged']})"
+            )
+        result[name] = {"runs": runs, "summary": summary}
+    print(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from rich.cells import cell_len
 
 from test_cli import xingqu
 from xingqu.features.ranking import feature_names
@@ -323,8 +327,8 @@ def test_cli_recommend_json_all_users_and_content(trained: tuple[Store, TrainedM
     assert len(out["items"]) == 5
     prices = store.product_titles([i["product"] for i in out["items"]])
     assert all(prices[i["product"]][1] <= 8_000 for i in out["items"])
-    table = xingqu("recommend", user, "-n", "5", *common).stdout
-    assert out["items"][0]["product"] in table
+    table = xingqu("recommend", user, "-n", "5", "--max-price", "80", *common).stdout
+    assert all(i["product"] in table for i in out["items"])  # the table shows the same feed
     recs = root / "recs.jsonl"
     xingqu("recommend", "--all-users", "-n", "7", "--out", str(recs), *common)
     lines = [json.loads(x) for x in recs.read_text(encoding="utf-8").splitlines()]
@@ -376,3 +380,65 @@ def test_a_suspended_shop_leaves_the_feed_at_once(trained: tuple[Store, TrainedM
         for i in f
     }
     assert shop not in shops and all(len(f) == 20 for f in after)
+
+
+def _at_80_columns(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "XINGQU_DB"}
+    env["COLUMNS"] = "80"
+    return subprocess.run(
+        [sys.executable, "-m", "xingqu.cli.app", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_json_feed_items_say_what_the_product_is(trained: tuple[Store, TrainedModel, Path]) -> None:
+    store, model, root = trained
+    user = _users(model, 1)[0]
+    run = xingqu(
+        "recommend", user, "-n", "6", "--json", "--db", store.url, "--models-dir", str(root / "models")
+    )
+    assert run.returncode == 0, run.stderr
+    items = json.loads(run.stdout)["items"]
+    assert len(items) == 6
+    with store.reading() as conn:
+        p, s, b = TABLES["products"], TABLES["shops"], TABLES["brands"]
+        rows = {
+            r.product_id: r
+            for r in conn.execute(
+                sa.select(
+                    p.c.product_id, p.c.title, p.c.price, p.c.category, s.c.name.label("shop"), p.c.brand_id
+                )
+                .select_from(p.join(s, s.c.shop_id == p.c.shop_id))
+                .where(p.c.product_id.in_([i["product"] for i in items]))
+            )
+        }
+        brands = dict(conn.execute(sa.select(b.c.brand_id, b.c.name)).all())
+    for i in items:
+        row = rows[i["product"]]
+        assert i["title"] == row.title and i["category"] == row.category and i["shop"] == row.shop
+        assert i["price_yuan"] == round(row.price / 100, 2)
+        assert i["brand_id"] == row.brand_id and i["brand"] == brands.get(row.brand_id)
+        assert {"score", "found_by", "reasons"} <= set(i)
+
+
+def test_tables_fold_at_80_columns_without_breaking_ids(
+    trained: tuple[Store, TrainedModel, Path], tmp_path: Path
+) -> None:
+    store, model, root = trained
+    user = _users(model, 1)[0]
+    common = ["--db", store.url, "--models-dir", str(root / "models")]
+    out = _at_80_columns("recommend", user, "-n", "8", *common)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert max(cell_len(x) for x in lines) <= 80
+    items = json.loads(xingqu("recommend", user, "-n", "8", "--json", *common).stdout)["items"]
+    for i in items:  # ids and prices whole on a line
+        assert any(i["product"] in x and f"¥{i['price_yuan']:,.2f}" in x for x in lines), i["product"]
+    assert any(f"Feed of {user}" in x for x in lines)
+    sim = _at_80_columns(
+        "simulate", "--preset", "tiny", "--days", "1", "--out", str(tmp_path / "a-long-folder-name")
+    )
+    assert sim.returncode == 0, sim.stderr
+    lines = sim.stdout.splitlines()
+    assert max(cell_len(x) for x in lines) <= 80
+    assert any("Simulated marketplace" in x for x in lines)
+    assert any(str(tmp_path / "a-long-folder-name") in x.replace(" ", "") for x in lines)

@@ -9,9 +9,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from test_cli import xingqu
-from xingqu.governance.monitoring import check_stores, store_scores
+from xingqu.governance.monitoring import (
+    brushing_detection_chance,
+    check_stores,
+    spike_detection_chance,
+    store_scores,
+)
 from xingqu.ingest import import_path
 from xingqu.sim.config import SimConfig
+from xingqu.sim.misconduct import incident_summary, planted_incidents
 from xingqu.sim.run import simulate
 from xingqu.store import Store
 
@@ -70,3 +76,43 @@ def test_scores_are_written_to_shops_and_audited(market: tuple[Path, Store, dict
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert {f["shop"] for f in data["flags"] if f["kind"] == "brushing"} == report.flagged("brushing")
+
+
+def test_detection_chance_grows_with_volume_and_is_nil_where_no_window_can_fill() -> None:
+    # a bad batch that takes quality refunds from 3 % to 45 % for 5 days of a 30-day month
+    chances = [spike_detection_chance(v, 0.03, 0.45, 5, 30) for v in (0.5, 2.0, 3.0, 20.0)]
+    assert chances[0] == 0.0  # 0.5 orders a day: no 7-day window reaches 15 orders
+    assert chances[1] < chances[2] < chances[3] and chances[3] > 0.99
+    assert 0.2 < chances[1] < 0.45  # two orders a day: a coin toss that mostly fails
+    # a rise the test is not built for (under 3× the expected rate) is not seen, however busy the shop
+    assert spike_detection_chance(50.0, 0.2, 0.5, 5, 30) < 0.05
+    # brushing: 75 fast refunds through 8 accounts stand out of a small shop, not of one with 300
+    # genuine orders a day in the window
+    assert brushing_detection_chance(1.0, 15, 8, 5) == 1.0
+    assert brushing_detection_chance(60.0, 15, 8, 5) == 0.0
+    assert brushing_detection_chance(1.0, 2, 8, 5) == 0.0  # 10 fake orders: under the test's minimum
+
+
+def test_incidents_are_planted_where_they_can_be_seen_and_recall_is_judged_on_those(
+    market: tuple[Path, Store, dict[str, str]],
+) -> None:
+    out, store, truth = market
+    shops = pq.read_table(out / "m" / "truth" / "shops.parquet").to_pylist()
+    planted = [r for r in shops if r["misconduct"]]
+    assert all(r["detection_chance_at_planting"] >= 0.8 for r in planted)
+    report = check_stores(store)
+    incidents = planted_incidents(store, out / "m", report)
+    assert {(i.shop, i.kind) for i in incidents} == set(truth.items())
+    assert all(i.orders_per_day > 0 and 0 <= i.chance <= 1 for i in incidents)
+    summary = incident_summary(incidents)
+    for kind in ("brushing", "refund_spike"):
+        s = summary[kind]
+        assert s["detectable"] >= 2 and s["found_detectable"] == s["detectable"]
+        assert s["detectable"] + s["undetectable"] == s["planted"]
+    # shops too small to judge: every window under the test's minimum of paid orders, and never flagged
+    # for a spike
+    assert report.too_small and all(report.busiest[s] < report.min_orders for s in report.too_small)
+    assert not set(report.too_small) & report.flagged("refund_spike")
+    r = xingqu("stores", "check", db=store.url)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(report.too_small)} of {len(report.busiest)} shops too small to judge" in r.stdout

@@ -23,13 +23,14 @@ from xingqu.governance import Screener
 from xingqu.governance.actions import set_product_status, take_down
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.intake import listing_of
-from xingqu.governance.monitoring import check_stores
+from xingqu.governance.monitoring import MonitorSettings, check_stores
 from xingqu.governance.review import enqueue
 from xingqu.governance.screening import Decision
 from xingqu.ingest import import_path
 from xingqu.runtime import Runtime
 from xingqu.services.feed import feed_service
 from xingqu.sim.config import preset
+from xingqu.sim.misconduct import DETECTABLE, incident_summary, planted_incidents
 from xingqu.store import Store
 from xingqu.training import TrainedModel, train
 
@@ -138,25 +139,36 @@ def screen_catalogue(store: Store, market: Path) -> None:
 
 
 def print_monitoring(store: Store, market: Path) -> None:
-    """Shops flagged by ``xingqu stores check``, side by side with the misconduct the simulator planted."""
+    """Shops flagged by ``xingqu stores check``, and each incident the simulator planted with its chance
+    of being seen at the shop's volume: recall is judged on the incidents a test could see."""
     report = check_stores(store)
-    truth = {
-        r["shop_id"]: r["misconduct"]
-        for r in pq.read_table(market / "truth" / "shops.parquet").to_pylist()
-        if r["misconduct"]
-    }
-    table = Table(show_edge=False)
-    for col in ("shop", "flag", "planted", "evidence"):
-        table.add_column(col, overflow="fold")
-    for f in report.flags:
-        keys = ("paid_orders", "fast_refunds", "buyers", "rate", "expected_rate", "drop")
-        evidence = ", ".join(f"{k} {f.evidence[k]}" for k in keys if k in f.evidence)
-        table.add_row(f.shop, f.kind, truth.get(f.shop, "-"), evidence)
-    console.print(table if report.flags else "No shop flagged.")
-    missed = sorted(set(truth) - report.flagged())
+    incidents = planted_incidents(store, market, report)
+    planted = {(i.shop, i.kind) for i in incidents}
+    table = Table(title="Planted incidents", show_edge=False)
+    for col in ("shop", "planted", "orders/day", "chance seen", "flagged"):
+        table.add_column(
+            col, overflow="fold", justify="right" if col in ("orders/day", "chance seen") else "left"
+        )
+    for i in incidents:
+        table.add_row(
+            i.shop, i.kind, f"{i.orders_per_day:.1f}", f"{i.chance:.0%}", "yes" if i.flagged else "no"
+        )
+    console.print(table if incidents else "No incident planted.")
+    others = [f for f in report.flags if (f.shop, f.kind) not in planted]
     console.print(
-        f"{len(truth)} shops planted, {len(report.flagged() & set(truth))} of them flagged"
-        + (f"; missed: {', '.join(missed)}" if missed else "")
+        f"{len(others)} other shop flags"
+        + (": " + ", ".join(f"{f.shop} {f.kind}" for f in others[:8]) if others else "")
+    )
+    for kind, s in incident_summary(incidents).items():
+        recall = f"recall {s['recall_detectable']:.2f}" if s["detectable"] else "no recall to judge"
+        console.print(
+            f"{kind}: {s['planted']} planted, {s['detectable']} detectable (chance ≥ {DETECTABLE:.0%}), "
+            f"{s['found_detectable']} of them flagged ({recall}); {s['undetectable']} undetectable at their "
+            f"shops' volume; {s['found']} flagged in all, {s['expected_found']:.1f} expected"
+        )
+    console.print(
+        f"{len(report.too_small)} of {len(report.busiest)} shops too small to judge for refund spikes "
+        f"(fewer than {report.min_orders} paid orders in every {MonitorSettings().window_days}-day window)"
     )
 
 

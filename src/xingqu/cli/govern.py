@@ -280,6 +280,15 @@ def stores_check(
         shown = {k: v for k, v in f.evidence.items() if k != "example_orders"}
         table.add_row(f.shop, f.kind, ", ".join(f"{k} {v}" for k, v in shown.items()))
     console.print(table if report.flags else "No shop flagged.")
+    small = report.too_small
+    if small:
+        console.print(
+            f"{len(small):,} of {len(report.busiest):,} shops too small to judge for refund spikes: "
+            f"fewer than {report.min_orders} paid orders in every {window_days}-day window ("
+            + ", ".join(small[:10])
+            + (f", … {len(small) - 10:,} more" if len(small) > 10 else "")
+            + ")"
+        )
     worst = sorted(report.scores.items(), key=lambda kv: kv[1]["score"])[:10]
     scores = Table(title="Lowest experience scores (last 90 days)", show_edge=False)
     for col in ("shop", "score", "product", "logistics", "service"):

@@ -84,7 +84,8 @@ def recommend_cmd(
             return
         table = Table(title=f"Videos and live rooms for {user}", show_edge=False)
         for col in ("#", "content", "kind", "creator", "products", "why"):
-            table.add_column(col, overflow="fold")
+            whole = col in ("#", "content", "kind", "creator")
+            table.add_column(col, no_wrap=whole, overflow="fold", ratio=None if whole else 1)
         for k, c in enumerate(rows, 1):
             table.add_row(
                 str(k), c.content_id, c.kind, c.creator_id, ", ".join(c.products[:3]), "; ".join(c.reasons)
@@ -93,23 +94,52 @@ def recommend_cmd(
         return
     items = service.recommend(user, n, **filters).items
     if json_out:
-        print_json({"user": user, "model": model.version, "items": [i.to_dict() for i in items]})
+        print_json({"user": user, "model": model.version, "items": feed_items_json(store, items)})
         return
     print_feed(store, user, items)
 
 
+def feed_items_json(store: Store, items: list[FeedItem]) -> list[dict[str, object]]:
+    """Feed items as clients need them: what the feed says (score, retrievers, reasons) and what the
+    product is (title, price in yuan, shop, brand and category)."""
+    cards = store.product_cards([i.product_id for i in items])
+    out = []
+    for it in items:
+        card = cards.get(it.product_id, {})
+        price = card.get("price")
+        out.append(
+            {
+                **it.to_dict(),
+                "title": card.get("title"),
+                "price_yuan": round(price / 100, 2) if price is not None else None,
+                "shop_id": card.get("shop_id"),
+                "shop": card.get("shop"),
+                "brand_id": card.get("brand_id"),
+                "brand": card.get("brand"),
+                "category": card.get("category"),
+            }
+        )
+    return out
+
+
 def print_feed(store: Store, user: str, items: list[FeedItem]) -> None:
-    titles = store.product_titles([i.product_id for i in items])
+    """A feed as a table that folds at the terminal's width: ids and prices whole, titles and reasons
+    wrapped."""
+    cards = store.product_cards([i.product_id for i in items])
     table = Table(title=f"Feed of {user}", show_edge=False)
-    for col in ("#", "product", "title", "price", "found by", "why"):
-        table.add_column(col, overflow="fold")
+    table.add_column("#", no_wrap=True, justify="right")
+    table.add_column("product", no_wrap=True)
+    table.add_column("title", overflow="fold", ratio=3)
+    table.add_column("price", no_wrap=True, justify="right")
+    table.add_column("found by", overflow="fold", ratio=1)
+    table.add_column("why", overflow="fold", ratio=2)
     for k, it in enumerate(items, 1):
-        title, price = titles.get(it.product_id, ("", 0))
+        card = cards.get(it.product_id, {})
         table.add_row(
             str(k),
             it.product_id,
-            title,
-            f"¥{price / 100:,.2f}",
+            card.get("title") or "",
+            f"¥{card.get('price', 0) / 100:,.2f}",
             ", ".join(it.found_by),
             "; ".join(it.reasons),
         )

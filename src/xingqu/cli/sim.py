@@ -50,13 +50,14 @@ def run_simulation(cfg: SimConfig, out: Path, show_progress: bool) -> SimReport:
 
 
 def print_sim_report(report: SimReport) -> None:
-    table = Table(title=f"Simulated marketplace → {report.out}", show_edge=False)
+    table = Table(title="Simulated marketplace", show_edge=False, min_width=30)
     table.add_column("records")
     table.add_column("rows", justify="right")
     for kind, n in report.records.items():
         table.add_row(kind, f"{n:,}")
     table.add_row("events", f"{report.events:,}")
     console.print(table)
+    console.print(f"Written to {report.out}")
     console.print(
         f"Paid GMV ¥{report.paid_gmv_fen / 100:,.2f}, refunded ¥{report.refunded_fen / 100:,.2f}; "
         f"{report.events:,} events in {report.seconds:.1f} s ({report.events_per_s:,.0f} events/s)."

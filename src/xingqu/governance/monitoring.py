@@ -13,6 +13,11 @@ Flags (each over sliding windows of ``window_days`` days of paid orders):
 - ``review_collapse``: the mean rating of the last ``window_days`` days at least ``collapse_drop`` stars
   under the mean before, with ``collapse_min_reviews`` reviews on each side.
 
+A shop whose busiest window holds fewer than ``min_orders`` paid orders is too small to judge for refund
+spikes: the report lists it (``too_small``) rather than calling it clean. ``spike_detection_chance`` and
+``brushing_detection_chance`` give the chance these tests fire for a shop of a given daily volume (their
+power), so that a planted or suspected incident can be told apart from one no test could see.
+
 Experience score (店铺体验分, ``domain.md`` §6.8), on the last 90 days with at least 30 paid orders:
 product = negative-review rate (1–2★) and quality refund rate, logistics = logistics-damage refund rate,
 service = seller-fault refund rate; each rate maps to 1–5 by its percentile among shops of the same
@@ -71,12 +76,25 @@ class MonitorReport:
     scores: dict[str, dict[str, float]] = field(
         default_factory=dict
     )  # shop → product/logistics/service/score
+    busiest: dict[str, int] = field(default_factory=dict)  # shop → paid orders in its busiest window
+    min_orders: int = MonitorSettings.min_orders
 
     def flagged(self, kind: str | None = None) -> set[str]:
         return {f.shop for f in self.flags if kind is None or f.kind == kind}
 
+    @property
+    def too_small(self) -> list[str]:
+        """Shops with too few paid orders in every window for a refund spike to show: not judged."""
+        return sorted(s for s, n in self.busiest.items() if n < self.min_orders)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"flags": [asdict(f) for f in self.flags], "scores": self.scores}
+        return {
+            "flags": [asdict(f) for f in self.flags],
+            "scores": self.scores,
+            "judged": len(self.busiest) - len(self.too_small),
+            "too_small": self.too_small,
+            "too_small_below_orders": self.min_orders,
+        }
 
 
 def _windows(
@@ -114,7 +132,7 @@ def check_stores(store: Store, settings: MonitorSettings | None = None) -> Monit
             .select_from(e.join(p, p.c.product_id == e.c.product_id))
             .where(e.c.event_type == "review", e.c.rating.is_not(None))
         ).all()
-    report = MonitorReport()
+    report = MonitorReport(min_orders=st.min_orders)
     if not orders:
         return report
     refund_at = {oid: (int(ts), reason) for oid, ts, reason in refunds}
@@ -147,6 +165,7 @@ def check_stores(store: Store, settings: MonitorSettings | None = None) -> Monit
             day_s[a:b], {"n": np.ones(len(idx)), "q": quality[idx], "fast": fast[idx]}, st.window_days
         )
         n, q = sums["n"], sums["q"]
+        report.busiest[name] = int(n.max())
         # expected rate: the shop's own rate outside the window, shrunk toward its category's, so that a
         # shop whose refunds were always high is not news, and a small shop borrows its category's rate
         n_out, q_out = len(idx) - n, quality[idx].sum() - q
@@ -204,6 +223,66 @@ def check_stores(store: Store, settings: MonitorSettings | None = None) -> Monit
     report.scores = _scores(shop, category, pay_ts, quality, reason, reviews, st)
     report.flags.sort(key=lambda fl: (fl.kind, fl.shop))
     return report
+
+
+def spike_detection_chance(
+    orders_per_day: float,
+    base_rate: float,
+    incident_rate: float,
+    incident_days: int,
+    total_days: int,
+    settings: MonitorSettings | None = None,
+    draws: int = 4_000,
+    seed: int = 0,
+) -> float:
+    """The chance the refund-spike test fires for a shop of ``orders_per_day`` paid orders whose quality
+    refund rate goes from ``base_rate`` to ``incident_rate`` for ``incident_days`` of ``total_days``
+    (Poisson orders, binomial refunds; every window over the incident is tested, as ``check_stores``
+    does). Estimated from ``draws`` simulated months, so within about ±0.015."""
+    st = settings or MonitorSettings()
+    w, d = st.window_days, incident_days
+    span = d + 2 * (w - 1)  # every day of every window that overlaps the incident
+    rate = np.where((np.arange(span) >= w - 1) & (np.arange(span) < w - 1 + d), incident_rate, base_rate)
+    rng = np.random.default_rng(seed)
+    n_day = rng.poisson(orders_per_day, (draws, span))
+    q_day = rng.binomial(n_day, rate)
+    total = orders_per_day * max(total_days, span)
+    fired = np.zeros(draws, dtype=bool)
+    for k in range(span - w + 1):
+        n = n_day[:, k : k + w].sum(axis=1)
+        q = q_day[:, k : k + w].sum(axis=1)
+        n_out = np.maximum(total - n, 0.0)
+        expected = (base_rate * n_out + st.prior_orders * base_rate) / (n_out + st.prior_orders)
+        tail = binom.sf(q - 1, n, expected)
+        fired |= (
+            (n >= st.min_orders)
+            & (q >= st.spike_min_refunds)
+            & (q >= st.spike_ratio * expected * n)
+            & (tail <= st.spike_p)
+        )
+    return float(fired.mean())
+
+
+def brushing_detection_chance(
+    orders_per_day: float,
+    fake_per_day: int,
+    ring: int,
+    incident_days: int,
+    settings: MonitorSettings | None = None,
+    draws: int = 4_000,
+    seed: int = 0,
+) -> float:
+    """The chance the brushing test fires for a shop of ``orders_per_day`` genuine paid orders that
+    places ``fake_per_day`` fast-refunded orders a day through ``ring`` accounts for ``incident_days``:
+    it must stand out of the window's genuine orders by share, and concentrate on few buyers."""
+    st = settings or MonitorSettings()
+    w = st.window_days
+    fake = fake_per_day * min(incident_days, w)  # the busiest window of fake orders
+    if fake < st.brushing_min_orders or fake / max(min(ring, fake), 1) < st.brushing_orders_per_buyer:
+        return 0.0
+    # check_stores judges the first window with the most fast refunds: it starts w - d days early
+    genuine = np.random.default_rng(seed).poisson(orders_per_day * w, draws)
+    return float((fake / (fake + genuine) >= st.brushing_share).mean())
 
 
 def _iso(day: int) -> str:

@@ -333,6 +333,13 @@ class Behaviour:
             if m.any() and pay_w[m].sum() > 0:
                 self.refund_norm[c] = float((raw[m] * pay_w[m]).sum() / pay_w[m].sum())
 
+    def paid_chance(self, exposure: Exposure, state: MarketState) -> np.ndarray:
+        """Per impression, the chance it ends in a paid order (calibrated intercepts, day 0)."""
+        parts = self.parts(exposure.users, exposure.products, 0.0, state, exposure.content)
+        u = self.utility(parts)
+        decay = self.w.cfg.position_decay * np.minimum(exposure.positions, 30)
+        return sigmoid(self.a_click + u - decay) * sigmoid(self.a_order + u) * self.w.cfg.order_to_pay
+
     # -- response -----------------------------------------------------------------------------
 
     def respond(self, exp: Exposure, day: int, state: MarketState, rng: np.random.Generator) -> Events:

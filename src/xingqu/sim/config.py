@@ -150,7 +150,7 @@ class SimConfig(BaseModel):
     position_decay: float = Field(0.08, ge=0, description="click propensity lost per list position")
     counterfeit_refund_multiplier: float = Field(3.0, ge=1)
 
-    # store misconduct (ground truth for store monitoring), among the biggest quarter of shops
+    # store misconduct (ground truth for store monitoring), planted where the volume makes it observable
     brushing_share: float = Field(0.03, ge=0, le=0.5, description="shops that brush orders (刷单) once")
     refund_spike_share: float = Field(
         0.03, ge=0, le=0.5, description="shops with one bad batch (refund spike)"
@@ -159,6 +159,13 @@ class SimConfig(BaseModel):
     brushing_ring: int = Field(8, ge=1, description="linked accounts a brushing shop orders through")
     brushing_orders_per_day: int = Field(15, ge=1, description="fake orders a day during a brushing run")
     spike_refund_multiplier: float = Field(10.0, ge=1, description="refund chance in a bad batch, × normal")
+    incident_min_detection: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="incidents go to shops whose expected volume gives store monitoring at least this chance "
+        "to see them (the shops closest to it when too few do)",
+    )
 
     categories: tuple[CategoryParams, ...] = DEFAULT_CATEGORIES
     chunk_users: int = Field(250_000, ge=1_000, description="users simulated at once (bounds memory)")

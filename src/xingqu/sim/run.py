@@ -17,7 +17,7 @@ from xingqu.errors import UserError
 from xingqu.sim.behaviour import EV, EVENT_TYPES, Behaviour, Events, MarketState
 from xingqu.sim.config import SimConfig
 from xingqu.sim.exposure import OrganicTraffic
-from xingqu.sim.misconduct import brushing_events
+from xingqu.sim.misconduct import brushing_events, plant
 from xingqu.sim.world import World, generate_world
 from xingqu.sim.writer import PARQUET_OPTIONS, Ids, events_table, write_catalog, write_truth
 
@@ -52,7 +52,15 @@ class Market:
         self.state: MarketState = self.behaviour.initial_state()
         rng = np.random.default_rng([cfg.seed, 1])
         sample = np.arange(min(cfg.users, CALIBRATION_USERS))
-        self.behaviour.calibrate(self.traffic.exposures(sample, 0, self.state, rng), self.state)
+        exposure = self.traffic.exposures(sample, 0, self.state, rng)
+        self.behaviour.calibrate(exposure, self.state)
+        # misconduct goes where a shop's expected volume lets monitoring see it
+        paid = np.bincount(
+            self.world.p_shop[exposure.products],
+            weights=self.behaviour.paid_chance(exposure, self.state),
+            minlength=len(self.world.s_type),
+        )
+        plant(self.world, paid * cfg.users / len(sample))
 
     def day_rng(self, day: int, stream: int = 2) -> np.random.Generator:
         return np.random.default_rng([self.cfg.seed, stream, day])

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xingqu.sim import text
+from xingqu.sim import text, titles
 from xingqu.sim.config import SimConfig
 
 AGE_BANDS = ["18-23", "24-30", "31-40", "41-49", "50+"]
@@ -71,7 +71,7 @@ class World:
     start_ms: int
     # categories
     cat_names: list[str]
-    cat_functions: np.ndarray  # (C, F_per_cat) global function-tag index
+    cat_leaves: list[tuple[text.Leaf, ...]]  # the vocabulary of each category's leaves
     # users
     u_gender: np.ndarray
     u_age: np.ndarray
@@ -86,7 +86,7 @@ class World:
     u_budget_sd: np.ndarray  # (N,)
     u_style: np.ndarray  # (N, S) sums to 1
     u_brands: np.ndarray  # (N, k) brand index, -1 none
-    u_function: np.ndarray  # (N, C) global function-tag index needed in each category
+    u_function: np.ndarray  # (N, C) need slot looked for in each category (text.Category.needs)
     u_trend: np.ndarray  # (N,) trend sensitivity 0..1
     u_activity: np.ndarray  # (N,) chance of a visit on a day
     # brands
@@ -104,6 +104,8 @@ class World:
     s_misconduct: np.ndarray  # 0 none, 1 brushing, 2 refund spike (see MISCONDUCT)
     s_incident_day: np.ndarray  # first day of the brushing run or bad batch
     s_ring: dict[int, np.ndarray]  # brushing shop → the linked accounts it orders through
+    s_expected_orders: np.ndarray  # paid orders a day expected before any incident (at planting)
+    s_detection: np.ndarray  # chance store monitoring sees the shop's incident at that volume
     # products
     p_shop: np.ndarray
     p_brand: np.ndarray  # -1 white label
@@ -112,7 +114,7 @@ class World:
     p_price: np.ndarray  # fen
     p_reference: np.ndarray  # fen, -1 none; every one is planted price fraud
     p_styles: np.ndarray  # (P, 2)
-    p_functions: np.ndarray  # (P, 2) global function-tag index
+    p_functions: np.ndarray  # (P, 2) need slots the product meets (words: its leaf's needs)
     p_stock: np.ndarray
     p_created_day: np.ndarray  # day listed (negative: before the window)
     p_quality: np.ndarray  # 0..1 latent
@@ -121,6 +123,7 @@ class World:
     p_violation: list[str]  # "" or a kind in text.VIOLATION_KINDS
     p_violation_term: list[str]
     p_title: list[str]
+    p_description: list[str]
     p_commission: np.ndarray
     p_trend_peak: np.ndarray  # day, nan when the product never trends
     p_trend_width: np.ndarray
@@ -217,10 +220,7 @@ def generate_world(cfg: SimConfig) -> World:
     start_ms = int(datetime.fromisoformat(cfg.start).timestamp() * 1000)
     cats = [c.name for c in cfg.categories]
     C, S = len(cats), cfg.styles
-    n_func = len(text.FUNCTION_TAGS)
-    cat_functions = np.stack(
-        [rng.choice(n_func, cfg.functions_per_category, replace=False) for _ in range(C)]
-    )
+    cat_leaves = [text.category(c).leaves for c in cats]
     N, P, K = cfg.users, cfg.products, cfg.creators
     n_shops, n_brands = cfg.shops, cfg.brands
 
@@ -272,7 +272,7 @@ def generate_world(cfg: SimConfig) -> World:
     u_brands = (
         rng.integers(0, n_brands, (N, cfg.brand_affinities)) if cfg.brand_affinities else np.full((N, 0), -1)
     )
-    u_function = cat_functions[np.arange(C)[None, :], rng.integers(0, cfg.functions_per_category, (N, C))]
+    u_function = rng.integers(0, cfg.functions_per_category, (N, C))
     trend = rng.beta(2, 3, N)
     act_a = 2.0
     activity = rng.beta(act_a, act_a * (1 - cfg.active_share) / cfg.active_share, N)
@@ -282,7 +282,7 @@ def generate_world(cfg: SimConfig) -> World:
     b_price_pos = rng.normal(0, 0.3, n_brands)
     cat_weight = interest.mean(axis=0)
     b_category = rng.choice(C, n_brands, p=cat_weight)
-    b_name = text.unique_names(rng, n_brands)
+    b_name = text.brand_names(rng, [cats[c] for c in b_category], b_tier == 0)
     s_type = rng.choice(4, n_shops, p=np.asarray(cfg.shop_type_shares) / sum(cfg.shop_type_shares)).astype(
         np.int8
     )
@@ -296,11 +296,12 @@ def generate_world(cfg: SimConfig) -> World:
         k = {0: 1, 1: 1, 2: int(rng.integers(2, 5)), 3: int(rng.integers(0, 2))}[int(s_type[i])]
         s_brands.append(sorted(rng.choice(pool, min(k, len(pool)), replace=False).tolist()))
     s_score = np.clip(rng.normal(4.5, 0.3, n_shops), 2.5, 5.0).round(2)
-    s_name = [
-        f"{b_name[s_brands[i][0]] if s_brands[i] else text.brand_name(rng)}"
-        f"{text.SHOP_SUFFIX[SHOP_TYPES[s_type[i]]]}{i}"
-        for i in range(n_shops)
-    ]
+    s_name = text.shop_names(
+        rng,
+        [SHOP_TYPES[t] for t in s_type],
+        [cats[c] for c in s_category],
+        [b_name[bs[0]] if bs else None for bs in s_brands],
+    )
 
     # --- creators (shop official accounts first) ----------------------------------------------
     has_official = np.flatnonzero(rng.random(n_shops) < cfg.official_account_share)[: K // 2]
@@ -334,22 +335,31 @@ def generate_world(cfg: SimConfig) -> World:
     shop_w = rng.lognormal(np.log(30), 1.2, n_shops)
     p_shop = np.sort(rng.choice(n_shops, P, p=shop_w / shop_w.sum()))
     p_category = np.where(rng.random(P) < 0.85, s_category[p_shop], rng.choice(C, P, p=cat_weight))
-    n_leaves = np.array([len(text.NOUNS[c]) for c in cats])
+    n_leaves = np.array([len(leaves) for leaves in cat_leaves])
     p_leaf = (rng.random(P) * n_leaves[p_category]).astype(np.int64)
     s_brand_n = np.array([len(b) for b in s_brands])
     s_brand_pad = np.full((n_shops, max(int(s_brand_n.max()), 1)), -1, dtype=np.int64)
     for i, bs in enumerate(s_brands):
         s_brand_pad[i, : len(bs)] = bs
     p_brand = s_brand_pad[p_shop, (rng.random(P) * s_brand_n[p_shop]).astype(np.int64)]
+    # a shop's goods outside its brands' category carry no brand (white label)
+    p_brand = np.where((p_brand >= 0) & (b_category[np.maximum(p_brand, 0)] != p_category), -1, p_brand)
+    # prices: each leaf's own median (an air fryer is not priced like a fan), brands shift them, and the
+    # category keeps its configured median and spread
+    leaf_price = [np.log([lf.price for lf in leaves]) for leaves in cat_leaves]  # (L, 3) log yuan
+    leaf_med = np.array([leaf_price[c][lf, 0] for c, lf in zip(p_category, p_leaf, strict=True)])
+    between = np.array([np.var(lp[:, 0]) for lp in leaf_price])[p_category]
     sd = np.array([c.log_sd for c in cfg.categories])[p_category]
     pos = np.where(p_brand >= 0, b_price_pos[np.maximum(p_brand, 0)], 0.0)
-    log_price = med[p_category] + pos + rng.normal(0, np.sqrt(np.maximum(sd**2 - 0.09, 0.01)))
-    for c in range(C):  # brands shift prices within a category, but not the category's median
+    log_price = leaf_med + pos + rng.normal(0, np.sqrt(np.maximum(sd**2 - 0.09 - between, 0.01)))
+    for c in range(C):  # brands and leaves shift prices within a category, but not the category's median
         m = p_category == c
         if m.any():
             log_price[m] += med[c] - np.median(log_price[m])
-    lo = np.array([c.min_yuan for c in cfg.categories])[p_category]
-    hi = np.array([c.max_yuan for c in cfg.categories])[p_category]
+    leaf_lo = np.exp([leaf_price[c][lf, 1] for c, lf in zip(p_category, p_leaf, strict=True)])
+    leaf_hi = np.exp([leaf_price[c][lf, 2] for c, lf in zip(p_category, p_leaf, strict=True)])
+    lo = np.maximum(np.array([c.min_yuan for c in cfg.categories])[p_category], leaf_lo)
+    hi = np.minimum(np.array([c.max_yuan for c in cfg.categories])[p_category], leaf_hi)
     p_price = _price_ending(rng, np.clip(np.exp(log_price), lo, hi))
     has_ref = rng.random(P) < 0.35
     inflated = (p_price * rng.uniform(1.1, 1.6, P)).astype(np.int64) // 100 * 100 + 90
@@ -358,7 +368,7 @@ def generate_world(cfg: SimConfig) -> World:
     fraud = has_ref & (np.random.default_rng([cfg.seed, 8]).random(P) < cfg.reference_fraud_share / 0.35)
     p_reference = np.where(fraud, inflated, -1)
     p_styles = np.stack([rng.integers(0, S, P), rng.integers(0, S, P)], axis=1)
-    p_functions = cat_functions[p_category[:, None], rng.integers(0, cfg.functions_per_category, (P, 2))]
+    p_functions = rng.integers(0, cfg.functions_per_category, (P, 2))
     p_stock = rng.integers(0, 2000, P) * (rng.random(P) > 0.03)
     new = rng.random(P) < cfg.new_product_share
     p_created_day = np.where(new, rng.integers(0, cfg.days, P), -rng.integers(1, 365, P))
@@ -375,45 +385,57 @@ def generate_world(cfg: SimConfig) -> World:
     p_counterfeit = np.zeros(P, dtype=bool)
     bad = np.flatnonzero(rng.random(P) < cfg.violation_share)
     kinds = rng.choice(len(text.VIOLATION_KINDS), len(bad), p=[0.35, 0.25, 0.1, 0.2, 0.1])
-    titles = []
-    used: set[tuple[int, str]] = set()  # (shop, title core): distinct products get distinct titles
-    for i in range(P):
-        c = cats[p_category[i]]
-        brand = b_name[p_brand[i]] if p_brand[i] >= 0 else ""
-        noun = text.NOUNS[c][p_leaf[i]][1]
-        # the product's own style and function words first; other style words only on a clash
-        options = [(p_styles[i, a], p_functions[i, b]) for a in (0, 1) for b in (0, 1)]
-        options += [
-            (p_styles[i, 0] + k, f)
-            for f in cat_functions[p_category[i]]
-            for k in range(len(text.STYLE_WORDS))
-        ]
-        for s_word, f_word in options:
-            word = text.STYLE_WORDS[s_word % len(text.STYLE_WORDS)]
-            title = f"{brand}{word}{text.FUNCTION_WORDS[f_word]}{noun}"
-            if (int(p_shop[i]), title) not in used:
-                break
-        used.add((int(p_shop[i]), title))
-        titles.append(title)
+    leaves = [cat_leaves[c][lf] for c, lf in zip(p_category, p_leaf, strict=True)]
+    n_specs = np.array([len(lf.specs) for lf in leaves])
+    leaf_key = p_category * 1000 + p_leaf
+    listings, shown_style, shown_need = titles.compose(
+        leaves,
+        [b_name[b] if b >= 0 else "" for b in p_brand],
+        list(zip(p_shop.tolist(), p_brand.tolist(), leaf_key.tolist(), strict=True)),
+        p_styles,
+        p_functions,
+        rng.integers(0, 1 << 30, P),
+        rng.integers(0, 1 << 30, P),
+        titles.spec_index(leaf_key, np.log(p_price), n_specs),
+        (S, cfg.functions_per_category),
+    )
+    # what a title shows is the product's: a style or need it had to take to stand apart becomes its own
+    moved = (shown_style != p_styles[:, 0]) & (shown_style != p_styles[:, 1])
+    p_styles[moved, 0] = shown_style[moved]
+    moved = (shown_need != p_functions[:, 0]) & (shown_need != p_functions[:, 1])
+    p_functions[moved, 0] = shown_need[moved]
+    picks = rng.integers(0, 1 << 30, P)
+    p_description = [
+        titles.description(lf, x.words, int(k)) for lf, x, k in zip(leaves, listings, picks, strict=True)
+    ]
+    p_title = [x.title for x in listings]
     for i, kind in zip(bad.tolist(), kinds.tolist(), strict=True):
         name = text.VIOLATION_KINDS[kind]
         p_violation[i] = name
+        x = listings[i]
         if name == "absolute_term":
             term = text.ABSOLUTE_TERMS[int(rng.integers(len(text.ABSOLUTE_TERMS)))]
-            titles[i] = term + titles[i]
+            p_title[i] = " ".join(filter(None, (x.brand, term, x.body)))
         elif name == "counterfeit":
             term = text.COUNTERFEIT_MARKERS[int(rng.integers(len(text.COUNTERFEIT_MARKERS)))]
-            big = int(rng.integers(0, min(n_brands, 40)))  # a well-known brand the shop is not authorised for
+            # a well-known brand of the category, which the shop is not authorised for
+            known = np.flatnonzero(b_category[: min(n_brands, 40)] == p_category[i])
+            big = (
+                int(known[rng.integers(len(known))])
+                if len(known)
+                else int(rng.integers(0, min(n_brands, 40)))
+            )
             p_brand[i] = big if big not in s_brands[p_shop[i]] else p_brand[i]
-            titles[i] = f"{term}{b_name[big]}{titles[i]}"
+            p_title[i] = f"{term}{b_name[big]} {x.body}"
             p_price[i] = max(100, p_price[i] // 4)
             p_counterfeit[i] = True
         elif name == "prohibited":
-            term, _code = text.PROHIBITED_ITEMS[int(rng.integers(len(text.PROHIBITED_ITEMS)))]
-            titles[i] = f"{titles[i]} {term}"
+            term, _code, goods = text.PROHIBITED_ITEMS[int(rng.integers(len(text.PROHIBITED_ITEMS)))]
+            p_title[i] = goods
+            p_description[i] = f"{goods}，私下发货"
         elif name == "diversion":
             term = text.DIVERSION_TERMS[int(rng.integers(len(text.DIVERSION_TERMS)))]
-            titles[i] = f"{titles[i]}（{term}）"
+            p_title[i] = f"{p_title[i]}（{term}）"
         else:  # duplicate of an earlier listing in the same shop
             if i == 0 or p_shop[i - 1] != p_shop[i]:  # products are sorted by shop
                 p_violation[i] = ""
@@ -426,25 +448,16 @@ def generate_world(cfg: SimConfig) -> World:
                 p_brand[j],
                 p_price[j],
             )
+            p_styles[i], p_functions[i], p_description[i] = p_styles[j], p_functions[j], p_description[j]
         p_violation_term[i] = term
-    spec = ["30ml", "50g", "1件", "2件装", "礼盒装", "新款", "大码", ""]
-    p_title = [(t + " " + spec[i % len(spec)]).strip() for i, t in enumerate(titles)]
     for i in range(P):  # a near-duplicate repeats its original's final title with a small change
         if p_violation[i] == "duplicate":
             p_title[i] = p_title[int(p_violation_term[i].split(":")[1])] + " 热卖"
 
-    # store misconduct in the biggest quarter of shops, drawn from a stream of its own so that the rest
-    # of the world does not move
-    mrng = np.random.default_rng([cfg.seed, 7])
-    per_shop = np.bincount(p_shop, minlength=n_shops)
-    larger = np.flatnonzero(per_shop >= np.quantile(per_shop, 0.75))  # misconduct shows where volume is
-    n_b, n_s = round(cfg.brushing_share * n_shops), round(cfg.refund_spike_share * n_shops)
-    chosen = mrng.choice(larger, min(len(larger), n_b + n_s), replace=False)
+    # store misconduct: none yet; ``misconduct.plant`` chooses the shops once their volume is known
     s_misconduct = np.zeros(n_shops, dtype=np.int8)
-    s_misconduct[chosen[:n_b]] = 1
-    s_misconduct[chosen[n_b:]] = 2
-    s_incident_day = mrng.integers(0, max(1, cfg.days - cfg.incident_days + 1), n_shops)
-    s_ring = {int(sh): mrng.choice(N, min(N, cfg.brushing_ring), replace=False) for sh in chosen[:n_b]}
+    s_incident_day = np.zeros(n_shops, dtype=np.int64)
+    s_ring: dict[int, np.ndarray] = {}
 
     # --- content ------------------------------------------------------------------------------
     day_ms = 86_400_000
@@ -516,7 +529,7 @@ def generate_world(cfg: SimConfig) -> World:
         cfg=cfg,
         start_ms=start_ms,
         cat_names=cats,
-        cat_functions=cat_functions,
+        cat_leaves=cat_leaves,
         u_gender=gender,
         u_age=age,
         u_city=city,
@@ -545,6 +558,8 @@ def generate_world(cfg: SimConfig) -> World:
         s_misconduct=s_misconduct,
         s_incident_day=s_incident_day,
         s_ring=s_ring,
+        s_expected_orders=np.zeros(n_shops),
+        s_detection=np.zeros(n_shops),
         s_name=s_name,
         p_shop=p_shop,
         p_brand=p_brand,
@@ -562,6 +577,7 @@ def generate_world(cfg: SimConfig) -> World:
         p_violation=p_violation,
         p_violation_term=p_violation_term,
         p_title=p_title,
+        p_description=p_description,
         p_commission=p_commission,
         p_trend_peak=p_trend_peak,
         p_trend_width=p_trend_width,

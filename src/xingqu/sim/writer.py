@@ -141,7 +141,8 @@ def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
         },
         N,
     )
-    leaf = [f"{cats[c]}>{text.NOUNS[cats[c]][lf][0]}" for c, lf in zip(w.p_category, w.p_leaf, strict=True)]
+    leaves = [w.cat_leaves[c][lf] for c, lf in zip(w.p_category, w.p_leaf, strict=True)]
+    leaf = [f"{cats[c]}>{lf.key}" for c, lf in zip(w.p_category, leaves, strict=True)]
     tables["products"] = _table(
         "products",
         {
@@ -150,15 +151,16 @@ def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
             "brand_id": _take(ids.brands, w.p_brand),
             "category": leaf,
             "title": w.p_title,
-            "description": [f"{w.p_title[i]}，品质保障" for i in range(P)],
+            "description": w.p_description,
             "price": w.p_price,
             "reference_price": pa.array(w.p_reference, mask=w.p_reference < 0),
             "style_tags": [
-                [text.STYLE_TAGS[s % len(text.STYLE_TAGS)] for s in sorted(set(row))]
-                for row in w.p_styles.tolist()
+                sorted({lf.style(s)[1] for s in row})
+                for lf, row in zip(leaves, w.p_styles.tolist(), strict=True)
             ],
             "function_tags": [
-                [text.FUNCTION_TAGS[f] for f in sorted(set(row))] for row in w.p_functions.tolist()
+                sorted({lf.need(f)[1] for f in row})
+                for lf, row in zip(leaves, w.p_functions.tolist(), strict=True)
             ],
             "stock": w.p_stock,
             "status": ["listed"] * P,
@@ -263,6 +265,7 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
     """The latent side of the world: tastes, budgets, violations. Nothing in xingqu trains on it."""
     out.mkdir(parents=True, exist_ok=True)
     C = w.n_categories
+    cat_needs = [text.category(c).needs for c in w.cat_names]
 
     def lists(a: np.ndarray) -> pa.Array:
         return pa.FixedSizeListArray.from_arrays(pa.array(a.astype(np.float32).ravel()), a.shape[1])
@@ -278,7 +281,10 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
                 [[ids.brands[b].as_py() for b in row if b >= 0] for row in w.u_brands.tolist()]
             ),
             "function_needs": pa.array(
-                [[text.FUNCTION_TAGS[f] for f in row] for row in w.u_function.tolist()]
+                [
+                    [needs[f % len(needs)][1] for needs, f in zip(cat_needs, row, strict=True)]
+                    for row in w.u_function.tolist()
+                ]
             ),
             "trend_sensitivity": pa.array(w.u_trend),
             "activity": pa.array(w.u_activity),
@@ -306,6 +312,8 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
             "misconduct": pa.array([MISCONDUCT[m] or None for m in w.s_misconduct], type=pa.string()),
             "incident_start_day": pa.array(np.where(w.s_misconduct > 0, w.s_incident_day, -1)),
             "incident_days": pa.array(np.full(len(w.s_misconduct), w.cfg.incident_days)),
+            "expected_paid_orders_per_day": pa.array(np.round(w.s_expected_orders, 3)),
+            "detection_chance_at_planting": pa.array(np.where(w.s_misconduct > 0, w.s_detection, np.nan)),
             "brushing_accounts": pa.array(
                 [
                     [ids.users[u].as_py() for u in w.s_ring[i].tolist()] if i in w.s_ring else None

@@ -438,6 +438,43 @@ class Store:
         with self.reading() as conn:
             return list(conn.execute(sa.select(p.c.product_id)).scalars())
 
+    def product_cards(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What a client shows of each known product among ``product_ids``: title, price (fen), shop and
+        brand (id and name) and category path."""
+        p, shops, brands = TABLES["products"], TABLES["shops"], TABLES["brands"]
+        out: dict[str, dict[str, Any]] = {}
+        with self.reading() as conn:
+            for lo in range(0, len(product_ids), 5_000):
+                rows = conn.execute(
+                    sa.select(
+                        p.c.product_id,
+                        p.c.title,
+                        p.c.price,
+                        p.c.shop_id,
+                        shops.c.name,
+                        p.c.brand_id,
+                        brands.c.name,
+                        p.c.category,
+                    )
+                    .select_from(
+                        p.outerjoin(shops, shops.c.shop_id == p.c.shop_id).outerjoin(
+                            brands, brands.c.brand_id == p.c.brand_id
+                        )
+                    )
+                    .where(p.c.product_id.in_(product_ids[lo : lo + 5_000]))
+                ).all()
+                for pid, title, price, shop_id, shop, brand_id, brand, category in rows:
+                    out[pid] = {
+                        "title": title,
+                        "price": int(price),
+                        "shop_id": shop_id,
+                        "shop": shop,
+                        "brand_id": brand_id,
+                        "brand": brand,
+                        "category": category,
+                    }
+        return out
+
     def servable_products(self, product_ids: list[str]) -> set[str]:
         """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
         shop (governance wins everywhere)."""
