@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,7 +16,8 @@ import ahocorasick
 
 from xingqu.errors import ConfigError
 from xingqu.governance.duplicates import DuplicateIndex
-from xingqu.governance.normalise import normalise_term, screening_text
+from xingqu.governance.brands import BrandNames
+from xingqu.governance.normalise import normalise_term, screening_text, term_variants
 from xingqu.governance.prices import PriceFacts
 
 DECISIONS = ("approve", "review", "reject")
@@ -81,22 +82,23 @@ class Screener:
         seen: dict[str, _Term] = {}
         for g in groups:
             for term in g["terms"]:
-                key = normalise_term(term)
-                if not key:
-                    continue
                 entry = _Term(g["name"], g.get("kind", "absolute"), g["severity"], g["message"], term)
-                # a term in several groups keeps the strictest
-                if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(seen[key].severity):
-                    seen[key] = entry
+                for key in term_variants(term):
+                    # a form in several groups keeps the strictest
+                    if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(
+                        seen[key].severity
+                    ):
+                        seen[key] = entry
         for key, entry in seen.items():
             self.terms.add_word(key, (key, entry))
         self.terms.make_automaton()
         self.exceptions = ahocorasick.Automaton()
         for word in rules.get("exceptions", []):
-            key = normalise_term(word)
-            self.exceptions.add_word(key, key)
+            for key in term_variants(word):
+                self.exceptions.add_word(key, key)
         if len(self.exceptions):
             self.exceptions.make_automaton()
+        self.brands = BrandNames((None, name) for name in rules.get("known_brands", []))
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
         self.restricted = list(rules.get("restricted", []))
         dup = rules.get("duplicates", {})
@@ -136,32 +138,36 @@ class Screener:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read listing rules {path}: {exc}") from None
 
-    def scan(self, text: str, where: str = "title") -> list[Reason]:
-        """Term reasons found in ``text``, with spans in the original text."""
+    def scan(
+        self, text: str, where: str = "title", brands: BrandNames | None = None, own: Set[str] = frozenset()
+    ) -> list[Reason]:
+        """Term reasons found in ``text``, with spans in the original text. A term inside an ordinary word
+        (最近, 第一次) or inside a brand name (``brands``, else the well-known ones) is no claim: inside a
+        longer name always, inside a name as long as the term only when it is the listing's own brand
+        (``own``: its normalised names)."""
         norm, index = screening_text(text)
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
-        scoped = any(q in norm for q in self.qualifiers)
-        found: dict[tuple[str, int], Reason] = {}
+        names = (brands if brands is not None else self.brands).occurrences(norm)
+        matches = []
         for end, (key, t) in self.terms.iter(norm):
             start = end - len(key) + 1
             if any(s <= start and end <= e for s, e in covered):
                 continue  # inside an ordinary word such as 最近 or 第一次
+            if any(s <= start and end <= e and (e - s > end - start or n in own) for s, e, n in names):
+                continue  # part of a brand name
+            matches.append((start, end, t))
+        scoped = any(q in norm for q in self.qualifiers)
+        found: list[Reason] = []
+        for start, end, t in matches:
+            if any(s <= start and end <= e and e - s > end - start for s, e, _ in matches):
+                continue  # a longer term says more: 最低价 over 最低, 最新 (relative) over 最
             if t.kind == "relative" and scoped:
                 continue  # a stated scope makes a relative claim acceptable
             span = (index[start], index[end] + 1)
-            found[(t.group, start)] = Reason(
-                f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where
-            )
-        # keep the longest match where matches overlap within a group (最低价 over 最低)
-        reasons = sorted(found.values(), key=lambda r: (r.span[0], -(r.span[1] - r.span[0])))  # type: ignore[index]
-        kept: list[Reason] = []
-        for r in reasons:
-            if kept and kept[-1].group == r.group and r.span[1] <= kept[-1].span[1]:  # type: ignore[index]
-                continue
-            kept.append(r)
-        return kept
+            found.append(Reason(f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where))
+        return sorted(found, key=lambda r: r.span)  # type: ignore[arg-type, return-value]
 
     def duplicate_index(self) -> DuplicateIndex:
         """An empty duplicate index with this rule set's settings."""
@@ -238,15 +244,19 @@ class Screener:
         authorised_brands: Iterable[str] | None = None,
         duplicates: DuplicateIndex | None = None,
         prices: PriceFacts | None = None,
+        brands: BrandNames | None = None,
     ) -> Decision:
         """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason.
 
         With ``duplicates``, a listing that nearly repeats another of the same shop is flagged too; with
-        ``prices``, the price rules use the store's sales and usual prices."""
+        ``prices``, the price rules use the store's sales and usual prices; ``brands`` (else the
+        well-known ones) are the names in which a term is no claim. One reason per rule and term."""
         lid = str(listing.get("id") or listing.get("product_id") or "")
         title = str(listing.get("title") or "")
-        reasons = self.scan(title, "title")
-        reasons += self.scan(str(listing.get("description") or ""), "description")
+        brands = brands if brands is not None else self.brands
+        own = brands.own(listing.get("brand") or listing.get("brand_id"))
+        reasons = self.scan(title, "title", brands, own)
+        reasons += self.scan(str(listing.get("description") or ""), "description", brands, own)
         if self.vague_terms and title.strip() and self.vague(title):
             reasons.append(
                 Reason(
@@ -306,6 +316,13 @@ class Screener:
                         "title",
                     )
                 )
+        seen: set[tuple[str, str | None, str]] = set()
+        unique = []
+        for r in reasons:  # one reason per rule and term (最好 in the title and again in the description)
+            if (r.rule, r.term, r.message) not in seen:
+                seen.add((r.rule, r.term, r.message))
+                unique.append(r)
+        reasons = unique
         decision = "approve"
         for r in reasons:
             if DECISIONS.index(r.severity) > DECISIONS.index(decision):
