@@ -1,6 +1,7 @@
 """What screening a stream of listings needs besides the rules: the shops' authorised brands, the
-registered brand names, the listings already there (for duplicates), and price facts; built once from the store, then each screened
-listing joins the duplicate index so that later listings of the same stream are compared with it."""
+registered brand names, the listings already there (for duplicates), and price facts; built once from
+the store, then each screened listing joins the duplicate index so that later listings of the same
+stream are compared with it."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import opencc
@@ -39,7 +39,7 @@ HOMOGLYPHS: dict[str, str] = {
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
 
 #: Chinese numerals a term may be written with as digits (第一 → 第1, 十强 → 10强).
-NUMERALS = dict(zip("零一二三四五六七八九十", ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], strict=True))
+NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九十")}
 
 #: At most this many characters of a term written in pinyin (zui好, 国jia级); at least one stays a
 #: character, except that a term spelled out whole in pinyin of at least ``FULL_PINYIN_MIN`` letters
@@ -66,13 +66,18 @@ def _fold(ch: str) -> str:
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
 
 
+@lru_cache(maxsize=256)
 def screening_text(text: str) -> tuple[str, list[int]]:
-    """(normalised text, for each of its characters the index of the original character)."""
+    """(normalised text, for each of its characters the index of the original character). Cached for
+    the few last texts: a title is read by the term rules and again by the vague-title rule."""
     chars: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
         folded = _fold(ch)
-        if folded:
+        if len(folded) == 1:
+            chars.append(folded)
+            where.append(i)
+        elif folded:
             chars.append(folded)
             where.extend([i] * len(folded))
     return "".join(chars), where
@@ -108,7 +113,11 @@ def term_variants(term: str) -> set[str]:
     sounds = readings()
     # per character: (form, kind) — as written, a numeral as its digits, a character as its syllable
     options = [
-        [(c, "char"), *([(NUMERALS[c], "digit")] if c in NUMERALS else []), *([(sounds[c], "pinyin")] if c in sounds else [])]
+        [
+            (c, "char"),
+            *([(NUMERALS[c], "digit")] if c in NUMERALS else []),
+            *([(sounds[c], "pinyin")] if c in sounds else []),
+        ]
         for c in base
     ]
     cjk = sum(_is_cjk(c) for c in base)

@@ -15,8 +15,8 @@ from typing import Any
 import ahocorasick
 
 from xingqu.errors import ConfigError
-from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.brands import BrandNames
+from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import normalise_term, screening_text, term_variants
 from xingqu.governance.prices import PriceFacts
 
