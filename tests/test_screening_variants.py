@@ -65,6 +65,8 @@ def reasons(title: str, **listing: object) -> tuple[str, list[tuple[str, str | N
         ("针孔摄像头 家用", "reject", "prohibited", "针孔摄像", "针孔摄像"),
         ("性价比之王 电饭煲", "review", "relative_rank", "之王", "之王"),
         ("手慢无 坚果", "review", "false_urgency", "手慢无", "手慢无"),
+        ("国货 TOP 1 口红", "review", "relative_rank", "top1", "TOP 1"),
+        ("加vxabc123 领券", "review", "diversion", "加vx", "加vx"),  # a WeChat id straight after
     ],
 )
 def test_each_way_of_writing_a_term_is_caught(
@@ -88,6 +90,9 @@ def test_each_way_of_writing_a_term_is_caught(
         "防偷拍检测器 便携",
         "新一级能效 变频空调 1.5匹",
         "特级初榨橄榄油 500ml",
+        "英特尔第12代酷睿 笔记本",  # 第1 runs on into 第12: a whole number
+        "丝绒口红 色号No.12",
+        "Nano1 无线耳机",  # no1 inside a word
     ],
 )
 def test_ordinary_words_stay_ordinary(title: str) -> None:

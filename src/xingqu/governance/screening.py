@@ -69,6 +69,28 @@ class _Term:
     term: str
 
 
+def _ascii_kind(ch: str) -> str:
+    return "letter" if ch.isascii() and ch.isalpha() else "digit" if ch.isascii() and ch.isdigit() else ""
+
+
+def _inside_a_word(text: str, index: list[int], key: str, start: int, end: int) -> bool:
+    """Whether a match of ``key`` at ``start..end`` of the normalised text runs on from the letters or digits
+    written right before it, or from digits right after it, in the original text: a term that starts with
+    a letter or digit is a word of its own, and one that ends with a digit is a whole number (a letter
+    after one is kept: 加vx后 a WeChat id)."""
+    first, last = _ascii_kind(key[0]), _ascii_kind(key[-1])
+    before, after = index[start] - 1, index[end] + 1
+    if first and before >= 0:
+        written = normalise_term(text[before])
+        if written and _ascii_kind(written[-1]) == first:
+            return True
+    if last == "digit" and after < len(text):
+        written = normalise_term(text[after])
+        if written and _ascii_kind(written[0]) == "digit":
+            return True
+    return False
+
+
 class Screener:
     """Screens listings against one rule set (``rules/listing.toml`` by default)."""
 
@@ -157,6 +179,8 @@ class Screener:
                 continue  # inside an ordinary word such as 最近 or 第一次
             if any(s <= start and end <= e and (e - s > end - start or n in own) for s, e, n in names):
                 continue  # part of a brand name
+            if _inside_a_word(text, index, key, start, end):
+                continue  # no1 in "nano1", 第1 in "第12代", 100% in "1100%"
             matches.append((start, end, t))
         scoped = any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
