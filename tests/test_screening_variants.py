@@ -86,6 +86,7 @@ def test_each_way_of_writing_a_term_is_caught(
         "国家级非物质文化遗产 龙泉青瓷茶杯",  # a title given under state rules
         "万能胶 强力粘合剂 30ml",  # a generic product name
         "最大功率2000W 电水壶",
+        "手工曲奇 开封后最好冷藏保存",  # advice, not a claim
         "本店最新款 碎花连衣裙",  # 最新 is a relative claim, scoped here; bare 最 does not fire inside it
         "防偷拍检测器 便携",
         "新一级能效 变频空调 1.5匹",
