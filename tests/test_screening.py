@@ -125,14 +125,24 @@ def test_cli_screen(tmp_path: Path) -> None:
         {"id": "a", "shop": "s-yunshan", "title": "云杉补水面霜", "brand": "b-yunshan"},
         {"id": "b", "shop": "s-yunshan", "title": "云杉最佳面霜", "brand": "b-yunshan"},
         {"id": "c", "shop": "s-yunshan", "title": "海星耳机", "brand": "b-haixing"},
+        {"id": "d", "shop": "s-yunshan", "title": "云杉最好用的面霜", "description": "最好的选择"},
     ]
     listings.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     r = xingqu("screen", str(listings), "--out", str(tmp_path / "d.jsonl"), db=db)
     assert r.returncode == 0, r.stderr
     out = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert [(d["id"], d["decision"]) for d in out] == [("a", "approve"), ("b", "reject"), ("c", "reject")]
+    assert [(d["id"], d["decision"]) for d in out] == [
+        ("a", "approve"),
+        ("b", "reject"),
+        ("c", "reject"),
+        ("d", "reject"),
+    ]
     assert out[2]["reasons"][0]["rule"] == "brand:not_authorised"
-    assert "approve 1, review 0, reject 2" in r.stderr
+    # 最好 in the title and again in the description: one reason
+    assert [(x["rule"], x["term"], x["span"]) for x in out[3]["reasons"]] == [
+        ("absolute:absolute_superlative", "最好", [2, 4])
+    ]
+    assert "approve 1, review 0, reject 3" in r.stderr
     listings.write_text("{bad\n", encoding="utf-8")
     bad = xingqu("screen", str(listings), db=db)
     assert bad.returncode == 1 and "line 1: not valid JSON" in bad.stderr

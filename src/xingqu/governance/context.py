@@ -1,6 +1,7 @@
 """What screening a stream of listings needs besides the rules: the shops' authorised brands, the
-listings already there (for duplicates), and price facts; built once from the store, then each screened
-listing joins the duplicate index so that later listings of the same stream are compared with it."""
+registered brand names, the listings already there (for duplicates), and price facts; built once from
+the store, then each screened listing joins the duplicate index so that later listings of the same
+stream are compared with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.prices import PriceFacts
 from xingqu.governance.screening import Decision, Screener
@@ -20,12 +22,14 @@ from xingqu.store.schema import TABLES
 
 @dataclass
 class ScreeningContext:
-    """One screening session's facts; ``authorised`` is None when nothing is known about shops."""
+    """One screening session's facts; ``authorised`` is None when nothing is known about shops, ``brands``
+    None when no brand names are known besides the rules' well-known ones."""
 
     screener: Screener
     duplicates: DuplicateIndex
     authorised: dict[str, list[str]] | None = None
     prices: PriceFacts | None = None
+    brands: BrandNames | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"approve": 0, "review": 0, "reject": 0})
 
     @classmethod
@@ -44,6 +48,8 @@ class ScreeningContext:
     @classmethod
     def from_conn(cls, conn: Connection, screener: Screener) -> ScreeningContext:
         """``from_store`` inside an open transaction (an import sees the shops it has just written)."""
+        b = TABLES["brands"]
+        names = conn.execute(sa.select(b.c.brand_id, b.c.name)).all()
         s = TABLES["shops"]
         brands = {
             shop: json.loads(b) if b else []
@@ -56,6 +62,7 @@ class ScreeningContext:
             PriceFacts.from_conn(
                 conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples
             ),
+            screener.brands.with_brands((brand, name) for brand, name in names if name),
         )
 
     def screen(self, listing: dict[str, Any]) -> Decision:
@@ -64,7 +71,7 @@ class ScreeningContext:
         allowed = (
             self.authorised.get(shop) if self.authorised is not None and shop in self.authorised else None
         )
-        decision = self.screener.screen(listing, allowed, self.duplicates, self.prices)
+        decision = self.screener.screen(listing, allowed, self.duplicates, self.prices, self.brands)
         if shop:
             self.duplicates.add(
                 decision.id,

@@ -1,10 +1,13 @@
 """Text normalisation for screening, keeping a map back to the original characters so that every
-match reports its span in the text as written."""
+match reports its span in the text as written; and the forms in which merchants write a listed term
+(pinyin for a character, digits for numerals), so that every rule catches them."""
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
+from importlib import resources
 
 import opencc
 
@@ -12,6 +15,39 @@ import opencc
 #: punctuation, zero-width characters, emoji, symbols — is dropped, so "最 好", "最​好" and "最🔥好" read as
 #: "最好", and "NO.1", "No 1" and "ＮＯ１" as "no1".
 KEEP_EXTRA = {"%"}
+
+#: Look-alikes read as the character they imitate: Cyrillic and Greek letters that look Latin ("ТОР1",
+#: "А货"), boxed letters written as emoji (🅰货), 〇 as the digit 0, and variant forms of CJK characters
+#: that OpenCC leaves as they are (冣 for 最, 苐 for 第, 囯 for 国, 壹 for 一).
+HOMOGLYPHS: dict[str, str] = {
+    **dict(zip("АВЕЅІЈКМНОРСТХУЬӀԚԜ", "abesijkmhopctxybiqw", strict=True)),
+    **dict(zip("авеѕіјкмнорстхуӏԛԝё", "abesijkmhopctxyiqwe", strict=True)),
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "abezhikmnoptyx", strict=True)),
+    **dict(zip("αβεικνορτυχ", "abeikvoptux", strict=True)),
+    **{chr(0x1F170 + i): chr(ord("a") + i) for i in range(26)},  # 🅰 … 🆉
+    **{chr(0x1F150 + i): chr(ord("a") + i) for i in range(26)},  # 🅐 … 🅩
+    "〇": "0",
+    "冣": "最",
+    "㝡": "最",
+    "苐": "第",
+    "囯": "国",
+    "圀": "国",
+    "囶": "国",
+    "壹": "一",
+    "弌": "一",
+}
+_HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
+
+#: Chinese numerals a term may be written with as digits (第一 → 第1, 十强 → 10强).
+NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九十")}
+
+#: At most this many characters of a term written in pinyin (zui好, 国jia级); at least one stays a
+#: character, except that a term spelled out whole in pinyin of at least ``FULL_PINYIN_MIN`` letters
+#: (zuihao, guojiaji) counts too: shorter spellings (zuida, diyi) read like ordinary Latin text.
+MAX_PINYIN_CHARS = 2
+FULL_PINYIN_MIN = 6
+#: A term of at least this many characters may have one of them written as its pinyin initial (国j级).
+INITIAL_MIN_CHARS = 3
 
 
 @cache
@@ -21,21 +57,27 @@ def _t2s() -> opencc.OpenCC:
 
 @cache
 def _fold(ch: str) -> str:
-    """One character as screening reads it: NFKC, traditional → simplified, lower case, and only the
-    characters kept (cached: titles repeat the same few thousand characters)."""
+    """One character as screening reads it: NFKC, traditional → simplified, look-alikes read as what they
+    imitate, lower case, and only the characters kept (cached: titles repeat the same few thousand
+    characters)."""
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch or not ch.isascii():
-        folded = _t2s().convert(folded)
+        folded = _t2s().convert(folded).translate(_HOMOGLYPHS)
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
 
 
+@lru_cache(maxsize=256)
 def screening_text(text: str) -> tuple[str, list[int]]:
-    """(normalised text, for each of its characters the index of the original character)."""
+    """(normalised text, for each of its characters the index of the original character). Cached for
+    the few last texts: a title is read by the term rules and again by the vague-title rule."""
     chars: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
         folded = _fold(ch)
-        if folded:
+        if len(folded) == 1:
+            chars.append(folded)
+            where.append(i)
+        elif folded:
             chars.append(folded)
             where.extend([i] * len(folded))
     return "".join(chars), where
@@ -43,3 +85,54 @@ def screening_text(text: str) -> tuple[str, list[int]]:
 
 def normalise_term(term: str) -> str:
     return screening_text(term)[0]
+
+
+@cache
+def readings() -> dict[str, str]:
+    """The usual pinyin syllable (no tone) of each common character, from ``rules/pinyin.txt``."""
+    text = (resources.files("xingqu.governance") / "rules" / "pinyin.txt").read_text(encoding="utf-8")
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            syllable, chars = line.split(" ", 1)
+            out.update(dict.fromkeys(chars.strip(), syllable))
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def term_variants(term: str) -> set[str]:
+    """The normalised forms of a listed term as merchants write it: as listed, with numerals as digits
+    (第1), with one or two characters in pinyin (zui好, di一, guo家级) or spelled out whole (zuihao),
+    and in terms of three or more characters one character but the last as its pinyin initial (国j级)."""
+    base = normalise_term(term)
+    if not base:
+        return set()
+    sounds = readings()
+    # per character: (form, kind) — as written, a numeral as its digits, a character as its syllable
+    options = [
+        [
+            (c, "char"),
+            *([(NUMERALS[c], "digit")] if c in NUMERALS else []),
+            *([(sounds[c], "pinyin")] if c in sounds else []),
+        ]
+        for c in base
+    ]
+    cjk = sum(_is_cjk(c) for c in base)
+    variants = set()
+    for choice in itertools.product(*options):
+        spelled = sum(kind == "pinyin" for _, kind in choice)
+        kept = sum(kind == "char" and _is_cjk(form) for form, kind in choice)
+        if spelled <= MAX_PINYIN_CHARS and (kept or not cjk):
+            variants.add("".join(form for form, _ in choice))
+    if cjk == len(base) and all(c in sounds for c in base):
+        whole = "".join(sounds[c] for c in base)
+        if len(whole) >= FULL_PINYIN_MIN:
+            variants.add(whole)
+    if cjk >= INITIAL_MIN_CHARS:
+        for i, c in enumerate(base[:-1]):  # not the last: 国家j would catch 国家 before any j-word
+            if c in sounds:
+                variants.add(base[:i] + sounds[c][0] + base[i + 1 :])
+    return variants

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -15,8 +15,9 @@ from typing import Any
 import ahocorasick
 
 from xingqu.errors import ConfigError
+from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
-from xingqu.governance.normalise import normalise_term, screening_text
+from xingqu.governance.normalise import normalise_term, screening_text, term_variants
 from xingqu.governance.prices import PriceFacts
 
 DECISIONS = ("approve", "review", "reject")
@@ -68,6 +69,28 @@ class _Term:
     term: str
 
 
+def _ascii_kind(ch: str) -> str:
+    return "letter" if ch.isascii() and ch.isalpha() else "digit" if ch.isascii() and ch.isdigit() else ""
+
+
+def _inside_a_word(text: str, index: list[int], key: str, start: int, end: int) -> bool:
+    """Whether a match of ``key`` at ``start..end`` of the normalised text runs on from the letters or digits
+    written right before it, or from digits right after it, in the original text: a term that starts with
+    a letter or digit is a word of its own, and one that ends with a digit is a whole number (a letter
+    after one is kept: 加vx后 a WeChat id)."""
+    first, last = _ascii_kind(key[0]), _ascii_kind(key[-1])
+    before, after = index[start] - 1, index[end] + 1
+    if first and before >= 0:
+        written = normalise_term(text[before])
+        if written and _ascii_kind(written[-1]) == first:
+            return True
+    if last == "digit" and after < len(text):
+        written = normalise_term(text[after])
+        if written and _ascii_kind(written[0]) == "digit":
+            return True
+    return False
+
+
 class Screener:
     """Screens listings against one rule set (``rules/listing.toml`` by default)."""
 
@@ -81,22 +104,23 @@ class Screener:
         seen: dict[str, _Term] = {}
         for g in groups:
             for term in g["terms"]:
-                key = normalise_term(term)
-                if not key:
-                    continue
                 entry = _Term(g["name"], g.get("kind", "absolute"), g["severity"], g["message"], term)
-                # a term in several groups keeps the strictest
-                if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(seen[key].severity):
-                    seen[key] = entry
+                for key in term_variants(term):
+                    # a form in several groups keeps the strictest
+                    if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(
+                        seen[key].severity
+                    ):
+                        seen[key] = entry
         for key, entry in seen.items():
             self.terms.add_word(key, (key, entry))
         self.terms.make_automaton()
         self.exceptions = ahocorasick.Automaton()
         for word in rules.get("exceptions", []):
-            key = normalise_term(word)
-            self.exceptions.add_word(key, key)
+            for key in term_variants(word):
+                self.exceptions.add_word(key, key)
         if len(self.exceptions):
             self.exceptions.make_automaton()
+        self.brands = BrandNames((None, name) for name in rules.get("known_brands", []))
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
         self.restricted = list(rules.get("restricted", []))
         dup = rules.get("duplicates", {})
@@ -136,32 +160,38 @@ class Screener:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read listing rules {path}: {exc}") from None
 
-    def scan(self, text: str, where: str = "title") -> list[Reason]:
-        """Term reasons found in ``text``, with spans in the original text."""
+    def scan(
+        self, text: str, where: str = "title", brands: BrandNames | None = None, own: Set[str] = frozenset()
+    ) -> list[Reason]:
+        """Term reasons found in ``text``, with spans in the original text. A term inside an ordinary word
+        (最近, 第一次) or inside a brand name (``brands``, else the well-known ones) is no claim: inside a
+        longer name always, inside a name as long as the term only when it is the listing's own brand
+        (``own``: its normalised names)."""
         norm, index = screening_text(text)
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
-        scoped = any(q in norm for q in self.qualifiers)
-        found: dict[tuple[str, int], Reason] = {}
+        names = (brands if brands is not None else self.brands).occurrences(norm)
+        matches = []
         for end, (key, t) in self.terms.iter(norm):
             start = end - len(key) + 1
             if any(s <= start and end <= e for s, e in covered):
                 continue  # inside an ordinary word such as 最近 or 第一次
+            if any(s <= start and end <= e and (e - s > end - start or n in own) for s, e, n in names):
+                continue  # part of a brand name
+            if _inside_a_word(text, index, key, start, end):
+                continue  # no1 in "nano1", 第1 in "第12代", 100% in "1100%"
+            matches.append((start, end, t))
+        scoped = any(q in norm for q in self.qualifiers)
+        found: list[Reason] = []
+        for start, end, t in matches:
+            if any(s <= start and end <= e and e - s > end - start for s, e, _ in matches):
+                continue  # a longer term says more: 最低价 over 最低, 最新 (relative) over 最
             if t.kind == "relative" and scoped:
                 continue  # a stated scope makes a relative claim acceptable
             span = (index[start], index[end] + 1)
-            found[(t.group, start)] = Reason(
-                f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where
-            )
-        # keep the longest match where matches overlap within a group (最低价 over 最低)
-        reasons = sorted(found.values(), key=lambda r: (r.span[0], -(r.span[1] - r.span[0])))  # type: ignore[index]
-        kept: list[Reason] = []
-        for r in reasons:
-            if kept and kept[-1].group == r.group and r.span[1] <= kept[-1].span[1]:  # type: ignore[index]
-                continue
-            kept.append(r)
-        return kept
+            found.append(Reason(f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where))
+        return sorted(found, key=lambda r: r.span)  # type: ignore[arg-type, return-value]
 
     def duplicate_index(self) -> DuplicateIndex:
         """An empty duplicate index with this rule set's settings."""
@@ -238,15 +268,19 @@ class Screener:
         authorised_brands: Iterable[str] | None = None,
         duplicates: DuplicateIndex | None = None,
         prices: PriceFacts | None = None,
+        brands: BrandNames | None = None,
     ) -> Decision:
         """Decide one listing: ``reject`` on any reject reason, else ``review`` on any review reason.
 
         With ``duplicates``, a listing that nearly repeats another of the same shop is flagged too; with
-        ``prices``, the price rules use the store's sales and usual prices."""
+        ``prices``, the price rules use the store's sales and usual prices; ``brands`` (else the
+        well-known ones) are the names in which a term is no claim. One reason per rule and term."""
         lid = str(listing.get("id") or listing.get("product_id") or "")
         title = str(listing.get("title") or "")
-        reasons = self.scan(title, "title")
-        reasons += self.scan(str(listing.get("description") or ""), "description")
+        brands = brands if brands is not None else self.brands
+        own = brands.own(listing.get("brand") or listing.get("brand_id"))
+        reasons = self.scan(title, "title", brands, own)
+        reasons += self.scan(str(listing.get("description") or ""), "description", brands, own)
         if self.vague_terms and title.strip() and self.vague(title):
             reasons.append(
                 Reason(
@@ -306,6 +340,13 @@ class Screener:
                         "title",
                     )
                 )
+        seen: set[tuple[str, str | None, str]] = set()
+        unique = []
+        for r in reasons:  # one reason per rule and term (最好 in the title and again in the description)
+            if (r.rule, r.term, r.message) not in seen:
+                seen.add((r.rule, r.term, r.message))
+                unique.append(r)
+        reasons = unique
         decision = "approve"
         for r in reasons:
             if DECISIONS.index(r.severity) > DECISIONS.index(decision):
