@@ -14,7 +14,7 @@ from xingqu.errors import UserError
 from xingqu.features.creators import MatchStats
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables
-from xingqu.features.portraits import MIN_COUNT, Portrait, Portraits
+from xingqu.features.portraits import Portrait, Portraits
 from xingqu.features.profiles import Catalogue, build_profiles
 from xingqu.feed_training import market_dataset
 from xingqu.models import ALS, Recommender
@@ -93,7 +93,7 @@ class Matching:
     # -- the tools ----------------------------------------------------------------------------
 
     def portrait(
-        self, kind: str, key: str, audience: str | None = None, min_count: int = MIN_COUNT
+        self, kind: str, key: str, audience: str | None = None, min_count: int | None = None
     ) -> Portrait:
         return self.portraits.portrait(kind, key, audience, min_count)
 
