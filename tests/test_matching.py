@@ -82,8 +82,9 @@ def test_creator_follower_portrait_equals_the_simulators_files(world: tuple[Stor
 
 
 def test_product_buyer_portrait_equals_kept_purchases_in_the_window(
-    world: tuple[Store, Matching, Path],
+    world: tuple[Store, Matching, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     _, m, root = world
     ev = _events(root)
     ts = pc.cast(ev["ts"], pa.int64()).to_numpy()
@@ -105,7 +106,10 @@ def test_product_buyer_portrait_equals_kept_purchases_in_the_window(
         assert got[dim] == counts, dim
 
 
-def test_small_groups_reveal_nothing(world: tuple[Store, Matching, Path]) -> None:
+def test_small_groups_reveal_nothing(
+    world: tuple[Store, Matching, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     store, m, _root = world
     creator = m.groups.creators.ids[int(np.argmax(np.diff(m.groups.follows.indptr)))]
     size = m.portrait("creator", creator, "followers").size
@@ -136,8 +140,9 @@ def week_window(world: tuple[Store, Matching, Path]) -> Portraits:
 
 
 def test_new_and_returning_buyers_hide_together_so_neither_shows_by_difference(
-    week_window: Portraits,
+    week_window: Portraits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     p = week_window
     g = p.groups
 
@@ -424,3 +429,17 @@ def test_cli_audience_and_creators_name_bad_options(world: tuple[Store, Matching
     creator = g.creators.ids[0]
     mixed = xingqu("creators", "--similar", creator, "--goal", "brand", "--min-followers", "5", *common)
     assert mixed.returncode == 1 and "--goal, --min-followers" in mixed.stderr
+
+
+def test_the_group_minimum_is_a_floor_a_caller_cannot_lower(
+    world: tuple[Store, Matching, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, m, _root = world
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "40")
+    product = m.groups.items.ids[0]
+    with pytest.raises(UserError, match="below the platform's minimum group size of 40"):
+        m.portrait("product", product, min_count=1)
+    assert m.portrait("product", product).min_count == 40  # the floor is the default
+    assert m.portrait("product", product, min_count=41).min_count == 41  # raising it is allowed
+    out = xingqu("portrait", "product", product, "--min-count", "1", "--json", "--db", store.url)
+    assert out.returncode == 1 and "minimum group size of 40" in out.stderr and out.stdout == ""

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     )
     min_group_size: int = Field(
         default=30,
-        ge=2,
+        ge=1,
         description="Smallest group a portrait or audience describes: the platform's privacy floor. A "
         "caller may ask for a larger minimum, never a smaller one.",
     )

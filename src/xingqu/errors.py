@@ -63,6 +63,10 @@ class UnavailableError(XingquError):
     kind = "unavailable"
 
 
+class HistoryChangedError(StoreError):
+    """The audit log or the penalty ledger no longer matches its hash chain: history was rewritten."""
+
+
 class MissingDependencyError(UserError):
     """An optional part needs a package that is not installed; the message names the extra."""
 

@@ -10,7 +10,6 @@ relevance.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from xingqu.dataset import Dataset, Vocabulary
 from xingqu.features.market import MarketTables, kept_pays, market_dataset, strings
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
 from xingqu.features.ranking import ProfileRows, build_features, feature_names, list_ranks
-from xingqu.models import REGISTRY, Recommender
+from xingqu.models import REGISTRY, Recommender, artifacts
 from xingqu.models.ranker import Ranker, RankerConfig
 from xingqu.models.sparse import csr_arrays, csr_from
 
@@ -283,44 +282,33 @@ def save_feed_parts(model: FeedModel, folder: Path) -> None:
     arrays["segments.values"] = np.array(list(model.user_segments.values()), dtype=str).reshape(-1, 2)
     meta["trained_until_ms"] = model.trained_until_ms
     meta["weights"] = model.weights
-    np.savez(folder / "feed.npz", **arrays)
-    (folder / "feed.json").write_text(json.dumps(meta, default=float), encoding="utf-8")
+    artifacts.save_npz(folder / "feed.npz", arrays)
+    artifacts.save_json(folder / "feed.json", meta, default=float)
     if model.content is not None:
-        import pyarrow.parquet as pq
-
-        pq.write_table(model.content, folder / "content.parquet")
+        artifacts.save_parquet(folder / "content.parquet", model.content)
     if model.ranker is not None:
         model.ranker.save(folder / "ranker")
 
 
 def load_feed_parts(folder: Path, retrievers: dict[str, Recommender], history: sp.csr_matrix) -> FeedModel:
-    meta = json.loads((folder / "feed.json").read_text(encoding="utf-8"))
-    with np.load(folder / "feed.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    cat = _unpack(Catalogue, "cat.", arrays, meta)
-    profiles = _unpack(UserProfiles, "profiles.", arrays, meta)
-    stats = _unpack(ItemStats, "stats.", arrays, meta)
-    segs = {
-        u: (a, b)
-        for u, (a, b) in zip(
-            arrays["segments.users"].tolist(), arrays["segments.values"].tolist(), strict=True
-        )
-    }
+    meta = artifacts.read_json(folder / "feed.json")
+    arrays = artifacts.read_npz(folder / "feed.npz")
+    with artifacts.reading(folder / "feed.npz"):
+        cat = _unpack(Catalogue, "cat.", arrays, meta)
+        profiles = _unpack(UserProfiles, "profiles.", arrays, meta)
+        stats = _unpack(ItemStats, "stats.", arrays, meta)
+        segs = {
+            u: (a, b)
+            for u, (a, b) in zip(
+                arrays["segments.users"].tolist(), arrays["segments.values"].tolist(), strict=True
+            )
+        }
+        weights, trained_until = dict(meta["weights"]), meta["trained_until_ms"]
     content = None
     if (folder / "content.parquet").exists():
-        import pyarrow.parquet as pq
-
-        content = pq.read_table(folder / "content.parquet")
+        content = artifacts.read_parquet(folder / "content.parquet")
     ranker = Ranker.load(folder / "ranker") if (folder / "ranker" / "ranker.json").exists() else None
-    return FeedModel(
-        retrievers,
-        meta["weights"],
-        history,
-        cat,
-        profiles,
-        stats,
-        ranker,
-        meta["trained_until_ms"],
-        content,
-        segs,
-    )
+    with artifacts.reading(folder / "feed.json"):
+        return FeedModel(
+            retrievers, weights, history, cat, profiles, stats, ranker, trained_until, content, segs
+        )

@@ -20,7 +20,7 @@ from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
 from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
-from xingqu.models import REGISTRY, Blend, Recommender
+from xingqu.models import REGISTRY, Blend, Recommender, artifacts
 from xingqu.store import Store
 
 COBUY_WINDOW_MS = 7 * 86_400_000
@@ -123,18 +123,20 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     folder = Path(models_dir) / version
     blend.save(folder / "blend")
     save_feed_parts(feed, folder / "feed")
-    np.savez(
+    artifacts.save_npz(
         folder / "extras.npz",
-        h_data=hist.data,
-        h_indices=hist.indices,
-        h_indptr=hist.indptr,
-        h_shape=np.array(hist.shape),
-        l_data=lift.data,
-        l_indices=lift.indices,
-        l_indptr=lift.indptr,
-        s_data=support.data,
-        s_indices=support.indices,
-        s_indptr=support.indptr,
+        {
+            "h_data": hist.data,
+            "h_indices": hist.indices,
+            "h_indptr": hist.indptr,
+            "h_shape": np.array(hist.shape),
+            "l_data": lift.data,
+            "l_indices": lift.indices,
+            "l_indptr": lift.indptr,
+            "s_data": support.data,
+            "s_indices": support.indices,
+            "s_indptr": support.indptr,
+        },
     )
     meta = {
         "version": version,
@@ -149,7 +151,8 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         "trained_until_ms": feed.trained_until_ms,
         "seconds": round(time.perf_counter() - start, 2),
     }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    artifacts.save_json(folder / "meta.json", meta, indent=1)
+    artifacts.write_manifest(folder)  # last: a version without a manifest was never finished
     return TrainedModel(version, folder, blend, hist, lift, support, meta, feed)
 
 
@@ -168,16 +171,23 @@ def load_trained(models_dir: Path | str, version: str | None = None) -> TrainedM
     if version not in found:
         raise NotFoundError(f"no model version {version!r} in {models_dir}; versions: {', '.join(found)}")
     folder = Path(models_dir) / version
+    if not (folder / artifacts.MANIFEST).exists():
+        raise artifacts.ArtifactError(
+            f"{folder}: no {artifacts.MANIFEST}; the version was never finished or was saved by an older "
+            "xingqu: train again"
+        )
+    artifacts.verify_manifest(folder)
     blend = Recommender.load(folder / "blend")
     if not isinstance(blend, Blend):
         raise StoreError(f"{folder}/blend is not a blend")
-    with np.load(folder / "extras.npz", allow_pickle=False) as z:
-        shape = tuple(z["h_shape"])
+    z = artifacts.read_npz(folder / "extras.npz")
+    with artifacts.reading(folder / "extras.npz"):
+        shape = tuple(int(x) for x in z["h_shape"])
         hist = sp.csr_matrix((z["h_data"], z["h_indices"], z["h_indptr"]), shape=shape)
         n = shape[1]
         lift = sp.csr_matrix((z["l_data"], z["l_indices"], z["l_indptr"]), shape=(n, n))
         support = sp.csr_matrix((z["s_data"], z["s_indices"], z["s_indptr"]), shape=(n, n))
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta = artifacts.read_json(folder / "meta.json")
     feed = None
     if (folder / "feed" / "feed.json").exists():
         feed = load_feed_parts(folder / "feed", {m.kind: m for m in blend.members}, hist)

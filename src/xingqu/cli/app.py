@@ -46,7 +46,7 @@ COMMANDS: dict[str, Entry] = {
     "screen": Entry("govern", "screen_cmd", "Screen listings: approve / review / reject, with reasons."),
     "takedown": Entry("govern", "takedown_cmd", "Take a product down (下架), audited."),
     "reinstate": Entry("govern", "reinstate_cmd", "List a taken-down or rejected product again, audited."),
-    "audit": Entry("govern", "audit_cmd", "The audit log of governance changes."),
+    "audit": Entry("govern", "audit_app", "The audit log of governance changes; verify its chain."),
     "review": Entry("govern", "review_app", "The review queue of listings screened to 'review'."),
     "points": Entry("govern", "points_app", "Penalty points of shops on a 12-month window."),
     "stores": Entry("govern", "stores_app", "Store monitoring: experience scores and flags."),

@@ -29,6 +29,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
 
+#: Upper bounds of the CLI's numeric options: far above any sensible use, far below an overflow.
+MAX_SEED = 2**32 - 1
+MAX_LIST = 10_000  # items, creators, products or categories listed
+MAX_COUNT = 1_000_000_000_000  # counts, limits and thresholds
+MAX_YUAN = 10_000_000_000.0  # prices, in yuan (the domain's 10^12 fen)
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback refusing NaN (which passes any min/max) in a float option."""
+    if value is not None and value != value:
+        raise typer.BadParameter("must be a number, not NaN")
+    return value
+
+
 def wide_console(min_width: int) -> Console:
     """The console, at least ``min_width`` columns wide, so tables are not folded when piped."""
     return Console(width=max(console.width, min_width))

@@ -25,13 +25,29 @@ from xingqu.store.export import export_parquet
 from xingqu.store.migrations import LATEST_VERSION
 
 
-def init(db: DbOption = None, json_out: JsonOption = False, quiet: QuietOption = False) -> None:
+def init(
+    db: DbOption = None,
+    create_role: Annotated[
+        str | None,
+        typer.Option(
+            "--create-role",
+            help="PostgreSQL: also create this login role for the application, with only the grants it "
+            "needs (no owner rights: it cannot change the audit log or disable its protection).",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
     """Create the store's schema, or migrate an older one. Safe to run again."""
     store = open_store(db, ready=False)
     version = store.init()
+    grants = store.create_app_role(create_role) if create_role else []
     if json_out:
-        print_json({"store": repr(store), "schema_version": version})
-    elif not quiet:
+        print_json({"store": repr(store), "schema_version": version, "role": create_role, "grants": grants})
+        return
+    for statement in grants if not quiet else []:
+        console.print(statement, soft_wrap=True)
+    if not quiet:
         console.print(f"Store ready: {store!r}, schema version {version} (latest {LATEST_VERSION}).")
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from xingqu.analytics import gmv_summary
 from xingqu.cli import data
-from xingqu.cli.common import console, err_console, file_progress
+from xingqu.cli.common import MAX_SEED, console, err_console, file_progress
 from xingqu.cli.learn import print_trained
 from xingqu.cli.report import print_gmv_summary
 from xingqu.cli.sim import print_sim_report, run_simulation
@@ -48,7 +48,7 @@ def demo(
         str, typer.Option("--db", help="Store for the demo (recreated on SQLite).")
     ] = DEFAULT_DEMO_DB,
     market: Annotated[Path, typer.Option(help="Folder for the simulated marketplace.")] = DEFAULT_MARKET_DIR,
-    seed: Annotated[int, typer.Option(help="Seed of the simulated marketplace.")] = 42,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the simulated marketplace.")] = 42,
 ) -> None:
     """Simulate a month of a marketplace, import it into a fresh embedded store and report on it."""
     if db.startswith("sqlite:///"):

@@ -13,13 +13,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, err_console, open_store, print_json
-from xingqu.errors import NotFoundError
+from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, err_console, open_store, print_json
+from xingqu.errors import HistoryChangedError, NotFoundError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.listing_file import read_listings
 from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
-from xingqu.governance.points import Standing, standing
+from xingqu.governance.points import MAX_PENALTY_POINTS, Standing, standing
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.runtime import Runtime
 from xingqu.services import governance
@@ -107,13 +107,20 @@ def _status_change(
         console.print(f"{change['product']}: {change['before']} → {change['after']} ({reason})")
 
 
+audit_app = typer.Typer(help="The audit log of governance changes, and the check of its hash chain.")
+
+
+@audit_app.callback(invoke_without_command=True)
 def audit_cmd(
+    ctx: typer.Context,
     subject: Annotated[str | None, typer.Option(help="Only entries about this id.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Newest entries shown.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Newest entries shown.")] = 50,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """The audit log of governance changes, newest first (it cannot be edited)."""
+    """The audit log of governance changes, newest first (it cannot be edited); 'audit verify' checks it."""
+    if ctx.invoked_subcommand is not None:
+        return
     store = open_store(db)
     store.require_ready()
     rows = store.audit_entries(subject, limit)
@@ -137,13 +144,35 @@ def audit_cmd(
     console.print(table)
 
 
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Check the hash chains of the audit log and the penalty ledger; name the first entry that breaks.
+
+    Exit 0 when both are intact, 1 when history was changed. Keep the printed head hashes elsewhere:
+    a later run showing other heads for the same entries means the chain itself was rewritten."""
+    store = open_store(db)
+    reports = store.verify_chains()
+    if json_out:
+        print_json({"ok": all(r.ok for r in reports), "tables": [r.to_dict() for r in reports]})
+    else:
+        for r in reports:
+            state = "intact" if r.ok else f"BROKEN at seq {r.broken_seq}: {r.problem}"
+            console.print(f"{r.table}: {r.entries:,} entries checked, {state}; head {r.head}", soft_wrap=True)
+    broken = [r for r in reports if not r.ok]
+    if broken:
+        first = broken[0]
+        raise HistoryChangedError(
+            f"{first.table} entry seq {first.broken_seq} does not match the hash chain: {first.problem}"
+        )
+
+
 review_app = typer.Typer(help="The review queue of listings screened to 'review'.", no_args_is_help=True)
 
 
 @review_app.command("list")
 def review_list(
     status: Annotated[str, typer.Option(help="open, approved, rejected or all.")] = "open",
-    limit: Annotated[int, typer.Option(min=1)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_COUNT)] = 100,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -211,7 +240,10 @@ def points_give(
     shop: Annotated[str, typer.Argument(help="Shop id.")],
     violation: Annotated[str, typer.Argument(help="Violation, e.g. counterfeit, prohibited, price_fraud.")],
     reason: ReasonOption,
-    points: Annotated[int | None, typer.Option(help="Points instead of the rule set's default.")] = None,
+    points: Annotated[
+        int | None,
+        typer.Option(min=0, max=MAX_PENALTY_POINTS, help="Points instead of the rule set's default."),
+    ] = None,
     product: Annotated[str | None, typer.Option(help="The product concerned.")] = None,
     actor: ActorOption = "cli",
     db: DbOption = None,
@@ -232,7 +264,7 @@ def points_show(
 ) -> None:
     """A shop's points within the window, the action they call for, and its penalties."""
     store = open_store(db)
-    store.require_ready()
+    store.require_known("shops", shop)
     _print_standing(standing(store, shop), json_out)
 
 
@@ -260,7 +292,7 @@ def stores_check(
     update_scores: Annotated[
         bool, typer.Option("--update-scores", help="Write the experience scores to the shops (audited).")
     ] = False,
-    window_days: Annotated[int, typer.Option(help="Days of each sliding window.")] = 7,
+    window_days: Annotated[int, typer.Option(min=1, max=366, help="Days of each sliding window.")] = 7,
     actor: ActorOption = "cli",
     db: DbOption = None,
     json_out: JsonOption = False,

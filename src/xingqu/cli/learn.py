@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from xingqu.cli.common import (
+    MAX_LIST,
     DbOption,
     JsonOption,
     QuietOption,
@@ -78,7 +79,7 @@ def print_trained(model: TrainedModel) -> None:
 
 def similar_cmd(
     product: Annotated[str, typer.Argument(help="Product id.")],
-    n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
+    n: Annotated[int, typer.Option("-n", min=1, max=MAX_LIST, help="How many.")] = 10,
     version: VersionOption = None,
     db: DbOption = None,
     models_dir: ModelsDirOption = None,

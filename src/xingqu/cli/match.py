@@ -10,12 +10,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
+from xingqu.cli.common import (
+    MAX_COUNT,
+    MAX_LIST,
+    DbOption,
+    JsonOption,
+    console,
+    finite,
+    open_store,
+    print_json,
+    wide_console,
+)
 from xingqu.cli.learn import ModelsDirOption, _models_dir
 from xingqu.errors import NotFoundError, UserError
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables
-from xingqu.features.portraits import AUDIENCES, MIN_COUNT, Portrait, Portraits
+from xingqu.features.portraits import AUDIENCES, Portrait, Portraits
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
 from xingqu.training import load_trained
@@ -64,7 +74,12 @@ def portrait_cmd(
     audience: Annotated[
         str | None, typer.Option(help="Which of its people (creator: followers, fans, viewers, buyers; …).")
     ] = None,
-    min_count: Annotated[int, typer.Option(min=1, help="Groups smaller than this show nothing.")] = MIN_COUNT,
+    min_count: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=MAX_COUNT, help="Groups smaller than this show nothing (never below the floor)."
+        ),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -87,7 +102,10 @@ def audience_cmd(
         int | None, typer.Option("--lookalike", min=1, help="Lookalike audience of N users.")
     ] = None,
     top_pct: Annotated[
-        float | None, typer.Option("--top-pct", min=0.01, max=100, help="Lookalike: the top X % of users.")
+        float | None,
+        typer.Option(
+            "--top-pct", min=0.01, max=100, callback=finite, help="Lookalike: the top X % of users."
+        ),
     ] = None,
     seeds: Annotated[
         Path | None,
@@ -172,12 +190,12 @@ def audience_cmd(
 def creators_cmd(
     product: Annotated[str | None, typer.Argument(help="Product id.")] = None,
     goal: Annotated[str, typer.Option(help="sales or brand.")] = "sales",
-    n: Annotated[int, typer.Option("-n", min=1, help="How many creators.")] = 10,
-    min_followers: Annotated[int | None, typer.Option(min=0)] = None,
-    max_followers: Annotated[int | None, typer.Option(min=0)] = None,
+    n: Annotated[int, typer.Option("-n", min=1, max=MAX_LIST, help="How many creators.")] = 10,
+    min_followers: Annotated[int | None, typer.Option(min=0, max=MAX_COUNT)] = None,
+    max_followers: Annotated[int | None, typer.Option(min=0, max=MAX_COUNT)] = None,
     category: Annotated[str | None, typer.Option(help="Only creators selling this level-1 category.")] = None,
     min_reputation: Annotated[
-        float | None, typer.Option(min=0, max=1, help="1 − refund rate, at least.")
+        float | None, typer.Option(min=0, max=1, callback=finite, help="1 − refund rate, at least.")
     ] = None,
     similar: Annotated[
         str | None, typer.Option("--similar", help="Creators similar to this creator instead.")
@@ -273,8 +291,8 @@ def creators_cmd(
 
 def selection_cmd(
     creator: Annotated[str, typer.Argument(help="Creator id.")],
-    n: Annotated[int, typer.Option("-n", min=1, help="How many products.")] = 10,
-    categories: Annotated[int, typer.Option(min=1, help="How many categories.")] = 3,
+    n: Annotated[int, typer.Option("-n", min=1, max=MAX_LIST, help="How many products.")] = 10,
+    categories: Annotated[int, typer.Option(min=1, max=MAX_LIST, help="How many categories.")] = 3,
     db: DbOption = None,
     models_dir: ModelsDirOption = None,
     json_out: JsonOption = False,

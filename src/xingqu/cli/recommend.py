@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, print_json
+from xingqu.cli.common import MAX_YUAN, DbOption, JsonOption, console, finite, print_json
 from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
@@ -24,7 +24,8 @@ def recommend_cmd(
     user: Annotated[str | None, typer.Argument(help="User id (omit with --all-users).")] = None,
     n: Annotated[int, typer.Option("-n", min=1, max=500, help="How many items.")] = 20,
     max_price: Annotated[
-        float | None, typer.Option("--max-price", min=0, help="Highest price, in yuan.")
+        float | None,
+        typer.Option("--max-price", min=0, max=MAX_YUAN, callback=finite, help="Highest price, in yuan."),
     ] = None,
     category: Annotated[
         list[str] | None,

@@ -20,8 +20,9 @@ from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
 from xingqu.analytics.gmv import SLICES, GmvSummary, period_of
 from xingqu.analytics.live import live_sessions
-from xingqu.cli.common import DbOption, JsonOption, console, open_store, print_json, wide_console
+from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, open_store, print_json, wide_console
 from xingqu.outputs import check_output_file, writing_text
+from xingqu.store import Store
 
 report_app = typer.Typer(
     help="Reports: GMV and quality GMV (more reports build on the same order facts).", no_args_is_help=True
@@ -38,7 +39,9 @@ def _yuan(fen: object) -> str:
 def gmv_cmd(
     period: Annotated[str, typer.Option(help="day, week or month (UTC+8 calendar).")] = "day",
     by: Annotated[str | None, typer.Option(help=f"Slice by {', '.join(SLICES)}.")] = None,
-    top: Annotated[int, typer.Option(help="With --by: the slice values with most GMV kept.")] = 20,
+    top: Annotated[
+        int, typer.Option(min=1, max=MAX_COUNT, help="With --by: the slice values with most GMV kept.")
+    ] = 20,
     shop: Annotated[str | None, typer.Option(help="Only this shop's orders.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write rows as CSV ('-' for stdout).")] = None,
     chart: Annotated[
@@ -55,8 +58,7 @@ def gmv_cmd(
     check_csv(csv_out)
     if chart is not None:
         check_output_file(chart, "--chart", CHART_SUFFIXES)
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     rows, total = gmv_report(store, period, by, shop, top=top)  # type: ignore[arg-type]
     if csv_out is not None:
         _write_csv(rows, csv_out)
@@ -111,6 +113,14 @@ def print_gmv_summary(s: GmvSummary) -> None:
         if s.gmv_paid
         else "No paid orders."
     )
+
+
+def _open(db: str | None, shop: str | None) -> Store:
+    """The ready store, once ``shop`` (when given) is known to it."""
+    store = open_store(db)
+    if shop is not None:
+        store.require_known("shops", shop)
+    return store
 
 
 def _emit(
@@ -180,8 +190,7 @@ def funnel_cmd(
     shop: ShopOption = None, csv_out: CsvOption = None, db: DbOption = None, json_out: JsonOption = False
 ) -> None:
     """Impression → click → order → pay by surface, with live, video and product GPM."""
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     counts = event_counts(store, shop)
     extra = gpm(store, counts, shop)
     _emit(funnel_by_surface(counts), "Funnel by surface", csv_out, json_out, dict(extra))
@@ -196,8 +205,7 @@ def customers_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """New vs returning buyers and GMV per period, and the repeat-purchase rate."""
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     orders = load_orders(store, shop)
     paid = orders.paid > 0
     keys = period_of(np.where(paid, orders.paid_ts, orders.placed_ts), period)  # type: ignore[arg-type]
@@ -208,14 +216,13 @@ def customers_cmd(
 @report_app.command("live")
 def live_cmd(
     shop: ShopOption = None,
-    top: Annotated[int, typer.Option(help="Sessions shown.")] = 20,
+    top: Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Sessions shown.")] = 20,
     csv_out: CsvOption = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Per live session: GMV in the session and within 7 days, viewers, watch time, conversion, GPM."""
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     rows = live_sessions(store, load_orders(store, shop), shop)[:top]
     for r in rows:
         r.pop("start_ms")
@@ -231,8 +238,7 @@ def channels_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     rows = channel_growth(store, period, shop)  # type: ignore[arg-type]
     share = private_domain_share(store, load_orders(store, shop))
     _emit(rows, f"Channels per {period}", csv_out, json_out, dict(share))
@@ -241,13 +247,12 @@ def channels_cmd(
 @report_app.command("shop")
 def shop_cmd(
     shop: Annotated[str, typer.Argument(help="Shop id.")],
-    days: Annotated[int, typer.Option(help="Days back from the latest event.")] = 30,
+    days: Annotated[int, typer.Option(min=1, max=3_660, help="Days back from the latest event.")] = 30,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """One shop's compass page (罗盘): GMV and quality GMV, funnel, customers, channels, live sessions."""
-    store = open_store(db)
-    store.require_ready()
+    store = _open(db, shop)
     page = compass_page(store, shop, days)
     if json_out:
         print_json(page)

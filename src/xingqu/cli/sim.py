@@ -9,7 +9,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xingqu.cli.common import JsonOption, QuietOption, console, err_console, print_json, wide_console
+from xingqu.cli.common import (
+    MAX_SEED,
+    JsonOption,
+    QuietOption,
+    console,
+    err_console,
+    print_json,
+    wide_console,
+)
 from xingqu.errors import ConfigError
 from xingqu.outputs import check_output_file, check_output_folder, writing_text
 from xingqu.sim.ab import BUILTIN, METRICS, ABReport, run_ab
@@ -67,11 +75,15 @@ def print_sim_report(report: SimReport) -> None:
 def simulate_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder for the catalog, events-*.parquet and truth/.")],
     preset_name: PresetOption = "demo",
-    users: Annotated[int | None, typer.Option(help="Consumers.")] = None,
-    products: Annotated[int | None, typer.Option(help="Products.")] = None,
-    creators: Annotated[int | None, typer.Option(help="Creators and shop accounts.")] = None,
-    days: Annotated[int | None, typer.Option(help="Days of behaviour.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed: same seed, same files.")] = None,
+    users: Annotated[int | None, typer.Option(min=1, max=100_000_000, help="Consumers.")] = None,
+    products: Annotated[int | None, typer.Option(min=1, max=10_000_000, help="Products.")] = None,
+    creators: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Creators and shop accounts.")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=3_660, help="Days of behaviour.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=MAX_SEED, help="Random seed: same seed, same files.")
+    ] = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -115,10 +127,10 @@ def ab_cmd(
     policy: Annotated[
         list[str] | None, typer.Option("--policy", help=f"Arms ({', '.join(BUILTIN)}).")
     ] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds (worlds) to average over.")] = 5,
-    warmup: Annotated[int, typer.Option(min=1, help="Organic days before the arms start.")] = 14,
-    days: Annotated[int, typer.Option(min=1, help="Days each arm chooses the impressions.")] = 14,
-    seed: Annotated[int, typer.Option(help="First seed.")] = 42,
+    seeds: Annotated[int, typer.Option(min=1, max=1_000, help="Seeds (worlds) to average over.")] = 5,
+    warmup: Annotated[int, typer.Option(min=1, max=366, help="Organic days before the arms start.")] = 14,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days each arm chooses the impressions.")] = 14,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="First seed.")] = 42,
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON here.")] = None,
     json_out: JsonOption = False,
 ) -> None:

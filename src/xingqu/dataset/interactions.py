@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from xingqu.errors import UserError
+from xingqu.domain.records import MAX_RECORD_BYTES
+from xingqu.errors import NotFoundError, UserError
 
 #: How much each behaviour says about interest; a refund takes back what the purchase gave.
 EVENT_WEIGHTS: dict[str, float] = {
@@ -64,11 +65,21 @@ def read_interactions(
     """
     path = Path(path)
     if not path.exists():
-        raise UserError(f"{path}: no such file")
-    with path.open(encoding="utf-8", newline="") as fh:
-        first = fh.readline()
+        raise NotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
+    with path.open("rb") as raw:
+        head = raw.readline(MAX_RECORD_BYTES + 1)
+    try:
+        first = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}, line 1: not valid UTF-8 at byte {exc.start}; is it a CSV/TSV file?"
+        ) from None
+    if not first.strip() or len(head) > MAX_RECORD_BYTES:
+        raise UserError(f"{path}: no header row (the first line names the columns)")
     delimiter = "\t" if ("\t" in first or path.suffix in (".tsv", ".inter")) else ","
-    header = next(csv.reader([first], delimiter=delimiter))
+    header = next(csv.reader([first.rstrip("\r\n")], delimiter=delimiter))
     names = {_clean(h): h for h in header}
     wanted = {"user": user, "item": item, "time": time, "weight": weight, "event": event}
     cols = {}
@@ -78,24 +89,32 @@ def read_interactions(
         if _clean(name) not in names:
             raise UserError(f"{path}: no column {name!r} for the {role}; columns: {', '.join(names)}")
         cols[role] = names[_clean(name)]
-    table = pacsv.read_csv(
-        path,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=list(cols.values()),
-            column_types={cols["user"]: pa.string(), cols["item"]: pa.string()},
-        ),
-    )
+    types = {cols["user"]: pa.string(), cols["item"]: pa.string()}
+    if "event" in cols:
+        types[cols["event"]] = pa.string()
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(include_columns=list(cols.values()), column_types=types),
+        )
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"{path}: cannot be read as a table: {exc}") from None
+    if table.num_rows == 0:
+        raise UserError(f"{path}: the header has no rows under it")
+    for role in ("user", "item", "time", "weight", "event"):
+        if role in cols and table[cols[role]].null_count:
+            raise UserError(f"{path}: column {cols[role]!r} ({role}) has empty cells")
     n = table.num_rows
     w = np.ones(n, dtype=np.float32)
     if "weight" in cols:
-        w = table[cols["weight"]].to_numpy().astype(np.float32)
+        w = _numbers(path, table[cols["weight"]], cols["weight"], np.float32)
     if "event" in cols:
         weights = event_weights or EVENT_WEIGHTS
         ev = table[cols["event"]].to_numpy(zero_copy_only=False)
         w = w * np.array([weights.get(e, 0.0) for e in ev], dtype=np.float32)
     t = (
-        pc.cast(table[cols["time"]], pa.int64()).to_numpy()
+        _numbers(path, table[cols["time"]], cols["time"], np.int64)
         if "time" in cols
         else np.arange(n, dtype=np.int64)
     )
@@ -106,3 +125,22 @@ def read_interactions(
         w[keep],
         t[keep],
     )
+
+
+def _numbers(path: Path, column: pa.ChunkedArray, name: str, dtype: type[np.generic]) -> np.ndarray:
+    """A numeric column as ``dtype``; a column of other values, of non-finite numbers or (for whole
+    numbers) of fractions or values beyond 64 bits is refused, naming it."""
+    t = column.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        raise UserError(f"{path}: column {name!r} must hold numbers, it holds {t}")
+    if pa.types.is_floating(t) and pc.any(pc.invert(pc.is_finite(column))).as_py():
+        raise UserError(f"{path}: column {name!r} holds NaN or infinite values")
+    if dtype is np.int64:
+        try:
+            return pc.cast(column, pa.int64()).to_numpy()
+        except pa.ArrowInvalid as exc:
+            raise UserError(f"{path}: column {name!r} must hold whole numbers ({exc})") from None
+    values = column.to_numpy().astype(np.float64)
+    if np.abs(values).max(initial=0) > 1e30:
+        raise UserError(f"{path}: column {name!r} holds numbers too large to weigh")
+    return values.astype(dtype)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.config import Settings
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.errors import UserError, require_at_least
 from xingqu.features.groups import Groups
@@ -32,7 +33,6 @@ DIMENSIONS = (
 )
 #: Upper bounds (yuan) of the price bands of a user's average kept purchase.
 PRICE_BANDS = ((50, "<50"), (100, "50-100"), (200, "100-200"), (500, "200-500"), (float("inf"), "500+"))
-MIN_COUNT = 30
 AUDIENCES = {
     "creator": ("followers", "fans", "viewers", "buyers"),
     "shop": ("followers", "buyers", "new_buyers", "returning_buyers"),
@@ -40,6 +40,21 @@ AUDIENCES = {
     "product": ("buyers",),
     "category": ("buyers",),
 }
+
+
+def group_minimum(asked: int | None = None) -> int:
+    """The smallest group a portrait may describe: the platform's floor (``Settings.min_group_size``),
+    or ``asked`` when larger. Asking for less than the floor is refused: it is the platform's rule."""
+    floor = Settings().min_group_size
+    if asked is None:
+        return floor
+    require_at_least("min_count", asked)
+    if asked < floor:
+        raise UserError(
+            f"min_count {asked} is below the platform's minimum group size of {floor} "
+            "(XINGQU_MIN_GROUP_SIZE): a portrait may ask for larger groups, never smaller ones"
+        )
+    return asked
 
 
 def price_band(yuan: float) -> str:
@@ -168,11 +183,11 @@ class Portraits:
         return g.buyers(items)
 
     def portrait(
-        self, kind: str, key: str, audience: str | None = None, min_count: int = MIN_COUNT
+        self, kind: str, key: str, audience: str | None = None, min_count: int | None = None
     ) -> Portrait:
         if audience is None:
             audience = AUDIENCES.get(kind, ("",))[0]
-        require_at_least("min_count", min_count)
+        min_count = group_minimum(min_count)
         users = self.members(kind, key, audience)
         complement = None
         if audience in ("new_buyers", "returning_buyers"):
@@ -185,11 +200,11 @@ class Portraits:
         users: np.ndarray,
         subject: str,
         audience: str,
-        min_count: int = MIN_COUNT,
+        min_count: int | None = None,
         complement: int | None = None,
     ) -> Portrait:
         """The portrait of any set of user indices (a lookalike audience, an uploaded list…)."""
-        require_at_least("min_count", min_count)
+        min_count = group_minimum(min_count)
         out = Portrait(subject, audience, len(users), min_count, complement=complement)
         if out.hidden:
             return out

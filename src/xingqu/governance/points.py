@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from xingqu.errors import ConfigError, NotFoundError, UserError
-from xingqu.store import Store
+from xingqu.store import Store, ledger
 from xingqu.store.schema import TABLES, penalties_table
 
 DAY_MS = 86_400_000
@@ -34,6 +34,9 @@ ACTIONS: dict[str, str | None] = {
 }
 #: Shop statuses in rising severity; an action never moves a shop down this list.
 _STATUS_RANK = {"onboarding": 0, "active": 0, "restricted": 1, "suspended": 2, "closed": 3}
+
+#: Most points one penalty may carry (the template's thresholds are 12 to 48).
+MAX_PENALTY_POINTS = 1_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def _window_points(conn: Connection, shop: str, at_ms: int, rules: PointRules) -
         .where(t.c.shop_id == shop, t.c.at > since, t.c.at <= at_ms)
         .order_by(t.c.at.desc(), t.c.seq.desc())
     )
-    return [dict(r._mapping) for r in rows]
+    return [{k: v for k, v in r._mapping.items() if k not in ("prev_hash", "hash")} for r in rows]
 
 
 def standing(store: Store, shop: str, at_ms: int | None = None, rules: PointRules | None = None) -> Standing:
@@ -133,8 +136,8 @@ def give_points(
             known = ", ".join(sorted(rules.violations))
             raise UserError(f"points: unknown violation {violation!r}; known: {known} (or give --points)")
         points = int(rules.violations[violation])
-    if points < 0:
-        raise UserError("points: points cannot be negative")
+    if not 0 <= points <= MAX_PENALTY_POINTS:
+        raise UserError(f"points: between 0 and {MAX_PENALTY_POINTS}, not {points}")
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
     shops = TABLES["shops"]
     with store.writing() as conn:
@@ -144,17 +147,20 @@ def give_points(
             and conn.execute(sa.select(shops.c.shop_id).where(shops.c.shop_id == shop)).first() is None
         ):
             raise NotFoundError(f"unknown shop {shop!r}")
-        conn.execute(
-            sa.insert(penalties_table).values(
-                shop_id=shop,
-                at=at_ms,
-                violation=violation,
-                points=points,
-                subject_id=subject_id,
-                reason=reason,
-                actor=actor,
-                ruleset=rules.version,
-            )
+        ledger.append(
+            conn,
+            store.dialect,
+            penalties_table,
+            {
+                "shop_id": shop,
+                "at": at_ms,
+                "violation": violation,
+                "points": points,
+                "subject_id": subject_id,
+                "reason": reason,
+                "actor": actor,
+                "ruleset": rules.version,
+            },
         )
         total = sum(int(e["points"]) for e in _window_points(conn, shop, at_ms, rules))
         store.append_audit(

@@ -4,8 +4,6 @@ artifacts saved as JSON plus ``.npz`` arrays (never pickle), refused when of ano
 from __future__ import annotations
 
 import hashlib
-import json
-import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -16,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xingqu.dataset import Dataset, Vocabulary
 from xingqu.errors import StoreError, UserError
+from xingqu.models import artifacts
 
 ARTIFACT_FORMAT = "xingqu-model"
 ARTIFACT_VERSION = 1
@@ -142,7 +141,7 @@ class Recommender(ABC):
             "__items": self.items.ids.astype(str),
             **self._arrays(),
         }
-        np.savez(folder / "arrays.npz", **arrays)
+        artifacts.save_npz(folder / "arrays.npz", arrays)
         meta = {
             "format": ARTIFACT_FORMAT,
             "version": ARTIFACT_VERSION,
@@ -150,19 +149,14 @@ class Recommender(ABC):
             "config": self.config.model_dump(mode="json"),
             "sha256": hashlib.sha256((folder / "arrays.npz").read_bytes()).hexdigest(),
         }
-        (folder / "model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        artifacts.save_json(folder / "model.json", meta, indent=1)
         return folder
 
     @classmethod
     def load(cls, folder: Path | str) -> Recommender:
         """Load a saved model of any registered kind; refuse other versions and damaged files."""
         folder = Path(folder)
-        try:
-            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise StoreError(f"{folder}: no model.json; not a saved xingqu model") from None
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{folder}/model.json is damaged: {exc}") from None
+        meta = artifacts.read_json(folder / "model.json")
         if meta.get("format") != ARTIFACT_FORMAT or meta.get("version") != ARTIFACT_VERSION:
             raise StoreError(
                 f"{folder}: artifact format {meta.get('format')!r} version {meta.get('version')!r}; "
@@ -176,18 +170,15 @@ class Recommender(ABC):
         raw = (folder / "arrays.npz").read_bytes() if (folder / "arrays.npz").exists() else b""
         if hashlib.sha256(raw).hexdigest() != meta.get("sha256"):
             raise StoreError(f"{folder}/arrays.npz is missing or damaged (checksum mismatch)")
-        try:
-            with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise StoreError(f"{folder}/arrays.npz cannot be read: {exc}") from None
+        arrays = artifacts.read_npz(folder / "arrays.npz")
         try:
             model = REGISTRY[kind](REGISTRY[kind].Config(**meta["config"]))
-        except (ValidationError, TypeError) as exc:
+        except (ValidationError, TypeError, KeyError) as exc:
             raise StoreError(f"{folder}/model.json has a config this xingqu cannot use: {exc}") from None
-        model.users = Vocabulary(arrays.pop("__users").astype(object))
-        model.items = Vocabulary(arrays.pop("__items").astype(object))
-        model._load_arrays(arrays)
+        with artifacts.reading(folder / "arrays.npz"):
+            model.users = Vocabulary(arrays.pop("__users").astype(object))
+            model.items = Vocabulary(arrays.pop("__items").astype(object))
+            model._load_arrays(arrays)
         return model
 
 

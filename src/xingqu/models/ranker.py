@@ -5,13 +5,13 @@ value). Saved as LightGBM's own text model plus JSON, never pickle."""
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from pydantic import Field
 
 from xingqu.errors import StoreError
+from xingqu.models import artifacts
 from xingqu.models.base import ModelConfig, ModelError
 
 RANKER_FORMAT = "xingqu-ranker"
@@ -88,7 +88,7 @@ class Ranker:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         text = self._fitted().model_to_string()
-        (folder / "ranker.txt").write_text(text, encoding="utf-8")
+        artifacts.save_text(folder / "ranker.txt", text)
         meta = {
             "format": RANKER_FORMAT,
             "version": RANKER_VERSION,
@@ -97,7 +97,7 @@ class Ranker:
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
             **self.meta,
         }
-        (folder / "ranker.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        artifacts.save_json(folder / "ranker.json", meta, indent=1)
         return folder
 
     @classmethod
@@ -105,17 +105,18 @@ class Ranker:
         import lightgbm as lgb
 
         folder = Path(folder)
-        try:
-            meta = json.loads((folder / "ranker.json").read_text(encoding="utf-8"))
-            text = (folder / "ranker.txt").read_text(encoding="utf-8")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(f"{folder}: no readable ranker ({exc})") from None
+        meta = artifacts.read_json(folder / "ranker.json")
+        text = artifacts.read_text(folder / "ranker.txt")
         if meta.get("format") != RANKER_FORMAT or meta.get("version") != RANKER_VERSION:
             raise StoreError(f"{folder}: not a ranker this xingqu reads")
         if hashlib.sha256(text.encode()).hexdigest() != meta.get("sha256"):
             raise StoreError(f"{folder}/ranker.txt is damaged (checksum mismatch)")
-        ranker = cls(RankerConfig(**meta["config"]))
-        ranker.booster = lgb.Booster(model_str=text)
-        ranker.features = list(meta["features"])
+        with artifacts.reading(folder / "ranker.json"):
+            ranker = cls(RankerConfig(**meta["config"]))
+            ranker.features = list(meta["features"])
+        try:
+            ranker.booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise artifacts.ArtifactError(f"{folder / 'ranker.txt'}: not a readable model ({exc})") from None
         ranker.meta = {k: meta[k] for k in ("rows", "groups", "positives") if k in meta}
         return ranker

@@ -14,7 +14,7 @@ from xingqu.errors import UserError
 from xingqu.features.creators import MatchStats
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables, market_dataset
-from xingqu.features.portraits import MIN_COUNT, Portrait, Portraits
+from xingqu.features.portraits import Portrait, Portraits
 from xingqu.features.profiles import Catalogue, build_profiles
 from xingqu.models import ALS, Recommender
 from xingqu.pipelines.audience import MIN_SEEDS, AudienceIndex, Lookalike, lookalike, private_domain, seed_of
@@ -92,7 +92,7 @@ class Matching:
     # -- the tools ----------------------------------------------------------------------------
 
     def portrait(
-        self, kind: str, key: str, audience: str | None = None, min_count: int = MIN_COUNT
+        self, kind: str, key: str, audience: str | None = None, min_count: int | None = None
     ) -> Portrait:
         return self.portraits.portrait(kind, key, audience, min_count)
 

@@ -107,7 +107,7 @@ def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
             "official_account_id": _take(ids.creators, w.s_official),
             "experience_score": w.s_score,
             "status": ["active"] * S,
-            "created_at": _ms(-(np.arange(S) % 700) - 30, w.start_ms),
+            "created_at": _ms(-(np.arange(S) % 700) - 30, w.start_ms),  # before the start
         },
         S,
     )
@@ -121,7 +121,7 @@ def catalog_tables(w: World, ids: Ids) -> dict[str, pa.Table]:
             "follower_count": w.k_followers,
             "main_categories": [[cats[c] for c in cs] for cs in w.k_categories],
             "content_mode": [["live", "short_video", "both"][m] for m in w.k_mode],
-            "created_at": _ms(-(np.arange(K) % 500) - 10, w.start_ms),
+            "created_at": _ms(-(np.arange(K) % 500) - 10, w.start_ms),  # before the start
         },
         K,
     )

@@ -36,7 +36,17 @@ class Dialect:
         """Serialise writers that must not interleave (schema changes)."""
 
     def protect_append_only(self, conn: Connection, table: str) -> None:
-        """Make the database itself refuse updates and deletes on ``table``."""
+        """Make the database itself refuse updates, deletes and replacements of rows on ``table``."""
+        raise NotImplementedError
+
+    def create_app_role(
+        self, conn: Connection, name: str, append_only: tuple[str, ...], read_only: tuple[str, ...]
+    ) -> list[str]:
+        """Create a least-privilege application role (PostgreSQL only)."""
+        raise NotImplementedError
+
+    def unprotect_append_only(self, conn: Connection, table: str) -> None:
+        """Lift ``protect_append_only`` for a migration that must fill new columns (restored after)."""
         raise NotImplementedError
 
     def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
@@ -166,6 +176,17 @@ class SQLiteDialect(Dialect):
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
             )
+        # INSERT OR REPLACE deletes the old row without firing delete triggers: refuse any insert that
+        # names an existing row (a BEFORE INSERT trigger runs before the conflict is resolved)
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE seq = NEW.seq) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: entries are never replaced'); END"
+        )
+
+    def unprotect_append_only(self, conn: Connection, table: str) -> None:
+        for name in ("no_update", "no_delete", "no_replace"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name}")
 
     def drop_secondary_indexes(self, conn: Connection, spec: KindSpec) -> list[str]:
         found = conn.exec_driver_sql(
@@ -248,6 +269,40 @@ class PostgresDialect(Dialect):
             conn.exec_driver_sql(
                 f"CREATE TRIGGER {table}_{name} {when.format(t=table)} EXECUTE FUNCTION xingqu_append_only()"
             )
+
+    def unprotect_append_only(self, conn: Connection, table: str) -> None:
+        for name in ("no_change", "no_truncate"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
+
+    def create_app_role(
+        self, conn: Connection, name: str, append_only: tuple[str, ...], read_only: tuple[str, ...]
+    ) -> list[str]:
+        """Create the login role ``name`` (if absent) with the least grants the application needs in the
+        current schema: read all, write the data tables, only append to ``append_only`` tables, only read
+        ``read_only`` ones. It owns nothing, so it cannot drop or disable the append-only triggers."""
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+        database = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+        tables = sorted(
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ).scalars()
+        )
+        writable = [t for t in tables if t not in append_only and t not in read_only]
+        statements = [
+            f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {name}',
+            f'GRANT USAGE ON SCHEMA "{schema}" TO {name}',
+            f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {name}',
+            f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {name}',
+            f"GRANT INSERT, UPDATE, DELETE ON {', '.join(writable)} TO {name}",
+            f"GRANT INSERT ON {', '.join(append_only)} TO {name}",
+            f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO {name}',
+        ]
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).first()
+        if exists is None:
+            statements.insert(0, f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS")
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        return statements
 
     def prepare(self, spec: KindSpec, table: pa.Table) -> bytes | None:
         if table.num_rows == 0:

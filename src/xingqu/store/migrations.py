@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from xingqu.store.dialects import dialect_for
+from xingqu.store.ledger import fill_chain
 from xingqu.store.rollups import add_order_days, rebuild
 from xingqu.store.schema import (
     audit_table,
@@ -80,6 +81,19 @@ def _order_days(conn: Connection) -> None:
         add_order_days(conn, dialect_for(conn.engine), 1, None)
 
 
+def _hash_chains(conn: Connection) -> None:
+    """Version 8: the audit log and the penalty ledger hash-chained (tamper-evident); the chain of the
+    rows already written is computed here."""
+    dialect = dialect_for(conn.engine)
+    for table in (audit_table, penalties_table):
+        present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+        for column in ("prev_hash", "hash"):
+            if column not in present:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column} VARCHAR(64)")
+        dialect.unprotect_append_only(conn, table.name)  # restored by ``Store.init`` after the steps
+        fill_chain(conn, table)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -88,6 +102,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "shop penalty points", _penalties),
     Migration(6, "order facts by buyer", _buyers_index),
     Migration(7, "orders and buyers per day", _order_days),
+    Migration(8, "hash-chained audit log and penalty ledger", _hash_chains),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

@@ -50,6 +50,13 @@ meta_table = sa.Table(
     sa.Column("value", sa.Text(), nullable=False),
 )
 
+
+def _chain_columns() -> tuple[sa.Column, ...]:
+    """The hash chain of an append-only table (``xingqu.store.ledger``): the previous row's hash, this
+    row's hash."""
+    return (sa.Column("prev_hash", sa.String(64)), sa.Column("hash", sa.String(64)))
+
+
 #: Every governance change, append-only: who, when, what, why, before → after (JSON). The store refuses
 #: updates and deletes on it with triggers (``Dialect.protect_append_only``).
 audit_table = sa.Table(
@@ -66,6 +73,7 @@ audit_table = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Column("before", sa.Text()),
     sa.Column("after", sa.Text()),
+    *_chain_columns(),
     sa.Index("ix_audit_log_subject", "subject_id"),
 )
 
@@ -166,6 +174,7 @@ penalties_table = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("ruleset", sa.String(64), nullable=False),
+    *_chain_columns(),
     sa.Index("ix_penalties_shop_at", "shop_id", "at"),
 )
 

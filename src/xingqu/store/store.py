@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -17,7 +18,16 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, NoSuchModule
 from xingqu.config import Settings
 from xingqu.domain.records import KINDS, kind_spec
 from xingqu.domain.vocab import EventType
-from xingqu.errors import MissingDependencyError, StoreError, UnavailableError, UserError, XingquError
+from xingqu.errors import (
+    ConfigError,
+    MissingDependencyError,
+    NotFoundError,
+    StoreError,
+    UnavailableError,
+    UserError,
+    XingquError,
+)
+from xingqu.store import ledger
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
@@ -235,6 +245,8 @@ class Store:
                 conn.execute(sa.insert(meta_table).values(key=_VERSION_KEY, value=str(LATEST_VERSION)))
                 return LATEST_VERSION
             self._check_not_newer(version)
+            if version == LATEST_VERSION:
+                return version  # nothing to do: no DDL, so a role that may not change the schema can run it
             for migration in MIGRATIONS:
                 if migration.version > version:
                     migration.apply(conn)
@@ -245,6 +257,18 @@ class Store:
                 .values(value=str(LATEST_VERSION))
             )
             return LATEST_VERSION
+
+    def create_app_role(self, name: str) -> list[str]:
+        """Create (or update) the PostgreSQL role the application should connect as: not the owner, not a
+        superuser, able to read everything and to write data, only to append to the audit log and the
+        penalty ledger (so it can neither change them nor disable their triggers). Returns the grants."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ConfigError(f"role name {name!r}: use lower-case letters, digits and '_' (at most 63)")
+        if self.dialect.name != "postgresql":
+            raise ConfigError("--create-role applies to a PostgreSQL store; a SQLite file has no roles")
+        self.require_ready()
+        with self.writing() as conn:
+            return self.dialect.create_app_role(conn, name, APPEND_ONLY_TABLES, (meta_table.name,))
 
     def _protect(self, conn: Connection) -> None:
         for table in APPEND_ONLY_TABLES:
@@ -266,18 +290,26 @@ class Store:
         at_ms: int,
     ) -> None:
         """Record one governance change inside ``conn``'s transaction (committed with the change)."""
-        conn.execute(
-            sa.insert(audit_table).values(
-                at=at_ms,
-                actor=actor,
-                action=action,
-                subject_kind=subject_kind,
-                subject_id=subject_id,
-                reason=reason,
-                before=None if before is None else json.dumps(before, ensure_ascii=False),
-                after=None if after is None else json.dumps(after, ensure_ascii=False),
-            )
+        ledger.append(
+            conn,
+            self.dialect,
+            audit_table,
+            {
+                "at": at_ms,
+                "actor": actor,
+                "action": action,
+                "subject_kind": subject_kind,
+                "subject_id": subject_id,
+                "reason": reason,
+                "before": None if before is None else json.dumps(before, ensure_ascii=False),
+                "after": None if after is None else json.dumps(after, ensure_ascii=False),
+            },
         )
+
+    def verify_chains(self) -> list[ledger.ChainReport]:
+        """Check the hash chains of the audit log and the penalty ledger (``xingqu audit verify``)."""
+        with self.reading() as conn:
+            return [ledger.verify(conn, table) for table in ledger.CHAINED.values()]
 
     def audit_entries(self, subject_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit entries first (optionally for one subject)."""
@@ -285,7 +317,10 @@ class Store:
         if subject_id is not None:
             q = q.where(audit_table.c.subject_id == subject_id)
         with self.reading() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(q)]
+            rows = [
+                {k: v for k, v in r._mapping.items() if k not in ("prev_hash", "hash")}
+                for r in conn.execute(q)
+            ]
         for r in rows:
             r["before"] = json.loads(r["before"]) if r["before"] else None
             r["after"] = json.loads(r["after"]) if r["after"] else None
@@ -415,6 +450,18 @@ class Store:
 
             return arrow_schema("events").empty_table()
         return pa.Table.from_batches(batches)
+
+    def require_known(self, kind: str, key: str) -> None:
+        """Raise ``NotFoundError`` unless a record of ``kind`` (a single-key kind) has key ``key``: a
+        report on an unknown shop is an error, not a page of zeros."""
+        spec = kind_spec(kind)
+        (column,) = spec.key
+        table = TABLES[kind]
+        with self.reading() as conn:
+            found = conn.execute(sa.select(table.c[column]).where(table.c[column] == key).limit(1)).first()
+        if found is None:
+            noun = kind if kind == "content" else kind.removesuffix("s")
+            raise NotFoundError(f"unknown {noun} {key!r}")
 
     def user_profile(self, user_id: str) -> dict[str, Any] | None:
         """The users row of ``user_id`` (None when unknown)."""
