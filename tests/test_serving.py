@@ -22,9 +22,10 @@ import pyarrow as pa
 import pytest
 
 from test_cli import xingqu
-from xingqu.errors import UnavailableError
+from xingqu.errors import ConflictError, UnavailableError
 from xingqu.features.profiles import DAY_MS
 from xingqu.ingest import import_path
+from xingqu.models.artifacts import ArtifactError
 from xingqu.online import StoreRecentEvents
 from xingqu.online.state import OnlineState
 from xingqu.pipelines.feed import Feed, FeedConfig, Filters
@@ -346,9 +347,10 @@ def test_a_newer_version_is_served_without_a_failed_request(
     worker = threading.Thread(target=traffic)
     worker.start()
     try:
-        newer = first + "-z"  # later in version order; published whole by a rename
+        newer = first + "-z"  # later in version order; copied in whole by a rename, then published
         shutil.copytree(models / first, models / ".incoming")
         (models / ".incoming").rename(models / newer)
+        Runtime(db=runtime.settings.db, models_dir=str(models)).registry.publish(newer)  # as another process
         deadline = time.monotonic() + 60
         while (not seen or seen[-1] != newer) and time.monotonic() < deadline:
             stop.wait(0.05)
@@ -375,3 +377,37 @@ def test_unreachable_redis_is_unavailable_not_a_traceback(world: tuple[Path, Sto
         del os.environ["XINGQU_REDIS"]
     assert r.returncode == 3, r.stderr
     assert "cannot be reached" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_registry_publishes_retires_and_refuses_a_changed_manifest(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path
+) -> None:
+    root, _, model = world
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    db = _copy_store(root, tmp_path / "s.db")
+    registry = Runtime(db=db, models_dir=str(models)).registry
+    first = model.version
+    assert registry.current() == first and [v.status for v in registry.list()] == ["ready"]
+    newer = first + "-z"
+    shutil.copytree(models / first, models / newer)
+    assert registry.current() == first  # on disk is not published
+    assert {v.version: v.status for v in registry.list()}[newer] == "unregistered"
+    r = xingqu("models", "publish", newer, "--models-dir", str(models), "--json", db=db)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["current"] == newer == registry.current()
+    r = xingqu("models", "retire", newer, "--models-dir", str(models), "--json", db=db)
+    assert r.returncode == 0 and json.loads(r.stdout)["current"] == first
+    with pytest.raises(ConflictError, match="retired"):
+        registry.load(newer)
+    r = xingqu("models", "list", "--models-dir", str(models), "--json", db=db)
+    listed = json.loads(r.stdout)
+    assert listed["current"] == first
+    assert {v["version"]: v["status"] for v in listed["versions"]} == {first: "ready", newer: "retired"}
+    assert listed["versions"][0]["meta"]["interactions"] == model.meta["interactions"]
+    manifest = models / first / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("\n", "\n ", 1), encoding="utf-8")
+    with pytest.raises(ArtifactError, match=f"not the manifest registered for {first}"):
+        registry.load()
+    r = xingqu("recommend", _busy_user(model), "--models-dir", str(models), db=db)
+    assert r.returncode == 1 and "not the manifest registered" in r.stderr and "Traceback" not in r.stderr

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from xingqu.config import Settings
 from xingqu.online.state import OnlineState
+from xingqu.registry import ModelRegistry
 from xingqu.store import Store
 
 T = TypeVar("T")
@@ -36,6 +37,11 @@ class Runtime:
     def models_dir(self) -> Path:
         """Where trained model versions are saved."""
         return Path(self.settings.models_dir)
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        """Trained model versions: files in the models folder, state in the store."""
+        return ModelRegistry(self.store, self.models_dir)
 
     @cached_property
     def online(self) -> OnlineState:

@@ -22,6 +22,7 @@ from xingqu.features.market import MarketTables
 from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender, artifacts
 from xingqu.store import Store
+from xingqu.store import models as registered
 
 COBUY_WINDOW_MS = 7 * 86_400_000
 
@@ -121,6 +122,8 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     ).hexdigest()[:8]
     version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
     folder = Path(models_dir) / version
+    with store.writing() as conn:
+        registered.record(conn, version, "training", int(time.time() * 1000))
     blend.save(folder / "blend")
     save_feed_parts(feed, folder / "feed")
     artifacts.save_npz(
@@ -153,6 +156,10 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     }
     artifacts.save_json(folder / "meta.json", meta, indent=1)
     artifacts.write_manifest(folder)  # last: a version without a manifest was never finished
+    summary = {k: meta[k] for k in ("users", "items", "interactions", "validation", "seconds")}
+    with store.writing() as conn:  # published: every serving process may now load it
+        digest = artifacts.manifest_digest(folder)
+        registered.record(conn, version, "ready", int(time.time() * 1000), digest, summary)
     return TrainedModel(version, folder, blend, hist, lift, support, meta, feed)
 
 
@@ -162,12 +169,17 @@ def versions(models_dir: Path | str) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").exists()) if root.exists() else []
 
 
+def finished(models_dir: Path | str) -> list[str]:
+    """Saved versions whose manifest was written (the last step of saving), oldest first."""
+    return [v for v in versions(models_dir) if (Path(models_dir) / v / artifacts.MANIFEST).exists()]
+
+
 def load_trained(models_dir: Path | str, version: str | None = None) -> TrainedModel:
-    """A saved version (the latest by default)."""
+    """A saved version (the latest finished one by default), verified against its manifest first."""
     found = versions(models_dir)
     if not found:
         raise NotFoundError(f"no trained model in {models_dir}: run 'xingqu train' first")
-    version = version or found[-1]
+    version = version or (finished(models_dir) or found)[-1]
     if version not in found:
         raise NotFoundError(f"no model version {version!r} in {models_dir}; versions: {', '.join(found)}")
     folder = Path(models_dir) / version

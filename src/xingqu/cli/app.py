@@ -42,6 +42,7 @@ COMMANDS: dict[str, Entry] = {
     "audience": Entry("match", "audience_cmd", "The people a product, shop or brand reaches; lookalikes."),
     "creators": Entry("match", "creators_cmd", "Creators (达人) whose audiences fit PRODUCT."),
     "selection": Entry("match", "selection_cmd", "Categories and products for CREATOR to sell (选品)."),
+    "models": Entry("models", "models_app", "Trained model versions: list, show, publish, retire."),
     "evaluate": Entry("learn", "evaluate_cmd", "Compare models on a temporal hold-out."),
     "screen": Entry("govern", "screen_cmd", "Screen listings: approve / review / reject, with reasons."),
     "takedown": Entry("govern", "takedown_cmd", "Take a product down (下架), audited."),

@@ -57,6 +57,11 @@ def write_manifest(folder: Path) -> Path:
     return folder / MANIFEST
 
 
+def manifest_digest(folder: Path) -> str:
+    """SHA-256 of a version's manifest, which lists every file's own digest: one value that pins all."""
+    return _sha256(folder / MANIFEST)
+
+
 def verify_manifest(folder: Path) -> None:
     """Check, before anything is loaded, that every file of the version is there, unchanged, and that no
     file was added; raise ``ArtifactError`` naming the first file that is not."""

@@ -14,7 +14,7 @@ import pyarrow as pa
 from xingqu.errors import NotFoundError, UserError
 from xingqu.pipelines.feed import ContentItem, Feed, FeedItem, FeedTrace
 from xingqu.runtime import Runtime
-from xingqu.training import TrainedModel, load_trained, versions
+from xingqu.training import TrainedModel
 
 #: How often a service following the latest version looks for a newer one, in seconds.
 CHECK_EVERY_S = 2.0
@@ -49,8 +49,8 @@ def feed_service(runtime: Runtime, version: str | None = None) -> FeedService:
 
 class FeedService:
     """Feeds from a model version over the runtime's store and online state. With ``version`` None it
-    follows the latest saved version: a newer one is loaded beside the serving one and swapped in
-    whole, so no request sees a half-loaded model."""
+    follows the registry's current version: a newer ready one is loaded beside the serving one and
+    swapped in whole, so no request sees a half-loaded model."""
 
     def __init__(self, runtime: Runtime, version: str | None = None) -> None:
         self.runtime = runtime
@@ -69,15 +69,15 @@ class FeedService:
             current = self._serving
             self._checked = now
             if current is not None and self.pinned is None:
-                found = versions(self.runtime.models_dir)
-                if not found or found[-1] == current.version:
+                latest = self.runtime.registry.current()
+                if latest is None or latest == current.version:
                     return current
             if current is None or self.pinned is None:
                 self._serving = current = self._load()
         return current
 
     def _load(self) -> Serving:
-        model = load_trained(self.runtime.models_dir, self.pinned)
+        model = self.runtime.registry.load(self.pinned)
         if model.feed is None:
             raise UserError(f"model {model.version} has no feed; train again with this version of xingqu")
         online = self.runtime.online

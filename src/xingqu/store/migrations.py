@@ -21,6 +21,7 @@ from xingqu.store.schema import (
     daily_counts_table,
     daily_totals_table,
     live_viewers_table,
+    model_versions_table,
     order_days_table,
     order_facts_table,
     penalties_table,
@@ -94,6 +95,11 @@ def _hash_chains(conn: Connection) -> None:
         fill_chain(conn, table)
 
 
+def _model_versions(conn: Connection) -> None:
+    """Version 9: the model registry (versions and their state)."""
+    model_versions_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -103,6 +109,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "order facts by buyer", _buyers_index),
     Migration(7, "orders and buyers per day", _order_days),
     Migration(8, "hash-chained audit log and penalty ledger", _hash_chains),
+    Migration(9, "model registry", _model_versions),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

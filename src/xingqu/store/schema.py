@@ -211,3 +211,15 @@ buyer_days_table = sa.Table(
     sa.Column("user_id", _ID, primary_key=True),
     sa.Column("paid_orders", sa.BigInteger(), nullable=False),
 )
+
+#: Trained model versions and their state: the registry every serving process asks which version to serve.
+model_versions_table = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # training, ready, retired
+    sa.Column("created_at", sa.BigInteger(), nullable=False),  # UTC ms
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("manifest_sha256", sa.String(64)),  # of the version's manifest.json, once ready
+    sa.Column("meta", sa.Text()),  # JSON: sizes, validation figures
+)
