@@ -26,8 +26,9 @@ from xingqu.dataset import interactions_from_store, load_dataset, read_interacti
 from xingqu.errors import UserError
 from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
 from xingqu.outputs import check_output_file, writing_text
-from xingqu.pipelines.similar import bought_together, similar_products
-from xingqu.training import TrainedModel, load_trained, train
+from xingqu.runtime import Runtime
+from xingqu.services.similar import related
+from xingqu.training import TrainedModel, train
 
 ModelsDirOption = Annotated[Path | None, typer.Option("--models-dir", help="Folder of model versions.")]
 VersionOption = Annotated[
@@ -86,15 +87,14 @@ def similar_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Products similar to PRODUCT, and products bought together with it."""
-    store = open_store(db)
-    model = load_trained(_models_dir(models_dir), version)
-    sim = similar_products(model, store.servable_products, product, n)
-    together = bought_together(model, store.servable_products, product, n)
+    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    found = related(runtime, product, n, version)
+    sim, together = found.similar, found.bought_together
     if json_out:
         print_json(
             {
                 "product": product,
-                "model": model.version,
+                "model": found.version,
                 "similar": [r.__dict__ for r in sim],
                 "bought_together": [r.__dict__ for r in together],
             }

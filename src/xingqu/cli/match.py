@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -21,23 +20,19 @@ from xingqu.cli.common import (
     print_json,
     wide_console,
 )
-from xingqu.cli.learn import ModelsDirOption, _models_dir
-from xingqu.errors import NotFoundError, UserError
+from xingqu.cli.learn import ModelsDirOption
+from xingqu.errors import UserError
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables
 from xingqu.features.portraits import AUDIENCES, Portrait, Portraits
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
-from xingqu.training import load_trained
+from xingqu.runtime import Runtime
+from xingqu.services.matching import matching
 
 
 def _matching(db: str | None, models_dir: Path | None) -> Matching:
-    store = open_store(db)
-    store.require_ready()
-    embedding = None
-    with contextlib.suppress(NotFoundError):  # no trained model: embeddings are fitted on the spot
-        embedding = load_trained(_models_dir(models_dir)).member("als")
-    return Matching.from_store(store, embedding)
+    return matching(Runtime(db=db, models_dir=str(models_dir) if models_dir else None))
 
 
 def parse_target(specs: list[str]) -> dict[str, list[str]]:

@@ -11,11 +11,14 @@ from xingqu.services.feed import feed_service
 
 
 def matching(runtime: Runtime, version: str | None = None) -> Matching:
-    """The matching indexes for the serving model version (built on first use, then shared)."""
-    model = feed_service(runtime, version).serving().model
+    """The matching indexes for a model version (the current one by default; with no trained model
+    the user embeddings are fitted on the spot), built on first use, then shared."""
+    runtime.store.require_ready()
+    chosen = version or runtime.registry.current()
 
     def build() -> Matching:
+        embedding = feed_service(runtime, chosen).serving().model.member("als") if chosen else None
         market = MarketTables.from_store(runtime.store)
-        return Matching.build(market, runtime.online.servability.servable, model.member("als"))
+        return Matching.build(market, runtime.online.servability.servable, embedding)
 
-    return runtime.shared(("matching", model.version), build)
+    return runtime.shared(("matching", chosen), build)
