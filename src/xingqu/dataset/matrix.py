@@ -11,11 +11,11 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from xingqu.dataset.interactions import Interactions
+from xingqu.domain.units import DAY_MS
 
 if TYPE_CHECKING:
     from xingqu.dataset.features import ItemFeatures, UserFeatures
 
-DAY_MS = 86_400_000
 #: Lookups of at most this many ids go through the cached dict (Arrow's index_in hashes the whole value set).
 SMALL_LOOKUP = 2_000
 

@@ -13,10 +13,10 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from xingqu.dataset.matrix import Vocabulary
+from xingqu.domain.units import DAY_MS
 from xingqu.errors import NotFoundError
 from xingqu.features.market import MarketTables, kept_pays, strings
 
-DAY_MS = 86_400_000
 WINDOW_DAYS = 30
 
 

@@ -15,10 +15,10 @@ import scipy.sparse as sp
 
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.dataset.matrix import Vocabulary
+from xingqu.domain.units import DAY_MS
 from xingqu.features.groups import relations
 from xingqu.features.market import MarketTables, carried_pairs, kept_pays
 
-DAY_MS = 86_400_000
 #: Events that reveal the price a user is willing to pay, and how much each says.
 PRICE_WEIGHTS = {"click": 1.0, "add_to_cart": 2.0, "order": 3.0, "pay": 4.0}
 #: Pseudo-counts pulling thin evidence towards the wider group (user → segment → category).

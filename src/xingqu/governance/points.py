@@ -20,11 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xingqu.domain.units import DAY_MS
 from xingqu.errors import ConfigError, NotFoundError, UserError
 from xingqu.store import Store, ledger
 from xingqu.store.schema import TABLES, penalties_table
 
-DAY_MS = 86_400_000
 #: Actions in rising severity, with the shop status each one sets (None: status unchanged).
 ACTIONS: dict[str, str | None] = {
     "none": None,

@@ -19,9 +19,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xingqu.domain.units import DAY_MS
 from xingqu.store.schema import TABLES, order_facts_table
-
-DAY_MS = 86_400_000
 
 
 def _usual(groups: dict[Any, list[int]], min_samples: int) -> dict[Any, tuple[float, float]]:

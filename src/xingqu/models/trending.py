@@ -11,9 +11,8 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from xingqu.dataset import Dataset
+from xingqu.domain.units import DAY_MS
 from xingqu.models.base import ModelConfig, ModelError, Recommender
-
-DAY_MS = 86_400_000
 
 
 class TrendingConfig(ModelConfig):

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xingqu.domain.units import DAY_MS
 from xingqu.sim.world import World, sorted_unique
 
-DAY_MS = 86_400_000
 SURFACES = ["feed", "search", "live_room", "video", "shop_page", "mall"]
 SURF = {name: i for i, name in enumerate(SURFACES)}
 EVENT_TYPES = [

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xingqu.domain.units import DAY_MS
 from xingqu.store.dialects import Add, Dialect
 from xingqu.store.schema import (
     TABLES,
@@ -41,7 +42,6 @@ from xingqu.store.schema import (
 
 #: Marketplace time (UTC+8): the calendar days, weeks and months reports are cut by.
 MARKET_UTC_OFFSET_MS = 8 * 3_600_000
-DAY_MS = 86_400_000
 QUALITY_REASONS = ("quality", "not_as_described")
 #: Accounts that are the shop's own (号店一体 official account, channel accounts): self-broadcast.
 SELF_KINDS = ("shop_official", "shop_channel")

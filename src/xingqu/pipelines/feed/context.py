@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset import Vocabulary
 from xingqu.dataset.interactions import EVENT_WEIGHTS
-from xingqu.features.profiles import DAY_MS
+from xingqu.domain.units import DAY_MS
 from xingqu.features.ranking import ProfileRows
 from xingqu.online.recent import RecentEvent
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from xingqu.features.profiles import DAY_MS
+from xingqu.domain.units import DAY_MS
 from xingqu.pipelines.feed.context import Filters, Request
 from xingqu.pipelines.feed.prepared import Prepared
 

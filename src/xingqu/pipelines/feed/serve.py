@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from xingqu.features.profiles import DAY_MS
+from xingqu.domain.units import DAY_MS
 from xingqu.features.ranking import ProfileRows
 from xingqu.feed_training import FeedModel
 from xingqu.online.recent import MemoryRecentEvents, RecentEvents

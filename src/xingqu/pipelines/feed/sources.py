@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.features.profiles import DAY_MS
+from xingqu.domain.units import DAY_MS
 from xingqu.models.base import ContentFeatures, ItemSimilarity, SegmentScores, top_n
 from xingqu.pipelines.feed.context import Request
 from xingqu.pipelines.feed.model import FOLLOWED, NEW, RECENT, SEGMENT
