@@ -17,9 +17,9 @@ from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, err_cons
 from xingqu.errors import HistoryChangedError, NotFoundError
 from xingqu.governance import Decision, Screener, review
 from xingqu.governance.context import ScreeningContext
-from xingqu.governance.listing_file import read_listings
 from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
 from xingqu.governance.points import MAX_PENALTY_POINTS, Standing, standing
+from xingqu.ingest.listings import read_listings
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.runtime import Runtime
 from xingqu.services import governance
