@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import sqlalchemy as sa
 
+from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES
 from xingqu.store import Store
 from xingqu.store.rollups import day_number, order_day, order_placed
 from xingqu.store.schema import (
@@ -38,7 +39,6 @@ from xingqu.store.schema import (
     order_days_table,
     order_facts_table,
 )
-from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
 SCORE_BAR = 4.7
 Period = Literal["day", "week", "month"]

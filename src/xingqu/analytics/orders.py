@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
+from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES
 from xingqu.store import Store
 from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS, order_placed
 from xingqu.store.schema import TABLES, order_facts_table
-from xingqu.store.store import BLOCKED_SHOP_STATUSES
 
 __all__ = ["CHANNELS", "QUALITY_REASONS", "SELF_KINDS", "OrderFacts", "load_orders"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Gender(StrEnum):
@@ -142,3 +143,27 @@ class RefundReason(StrEnum):
     LOGISTICS_DAMAGE = "logistics_damage"
     SELLER_FAULT = "seller_fault"
     NO_REASON_7DAY = "no_reason_7day"  # 七天无理由
+
+
+#: Servability — which products may be shown anywhere (governance wins everywhere): a product whose
+#: status is one of these, with stock, of a shop whose status is not blocked (or of no known shop).
+SERVABLE_PRODUCT_STATUSES = (ProductStatus.LISTED.value,)
+#: Shop statuses whose goods may not be shown.
+BLOCKED_SHOP_STATUSES = (ShopStatus.SUSPENDED.value, ShopStatus.CLOSED.value)
+
+
+def servable_mask(status: Any, stock: Any, shop_status: Any) -> Any:
+    """The servability rule over columns (Arrow arrays or chunked arrays: product status, stock, the
+    shop's status with nulls for unknown shops), for tables held in memory such as the simulator's;
+    ``Store.servable_products`` is the same rule in SQL."""
+    import pyarrow.compute as pc
+
+    listed = pc.is_in(status, value_set=_arrow_set(SERVABLE_PRODUCT_STATUSES))
+    blocked = pc.fill_null(pc.is_in(shop_status, value_set=_arrow_set(BLOCKED_SHOP_STATUSES)), False)
+    return pc.and_(pc.and_(listed, pc.greater(stock, 0)), pc.invert(blocked))
+
+
+def _arrow_set(values: tuple[str, ...]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(list(values), pa.string())

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.domain.vocab import servable_mask
 from xingqu.sim.behaviour import Behaviour, MarketState
 
 
@@ -28,10 +29,17 @@ class MarketView:
     tables: dict[str, pa.Table] = field(default_factory=dict)  # shops, creators, content, relations…
 
     def available(self, day_ms: int) -> np.ndarray:
-        """Product ids listed, in stock and created by ``day_ms``."""
+        """Product ids servable (the platform's one rule: listed, in stock, shop in good standing) and
+        created by ``day_ms``."""
         p = self.products
+        shops = self.tables.get("shops")
+        if shops is not None and "status" in shops.column_names:
+            at = pc.index_in(p["shop_id"], value_set=shops["shop_id"])
+            shop_status = pc.take(shops["status"], at)
+        else:
+            shop_status = pa.nulls(p.num_rows, pa.string())
         ok = pc.and_(
-            pc.and_(pc.equal(p["status"], "listed"), pc.greater(p["stock"], 0)),
+            servable_mask(p["status"], p["stock"], shop_status),
             pc.less_equal(pc.cast(p["created_at"], pa.int64()), day_ms),
         )
         return p["product_id"].filter(ok).to_numpy(zero_copy_only=False)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, NoSuchModule
 
 from xingqu.config import Settings
 from xingqu.domain.records import KINDS, kind_spec
-from xingqu.domain.vocab import EventType
+from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES, EventType
 from xingqu.errors import (
     ConfigError,
     MissingDependencyError,
@@ -40,7 +40,6 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Backends xingqu runs on, by SQLAlchemy backend name.
 _BACKENDS = ("sqlite", "postgresql")
 #: Shops whose products are shown nowhere.
-BLOCKED_SHOP_STATUSES = ("suspended", "closed")
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
 BULK_LOAD_MIN_ROWS = 200_000
 
@@ -524,7 +523,7 @@ class Store:
 
     def servable_products(self, product_ids: list[str]) -> set[str]:
         """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
-        shop (governance wins everywhere)."""
+        shop — the servability rule of ``xingqu.domain.vocab`` (governance wins everywhere)."""
         if not product_ids:
             return set()
         p, shops = TABLES["products"], TABLES["shops"]
@@ -537,7 +536,7 @@ class Store:
                     .select_from(p.outerjoin(shops, shops.c.shop_id == p.c.shop_id))
                     .where(
                         p.c.product_id.in_(chunk),
-                        p.c.status == "listed",
+                        p.c.status.in_(SERVABLE_PRODUCT_STATUSES),
                         p.c.stock > 0,
                         sa.or_(shops.c.status.is_(None), shops.c.status.not_in(BLOCKED_SHOP_STATUSES)),
                     )
