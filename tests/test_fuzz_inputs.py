@@ -32,6 +32,7 @@ from conftest import PG_URL, SAMPLE, _pg_schema_url
 from xingqu.cli.app import app, run
 from xingqu.domain.records import KINDS, MAX_TEXT_LENGTH
 from xingqu.errors import EXIT_INTERNAL, UserError, XingquError
+from xingqu.governance.actions import take_down
 from xingqu.governance.listing_file import ListingError, check_listing, read_listings
 from xingqu.governance.points import give_points
 from xingqu.ingest import import_path
@@ -61,6 +62,7 @@ def _fill(store: Store) -> Store:
     store.init()
     import_path(store, SAMPLE)
     give_points(store, "s-qingmu", "counterfeit", reason="fake labels", actor="test")
+    take_down(store, "p-cream", reason="batch recalled", actor="test")
     return store
 
 
@@ -104,7 +106,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def refused(capsys: pytest.CaptureFixture[str], store: Store, *args: str) -> str:
     """Run a command that must be refused (exit 1) and leave the store exactly as it was; its stderr."""
     before = fingerprint(store)
-    code, _out, err = cli(capsys, *args, "--db", store.url)
+    db = [] if args[0] == "simulate" else ["--db", store.url]  # simulate writes files, never a store
+    code, _out, err = cli(capsys, *args, *db)
     assert code == 1, (args, err)
     assert fingerprint(store) == before
     return err
@@ -258,6 +261,7 @@ def _numeric_options() -> list[tuple[list[str], str, type, float | None, float |
 
 
 NUMERIC_OPTIONS = _numeric_options()
+COMMAND = typer.main.get_command(app)
 
 
 def test_every_numeric_option_has_both_bounds() -> None:
@@ -289,16 +293,15 @@ def test_out_of_range_option_values_are_usage_errors(
     low: float,
     high: float,
 ) -> None:
-    hostile = ["abc", "", "99999999999999999999", "-99999999999999999999", "9223372036854775808"]
-    hostile += ["nan", "inf", "-inf", "1e400"] if kind is float else ["1.5", "0x10"]
+    hostile = ["abc", "99999999999999999999", "-9223372036854775809"]
+    hostile += ["nan", "inf", "-inf", "1e400"] if kind is float else ["1.5"]
     hostile += [str(kind(low) - 1), str(kind(high) + 1)]
-    before = fingerprint(sqlite_store)
-    for value in hostile:
-        code, _out, err = cli(
-            capsys, *command, *_ARGS.get(tuple(command), []), option, value, "--db", sqlite_store.url
-        )
-        assert code == 2, (command, option, value, err)
-    assert fingerprint(sqlite_store) == before
+    for value in hostile:  # parsing only: the command itself never starts
+        db = [] if command[0] in ("simulate", "sim") else ["--db", sqlite_store.url]  # these take no store
+        args = [*command, *_ARGS.get(tuple(command), []), option, value, *db]
+        with pytest.raises(typer.BadParameter) as refusal:
+            COMMAND.main(args=args, prog_name="xingqu", standalone_mode=False)
+        assert refusal.value.exit_code == 2, (command, option, value)
 
 
 # -- the corpus: each case found by hand, kept ------------------------------------------------------
@@ -349,7 +352,7 @@ def test_parquet_timestamps_far_out_are_refused_before_they_overflow(
     capsys: pytest.CaptureFixture[str], any_store: Store, tmp_path: Path
 ) -> None:
     path = tmp_path / "events.parquet"
-    ts = pa.array([10**13, 10**17], pa.timestamp("s", tz="UTC"))
+    ts = pa.array([10**16, 2**62], pa.timestamp("ms", tz="UTC"))  # 10^13 seconds; 2^62 ms
     pq.write_table(
         pa.table(
             {
@@ -522,7 +525,7 @@ def test_repeated_keys_within_a_file_are_reported_as_duplicates(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (bytes(range(256)) * 4, "not valid UTF-8 at byte"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8" + bytes(range(256)) * 4, "not valid UTF-8 at byte"),
         (b'{"id": "x", "title": "t", "price": NaN}\n', "NaN is not a number JSON allows"),
         (b'{"id": "x", "title": ["a"], "price": 1}\n', "field 'title': expected text"),
         (b'{"id": ["x"], "title": "t"}\n', "field 'id': expected an id"),
@@ -549,7 +552,7 @@ def test_screen_names_bad_input_and_never_truncates_the_output(
 
 def test_evaluate_names_a_binary_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "inter.csv"
-    path.write_bytes(bytes(range(256)) * 8)
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
     code, _out, err = cli(capsys, "evaluate", str(path))
     assert code == 1 and "not valid UTF-8" in err
 
@@ -563,7 +566,7 @@ def test_evaluate_names_a_binary_file(capsys: pytest.CaptureFixture[str], tmp_pa
         (["report", "gmv", "--csv", "{missing}/r.csv"], "does not exist"),
         (["report", "gmv", "--csv", "{file}/r.csv"], "is a file, not a folder"),
         (["report", "gmv", "--chart", "{tmp}/g.txt"], "must end in .png or .svg"),
-        (["report", "gmv", "--chart", "{tmp}"], "is a folder"),
+        (["report", "gmv", "--chart", "{tmp}/folder.png"], "is a folder"),
         (["export", "--out", "{file}"], "is a file, not a folder"),
         (["export", "--out", "{missing}/deeper"], "does not exist"),
         (["screen", "{listings}", "--out", "{missing}/d.jsonl"], "does not exist"),
@@ -582,6 +585,7 @@ def test_unwritable_outputs_are_refused_before_work(
 ) -> None:
     plain = tmp_path / "plain.txt"
     plain.write_text("keep me", encoding="utf-8")
+    (tmp_path / "folder.png").mkdir()
     listings = tmp_path / "listings.jsonl"
     listings.write_text('{"id": "x", "title": "云杉面霜", "price": 100}\n', encoding="utf-8")
     where = {"missing": tmp_path / "missing", "file": plain, "tmp": tmp_path, "listings": listings}
@@ -826,20 +830,14 @@ def _xingqu(*args: str, db: str | None = None) -> subprocess.CompletedProcess[st
 
 
 def test_real_processes_print_one_error_line_and_no_traceback(sqlite_store: Store, tmp_path: Path) -> None:
-    binary = tmp_path / "listings.jsonl"
-    binary.write_bytes(bytes(range(256)) * 8)
     deep = tmp_path / "products.jsonl"
     deep.write_text("[" * 100_000 + "\n", encoding="utf-8")
-    for args, code in (
-        (["screen", str(binary)], 1),
+    for args, code in (  # each run starts a Python of its own: two runs only
         (["import", str(deep)], 1),
-        (["recommend", "u001", "--max-price", "inf"], 2),
         (["stats", "--db", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"], 3),
     ):
         r = _xingqu(*args, db=sqlite_store.url)
         assert r.returncode == code, (args, r.stderr)
         assert "Traceback" not in r.stderr and "internal error" not in r.stderr
-        if code != 2:
-            assert r.stderr.count("error:") == 1, r.stderr
-    r = _xingqu("stats", "--db", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2")
-    assert "does not answer" in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+        assert r.stderr.count("error:") == 1, r.stderr
+    assert "does not answer" in r.stderr and "Connection refused" in r.stderr
