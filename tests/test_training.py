@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ import sqlalchemy as sa
 
 from conftest import SAMPLE
 from test_cli import xingqu
+from xingqu.cli.app import run
 from xingqu.errors import NotFoundError
 from xingqu.ingest import import_path
+from xingqu.models.artifacts import ArtifactError, write_manifest
 from xingqu.pipelines.similar import bought_together, similar_products
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
@@ -95,3 +99,55 @@ def test_cli_train_and_similar(tmp_path: Path) -> None:
     assert out["model"] == meta["version"]
     assert len(out["similar"]) == 3 and "p-serum" not in [x["product_id"] for x in out["similar"]]
     assert xingqu("similar", "p-nope", "--models-dir", str(tmp_path / "models"), db=db).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("file", "damage"),
+    [
+        ("manifest.json", "delete"),
+        ("extras.npz", "flip"),
+        ("feed/feed.npz", "flip"),
+        ("feed/feed.json", "edit"),
+        ("meta.json", "delete"),
+        ("feed/content.parquet", "flip"),
+        ("blend/model.json", "list"),
+        ("feed/feed.json", "list"),
+        ("feed/ranker/ranker.json", "list"),
+        ("extras.npz", "list"),
+        ("feed/ranker/ranker.txt", "delete"),
+        ("blend/stray.bin", "add"),
+    ],
+)
+def test_any_damage_to_a_model_version_is_named(
+    market: tuple[Store, Path], tmp_path: Path, file: str, damage: str
+) -> None:
+    store, root = market
+    if not versions(root / "models"):
+        train(store, root / "models")
+    version = versions(root / "models")[-1]
+    shutil.copytree(root / "models" / version, tmp_path / "models" / version)
+    folder = tmp_path / "models" / version
+    path = folder / file
+    if damage == "delete":
+        path.unlink()
+    elif damage == "flip":
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        path.write_bytes(bytes(raw))
+    elif damage == "edit":  # changed weights, still valid JSON: used silently before the manifest
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta["weights"] = {k: 0.0 for k in meta["weights"]}
+        path.write_text(json.dumps(meta), encoding="utf-8")
+    elif damage == "add":
+        path.write_bytes(b"\x00")
+    else:  # the wrong JSON shape, with the manifest rewritten to match: the reader still names the file
+        path.write_text("[1, 2, 3]", encoding="utf-8")
+        write_manifest(folder)
+    expected = {
+        ("manifest.json", "delete"): str(folder),  # a version never finished
+        ("meta.json", "delete"): str(tmp_path / "models"),  # not a version at all
+    }.get((file, damage), str(path))
+    with pytest.raises((ArtifactError, NotFoundError), match=re.escape(expected)):
+        load_trained(tmp_path / "models")
+    code = run(["recommend", "u0001", "--models-dir", str(tmp_path / "models"), "--db", store.url])
+    assert code == 1

@@ -136,7 +136,12 @@ def _runs_of_a_kind(files: list[FileReport], longest: int = 3) -> list[list[File
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    """A stored time as ISO 8601; a time stored before the domain's bounds existed, outside what a
+    calendar can show, as its raw milliseconds."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):
+        return f"{ms} ms since 1970 (outside the calendar)"
 
 
 def stats(db: DbOption = None, json_out: JsonOption = False) -> None:

@@ -94,7 +94,7 @@ def audience_cmd(
     shop: Annotated[str | None, typer.Option(help="A shop instead of a product.")] = None,
     brand: Annotated[str | None, typer.Option(help="A brand instead of a product.")] = None,
     lookalike_n: Annotated[
-        int | None, typer.Option("--lookalike", min=1, help="Lookalike audience of N users.")
+        int | None, typer.Option("--lookalike", min=1, max=MAX_COUNT, help="Lookalike audience of N users.")
     ] = None,
     top_pct: Annotated[
         float | None,

@@ -156,9 +156,13 @@ class Screener:
     @classmethod
     def from_file(cls, path: Path | str) -> Screener:
         try:
-            return cls(tomllib.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            rules = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read listing rules {path}: {exc}") from None
+        try:
+            return cls(rules)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"listing rules {path}: missing or malformed {exc}") from None
 
     def scan(
         self, text: str, where: str = "title", brands: BrandNames | None = None, own: Set[str] = frozenset()

@@ -173,6 +173,20 @@ def _upper(f: FieldSpec) -> float:
     return {FieldType.MONEY: MAX_MONEY, FieldType.INT: MAX_INT}.get(f.type, MAX_FLOAT)
 
 
+def _beyond(col: pa.Array, limit: float) -> pa.Array:
+    """Whether each value of a numeric column lies beyond ±``limit``, compared in the column's own type
+    (a uint64 of 2^64 − 1 must not be cast to int64 first)."""
+    if pa.types.is_floating(col.type):
+        return pc.greater(pc.abs(col), float(limit))
+    bits = col.type.bit_width
+    unsigned = pa.types.is_unsigned_integer(col.type)
+    top = 2**bits - 1 if unsigned else 2 ** (bits - 1) - 1
+    out = pc.greater(col, pa.scalar(int(limit), col.type)) if limit < top else pc.is_null(col)
+    if not unsigned and -limit > -(2 ** (bits - 1)):
+        out = pc.or_(out, pc.less(col, pa.scalar(-int(limit), col.type)))
+    return out
+
+
 def _tag_checks(f: FieldSpec, tags: pa.Array, errs: _Collector) -> None:
     """Each tags value: at most ``MAX_TAGS`` tags, each a short id-like string without control
     characters (the same in every format)."""
@@ -268,7 +282,7 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) 
         if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
             # out-of-range values are named here, before a cast to int64 could fail or wrap
             hi = _upper(f)
-            big = pc.or_(pc.greater(col, hi), pc.less(col, -hi))
+            big = _beyond(col, hi)
             errs.add(big, f.name, f"must be at most {_num(hi)}", col)
             col = pc.if_else(big, pa.scalar(None, col.type), col)
         if pa.types.is_integer(col.type):

@@ -156,6 +156,8 @@ class Recommender(ABC):
     def load(cls, folder: Path | str) -> Recommender:
         """Load a saved model of any registered kind; refuse other versions and damaged files."""
         folder = Path(folder)
+        if not (folder / "model.json").is_file():
+            raise artifacts.ArtifactError(f"{folder}: no model.json; not a saved xingqu model")
         meta = artifacts.read_json(folder / "model.json")
         if meta.get("format") != ARTIFACT_FORMAT or meta.get("version") != ARTIFACT_VERSION:
             raise StoreError(

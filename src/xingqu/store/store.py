@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -76,10 +77,24 @@ def _check_sqlite_file(path: Path) -> None:
         raise StoreError(f"{path} is not a SQLite database (was another file given as --db?)")
 
 
-def _is_overflow(exc: sa.exc.DBAPIError) -> bool:
-    text = str(exc.orig).lower()
+def _is_overflow(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
     return "integer overflow" in text or "out of range" in text
 
+
+def _raw_db_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own error classes: bulk writes go through raw cursors, past SQLAlchemy's wrapping."""
+    errors: list[type[Exception]] = [sqlite3.Error]
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+_RAW_DB_ERRORS = _raw_db_errors()
 
 _UNREACHABLE = (
     "connection refused",
@@ -147,9 +162,10 @@ class Store:
             cargs[0] = f"file:{quote(str(path.resolve()))}?mode=rw"
             cparams["uri"] = True
 
-    def _failure(self, verb: str, exc: sa.exc.DBAPIError) -> XingquError:
-        """The named error for a database error on opening, reading or writing."""
-        text = str(exc.orig)
+    def _failure(self, verb: str, exc: Exception) -> XingquError:
+        """The named error for a database error on opening, reading or writing (a SQLAlchemy error, or the
+        driver's own from a bulk write through the raw connection)."""
+        text = str(getattr(exc, "orig", exc))
         low = text.lower()
         if "file is not a database" in low or "file is encrypted" in low:
             return StoreError(f"{self.sqlite_path or self!r} is not a SQLite database")
@@ -181,10 +197,11 @@ class Store:
         try:
             with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
                 yield conn
-        except (OperationalError, DataError, DatabaseError) as exc:
+        except (OperationalError, DataError, DatabaseError, *_RAW_DB_ERRORS) as exc:
             if _is_overflow(exc):
+                reason = getattr(exc, "orig", exc)
                 raise StoreError(
-                    f"nothing was written: a total would exceed the exact 64-bit integer range ({exc.orig})"
+                    f"nothing was written: a total would exceed the exact 64-bit integer range ({reason})"
                 ) from None
             raise self._failure("write to", exc) from None
 
@@ -194,7 +211,7 @@ class Store:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except (OperationalError, DatabaseError) as exc:
+        except (OperationalError, DatabaseError, *_RAW_DB_ERRORS) as exc:
             raise self._failure("read", exc) from None
 
     # -- schema -------------------------------------------------------------------------------
