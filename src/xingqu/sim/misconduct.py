@@ -80,7 +80,8 @@ def plant(w: World, orders_per_day: np.ndarray, settings: MonitorSettings | None
         w.cat_names, np.array([c.refund_rate for c in cfg.categories]), cfg.spike_refund_multiplier
     )
     order = mrng.permutation(n_shops)
-    taken: set[int] = set()
+    # a shop without goods can neither push orders nor ship a bad batch
+    taken: set[int] = set(np.flatnonzero(np.bincount(w.p_shop, minlength=n_shops) == 0).tolist())
 
     cache: dict[tuple[int, int, float], float] = {}
 
