@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -253,11 +254,27 @@ def test_counts_below_one_are_refused_by_name(world: tuple[Store, Matching, Path
         m.selection(creator, 3, 0)
 
 
-def test_a_shop_without_goods_still_has_its_private_domain(world: tuple[Store, Matching, Path]) -> None:
-    _, m, _ = world
+def test_a_shop_without_goods_still_has_its_private_domain(
+    world: tuple[Store, Matching, Path], tmp_path: Path
+) -> None:
+    store, m, _ = world
+    # a copy of the market with one more shop: no goods yet, its official account the most followed one
     g = m.groups
-    empty = next(s for s in range(len(g.shops)) if not len(g.items_of(shop=s)) and g.shop_official[s] >= 0)
-    domain = m.private_domain("shop", g.shops.ids[empty])
+    account = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
+    copy = tmp_path / "copy.db"
+    shutil.copy(store.url.removeprefix("sqlite:///"), copy)
+    shop = {"shop_id": "s-empty", "name": "空店", "shop_type": "ordinary", "official_account_id": account}
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "shops.jsonl").write_text(
+        json.dumps(shop, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    other = Store(f"sqlite:///{copy}")
+    assert import_path(other, tmp_path / "new").rejected == 0
+    m = Matching.from_store(other)
+    g = m.groups
+    empty = g.shops.index["s-empty"]
+    assert not len(g.items_of(shop=empty)) and g.shop_official[empty] >= 0
+    domain = m.private_domain("shop", "s-empty")
     assert set(domain["followers"]) == set(g.users.ids[g.row(g.follows, int(g.shop_official[empty]))])
     assert domain["buyers_new"] == domain["buyers_active"] == domain["buyers_lapsed"] == []
 

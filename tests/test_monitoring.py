@@ -100,6 +100,8 @@ def test_incidents_are_planted_where_they_can_be_seen_and_recall_is_judged_on_th
     shops = pq.read_table(out / "m" / "truth" / "shops.parquet").to_pylist()
     planted = [r for r in shops if r["misconduct"]]
     assert all(r["detection_chance_at_planting"] >= 0.8 for r in planted)
+    with_goods = {p["shop_id"] for p in pq.read_table(out / "m" / "products.parquet").to_pylist()}
+    assert {r["shop_id"] for r in planted} <= with_goods  # an incident needs goods to happen at all
     report = check_stores(store)
     incidents = planted_incidents(store, out / "m", report)
     assert {(i.shop, i.kind) for i in incidents} == set(truth.items())

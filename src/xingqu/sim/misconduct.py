@@ -80,16 +80,26 @@ def plant(w: World, orders_per_day: np.ndarray, settings: MonitorSettings | None
         w.cat_names, np.array([c.refund_rate for c in cfg.categories]), cfg.spike_refund_multiplier
     )
     order = mrng.permutation(n_shops)
-    taken: set[int] = set()
+    # a shop without goods can neither push orders nor ship a bad batch
+    taken: set[int] = set(np.flatnonzero(np.bincount(w.p_shop, minlength=n_shops) == 0).tolist())
+
+    cache: dict[tuple[int, int, float], float] = {}
 
     def chance(kind: int, shop: int) -> float:
         lam = float(orders_per_day[shop])
-        if kind == 1:
-            return brushing_detection_chance(
-                lam, cfg.brushing_orders_per_day, cfg.brushing_ring, cfg.incident_days, st
-            )
-        c = w.s_category[shop]
-        return spike_detection_chance(lam, base[c], bad[c], cfg.incident_days, cfg.days, st)
+        lam = round(lam, 1) if lam < 10 else float(round(lam))  # nearby volumes share one estimate
+        c = int(w.s_category[shop]) if kind == 2 else -1
+        key = (kind, c, lam)
+        if key not in cache:
+            if kind == 1:
+                cache[key] = brushing_detection_chance(
+                    lam, cfg.brushing_orders_per_day, cfg.brushing_ring, cfg.incident_days, st
+                )
+            elif lam * st.window_days < st.min_orders / 2:  # no window comes near the test's minimum
+                cache[key] = 0.0
+            else:
+                cache[key] = spike_detection_chance(lam, base[c], bad[c], cfg.incident_days, cfg.days, st)
+        return cache[key]
 
     for kind, n in ((2, n_s), (1, n_b)):
         chosen: list[int] = []

@@ -153,13 +153,15 @@ def _latin_name(rng: np.random.Generator) -> str:
     return "".join(SYLLABLES[int(i)] for i in rng.integers(0, len(SYLLABLES), n)).capitalize()
 
 
-def brand_names(rng: np.random.Generator, categories: list[str], international: np.ndarray) -> list[str]:
-    """Distinct brand names, one per brand of the given level-1 categories: international brands by a
-    Latin name, the others two characters with, sometimes, their category's suffix (…记, …家居)."""
+def brand_names(
+    rng: np.random.Generator, categories: list[str | None], international: np.ndarray
+) -> list[str]:
+    """Distinct brand names: international brands by a Latin name, the others two characters with,
+    sometimes, the suffix of the one level-1 category they sell in (…记, …家居; none when ``None``)."""
     seen: set[str] = set()
     out: list[str] = []
     for cat, latin in zip(categories, international.tolist(), strict=True):
-        suffixes = category(cat).brand_suffixes
+        suffixes = category(cat).brand_suffixes if cat else ("",)
         for attempt in range(1000):
             if latin:
                 name = _latin_name(rng)

@@ -282,7 +282,6 @@ def generate_world(cfg: SimConfig) -> World:
     b_price_pos = rng.normal(0, 0.3, n_brands)
     cat_weight = interest.mean(axis=0)
     b_category = rng.choice(C, n_brands, p=cat_weight)
-    b_name = text.brand_names(rng, [cats[c] for c in b_category], b_tier == 0)
     s_type = rng.choice(4, n_shops, p=np.asarray(cfg.shop_type_shares) / sum(cfg.shop_type_shares)).astype(
         np.int8
     )
@@ -296,12 +295,6 @@ def generate_world(cfg: SimConfig) -> World:
         k = {0: 1, 1: 1, 2: int(rng.integers(2, 5)), 3: int(rng.integers(0, 2))}[int(s_type[i])]
         s_brands.append(sorted(rng.choice(pool, min(k, len(pool)), replace=False).tolist()))
     s_score = np.clip(rng.normal(4.5, 0.3, n_shops), 2.5, 5.0).round(2)
-    s_name = text.shop_names(
-        rng,
-        [SHOP_TYPES[t] for t in s_type],
-        [cats[c] for c in s_category],
-        [b_name[bs[0]] if bs else None for bs in s_brands],
-    )
 
     # --- creators (shop official accounts first) ----------------------------------------------
     has_official = np.flatnonzero(rng.random(n_shops) < cfg.official_account_share)[: K // 2]
@@ -329,7 +322,6 @@ def generate_world(cfg: SimConfig) -> World:
             drng.choice(others, min(len(k_categories[i]), len(others)), replace=False).tolist()
         )
     k_mode = rng.choice(3, K, p=[0.35, 0.35, 0.30]).astype(np.int8)
-    k_name = [f"{s_name[k_shop[i]]}官方号" if k_kind[i] == 1 else text.creator_name(rng, i) for i in range(K)]
 
     # --- products ----------------------------------------------------------------------------
     shop_w = rng.lognormal(np.log(30), 1.2, n_shops)
@@ -342,8 +334,22 @@ def generate_world(cfg: SimConfig) -> World:
     for i, bs in enumerate(s_brands):
         s_brand_pad[i, : len(bs)] = bs
     p_brand = s_brand_pad[p_shop, (rng.random(P) * s_brand_n[p_shop]).astype(np.int64)]
-    # a shop's goods outside its brands' category carry no brand (white label)
-    p_brand = np.where((p_brand >= 0) & (b_category[np.maximum(p_brand, 0)] != p_category), -1, p_brand)
+    # names: a brand sold in one category only may say so (…零食, …家居); one sold across categories
+    # (most: shops sell some goods outside their main category) has a plain name
+    branded = p_brand >= 0
+    spans = [set() for _ in range(n_brands)]
+    for b, c in zip(p_brand[branded].tolist(), p_category[branded].tolist(), strict=True):
+        spans[b].add(c)
+    b_name = text.brand_names(
+        rng, [cats[next(iter(cs))] if len(cs) == 1 else None for cs in spans], b_tier == 0
+    )
+    s_name = text.shop_names(
+        rng,
+        [SHOP_TYPES[t] for t in s_type],
+        [cats[c] for c in s_category],
+        [b_name[bs[0]] if bs else None for bs in s_brands],
+    )
+    k_name = [f"{s_name[k_shop[i]]}官方号" if k_kind[i] == 1 else text.creator_name(rng, i) for i in range(K)]
     # prices: each leaf's own median (an air fryer is not priced like a fan), brands shift them, and the
     # category keeps its configured median and spread
     leaf_price = [np.log([lf.price for lf in leaves]) for leaves in cat_leaves]  # (L, 3) log yuan
