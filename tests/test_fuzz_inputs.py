@@ -33,10 +33,10 @@ from xingqu.cli.app import app, run
 from xingqu.domain.records import KINDS, MAX_TEXT_LENGTH
 from xingqu.errors import EXIT_INTERNAL, UserError, XingquError
 from xingqu.governance.actions import take_down
-from xingqu.governance.listing_file import ListingError, check_listing, read_listings
 from xingqu.governance.points import give_points
 from xingqu.ingest import import_path
 from xingqu.ingest.jsontext import JsonTextError, loads
+from xingqu.ingest.listings import ListingError, check_listing, read_listings
 from xingqu.store import Store, normalise_url
 from xingqu.store.schema import daily_totals_table, metadata
 
