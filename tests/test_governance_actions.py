@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from conftest import SAMPLE
 from test_cli import xingqu
-from xingqu.errors import NotFoundError, UserError
+from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.governance.actions import reinstate, take_down
 from xingqu.ingest import import_path
 from xingqu.store import Store
@@ -55,7 +55,7 @@ def test_products_of_a_suspended_shop_are_served_nowhere(loaded: Store) -> None:
 def test_the_audit_log_rejects_edits(loaded: Store) -> None:
     take_down(loaded, "p-mask", reason="prohibited claim", actor="ops")
     for statement in ("UPDATE audit_log SET reason = 'tidied'", "DELETE FROM audit_log"):
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), loaded.writing() as conn:
+        with pytest.raises(StoreError, match="append-only"), loaded.writing() as conn:
             conn.exec_driver_sql(statement)
     assert [e["reason"] for e in loaded.audit_entries()] == ["prohibited claim"]
 
@@ -68,10 +68,10 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 7
+    assert store.init() == LATEST_VERSION == 8
     import_path(store, SAMPLE)
     take_down(store, "p-cream", reason="r", actor="a")
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.writing() as conn:
+    with pytest.raises(StoreError, match="append-only"), store.writing() as conn:
         conn.exec_driver_sql("DELETE FROM audit_log")
 
 
