@@ -247,9 +247,9 @@ def _numeric_options() -> list[tuple[list[str], str, type, float | None, float |
     found = []
 
     def walk(cmd: Any, prefix: list[str]) -> None:
-        if hasattr(cmd, "commands"):
-            for name, sub in cmd.commands.items():
-                walk(sub, [*prefix, name])
+        if hasattr(cmd, "list_commands"):  # a group: its commands as the command line finds them
+            for name in cmd.list_commands(None):
+                walk(cmd.get_command(None, name), [*prefix, name])
             return
         for p in cmd.params:
             kind = p.type_descriptor.annotation

@@ -77,6 +77,7 @@ class FeedService:
         return current
 
     def _load(self) -> Serving:
+        self.runtime.store.require_ready()  # a missing, older, newer or damaged schema is refused first
         model = self.runtime.registry.load(self.pinned)
         if model.feed is None:
             raise UserError(f"model {model.version} has no feed; train again with this version of xingqu")
