@@ -20,7 +20,8 @@ from xingqu.governance.normalise import normalise_term, term_variants
 @dataclass(frozen=True)
 class Pattern:
     """One rule: ``first`` then ``then`` with at most ``gap`` characters between (either order when
-    ``any_order``), or a regular expression on the normalised text."""
+    ``any_order``), or a regular expression on the normalised text, tried only when the text holds one of
+    ``needs`` (when given): most titles skip it at the cost of a substring test."""
 
     name: str
     kind: str
@@ -29,6 +30,7 @@ class Pattern:
     gap: int = 0
     any_order: bool = False
     regex: re.Pattern[str] | None = None
+    needs: tuple[str, ...] = ()
 
 
 def _family(words: Iterable[str], variants: bool) -> set[str]:
@@ -55,6 +57,7 @@ class Patterns:
                     int(spec.get("gap", 0)),
                     bool(spec.get("any_order", False)),
                     re.compile(spec["regex"]) if "regex" in spec else None,
+                    tuple(spec.get("needs", ())),
                 )
             except (KeyError, re.error) as exc:
                 raise ConfigError(f"listing rules: pattern {spec.get('name')!r}: {exc}") from None
@@ -88,11 +91,16 @@ class Patterns:
             seen: dict[int, tuple[list[tuple[int, int]], list[tuple[int, int]]]] = {}
             for end, (n, uses) in self.automaton.iter(norm):
                 start = end - n + 1
-                if any(s <= start and end <= e and e - s > end - start for s, e in covered):
+                if covered and any(s <= start and end <= e and e - s > end - start for s, e in covered):
                     continue
                 for i, role in uses:
-                    seen.setdefault(i, ([], []))[role].append((start, end))
+                    pair = seen.get(i)
+                    if pair is None:
+                        pair = seen[i] = ([], [])
+                    pair[role].append((start, end))
             for i, (firsts, thens) in seen.items():
+                if not firsts or not thens:
+                    continue
                 rule = self.rules[i]
                 hits = [
                     (a[0], b[1]) if b[0] > a[1] else (b[0], a[1])
@@ -103,7 +111,7 @@ class Patterns:
                 ]
                 out.extend((s, e, rule) for s, e in (hits if every else hits[:1]))
         for rule in self.rules:
-            if rule.regex is not None:
+            if rule.regex is not None and (not rule.needs or any(n in norm for n in rule.needs)):
                 for m in rule.regex.finditer(norm):
                     if not any(s <= m.start() and m.end() - 1 <= e for s, e in covered):
                         out.append((m.start(), m.end() - 1, rule))
