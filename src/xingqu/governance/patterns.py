@@ -111,7 +111,7 @@ class Patterns:
                 ]
                 out.extend((s, e, rule) for s, e in (hits if every else hits[:1]))
         for rule in self.rules:
-            if rule.regex is not None and (not rule.needs or any(n in norm for n in rule.needs)):
+            if rule.regex is not None and (not rule.needs or any(map(norm.__contains__, rule.needs))):
                 for m in rule.regex.finditer(norm):
                     if not any(s <= m.start() and m.end() - 1 <= e for s, e in covered):
                         out.append((m.start(), m.end() - 1, rule))

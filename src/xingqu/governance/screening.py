@@ -179,6 +179,10 @@ class Screener:
         longer name always, inside a name as long as the term only when it is the listing's own brand
         (``own``: its normalised names)."""
         norm, index = screening_text(text)
+        hits = list(self.terms.iter(norm))
+        claims = self.patterns.find(norm)
+        if not hits and not claims:
+            return []  # exceptions only ever remove matches: none to remove
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
@@ -191,7 +195,7 @@ class Screener:
                     covered.append((s, e))
         names = (brands if brands is not None else self.brands).occurrences(norm)
         matches = []
-        for end, (key, t) in self.terms.iter(norm):
+        for end, (key, t) in hits:
             start = end - len(key) + 1
             if any(s <= start and end <= e for s, e in covered):
                 continue  # inside an ordinary word such as 最近 or 第一次
@@ -200,7 +204,9 @@ class Screener:
             if _inside_a_word(text, index, key, start, end):
                 continue  # no1 in "nano1", 第1 in "第12代", 100% in "1100%"
             matches.append((start, end, t))
-        for start, end, p in self.patterns.find(norm, covered):
+        if claims and covered:
+            claims = self.patterns.find(norm, covered)
+        for start, end, p in claims:
             matches.append((start, end, _Term(p.name, p.kind, p.severity, p.message, norm[start : end + 1])))
         scoped = any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
