@@ -364,7 +364,9 @@ def test_products_are_screened_at_import(store: Store, tmp_path: Path) -> None:
         # off-platform diversion: phone numbers written to dodge a digit filter, a WeChat id
         ("鲜花 批发请致电 一五九 八八八八 六六六六", "review", "diversion"),
         ("茶叶 订购热线 137 0000 1111", "review", "diversion"),
-        ("茶叶 欢迎咨询 ＶＸ：tea2026shop", "review", "diversion_id"),
+        ("茶叶 欢迎咨询 ＶＸ：tea2026shop", "review", "diversion_contact"),
+        ("手办 交流群 QQ 987654321", "review", "diversion_qq"),
+        ("定制刻字 请联系 V：wood_carver", "review", "diversion_contact"),
         # false urgency: a countdown, a price about to rise, traditional forms
         ("羽绒服 最后两小时 手慢无", "review", "false_urgency"),
         ("围巾 還剩最后 3 条", "review", "false_urgency"),
@@ -405,6 +407,9 @@ def test_each_class_of_claim_is_caught(title: str, decision: str, group: str) ->
         "运动裤 最外层防泼水",
         "店铺内好评第一的保温杯",  # a scoped rank
         "菜刀 家用 已开刃",  # a kitchen knife
+        "儿童电话手表 能打电话 能定位",
+        "手机壳 适用 vivo X100",  # a phone's function, not a number to call
+        "防磨脚 走路不痛 平底鞋",  # comfort, not a disease
     ],
 )
 def test_hard_negatives_are_approved(title: str) -> None:
