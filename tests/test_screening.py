@@ -396,6 +396,8 @@ def test_each_class_of_claim_is_caught(title: str, decision: str, group: str) ->
         "考研英语 第一轮 基础词汇",  # ordinals
         "瑜伽入门 第1课 拉伸",
         "宝宝第一双学步鞋",
+        "第一手货源 档口直发",
+        "骑行头盔 安全第一",
         "高仿真 尤加利叶 插花",  # an artificial plant
         "1:12 微缩娃娃屋 家具",  # a scale ratio
         "1:64 合金车模",
