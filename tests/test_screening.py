@@ -320,3 +320,129 @@ def test_products_are_screened_at_import(store: Store, tmp_path: Path) -> None:
     assert audit["bad"]["after"]["decision"] == "reject" and audit["bad"]["actor"] == "import"
     assert "ok" not in audit
     assert store.servable_products(["ok", "bad", "ask"]) == {"ok"}
+
+
+# Classes of claim built from word families or shapes, each in wordings of its own: none from a labelled set.
+@pytest.mark.parametrize(
+    ("title", "decision", "group"),
+    [
+        # state organs' names with an endorsement
+        ("普洱茶饼 中南海招待用茶", "reject", "state_endorsement"),
+        ("碳素钓竿 武警部队专供款", "reject", "state_endorsement"),
+        ("保温杯 教育部推荐 学生款", "reject", "state_endorsement"),
+        ("白酒 GYZY 礼盒", "reject", "authority"),
+        # a verb of treating or preventing with a disease
+        ("艾草足贴 改善失眠多梦", "reject", "disease_claim"),
+        ("苦荞茶 常喝可降血糖", "reject", "disease_claim"),
+        ("鱼腥草饮料 預防感冒", "reject", "disease_claim"),  # traditional characters
+        ("按摩枕 缓解颈椎病", "reject", "disease_claim"),
+        # prohibited goods by family
+        ("户外猎刀 锋利开刃 防身随身带", "reject", "controlled_knife"),
+        ("射击用 钢珠 弹弓 狩猎款", "reject", "controlled_knife"),
+        ("微型监听器 远距离", "reject", "prohibited"),
+        ("扑克牌 透视眼镜 魔术道具", "reject", "cheating_device"),
+        ("驾考科目一 隐形耳机 保过", "reject", "cheating_device"),
+        ("健康证代办 当天出证", "reject", "fake_certificate"),
+        ("野生穿山甲鳞片", "reject", "wildlife"),
+        ("野外捕获 画眉鸟 活体", "reject", "wildlife"),
+        ("纤体咖啡 含酚酞 一周见效", "reject", "prohibited"),
+        # absolute first: about the product itself, in the world or the trade
+        ("电动牙刷 全球第 一", "reject", "absolute_rank"),
+        ("空气炸锅 業界第一", "reject", "absolute_rank"),  # traditional characters
+        ("扫地机 吸力 ＮＯ．１", "reject", "property_first"),  # full-width
+        ("面霜 补水效果第1名", "reject", "property_first"),
+        ("筋膜枪 静音效果 di一", "reject", "property_first"),  # pinyin
+        ("保温杯 TOP1好用", "reject", "first_in_quality"),
+        ("保温杯 #1 好用", "reject", "first_in_quality"),
+        ("蓝牙音箱 人气第一", "review", "relative_rank"),  # a popularity rank: relative
+        # superlative in pinyin before any character
+        ("这条裙子zui显瘦", "reject", "absolute_superlative"),
+        # counterfeit markers in numerals or a brand's initial
+        ("运动鞋 1比1 原版鞋盒", "reject", "counterfeit"),
+        ("链条包 一比一 原厂皮料", "reject", "counterfeit"),
+        ("G家同款 腰带", "reject", "brand_initial"),
+        # off-platform diversion: phone numbers written to dodge a digit filter, a WeChat id
+        ("鲜花 批发请致电 一五九 八八八八 六六六六", "review", "diversion"),
+        ("茶叶 订购热线 137 0000 1111", "review", "diversion"),
+        ("茶叶 欢迎咨询 ＶＸ：tea2026shop", "review", "diversion_contact"),
+        ("手办 交流群 QQ 987654321", "review", "diversion_qq"),
+        ("定制刻字 请联系 V：wood_carver", "review", "diversion_contact"),
+        # false urgency: a countdown, a price about to rise, traditional forms
+        ("羽绒服 最后两小时 手慢无", "review", "false_urgency"),
+        ("围巾 還剩最后 3 条", "review", "false_urgency"),
+        ("大米 倒計時 秒杀", "review", "false_urgency"),
+        ("黄金吊坠 金价明天涨", "review", "price_rise"),
+        ("面膜 活动结束后恢复原价", "review", "price_rise"),
+    ],
+)
+def test_each_class_of_claim_is_caught(title: str, decision: str, group: str) -> None:
+    got, reasons = decide(title)
+    assert got == decision
+    assert group in [g for g, _ in reasons]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "电烤箱 最高温度230℃ 40L",  # a measured maximum
+        "书架 单层最大承重30kg",
+        "路由器 最高可达3000Mbps",
+        "电风扇 可调到最高档 静音",
+        "床单 100%长绒棉 1.8m",  # material and juice content
+        "针织衫 成分：羊毛100%",
+        "NFC 100%苹果汁 300ml",
+        "《最后的晚餐》 油画复制品",  # a title in 《》
+        "《世界第一等》 歌曲 黑胶唱片",
+        "考研英语 第一轮 基础词汇",  # ordinals
+        "瑜伽入门 第1课 拉伸",
+        "宝宝第一双学步鞋",
+        "第一手货源 档口直发",
+        "骑行头盔 安全第一",
+        "高仿真 尤加利叶 插花",  # an artificial plant
+        "1:12 微缩娃娃屋 家具",  # a scale ratio
+        "1:64 合金车模",
+        "治愈系 毛绒挂件",  # a style
+        "维生素片 保健食品不能代替药物治疗疾病",  # the mandatory notice
+        "厨房定时器 倒计时提醒 磁吸",  # the product counts down
+        "新年福袋 刺绣香囊",  # a pouch named 福袋
+        "专业监听耳机 录音棚",
+        "运动裤 最外层防泼水",
+        "店铺内好评第一的保温杯",  # a scoped rank
+        "菜刀 家用 已开刃",  # a kitchen knife
+        "儿童电话手表 能打电话 能定位",
+        "手机壳 适用 vivo X100",  # a phone's function, not a number to call
+        "防磨脚 走路不痛 平底鞋",  # comfort, not a disease
+    ],
+)
+def test_hard_negatives_are_approved(title: str) -> None:
+    assert decide(title) == ("approve", [])
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["补运费专用 差多少拍多少", "饰品 随机款 拍一发一", "直播专拍 款式随机", "宝藏好物 惊喜盲盒 随机发货"],
+)
+def test_links_that_sell_no_one_product_are_vague(title: str) -> None:
+    got, reasons = decide(title)
+    assert got == "review"
+    assert ("vague_title", title) in reasons
+
+
+def test_operators_add_patterns_without_code(tmp_path: Path) -> None:
+    rules = tmp_path / "r.toml"
+    head = 'version = "t1"\n[[group]]\nname = "g"\nseverity = "review"\nmessage = "m"\nterms = ["神器"]\n'
+    rules.write_text(
+        head + '[[pattern]]\nname = "p"\nseverity = "reject"\ngap = 2\nfirst = ["包"]\nthen = ["瘦"]\n'
+        '[[exception_pattern]]\nfirst = ["包"]\nthen = ["子"]\n',
+        encoding="utf-8",
+    )
+    mine = Screener.from_file(rules)
+    assert mine.screen({"id": "1", "title": "喝了包你瘦"}).decision == "reject"
+    assert mine.screen({"id": "1", "title": "包子瘦肉馅"}).decision == "approve"  # 包 inside 包子
+    assert mine.screen({"id": "1", "title": "瘦身包"}).decision == "approve"  # the wrong order
+    rules.write_text(head + '[[pattern]]\nname = "p"\nfirst = ["包"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="pattern 'p' needs 'then'"):
+        Screener.from_file(rules)
+    rules.write_text(head + '[[pattern]]\nname = "p"\nregex = "(("\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="pattern 'p'"):
+        Screener.from_file(rules)

@@ -5,6 +5,7 @@ match reports its span in the text as written; and the forms in which merchants 
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from functools import cache, lru_cache
 from importlib import resources
@@ -35,6 +36,8 @@ HOMOGLYPHS: dict[str, str] = {
     "囶": "国",
     "壹": "一",
     "弌": "一",
+    "+": "加",  # +v, ＋V, ➕V: 加v
+    "➕": "加",
 }
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
 
@@ -50,6 +53,9 @@ FULL_PINYIN_MIN = 6
 INITIAL_MIN_CHARS = 3
 
 
+_ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])")
+
+
 @cache
 def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
@@ -61,7 +67,7 @@ def _fold(ch: str) -> str:
     imitate, lower case, and only the characters kept (cached: titles repeat the same few thousand
     characters)."""
     folded = unicodedata.normalize("NFKC", ch)
-    if folded != ch or not ch.isascii():
+    if folded != ch or not ch.isascii() or ch == "+":
         folded = _t2s().convert(folded).translate(_HOMOGLYPHS)
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
 
@@ -74,13 +80,18 @@ def screening_text(text: str) -> tuple[str, list[int]]:
     where: list[int] = []
     for i, ch in enumerate(text):
         folded = _fold(ch)
+        if ch in "#＃" and i + 1 < len(text) and _fold(text[i + 1])[:1].isdigit():
+            folded = "no"  # #1 reads as No.1
         if len(folded) == 1:
             chars.append(folded)
             where.append(i)
         elif folded:
             chars.append(folded)
             where.extend([i] * len(folded))
-    return "".join(chars), where
+    norm = "".join(chars)
+    if "0" in norm:
+        norm = _ZERO_AS_O.sub("o", norm)  # T0P1: a zero between letters is the letter o
+    return norm, where
 
 
 def normalise_term(term: str) -> str:

@@ -4,7 +4,9 @@ authorisation; each decision carries its reasons and the rule-set version."""
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Set
 from dataclasses import asdict, dataclass, field
@@ -18,9 +20,13 @@ from xingqu.errors import ConfigError
 from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import normalise_term, screening_text, term_variants
+from xingqu.governance.patterns import Patterns
 from xingqu.governance.prices import PriceFacts
 
 DECISIONS = ("approve", "review", "reject")
+
+#: A title of a book, film or song in 《》 is a name, not a claim (《最好的我们》, 《第一炉香》).
+_TITLE = re.compile(r"《[^《》]{1,40}》")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,10 @@ class Screener:
                 self.exceptions.add_word(key, key)
         if len(self.exceptions):
             self.exceptions.make_automaton()
+        self.patterns = Patterns(rules.get("pattern", []))
+        self.exception_patterns = Patterns(
+            [{"name": "exception", **spec} for spec in rules.get("exception_pattern", [])]
+        )
         self.brands = BrandNames((None, name) for name in rules.get("known_brands", []))
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
         self.restricted = list(rules.get("restricted", []))
@@ -140,6 +150,7 @@ class Screener:
         self.vague_terms = sorted(
             {normalise_term(t) for t in vague.get("terms", [])} - {""}, key=len, reverse=True
         )
+        self.vague_markers = [normalise_term(t) for t in vague.get("markers", [])]
         self.vague_filler = set(normalise_term(str(vague.get("filler", ""))))
         self.vague_min_chars = int(vague.get("min_subject_chars", 2))
         self.vague_severity = str(vague.get("severity", "review"))
@@ -172,12 +183,23 @@ class Screener:
         longer name always, inside a name as long as the term only when it is the listing's own brand
         (``own``: its normalised names)."""
         norm, index = screening_text(text)
+        hits = list(self.terms.iter(norm))
+        claims = self.patterns.find(norm)
+        if not hits and not claims:
+            return []  # exceptions only ever remove matches: none to remove
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
+        if len(self.exception_patterns):
+            covered += [(s, e) for s, e, _ in self.exception_patterns.find(norm, every=True)]
+        if "《" in text:
+            for m in _TITLE.finditer(text):
+                s, e = bisect.bisect_left(index, m.start()), bisect.bisect_left(index, m.end()) - 1
+                if s <= e:
+                    covered.append((s, e))
         names = (brands if brands is not None else self.brands).occurrences(norm)
         matches = []
-        for end, (key, t) in self.terms.iter(norm):
+        for end, (key, t) in hits:
             start = end - len(key) + 1
             if any(s <= start and end <= e for s, e in covered):
                 continue  # inside an ordinary word such as 最近 or 第一次
@@ -186,6 +208,10 @@ class Screener:
             if _inside_a_word(text, index, key, start, end):
                 continue  # no1 in "nano1", 第1 in "第12代", 100% in "1100%"
             matches.append((start, end, t))
+        if claims and covered:
+            claims = self.patterns.find(norm, covered)
+        for start, end, p in claims:
+            matches.append((start, end, _Term(p.name, p.kind, p.severity, p.message, norm[start : end + 1])))
         scoped = any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
         for start, end, t in matches:
@@ -202,8 +228,11 @@ class Screener:
         return DuplicateIndex(self.duplicate_threshold, self.duplicate_max_changes)
 
     def vague(self, title: str) -> bool:
-        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers."""
+        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, or a
+        marker of a link that sells no one product (补差价, 专拍, 福袋)."""
         rest, _ = screening_text(title)
+        if any(m in rest for m in self.vague_markers):
+            return True  # a price-difference link or a lucky bag: whatever else it says, no product
         for term in self.vague_terms:
             rest = rest.replace(term, "")
         subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
