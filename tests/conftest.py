@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,12 +25,13 @@ def _pg_schema_url(schema: str) -> str:
     return normalise_url(PG_URL) + f"{sep}options={quote(f'-csearch_path={schema}')}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose connections use a fresh schema of their own, dropped afterwards."""
+@contextmanager
+def pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A URL whose connections use a fresh schema of their own, dropped afterwards (skips the test when
+    no PostgreSQL is configured)."""
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set XINGQU_TEST_POSTGRES_URL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.exec_driver_sql(f"CREATE SCHEMA {schema}")
@@ -39,6 +41,13 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as c:
             c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A URL whose connections use a fresh schema of their own, dropped afterwards."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ import typer.main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PG_URL, SAMPLE, _pg_schema_url
+from conftest import SAMPLE, pg_schema
 from xingqu.cli.app import app, run
 from xingqu.domain.records import KINDS, MAX_TEXT_LENGTH
 from xingqu.errors import EXIT_INTERNAL, UserError, XingquError
@@ -37,7 +37,7 @@ from xingqu.governance.points import give_points
 from xingqu.ingest import import_path
 from xingqu.ingest.jsontext import JsonTextError, loads
 from xingqu.ingest.listings import ListingError, check_listing, read_listings
-from xingqu.store import Store, normalise_url
+from xingqu.store import Store
 from xingqu.store.schema import daily_totals_table, metadata
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -73,20 +73,12 @@ def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 @pytest.fixture(scope="module")
 def pg_store() -> Iterator[Store]:
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set XINGQU_TEST_POSTGRES_URL")
-    schema = f"fz_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    store = _fill(Store(_pg_schema_url(schema)))
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with pg_schema("fz") as url:
+        store = _fill(Store(url))
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from xingqu.cli.common import DbOption, JsonOption, console, print_json
 from xingqu.cli.learn import ModelsDirOption
+from xingqu.registry import ModelRegistry
 from xingqu.runtime import Runtime
 
 models_app = typer.Typer(help="Trained model versions: which exist, which is served.", no_args_is_help=True)
@@ -81,10 +82,7 @@ def models_publish(
     """Register a finished version found in the models folder as ready to serve."""
     registry = _runtime(db, models_dir).registry
     registry.publish(version)
-    if json_out:
-        print_json({"version": version, "status": "ready", "current": registry.current()})
-    else:
-        console.print(f"{version}: ready (served now: {registry.current()})")
+    _print_state(registry, version, "ready", json_out)
 
 
 @models_app.command("retire")
@@ -94,7 +92,13 @@ def models_retire(
     """Never serve VERSION again; the newest other ready version is served from the next request."""
     registry = _runtime(db, models_dir).registry
     registry.retire(version)
+    _print_state(registry, version, "retired", json_out)
+
+
+def _print_state(registry: ModelRegistry, version: str, status: str, json_out: bool) -> None:
+    """A version's new state and which version is served now."""
+    current = registry.current()
     if json_out:
-        print_json({"version": version, "status": "retired", "current": registry.current()})
+        print_json({"version": version, "status": status, "current": current})
     else:
-        console.print(f"{version}: retired (served now: {registry.current() or 'nothing'})")
+        console.print(f"{version}: {status} (served now: {current or 'nothing'})")
