@@ -264,7 +264,7 @@ def points_show(
 ) -> None:
     """A shop's points within the window, the action they call for, and its penalties."""
     store = open_store(db)
-    store.require_known("shops", shop)
+    store.catalogue.require_known("shops", shop)
     _print_standing(standing(store, shop), json_out)
 
 

@@ -103,7 +103,7 @@ def recommend_cmd(
 def feed_items_json(store: Store, items: list[FeedItem]) -> list[dict[str, object]]:
     """Feed items as clients need them: what the feed says (score, retrievers, reasons) and what the
     product is (title, price in yuan, shop, brand and category)."""
-    cards = store.product_cards([i.product_id for i in items])
+    cards = store.catalogue.product_cards([i.product_id for i in items])
     out = []
     for it in items:
         card = cards.get(it.product_id, {})
@@ -126,7 +126,7 @@ def feed_items_json(store: Store, items: list[FeedItem]) -> list[dict[str, objec
 def print_feed(store: Store, user: str, items: list[FeedItem]) -> None:
     """A feed as a table that folds at the terminal's width: ids and prices whole, titles and reasons
     wrapped."""
-    cards = store.product_cards([i.product_id for i in items])
+    cards = store.catalogue.product_cards([i.product_id for i in items])
     table = Table(title=f"Feed of {user}", show_edge=False)
     table.add_column("#", no_wrap=True, justify="right")
     table.add_column("product", no_wrap=True)

@@ -119,7 +119,7 @@ def _open(db: str | None, shop: str | None) -> Store:
     """The ready store, once ``shop`` (when given) is known to it."""
     store = open_store(db)
     if shop is not None:
-        store.require_known("shops", shop)
+        store.catalogue.require_known("shops", shop)
     return store
 
 

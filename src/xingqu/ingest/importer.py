@@ -16,7 +16,6 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy.engine import Connection
 
 from xingqu.config import Settings
 from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, TimeWindow, kind_spec
@@ -34,7 +33,7 @@ from xingqu.ingest.readers import (
 )
 from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
-from xingqu.store import Store
+from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
 
@@ -153,7 +152,7 @@ class _KnownKeys:
 
     def __call__(self, kind: str) -> pa.Array:
         if kind not in self._keys:
-            self._keys[kind] = self._store.known_keys(self._conn, kind)
+            self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
         return self._keys[kind]
 
     def add(self, kind: str, keys: pa.Array) -> None:
@@ -401,7 +400,7 @@ class _Run:
             self.lookups = None
         screening = None
         if spec.name == "products" and self.screener is not None:
-            screening = ScreeningContext.from_conn(conn, self.screener)
+            screening = ScreeningContext.from_conn(self.store, conn, self.screener)
             fr.screened = screening.counts
         batches = _pipeline(
             self.store,

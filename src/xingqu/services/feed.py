@@ -93,7 +93,7 @@ class FeedService:
         assert m is not None
         if user in m.user_segments or m.profiles.users.index.get(user) is not None:
             return {}
-        row = self.runtime.store.user_profile(user)
+        row = self.runtime.store.catalogue.user_profile(user)
         if row is None:
             raise NotFoundError(f"unknown user {user!r}: not in the store")
         return {user: (row.get("crowd") or "", row.get("consumption_level") or "")}

@@ -1,5 +1,12 @@
 """The store: schema, migrations and every query, over SQLite or PostgreSQL."""
 
+from sqlalchemy.engine import Connection as _Connection
+
+from xingqu.store.events import EventLog
 from xingqu.store.store import Store, normalise_url
 
-__all__ = ["Store", "normalise_url"]
+#: An open transaction of the store (from ``Store.reading`` or ``Store.writing``), handed to the
+#: repositories' methods so that several of them read and write in one transaction.
+Connection = _Connection
+
+__all__ = ["Connection", "EventLog", "Store", "normalise_url"]
