@@ -62,10 +62,11 @@ def demo(
     console.rule("[bold]xingqu demo[/]: a simulated month of interest e-commerce")
     report = run_simulation(preset("demo", seed=seed), market, True)
     print_sim_report(report)
-    store = Store.open(db)
+    runtime = Runtime(db=db, models_dir=str(Path(market).parent / "demo-models"))
+    store = runtime.store
     with file_progress(True) as progress:
         imported = import_path(store, market, progress=progress)
-    data._print_import(imported)
+    data.print_import(imported)
     data.stats(db=db, json_out=False)
     console.rule("[bold]Governance[/]: the catalogue screened, rejected listings taken down")
     screen_catalogue(store, market)
@@ -74,13 +75,12 @@ def demo(
     console.rule("[bold]Store monitoring[/]: flags against what the simulator planted")
     print_monitoring(store, market)
     console.rule("[bold]Training[/]: retrievers and their blend, tuned on a validation split")
-    runtime = Runtime(db=db, models_dir=str(Path(market).parent / "demo-models"))
     model = train(store, runtime.models_dir, progress=lambda msg: err_console.print(f"[dim]{msg}…[/]"))
     print_trained(model)
     console.rule("[bold]The feed[/]: candidates → LambdaRank → rules, each item with its reasons")
     print_sample_feeds(runtime)
     console.rule("[bold]Merchants and creators[/]: portraits, lookalikes, creators for goods, selection")
-    print_matching(model, store)
+    print_matching(model, runtime)
 
 
 def screen_catalogue(store: Store, market: Path) -> None:
@@ -183,12 +183,12 @@ def print_sample_feeds(runtime: Runtime, users: int = 3, n: int = 8) -> None:
         print_feed(runtime.store, u, service.recommend(u, n).items)
 
 
-def print_matching(model: TrainedModel, store: Store) -> None:
+def print_matching(model: TrainedModel, runtime: Runtime) -> None:
     """The busiest creator's fan portrait and selection; the best-selling product's audience and creators."""
     from xingqu.cli.match import print_portrait
     from xingqu.pipelines.matching import Matching
 
-    m = Matching.from_store(store, model.member("als"))
+    m = Matching.from_store(runtime.store, model.member("als"), runtime.settings.min_group_size)
     g = m.groups
     creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
     print_portrait(m.portrait("creator", creator, "followers"), top=3)
@@ -203,7 +203,7 @@ def print_matching(model: TrainedModel, store: Store) -> None:
     product = next(
         g.items.ids[i]
         for i in np.argsort(-sold, kind="stable").tolist()
-        if store.servable_products([g.items.ids[i]])
+        if runtime.store.catalogue.servable_products([g.items.ids[i]])
     )
     domain = m.private_domain("product", product)
     console.print(f"Private domain of {product}: " + ", ".join(f"{k} {len(v):,}" for k, v in domain.items()))

@@ -481,7 +481,7 @@ def import_path(
         check_output_file(rejects_path or default_rejects_path(path), "--rejects")
     store.init()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
-    settings = settings or Settings()
+    settings = settings or Settings.declared()
     run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
     committed = False
     with _timed(run.report):

@@ -46,6 +46,8 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _BACKENDS = ("sqlite", "postgresql")
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
 BULK_LOAD_MIN_ROWS = 200_000
+#: How long a SQLite writer waits for another's write, when not told (``Settings.sqlite_busy_timeout_s``).
+DEFAULT_BUSY_TIMEOUT_S: float = Settings.model_fields["sqlite_busy_timeout_s"].default
 
 
 def normalise_url(url: str) -> str:
@@ -116,8 +118,7 @@ _UNREACHABLE = (
 class Store:
     """Catalog, relations and the event log behind one connection URL."""
 
-    def __init__(self, url: str, *, settings: Settings | None = None) -> None:
-        settings = settings or Settings()
+    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -148,7 +149,7 @@ class Store:
             self.dialect: Dialect = dialect_for(self.engine)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
-        self.dialect.configure(self.engine, settings.sqlite_busy_timeout_s)
+        self.dialect.configure(self.engine, busy_timeout_s)
         if self.sqlite_path is not None:
             self._open_existing_only(self.sqlite_path)
 
@@ -178,10 +179,9 @@ class Store:
         return StoreError(f"cannot {verb} the store {self!r}: {text.strip()}")
 
     @classmethod
-    def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Store:
-        """Open the store at ``url``, or at ``XINGQU_DB``, or at the default SQLite file."""
-        settings = settings or Settings()
-        return cls(url or settings.db, settings=settings)
+    def open(cls, settings: Settings) -> Store:
+        """Open the store the settings name (``XINGQU_DB``, else the default SQLite file)."""
+        return cls(settings.db, busy_timeout_s=settings.sqlite_busy_timeout_s)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
