@@ -104,24 +104,11 @@ def _summary(m: dict[str, Any], impressions: int | None) -> GmvSummary:
     )
 
 
-def impressions(
-    store: Store,
-    period: Period | None = None,
-    by: str | None = None,
-    shop_id: str | None = None,
-    since_ms: int | None = None,
-    event_type: str = "impression",
-) -> dict[tuple[int | None, str | None], int]:
-    """Product impressions (or another event type) per (period start day, slice value) from the daily
-    rollups; the slice is channel, surface or shop (other slices are not counted per day)."""
-    return store.rollups.impressions(period, by, shop_id, since_ms, event_type)
-
-
 def gmv_summary(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> GmvSummary:
     """The module's definitions over every order (or one shop's, or those placed since a time), with
     product impressions over the same span."""
     m = store.rollups.order_summary(shop_id, since_ms, SCORE_BAR)
-    views = impressions(store, shop_id=shop_id, since_ms=since_ms).get((None, None))
+    views = store.rollups.impressions(shop_id=shop_id, since_ms=since_ms).get((None, None))
     return _summary(m, views)
 
 
@@ -195,7 +182,7 @@ def _report(
         kept = set(sorted(by_value, key=lambda v: (-by_value[v], str(v)))[:top])
         rows = [r for r in rows if r["slice"] in kept]
     counted = by is None or by in COUNTED
-    views = impressions(store, period, by if by in COUNTED else None, shop_id, since_ms)
+    views = store.rollups.impressions(period, by if by in COUNTED else None, shop_id, since_ms)
     out: list[dict[str, object]] = []
     for r in sorted(rows, key=lambda r: (r["period_day"], str(r.get("slice", "")))):
         slice_value = r.get("slice")
