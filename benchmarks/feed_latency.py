@@ -18,6 +18,7 @@ import argparse
 import gc
 import platform
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -58,36 +59,25 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads while serving (a server's: 1)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    cfg = preset("large", days=args.days)
-    market = Market(cfg)
-    w = market.world
-    ids = Ids(w)
-    parts: list[pa.Table] = []
-    rows = 0
-    for day in range(args.days):
-        for part in market.organic_day(day):
-            if len(part):
-                parts.append(events_table(part, ids, day, rows))
-                rows += parts[-1].num_rows
-    tables = catalog_tables(w, ids)
-    events = pa.concat_tables(parts)
-    print(
-        f"simulated {w.n_users:,} users, {w.n_products:,} products, {events.num_rows:,} events "
-        f"in {time.perf_counter() - t0:.0f} s",
-        flush=True,
-    )
+    cache = args.cache
+    cached = cache is not None and (cache / "feed" / "feed.json").exists() and (cache / "catalogue").is_dir()
+    events = None
+    if cached:
+        print(f"world's catalogue and fitted feed from {cache}", flush=True)
+    else:
+        tables, events = simulate_world(args.days)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "catalogue"
-        folder.mkdir()
-        for kind in ("brands", "shops", "products"):  # what servability reads
-            pq.write_table(tables[kind], folder / f"{kind}.parquet")
+        folder = cache / "catalogue" if cached else Path(tmp) / "catalogue"
+        if not cached:
+            folder.mkdir(parents=True, exist_ok=True)
+            for kind in ("brands", "shops", "products"):  # what servability reads
+                pq.write_table(tables[kind], folder / f"{kind}.parquet")
         store = Store(f"sqlite:///{Path(tmp) / 'store.db'}")
         t = time.perf_counter()
         import_path(store, folder)
         print(f"catalogue imported in {time.perf_counter() - t:.0f} s", flush=True)
         t = time.perf_counter()
-        cache = args.cache
-        if cache is not None and (cache / "feed" / "feed.json").exists():
+        if cached:
             retrievers = {k: Recommender.load(cache / k) for k in RETRIEVERS}
             model = load_feed_parts(cache / "feed", retrievers, sp.load_npz(cache / "history.npz").tocsr())
             print(f"feed loaded from {cache} in {time.perf_counter() - t:.0f} s", flush=True)
@@ -98,6 +88,7 @@ def main() -> None:
             meta = model.ranker.meta if model.ranker else None
             print(f"feed fitted in {time.perf_counter() - t:.0f} s (ranker: {meta})", flush=True)
             if cache is not None:
+                shutil.copytree(folder, cache / "catalogue", dirs_exist_ok=True)
                 for k, r in model.retrievers.items():
                     r.save(cache / k)
                 save_feed_parts(model, cache / "feed")
@@ -112,7 +103,29 @@ def main() -> None:
             flush=True,
         )
         with threadpool_limits(args.threads):
-            serve(args, feed, model, w.n_products, t0)
+            serve(args, feed, model, len(model.cat.items), t0)
+
+
+def simulate_world(days: int) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The large preset's catalogue tables and ``days`` organic days of its events."""
+    t0 = time.perf_counter()
+    market = Market(preset("large", days=days))
+    w = market.world
+    ids = Ids(w)
+    parts: list[pa.Table] = []
+    rows = 0
+    for day in range(days):
+        for part in market.organic_day(day):
+            if len(part):
+                parts.append(events_table(part, ids, day, rows))
+                rows += parts[-1].num_rows
+    events = pa.concat_tables(parts)
+    print(
+        f"simulated {w.n_users:,} users, {w.n_products:,} products, {events.num_rows:,} events "
+        f"in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
+    return catalog_tables(w, ids), events
 
 
 def serve(args: argparse.Namespace, feed: Feed, model: FeedModel, n_products: int, t0: float) -> None:
