@@ -207,6 +207,22 @@ class Factorised(Protocol):
 
 
 @runtime_checkable
+class SegmentedScores(Protocol):
+    """A model whose score row of a user depends only on the user's segment (few distinct rows): one
+    top list per segment serves every user in it."""
+
+    def user_segments(self, users: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SparseScores(Protocol):
+    """A model whose scores of the whole catalogue are a sparse product (most items score zero): a
+    user's top list is read from the nonzero scores, not from a dense row over every item."""
+
+    def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix: ...
+
+
+@runtime_checkable
 class SegmentScores(Protocol):
     """A model that can score every item for a user known only by a segment of their profile."""
 

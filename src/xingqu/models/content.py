@@ -77,11 +77,15 @@ class ContentModel(Recommender):
         self.features = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ f)
         self.feature_names = np.array(vocab, dtype=str)
 
-    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+    def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
+        """Cosine of each item to the user's profile, sparse: items sharing no term score zero."""
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
-        return (profile @ transposed_csr(self, "features")).toarray()
+        return sp.csr_matrix(profile @ transposed_csr(self, "features"))
+
+    def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        return self.sparse_scores(users, history).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         profile = history @ self.features

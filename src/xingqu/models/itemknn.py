@@ -38,8 +38,12 @@ class ItemKNN(Recommender):
         """Similarity of every item to ``item`` (its kept neighbours; zero elsewhere)."""
         return self.similarity[:, item].toarray().ravel()
 
+    def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
+        """Scores as a sparse product: only the neighbours of a user's items score above zero."""
+        return sp.csr_matrix(history @ self.similarity)
+
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        return (history @ self.similarity).toarray()
+        return self.sparse_scores(users, history).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         h = history

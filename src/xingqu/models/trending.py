@@ -62,6 +62,14 @@ class Trending(Recommender):
             self.segment_names = np.zeros(0, dtype=str)
             self.user_segment = np.full(data.n_users, -1, np.int64)
 
+    def user_segments(self, users: np.ndarray) -> np.ndarray:
+        """Each user's segment index (−1: scored by the global trend alone); a user's scores are
+        their segment's."""
+        users = np.asarray(users, dtype=np.int64)
+        if not len(self.segments):
+            return np.full(len(users), -1, np.int64)
+        return np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
+
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         out = np.broadcast_to(self.global_, (len(users), len(self.global_))).astype(np.float32)
         if len(self.segments):

@@ -34,6 +34,22 @@ def listed_in_good_standing(product: sa.Table, shop: sa.Table) -> sa.ColumnEleme
     )
 
 
+#: Which of some product ids may be shown now, built once: a feed asks it on every request.
+_SERVABLE = (
+    sa.select(TABLES["products"].c.product_id)
+    .select_from(
+        TABLES["products"].outerjoin(
+            TABLES["shops"], TABLES["shops"].c.shop_id == TABLES["products"].c.shop_id
+        )
+    )
+    .where(
+        TABLES["products"].c.product_id.in_(sa.bindparam("ids", expanding=True)),
+        TABLES["products"].c.stock > 0,
+        listed_in_good_standing(TABLES["products"], TABLES["shops"]),
+    )
+)
+
+
 class Catalogue(Repository):
     """Queries over the catalogue tables (see the module docstring for ``conn``)."""
 
@@ -121,17 +137,10 @@ class Catalogue(Repository):
         shop — the servability rule of ``xingqu.domain.vocab`` (governance wins everywhere)."""
         if not product_ids:
             return set()
-        p, shops = TABLES["products"], TABLES["shops"]
         out: set[str] = set()
         with self._conn(None) as conn:
             for lo in range(0, len(product_ids), _CHUNK):
-                chunk = product_ids[lo : lo + _CHUNK]
-                rows = conn.execute(
-                    sa.select(p.c.product_id)
-                    .select_from(p.outerjoin(shops, shops.c.shop_id == p.c.shop_id))
-                    .where(p.c.product_id.in_(chunk), p.c.stock > 0, listed_in_good_standing(p, shops))
-                ).scalars()
-                out.update(rows)
+                out.update(conn.execute(_SERVABLE, {"ids": product_ids[lo : lo + _CHUNK]}).scalars())
         return out
 
     def product_shops(self, conn: Connection | None = None) -> dict[str, str]:

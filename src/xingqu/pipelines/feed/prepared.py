@@ -5,6 +5,7 @@ requests on many threads share it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +44,16 @@ class Prepared:
     ann: dict[str, object] = field(init=False)
     groups: list[tuple[list[int], str]] = field(init=False)
     _new_pool: NewPool | None = field(init=False, default=None)
+    _segment_tops: dict[tuple[str, int], np.ndarray] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def segment_top(self, kind: str, segment: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The top list of one segment of a segment-scoring retriever, computed on first use."""
+        key = (kind, segment)
+        top = self._segment_tops.get(key)
+        if top is None:
+            top = self._segment_tops[key] = compute()
+        return top
 
     def __post_init__(self) -> None:
         m, cfg = self.model, self.config

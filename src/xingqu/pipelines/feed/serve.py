@@ -228,7 +228,7 @@ class Feed:
             h = sp.csr_matrix(
                 h + sp.csr_matrix((vals, (rows, cols)), shape=(len(users), n), dtype=np.float32)
             )
-        return h.astype(np.float32)
+        return h.astype(np.float32, copy=False)
 
     # -- content feed -------------------------------------------------------------------------
 

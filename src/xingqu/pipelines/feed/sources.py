@@ -10,7 +10,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.domain.units import DAY_MS
-from xingqu.models.base import ContentFeatures, ItemSimilarity, SegmentScores, top_n
+from xingqu.models.base import (
+    ContentFeatures,
+    ItemSimilarity,
+    SegmentedScores,
+    SegmentScores,
+    SparseScores,
+    top_n,
+)
 from xingqu.pipelines.feed.context import Request
 from xingqu.pipelines.feed.model import FOLLOWED, NEW, RECENT, SEGMENT
 from xingqu.pipelines.feed.prepared import Prepared
@@ -40,11 +47,52 @@ def retrieve(kind: str, req: Request, prep: Prepared) -> np.ndarray:
         q[known] = r.user_factors[users[known]]  # type: ignore[attr-defined]
         _, idx = prep.ann[kind].search(q, depth)  # type: ignore[attr-defined]
         return np.where(idx >= 0, idx, 0)
-    scores = prep.model.retrievers[kind].scores(users, req.history)
+    model = prep.model.retrievers[kind]
+    if isinstance(model, SparseScores) and depth < len(prep.item_ids):
+        return sparse_top(model, users, req.history, depth)
+    if isinstance(model, SegmentedScores):
+        return np.stack([segment_list(kind, model, req, prep, b, depth) for b in range(len(users))])
+    return dense_top(model.scores(users, req.history), depth)
+
+
+def segment_list(
+    kind: str, model: SegmentedScores, req: Request, prep: Prepared, b: int, depth: int
+) -> np.ndarray:
+    """The b-th user's list from a segment-scoring retriever: its segment's, computed once."""
+    segment = int(model.user_segments(req.users[b : b + 1])[0])
+
+    def compute() -> np.ndarray:
+        return dense_top(model.scores(req.users[b : b + 1], req.history[b]), depth)[0]  # type: ignore[attr-defined]
+
+    return prep.segment_top(kind, segment, compute)
+
+
+def dense_top(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Each row's top ``depth`` columns, best first."""
     if depth >= scores.shape[1]:
         return np.argsort(-scores, axis=1, kind="stable")
     top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
+
+
+def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, depth: int) -> np.ndarray:
+    """Each user's top ``depth`` items read from the nonzero scores of a sparse-scoring model (the
+    same list as from the dense row, but for the order among equal scores); a row with fewer than
+    ``depth`` positive scores is scored densely, as zero-scored items then fill its list."""
+    s = model.sparse_scores(users, history)
+    out = np.empty((len(users), depth), np.int64)
+    for b in range(len(users)):
+        idx, val = s.indices[s.indptr[b] : s.indptr[b + 1]], s.data[s.indptr[b] : s.indptr[b + 1]]
+        positive = val > 0
+        if positive.sum() < depth:
+            row = np.asarray(s[b].toarray()).ravel()
+            top = np.argpartition(-row, depth - 1)[:depth]
+            out[b] = top[np.argsort(-row[top])]
+            continue
+        idx, val = idx[positive], val[positive]
+        top = np.argpartition(-val, depth - 1)[:depth]
+        out[b] = idx[top[np.argsort(-val[top])]]
+    return out
 
 
 class RetrieverSource:
