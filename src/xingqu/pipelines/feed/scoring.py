@@ -55,11 +55,13 @@ def score(req: Request, prep: Prepared, items: np.ndarray) -> np.ndarray:
     return total
 
 
-def reasons(prep: Prepared, features: np.ndarray | None, chosen: list[int]) -> list[list[str]]:
+def reasons(
+    prep: Prepared, features: np.ndarray | None, chosen: list[int], scores: np.ndarray
+) -> list[list[str]]:
     """The two feature groups that lift each chosen item most, in words: how much the ranker's score
     drops when a group (a retriever's score and rank; the price fit…) is set to its median over this
     user's candidates — one batched prediction, far cheaper than exact SHAP values. ``features`` is
-    this user's (candidates × features) block."""
+    this user's (candidates × features) block, ``scores`` the ranker's scores of those candidates."""
     ranker = prep.model.ranker
     if features is None or ranker is None or not chosen:
         return [[] for _ in chosen]
@@ -69,7 +71,7 @@ def reasons(prep: Prepared, features: np.ndarray | None, chosen: list[int]) -> l
     probes = np.repeat(x[None, :, :], len(groups), axis=0)
     for g, (cols, _) in enumerate(groups):
         probes[g][:, cols] = reference[cols]
-    base = ranker.predict(x)
+    base = scores[chosen].astype(np.float32)  # the ranker's own scores of these rows
     drop = base[None, :] - ranker.predict(probes.reshape(-1, x.shape[1])).reshape(len(groups), len(chosen))
     out = []
     for k in range(len(chosen)):

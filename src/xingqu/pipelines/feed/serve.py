@@ -196,7 +196,7 @@ class Feed:
             final = self._reranker.assemble(items[b], scores[b], asked[b], is_new[b], n)
             e = time.perf_counter()
             block = req.features[b] if req.features is not None else None
-            words = reasons(prep, block, final) if explain else [[] for _ in final]
+            words = reasons(prep, block, final, scores[b]) if explain else [[] for _ in final]
             explained += time.perf_counter() - e
             row = []
             for k, q in enumerate(final):
