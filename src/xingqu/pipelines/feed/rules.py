@@ -171,7 +171,7 @@ class Servable:
             ids = self.item_ids[items[r[live], part[live]]]
             ok = self.servable(sorted(set(ids.tolist())))
             bad = np.zeros(part.shape, bool)
-            bad[live] = ~np.isin(ids, list(ok))
+            bad[live] = np.fromiter((i not in ok for i in ids.tolist()), bool, len(ids))
             scores[r[bad], part[bad]] = -np.inf
             asked[r[live], part[live]] = True
             checked = min(checked + depth, items.shape[1])
