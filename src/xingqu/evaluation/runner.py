@@ -1,10 +1,12 @@
 """Side-by-side evaluation with every model tuned on a validation split carved from training data.
 
-Protocol: a per-user temporal hold-out (``xingqu.dataset.temporal_split``) makes train/test; the same
-split of train makes train-inner/validation. Each model's candidate configs are fitted on train-inner
-and scored on validation (NDCG@10, then Recall@20); the blend's weights are searched the same way.
-The chosen configs are refitted on all of train and measured once on test. Test is never used to
-choose anything.
+Protocol: a per-user hold-out by time (``xingqu.dataset.protocol_split``: each user's last 20 %, last
+interaction or last session) makes train/test; the same protocol applied to train makes
+train-inner/validation. Vocabularies come from the training side only, so nothing of the held-out
+side shapes a model; held-out items never seen in training cannot be recommended and are not
+counted. Each model's candidate configs are fitted on train-inner and scored on validation (NDCG@10,
+then Recall@20); the blend's weights are searched the same way. The chosen configs are refitted on
+all of train and measured once on test. Test is never used to choose anything.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.dataset import Dataset, Interactions, Vocabulary, temporal_split
+from xingqu.dataset import Dataset, Interactions, protocol_split
 from xingqu.errors import UserError
 from xingqu.evaluation.metrics import ranking_metrics
 from xingqu.models import REGISTRY, Blend, Recommender, top_n
@@ -47,12 +49,14 @@ class EvaluationReport:
     results: dict[str, ModelResult] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    protocol: str = "temporal"
     seconds: float = 0.0
     models: dict[str, Recommender] = field(default_factory=dict)
     split: Split | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "protocol": self.protocol,
             "train_interactions": self.n_train,
             "test_interactions": self.n_test,
             "seconds": round(self.seconds, 3),
@@ -75,10 +79,8 @@ class Split:
     def of(cls, train: Interactions, test: Interactions, base: Dataset | None = None) -> Split:
         """Train on ``train``; judge on ``test``. With ``base`` (the store's dataset) the vocabularies and
         feature tables are the store's and weights are kept; otherwise interactions count as present."""
-        if base is None:  # the catalogue is every user and item in the data, test-only ones included
-            users = Vocabulary.of(np.concatenate([train.users, test.users]))
-            items = Vocabulary.of(np.concatenate([train.items, test.items]))
-            data = Dataset.build(train, users, items, binary=True)
+        if base is None:  # the catalogue is what training saw: test-only users and items are unknown
+            data = Dataset.build(train, binary=True)
         else:
             data = replace(
                 Dataset.build(train, base.users, base.items),
@@ -191,14 +193,16 @@ def evaluate(
     models: Iterable[str] = DEFAULT_MODELS,
     progress: Callable[[str], None] | None = None,
     base: Dataset | None = None,
+    protocol: str = "temporal",
 ) -> EvaluationReport:
-    """Tune every model on validation, refit on train, measure on test; see the module docstring."""
+    """Tune every model on validation (cut from ``train`` by ``protocol``), refit on train, measure on
+    test; see the module docstring."""
     start = time.perf_counter()
-    inner, valid = temporal_split(train)
+    inner, valid = protocol_split(train, protocol)
     vsplit = Split.of(inner, valid, base)
     tsplit = Split.of(train, test, base)
     members = blend_members(base)
-    report = EvaluationReport(n_train=len(train), n_test=len(test))
+    report = EvaluationReport(n_train=len(train), n_test=len(test), protocol=protocol)
     names = list(models)
     wanted = [n for n in names if n != "blend"] + (list(members) if "blend" in names else [])
     tuned: dict[str, tuple[dict[str, Any], Recommender]] = {}
