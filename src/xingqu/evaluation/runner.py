@@ -30,7 +30,8 @@ LIST_LENGTH = 100
 #: Tuning compares NDCG@10 and Recall@20, which need only the first 20 of each list.
 TUNING_LENGTH = 20
 
-DEFAULT_MODELS = ("popular", "itemknn", "ease", "als", "blend")
+#: The peers shown beside the blend: every retriever that needs no product attributes.
+DEFAULT_MODELS = ("popular", "itemknn", "rp3beta", "ease", "als", "recentknn", "transition", "blend")
 BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: Candidate recency half-lives (in interactions) of the histories the blend scores from.
 HISTORY_HALF_LIVES: tuple[float | None, ...] = (None, 10.0, 25.0, 50.0)
