@@ -150,9 +150,18 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
     seen = split.history().tocoo()
     n_train = split.n_train_users
 
+    unweighted: dict[int, np.ndarray] = {}  # members whose scores no half-life changes: scored once
+
     def zscores(half_life: float | None) -> list[np.ndarray]:
         history = split.history(half_life)
-        return [standardise(m.scores(split.users, history).astype(np.float32)) for m in members]
+        out = []
+        for i, m in enumerate(members):
+            if m.reads_weights or i not in unweighted:
+                z = standardise(m.scores(split.users, history).astype(np.float32))
+                if not m.reads_weights:
+                    unweighted[i] = z
+            out.append(z if m.reads_weights else unweighted[i])
+        return out
 
     def evaluate(weights: list[float], z: list[np.ndarray]) -> tuple[float, float]:
         s = np.array(sum(w * zi for w, zi in zip(weights, z, strict=True) if w), dtype=np.float32, copy=True)

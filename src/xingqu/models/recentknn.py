@@ -25,13 +25,10 @@ class RecentKNNConfig(ItemKNNConfig):
 class RecentItemKNN(ItemKNN):
     kind = "recentknn"
     Config = RecentKNNConfig
-    grid = tuple(
-        {"neighbors": k, "shrink": 10.0, "half_life": h, "window": 50}
-        for k in (100, 200)
-        for h in (3.0, 10.0, 30.0)
-    )
+    grid = tuple({"neighbors": 200, "shrink": 10.0, "half_life": h, "window": 50} for h in (3.0, 10.0, 30.0))
     phrase = "like what you just viewed"
     blend_rank = 6
+    reads_weights = False
 
     def _fit_data(self, data: Dataset) -> None:
         super()._fit_data(data)

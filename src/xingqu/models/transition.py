@@ -36,6 +36,7 @@ class Transitions(Recommender):
     )
     phrase = "often next after what you viewed"
     blend_rank = 7
+    reads_weights = False
 
     def _fit_data(self, data: Dataset) -> None:
         log = data.log
