@@ -30,32 +30,50 @@ def recency_ranks(data: Dataset) -> sp.csr_matrix:
     bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
     rank = np.arange(len(users)) - np.repeat(bounds[:-1], np.diff(bounds)) + 1
     ranks = sp.csr_matrix((rank.astype(np.float32), (users, items)), shape=data.matrix.shape)
-    return sp.csr_matrix(ranks.multiply(data.matrix > 0))
+    return sorted_csr(ranks.multiply(data.matrix > 0))
 
 
-def history_ranks(ranks: sp.csr_matrix, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
-    """The recency rank of every item in each ``history`` row: the stored rank for the row's user
-    (``users``: training indices, −1 unknown), shifted by one when the row holds items the user had
-    not touched in training, which get rank 1."""
-    present = sp.csr_matrix(history > 0, dtype=np.float32)
-    known = np.asarray(users) >= 0
-    stored = ranks[np.where(known, users, 0)]
-    if not known.all():
-        stored = sp.diags(known.astype(np.float32)) @ stored
-    stored = sp.csr_matrix(stored.multiply(present))
-    new = sp.csr_matrix(present - present.multiply(stored > 0))
-    new.eliminate_zeros()
-    shift = (new.getnnz(axis=1) > 0).astype(np.float32)
-    stored.data += np.repeat(shift, np.diff(stored.indptr))
-    return sp.csr_matrix(stored + new)
+def sorted_csr(m: sp.spmatrix) -> sp.csr_matrix:
+    """``m`` as CSR with each row's column indices in order (what ``recency_weights`` searches)."""
+    out = sp.csr_matrix(m)
+    out.sort_indices()
+    return out
 
 
-def decayed(ranks: sp.csr_matrix, half_life: float, window: int | None = None) -> sp.csr_matrix:
-    """Weights from recency ranks: 1 for the newest item, halving every ``half_life`` items back;
-    items beyond the ``window`` newest get nothing."""
-    w = ranks.copy()
-    if window is not None:
-        w.data[w.data > window] = 0
-    w.data = np.where(w.data > 0, np.power(0.5, (w.data - 1) / half_life), 0).astype(np.float32)
-    w.eliminate_zeros()
-    return w
+def recency_weights(
+    ranks: sp.csr_matrix,
+    users: np.ndarray,
+    history: sp.csr_matrix,
+    half_life: float,
+    window: int | None = None,
+) -> sp.csr_matrix:
+    """Each ``history`` row as weights by recency: 1 for the newest item, halving every ``half_life``
+    items back, nothing beyond the ``window`` newest. An item's rank is the one stored for the row's
+    user (``users``: training indices, −1 unknown; ``ranks`` with sorted indices), shifted back by one
+    when the row holds items the user had not touched in training, which are the newest (rank 1).
+    A loop over rows on the CSR arrays: a request's few rows cost microseconds, not sparse algebra."""
+    h = sp.csr_matrix(history)
+    users = np.asarray(users, dtype=np.int64)
+    counts = np.zeros(h.shape[0] + 1, dtype=np.int64)
+    cols_out, vals_out = [], []
+    for b in range(h.shape[0]):
+        lo, hi = h.indptr[b], h.indptr[b + 1]
+        cols = h.indices[lo:hi][h.data[lo:hi] > 0]
+        if not len(cols):
+            continue
+        rank = np.ones(len(cols), dtype=np.float32)
+        u = users[b]
+        if u >= 0 and ranks.indptr[u + 1] > ranks.indptr[u]:
+            stored = ranks.indices[ranks.indptr[u] : ranks.indptr[u + 1]]
+            pos = np.minimum(np.searchsorted(stored, cols), len(stored) - 1)
+            found = stored[pos] == cols
+            rank[found] = ranks.data[ranks.indptr[u] + pos[found]] + (0.0 if found.all() else 1.0)
+        keep = rank <= window if window is not None else slice(None)
+        cols_out.append(cols[keep])
+        vals_out.append(np.power(0.5, (rank[keep] - 1) / half_life).astype(np.float32))
+        counts[b + 1] = len(cols_out[-1])
+    if not cols_out:
+        return sp.csr_matrix(h.shape, dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(vals_out), np.concatenate(cols_out), np.cumsum(counts)), shape=h.shape
+    )

@@ -11,7 +11,7 @@ from pydantic import Field
 from xingqu.dataset import Dataset
 from xingqu.models.base import item_matrix_scores, transposed_csr
 from xingqu.models.itemknn import ItemKNN, ItemKNNConfig
-from xingqu.models.recency import decayed, history_ranks, recency_ranks
+from xingqu.models.recency import recency_ranks, recency_weights, sorted_csr
 from xingqu.models.sparse import csr_arrays, csr_from
 
 
@@ -36,8 +36,7 @@ class RecentItemKNN(ItemKNN):
 
     def votes(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
         """Each history row as recency weights (see ``models.recency``)."""
-        ranks = history_ranks(self.ranks, users, history)
-        return decayed(ranks, self.config.half_life, self.config.window)
+        return recency_weights(self.ranks, users, history, self.config.half_life, self.config.window)
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return (self.votes(users, history) @ self.similarity).toarray()
@@ -52,4 +51,4 @@ class RecentItemKNN(ItemKNN):
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         super()._load_arrays(arrays)
-        self.ranks = csr_from(arrays, "ranks.")
+        self.ranks = sorted_csr(csr_from(arrays, "ranks."))

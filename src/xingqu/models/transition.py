@@ -11,7 +11,7 @@ from pydantic import Field
 
 from xingqu.dataset import Dataset
 from xingqu.models.base import ModelConfig, ModelError, Recommender, item_matrix_scores, transposed_csr
-from xingqu.models.recency import decayed, history_ranks, recency_ranks
+from xingqu.models.recency import recency_ranks, recency_weights, sorted_csr
 from xingqu.models.sparse import csr_arrays, csr_from, top_k_rows
 
 
@@ -75,7 +75,7 @@ class Transitions(Recommender):
     def votes(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
         """The ``last`` newest items of each history row, weighted by position."""
         c = self.config
-        return decayed(history_ranks(self.ranks, users, history), c.half_life, c.last)
+        return recency_weights(self.ranks, users, history, c.half_life, c.last)
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return (self.votes(users, history) @ self.rules).toarray()
@@ -91,4 +91,4 @@ class Transitions(Recommender):
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.rules = csr_from(arrays)
-        self.ranks = csr_from(arrays, "ranks.")
+        self.ranks = sorted_csr(csr_from(arrays, "ranks."))
