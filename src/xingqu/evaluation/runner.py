@@ -169,17 +169,18 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
         return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, n_train))
 
     singles = [[1.0 if j == i else 0.0 for j in range(len(members))] for i in range(len(members))]
-    tried = []
+    tried = []  # (validation NDCG@10 and Recall@20, weights, half-life) of each member alone
     for half_life in HISTORY_HALF_LIVES:
         z_h = zscores(half_life)
-        tried += [(evaluate(w, z_h), w, half_life, z_h) for w in singles]
+        tried += [(evaluate(w, z_h), w, half_life) for w in singles]
+    del z_h  # one half-life's scores in memory at a time
     ref = [max(max(t[0][k] for t in tried), 1e-9) for k in range(2)]
 
     def balanced(pair: tuple[float, float]) -> tuple[float, float]:
         return (pair[0] / ref[0] + pair[1] / ref[1], pair[0])
 
-    best_key, best, chosen, z = max(((balanced(t[0]), t[1], t[2], t[3]) for t in tried), key=lambda t: t[0])
-    del tried
+    best_key, best, chosen = max(((balanced(t[0]), t[1], t[2]) for t in tried), key=lambda t: t[0])
+    z = zscores(chosen)
     for _ in range(2):
         for i, step in itertools.product(range(len(members)), BLEND_STEPS):
             if best[i] == step:
