@@ -157,23 +157,27 @@ def test_movielens_blend_beats_tuned_baselines_and_recs_check_out(tmp_path: Path
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["models"]
     best = {
-        m: max(report[b]["metrics"][m] for b in ("popular", "itemknn", "ease", "als"))
-        for m in ("ndcg@10", "recall@20")
+        m: max(r["metrics"][m] for b, r in report.items() if b != "blend") for m in ("ndcg@10", "recall@20")
     }
     assert report["blend"]["metrics"]["ndcg@10"] >= best["ndcg@10"]
     assert report["blend"]["metrics"]["recall@20"] >= best["recall@20"]
     assert elapsed < 30  # the benchmark measures the 10 s figure; this guards against regressions
     # the saved lists reproduce the reported NDCG@10 when scored independently
     data = read_interactions(ML100K, user="user_id", item="item_id", time="timestamp")
-    _train, test = temporal_split(data)
+    train, test = temporal_split(data)
+    known = set(train.items.tolist())  # a held-out item training never saw counts for no model
+    assert set(report) == {"popular", "itemknn", "rp3beta", "ease", "als", "recentknn", "transition", "blend"}
     truth: dict[str, set[str]] = {}
     for u, i in zip(test.users, test.items, strict=True):
-        truth.setdefault(u, set()).add(i)
+        if i in known:
+            truth.setdefault(u, set()).add(i)
     ndcg = []
     for line in (tmp_path / "recs.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
-        rel = truth[rec["user"]]
         assert len(rec["items"]) == 100
+        rel = truth.get(rec["user"])
+        if not rel:
+            continue
         dcg = sum(1 / math.log2(k + 2) for k, item in enumerate(rec["items"][:10]) if item in rel)
         idcg = sum(1 / math.log2(k + 2) for k in range(min(10, len(rel))))
         ndcg.append(dcg / idcg)
