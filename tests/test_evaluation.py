@@ -183,3 +183,9 @@ def test_movielens_blend_beats_tuned_baselines_and_recs_check_out(tmp_path: Path
         ndcg.append(dcg / idcg)
     assert len(ndcg) == len(truth)
     assert float(np.mean(ndcg)) == pytest.approx(report["blend"]["metrics"]["ndcg@10"], abs=1e-9)
+
+
+def test_an_unknown_protocol_is_named() -> None:
+    r = xingqu("evaluate", str(ML100K), "--protocol", "next-day")
+    assert r.returncode == 1
+    assert "--protocol 'next-day': use one of temporal, next-item, next-session" in r.stderr
