@@ -22,6 +22,7 @@ from xingqu.governance.actions import take_down
 from xingqu.ingest import import_path
 from xingqu.online import StoreRecentEvents
 from xingqu.pipelines.feed import Feed, FeedConfig, FeedTrace
+from xingqu.pipelines.feed.sources import retrieve
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
@@ -277,6 +278,31 @@ def test_an_ingested_click_changes_the_next_feed(trained: tuple[Store, TrainedMo
     after = feed.recommend(user, 20)
     assert [i.product_id for i in after] != before
     assert sum(level[model.feed.cat.items.index[i.product_id]] == target for i in after) > shown_before
+
+
+def test_sequence_retrievers_follow_a_click_since_training(trained: tuple[Store, TrainedModel, Path]) -> None:
+    store, model, root = trained
+    feed = _feed(store, model)
+    assert model.feed is not None
+    retrievers = model.feed.retrievers
+    assert {"recentknn", "transition"} <= set(model.feed.kinds)  # candidate sources of the feed
+    user = _users(model, 12)[11]
+    u = int(model.feed.profiles.users.index[user])
+    seen = set(model.history[u].indices.tolist())
+    rules = retrievers["transition"].rules  # type: ignore[attr-defined]
+    # the product with the most distinct successors that the user never touched
+    clicked = next(int(j) for j in np.argsort(-np.diff(rules.indptr), kind="stable") if int(j) not in seen)
+    successors = set(np.argsort(-rules[clicked].toarray().ravel())[:20].tolist())
+    neighbours = set(np.argsort(-retrievers["recentknn"].neighbours(clicked))[:20].tolist())  # type: ignore[attr-defined]
+    wanted = {"transition": successors, "recentknn": neighbours}
+    before = {k: set(retrieve(k, feed.request([user]), feed.prepared)[0, :20].tolist()) for k in wanted}
+    ts = model.feed.trained_until_ms + 180_000
+    row = {"event_type": "click", "ts": _iso(ts), "user_id": user, "surface": "feed"}
+    row |= {"event_id": "t-seq-click", "product_id": model.feed.cat.items.ids[clicked]}
+    import_path(store, _events_file(root, "seq-click", [row]))
+    after = {k: set(retrieve(k, feed.request([user]), feed.prepared)[0, :20].tolist()) for k in wanted}
+    for kind, like in wanted.items():  # the newest item leads each list, without retraining
+        assert len(after[kind] & like) > len(before[kind] & like), kind
 
 
 def test_a_new_user_with_only_a_profile_gets_their_segments_trends(

@@ -120,3 +120,70 @@ def test_candidate_scores_equal_the_full_scores_at_the_candidates(kind: str, sam
     items = rng.integers(0, sample_data.n_items, (len(users), 7))
     full = np.take_along_axis(model.scores(users, history), items, axis=1)
     assert np.allclose(model.candidate_scores(users, history, items), full, atol=1e-5)
+
+
+def _sequences(seqs: dict[str, list[str]]) -> Dataset:
+    """A dataset of users' item sequences in the given order (one second apart)."""
+    users, items, times = [], [], []
+    for u, seq in seqs.items():
+        for t, item in enumerate(seq):
+            users.append(u)
+            items.append(item)
+            times.append(1_000 + t)
+    data = Interactions(
+        np.array(users, dtype=object),
+        np.array(items, dtype=object),
+        np.ones(len(users), np.float32),
+        np.array(times),
+    )
+    return Dataset.build(data, binary=True)
+
+
+def _top(model: Recommender, data: Dataset, user: str, history_items: list[str] | None = None) -> str:
+    """The first recommendation for a training user, from their training row or the given items."""
+    u = int(data.users.lookup(np.array([user], dtype=object))[0])
+    if history_items is None:
+        history = data.matrix[[u]]
+    else:
+        cols = data.items.lookup(np.array(history_items, dtype=object))
+        history = sp.csr_matrix(
+            (np.ones(len(cols), np.float32), ([0] * len(cols), cols)), shape=(1, data.n_items)
+        )
+    return str(data.items.ids[model.recommend(np.array([u]), history, 1)[0, 0]])
+
+
+# many users watched A then B then C, and D then E; two users differ only in the order of A and D
+SEQUENCES = {
+    **{f"abc{k}": ["A", "B", "C"] for k in range(5)},
+    **{f"de{k}": ["D", "E"] for k in range(5)},
+    "a_last": ["D", "A"],
+    "d_last": ["A", "D"],
+    "only_a": ["A"],
+}
+
+
+def test_transitions_recommend_what_follows_the_newest_item() -> None:
+    data = _sequences(SEQUENCES)
+    model = REGISTRY["transition"](window=1, last=2, half_life=0.5, beta=0.0).fit(data)
+    assert _top(model, data, "a_last") == "B"  # A came last: B follows A
+    assert _top(model, data, "d_last") == "E"  # the same items, D last: E follows D
+    assert _top(model, data, "abc0", ["A", "B"]) == "C"
+    # an item in the history the model never saw for this user (an event since training) is the newest
+    assert _top(model, data, "only_a", ["A", "D"]) == "E"
+    assert _top(model, data, "only_a") == "B"
+    rules = model.rules.toarray()
+    a, b = data.items.lookup(np.array(["A", "B"], dtype=object))
+    assert rules[a, b] > 0 and rules[b, a] == 0  # forward only without ``backward``
+
+
+def test_recency_weighted_item_knn_follows_the_newest_interest() -> None:
+    data = _sequences(SEQUENCES)
+    model = REGISTRY["recentknn"](neighbors=10, shrink=0.0, half_life=0.5).fit(data)
+    assert _top(model, data, "a_last") in {"B", "C"}  # neighbours of A lead
+    assert _top(model, data, "d_last") == "E"  # neighbours of D lead, the same items otherwise
+    assert _top(model, data, "only_a", ["A", "D"]) == "E"
+    # with a long half-life both items vote almost equally: plain item-kNN's order comes back
+    flat = REGISTRY["recentknn"](neighbors=10, shrink=0.0, half_life=1000.0).fit(data)
+    plain = REGISTRY["itemknn"](neighbors=10, shrink=0.0).fit(data)
+    u = data.users.lookup(np.array(["a_last", "d_last"], dtype=object))
+    assert np.array_equal(flat.recommend(u, data.matrix[u], 3), plain.recommend(u, data.matrix[u], 3))

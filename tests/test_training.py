@@ -38,7 +38,16 @@ def test_train_saves_a_loadable_version(market: tuple[Store, Path]) -> None:
     model = train(store, root / "models")
     assert versions(root / "models") == [model.version]
     meta = model.meta
-    assert set(meta["members"]) == {"ease", "als", "itemknn", "popular", "content", "trending"}
+    assert set(meta["members"]) == {
+        "ease",
+        "als",
+        "itemknn",
+        "popular",
+        "content",
+        "trending",
+        "recentknn",
+        "transition",
+    }
     assert 0 <= meta["validation"]["ndcg@10"] <= 1
     loaded = load_trained(root / "models")
     assert loaded.version == model.version

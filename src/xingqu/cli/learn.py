@@ -22,7 +22,7 @@ from xingqu.cli.common import (
     print_json,
     wide_console,
 )
-from xingqu.dataset import interactions_from_store, load_dataset, read_interactions, temporal_split
+from xingqu.dataset import PROTOCOLS, interactions_from_store, load_dataset, protocol_split, read_interactions
 from xingqu.errors import UserError
 from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
 from xingqu.outputs import check_output_file, writing_text
@@ -128,11 +128,20 @@ def evaluate_cmd(
     recs_model: Annotated[
         str, typer.Option("--recs-model", help="Model whose lists --save-recs writes.")
     ] = "blend",
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="Hold-out per user: temporal (last 20 %), next-item (last interaction) or "
+            "next-session (last session, 30-minute gaps)."
+        ),
+    ] = "temporal",
     out: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Compare models on a per-user temporal hold-out (last 20 %), each tuned on validation only."""
+    """Compare models on a per-user hold-out by time, each tuned on a validation split cut the same way."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"--protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
     cols = {"user": user_col, "item": item_col, "time": time_col, "weight": rating_col, "event": event_col}
     for path, option in ((save_recs, "--save-recs"), (out, "--out")):
         if path is not None:
@@ -143,18 +152,18 @@ def evaluate_cmd(
             raise UserError("--train and --test go together, without DATA")
         train_i, test_i = read_interactions(train_file, **cols), read_interactions(test_file, **cols)
     elif data is not None:
-        train_i, test_i = temporal_split(read_interactions(data, **cols))
+        train_i, test_i = protocol_split(read_interactions(data, **cols), protocol)
     else:
         store = open_store(db)
         store.require_ready()
         base = load_dataset(store)
-        train_i, test_i = temporal_split(interactions_from_store(store))
+        train_i, test_i = protocol_split(interactions_from_store(store), protocol)
     names = model or list(DEFAULT_MODELS)
     recs_model = recs_model or (names[0] if len(names) == 1 else "blend")
     if save_recs is not None and recs_model not in names:
         names.append(recs_model)
     say = None if json_out else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
-    report = evaluate(train_i, test_i, names, progress=say, base=base)
+    report = evaluate(train_i, test_i, names, progress=say, base=base, protocol=protocol)
     if save_recs is not None:
         write_recs(report, recs_model, test_i.users, save_recs)
     if out is not None:
@@ -167,11 +176,12 @@ def evaluate_cmd(
 
 
 def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path: Path) -> None:
-    """Top 100 (train items excluded) for every user in the test data, as JSON lines."""
+    """Top 100 (train items excluded) for every user of the test data seen in training, as JSON lines."""
     assert report.split is not None
     data = report.split.data
     users = np.array(sorted(set(test_users.tolist())), dtype=object)
     idx = data.users.lookup(users)
+    users, idx = users[idx >= 0], idx[idx >= 0]
     model = report.models[name]
     recs = model.recommend(idx, data.history(model.history_half_life)[idx], 100)
     with writing_text(path) as fh:
@@ -183,8 +193,8 @@ def write_recs(report: EvaluationReport, name: str, test_users: np.ndarray, path
 
 def print_report(report: EvaluationReport) -> None:
     table = Table(
-        title=f"Evaluation: {report.n_train:,} train / {report.n_test:,} test interactions, "
-        f"{report.seconds:.1f} s",
+        title=f"Evaluation ({report.protocol}): {report.n_train:,} train / {report.n_test:,} test "
+        f"interactions, {report.seconds:.1f} s",
         show_edge=False,
     )
     table.add_column("model")

@@ -9,10 +9,18 @@ from xingqu.dataset.loader import (
     load_parquet_folder,
 )
 from xingqu.dataset.matrix import Dataset, Log, Vocabulary
-from xingqu.dataset.split import temporal_split
+from xingqu.dataset.split import (
+    PROTOCOLS,
+    last_item_split,
+    last_session_split,
+    protocol_split,
+    session_starts,
+    temporal_split,
+)
 
 __all__ = [
     "EVENT_WEIGHTS",
+    "PROTOCOLS",
     "Dataset",
     "Interactions",
     "Log",
@@ -20,8 +28,12 @@ __all__ = [
     "interactions_from_parquet",
     "interactions_from_store",
     "interactions_from_table",
+    "last_item_split",
+    "last_session_split",
     "load_dataset",
     "load_parquet_folder",
+    "protocol_split",
     "read_interactions",
+    "session_starts",
     "temporal_split",
 ]

@@ -1,10 +1,12 @@
 """Side-by-side evaluation with every model tuned on a validation split carved from training data.
 
-Protocol: a per-user temporal hold-out (``xingqu.dataset.temporal_split``) makes train/test; the same
-split of train makes train-inner/validation. Each model's candidate configs are fitted on train-inner
-and scored on validation (NDCG@10, then Recall@20); the blend's weights are searched the same way.
-The chosen configs are refitted on all of train and measured once on test. Test is never used to
-choose anything.
+Protocol: a per-user hold-out by time (``xingqu.dataset.protocol_split``: each user's last 20 %, last
+interaction or last session) makes train/test; the same protocol applied to train makes
+train-inner/validation. Vocabularies come from the training side only, so nothing of the held-out
+side shapes a model; held-out items never seen in training cannot be recommended and are not
+counted. Each model's candidate configs are fitted on train-inner and scored on validation (NDCG@10,
+then Recall@20); the blend's weights are searched the same way. The chosen configs are refitted on
+all of train and measured once on test. Test is never used to choose anything.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.dataset import Dataset, Interactions, Vocabulary, temporal_split
+from xingqu.dataset import Dataset, Interactions, protocol_split
 from xingqu.errors import UserError
 from xingqu.evaluation.metrics import ranking_metrics
 from xingqu.models import REGISTRY, Blend, Recommender, top_n
@@ -28,7 +30,8 @@ LIST_LENGTH = 100
 #: Tuning compares NDCG@10 and Recall@20, which need only the first 20 of each list.
 TUNING_LENGTH = 20
 
-DEFAULT_MODELS = ("popular", "itemknn", "ease", "als", "blend")
+#: The peers shown beside the blend: every retriever that needs no product attributes.
+DEFAULT_MODELS = ("popular", "itemknn", "rp3beta", "ease", "als", "recentknn", "transition", "blend")
 BLEND_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
 #: Candidate recency half-lives (in interactions) of the histories the blend scores from.
 HISTORY_HALF_LIVES: tuple[float | None, ...] = (None, 10.0, 25.0, 50.0)
@@ -47,12 +50,14 @@ class EvaluationReport:
     results: dict[str, ModelResult] = field(default_factory=dict)
     n_train: int = 0
     n_test: int = 0
+    protocol: str = "temporal"
     seconds: float = 0.0
     models: dict[str, Recommender] = field(default_factory=dict)
     split: Split | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "protocol": self.protocol,
             "train_interactions": self.n_train,
             "test_interactions": self.n_test,
             "seconds": round(self.seconds, 3),
@@ -75,10 +80,8 @@ class Split:
     def of(cls, train: Interactions, test: Interactions, base: Dataset | None = None) -> Split:
         """Train on ``train``; judge on ``test``. With ``base`` (the store's dataset) the vocabularies and
         feature tables are the store's and weights are kept; otherwise interactions count as present."""
-        if base is None:  # the catalogue is every user and item in the data, test-only ones included
-            users = Vocabulary.of(np.concatenate([train.users, test.users]))
-            items = Vocabulary.of(np.concatenate([train.items, test.items]))
-            data = Dataset.build(train, users, items, binary=True)
+        if base is None:  # the catalogue is what training saw: test-only users and items are unknown
+            data = Dataset.build(train, binary=True)
         else:
             data = replace(
                 Dataset.build(train, base.users, base.items),
@@ -138,17 +141,27 @@ def tune(
 
 
 def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], float | None]:
-    """Weights of fitted members, and the history half-life to score with, maximising validation
-    NDCG@10 (then Recall@20). The half-life is chosen with the members alone; a coordinate search then
-    starts from the best single member. Every single member alone is a candidate, so on validation the
-    blend is never worse than its best member."""
+    """Weights of fitted members, and the history half-life to score with, maximising on validation
+    NDCG@10 and Recall@20 together: the sum of each divided by the best any single member reaches
+    (then NDCG@10), so that neither is traded away for the other. The half-life is chosen with the
+    members alone; a coordinate search then starts from the best single member. Every single member
+    alone is a candidate, so on validation the blend is never worse than its best member."""
     pop = split.data.item_popularity()
     seen = split.history().tocoo()
     n_train = split.n_train_users
 
+    unweighted: dict[int, np.ndarray] = {}  # members whose scores no half-life changes: scored once
+
     def zscores(half_life: float | None) -> list[np.ndarray]:
         history = split.history(half_life)
-        return [standardise(m.scores(split.users, history).astype(np.float32)) for m in members]
+        out = []
+        for i, m in enumerate(members):
+            if m.reads_weights or i not in unweighted:
+                z = standardise(m.scores(split.users, history).astype(np.float32))
+                if not m.reads_weights:
+                    unweighted[i] = z
+            out.append(z if m.reads_weights else unweighted[i])
+        return out
 
     def evaluate(weights: list[float], z: list[np.ndarray]) -> tuple[float, float]:
         s = np.array(sum(w * zi for w, zi in zip(weights, z, strict=True) if w), dtype=np.float32, copy=True)
@@ -156,20 +169,25 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
         return _key(ranking_metrics(top_n(s, TUNING_LENGTH), split.truth, pop, n_train))
 
     singles = [[1.0 if j == i else 0.0 for j in range(len(members))] for i in range(len(members))]
-    best_key: tuple[float, float] | None = None
+    tried = []  # (validation NDCG@10 and Recall@20, weights, half-life) of each member alone
     for half_life in HISTORY_HALF_LIVES:
         z_h = zscores(half_life)
-        key, weights = max(((evaluate(w, z_h), w) for w in singles), key=lambda kw: kw[0])
-        if best_key is None or key > best_key:
-            best_key, best, chosen, z = key, weights, half_life, z_h
-    assert best_key is not None
+        tried += [(evaluate(w, z_h), w, half_life) for w in singles]
+    del z_h  # one half-life's scores in memory at a time
+    ref = [max(max(t[0][k] for t in tried), 1e-9) for k in range(2)]
+
+    def balanced(pair: tuple[float, float]) -> tuple[float, float]:
+        return (pair[0] / ref[0] + pair[1] / ref[1], pair[0])
+
+    best_key, best, chosen = max(((balanced(t[0]), t[1], t[2]) for t in tried), key=lambda t: t[0])
+    z = zscores(chosen)
     for _ in range(2):
         for i, step in itertools.product(range(len(members)), BLEND_STEPS):
             if best[i] == step:
                 continue
             cand = list(best)
             cand[i] = step
-            if any(cand) and (key := evaluate(cand, z)) > best_key:
+            if any(cand) and (key := balanced(evaluate(cand, z))) > best_key:
                 best_key, best = key, cand
     return best, chosen
 
@@ -191,14 +209,16 @@ def evaluate(
     models: Iterable[str] = DEFAULT_MODELS,
     progress: Callable[[str], None] | None = None,
     base: Dataset | None = None,
+    protocol: str = "temporal",
 ) -> EvaluationReport:
-    """Tune every model on validation, refit on train, measure on test; see the module docstring."""
+    """Tune every model on validation (cut from ``train`` by ``protocol``), refit on train, measure on
+    test; see the module docstring."""
     start = time.perf_counter()
-    inner, valid = temporal_split(train)
+    inner, valid = protocol_split(train, protocol)
     vsplit = Split.of(inner, valid, base)
     tsplit = Split.of(train, test, base)
     members = blend_members(base)
-    report = EvaluationReport(n_train=len(train), n_test=len(test))
+    report = EvaluationReport(n_train=len(train), n_test=len(test), protocol=protocol)
     names = list(models)
     wanted = [n for n in names if n != "blend"] + (list(members) if "blend" in names else [])
     tuned: dict[str, tuple[dict[str, Any], Recommender]] = {}
@@ -208,12 +228,18 @@ def evaluate(
         if progress:
             progress(f"tuning {kind}")
         tuned[kind] = tune(kind, vsplit)
+    fitted: dict[str, Recommender] = {}
+
+    def refit(kind: str) -> Recommender:  # once per kind: a peer and a blend member are the same model
+        if kind not in fitted:
+            fitted[kind] = REGISTRY[kind](**tuned[kind][0]).fit(tsplit.data)
+        return fitted[kind]
+
     for name in names:
         t0 = time.perf_counter()
         if name == "blend":
             weights, half_life = tune_blend([tuned[k][1] for k in members], vsplit)
-            fitted = [REGISTRY[k](**tuned[k][0]).fit(tsplit.data) for k in members]
-            model: Recommender = Blend.of(fitted, weights, half_life)
+            model: Recommender = Blend.of([refit(k) for k in members], weights, half_life)
             config: dict[str, Any] = {
                 "members": {
                     k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)
@@ -222,7 +248,7 @@ def evaluate(
             }
         else:
             config = tuned[name][0]
-            model = REGISTRY[name](**config).fit(tsplit.data)
+            model = refit(name)
         metrics, _recs = tsplit.score(model)
         report.results[name] = ModelResult(name, config, metrics, time.perf_counter() - t0)
         report.models[name] = model

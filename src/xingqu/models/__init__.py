@@ -7,7 +7,9 @@ from xingqu.models.ease import EASE
 from xingqu.models.factors import ALS, BPR
 from xingqu.models.itemknn import ItemKNN
 from xingqu.models.popular import MostPopular
+from xingqu.models.recentknn import RecentItemKNN
 from xingqu.models.rp3 import RP3Beta
+from xingqu.models.transition import Transitions
 from xingqu.models.trending import Trending
 
 __all__ = [
@@ -21,7 +23,9 @@ __all__ = [
     "ModelError",
     "MostPopular",
     "RP3Beta",
+    "RecentItemKNN",
     "Recommender",
+    "Transitions",
     "Trending",
     "top_n",
 ]

@@ -46,6 +46,9 @@ class Recommender(ABC):
     blend_rank: ClassVar[int | None] = None
     #: True when the model needs product attributes or user profiles (a store's data, not a bare log).
     needs_features: ClassVar[bool] = False
+    #: False when scores depend only on which items a history holds (and the order the model keeps),
+    #: not on their weights: a history's half-life then changes nothing, and tuning need not re-score.
+    reads_weights: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
         try:

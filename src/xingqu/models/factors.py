@@ -29,6 +29,7 @@ class BPRConfig(ModelConfig):
 class _Factorised(Recommender):
     """Scores are dot products of user and item factors; unknown users get zeros."""
 
+    reads_weights = False  # the user's factors stand for their history
     user_factors: np.ndarray
     item_factors: np.ndarray
 

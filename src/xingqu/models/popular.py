@@ -19,6 +19,7 @@ class MostPopular(Recommender):
     grid = ({},)
     phrase = "a best-seller"
     blend_rank = 3
+    reads_weights = False
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         self.popularity = np.diff(matrix.tocsc().indptr).astype(np.float32)

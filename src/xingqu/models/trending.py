@@ -38,6 +38,7 @@ class Trending(Recommender):
     phrase = "trending with people like you"
     blend_rank = 5
     needs_features = True
+    reads_weights = False
 
     def _fit_data(self, data: Dataset) -> None:
         if data.log is None:
