@@ -38,8 +38,12 @@ class RecentItemKNN(ItemKNN):
         """Each history row as recency weights (see ``models.recency``)."""
         return recency_weights(self.ranks, users, history, self.config.half_life, self.config.window)
 
+    def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
+        """Item-kNN's sparse scores over the recency-weighted history."""
+        return sp.csr_matrix(self.votes(np.asarray(users, dtype=np.int64), history) @ self.similarity)
+
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        return (self.votes(users, history) @ self.similarity).toarray()
+        return self.sparse_scores(users, history).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
