@@ -197,6 +197,41 @@ def _json_cell(spec: KindSpec, name: str, value: object) -> str | None:
     raise ValueError(f"expected a single value, got a JSON {type(value).__name__}")
 
 
+def records_batch(spec: KindSpec, items: list[object], source: str) -> RawBatch:
+    """Records already parsed from JSON (an HTTP request's items) as one raw batch, read by the rules of
+    JSON Lines; its rows are the items' 0-based positions. An item that is not an object, has an unknown
+    field or a value of the wrong shape is a row error naming its position and field."""
+    seen: dict[str, None] = {}
+    data: list[dict[str, str | None]] = []
+    rows: list[int] = []
+    errors: list[RowError] = []
+    for i, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            errors.append(RowError(source, i, None, "each item must be a JSON object"))
+            continue
+        record: dict[str, str | None] = {}
+        bad = False
+        for key, value in obj.items():
+            if not isinstance(key, str) or not spec.has(key):
+                known = ", ".join(spec.columns)
+                errors.append(RowError(source, i, str(key), f"unknown field for {spec.name}; known: {known}"))
+                bad = True
+                continue
+            try:
+                record[key] = _json_cell(spec, key, value)
+            except ValueError as exc:
+                errors.append(RowError(source, i, key, str(exc)))
+                bad = True
+        if not bad:
+            for key in record:
+                seen.setdefault(key)
+            data.append(record)
+            rows.append(i)
+    columns = list(seen) or [spec.key[0]]  # items with no field at all still count as rows
+    values = [[r.get(c) for r in data] for c in columns]
+    return RawBatch(_string_table(columns, values), rows, None, errors, len(items))
+
+
 def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatch]:
     source = str(path)
     seen: dict[str, None] = {}

@@ -196,8 +196,20 @@ def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -
     return pc.take(values, pc.index_in(keys, value_set=ids))
 
 
-def _table(conn: Connection, *cols: sa.ColumnElement) -> tuple[pa.Array, pa.Array]:
-    rows = conn.execute(sa.select(*cols)).all()
+def _table(
+    conn: Connection, key: sa.ColumnElement, value: sa.ColumnElement, among: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array]:
+    """(key, value) pairs of a catalogue table: all of them, or those of the keys ``among``."""
+    q = sa.select(key, value)
+    if among is None:
+        rows = conn.execute(q).all()
+    else:
+        wanted = pc.unique(pc.drop_null(among)).to_pylist()
+        rows = [
+            r
+            for lo in range(0, len(wanted), 5_000)
+            for r in conn.execute(q.where(key.in_(wanted[lo : lo + 5_000])))
+        ]
     return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
 
 
@@ -213,13 +225,18 @@ class Lookups:
     content_kinds: pa.Array
 
     @classmethod
-    def load(cls, conn: Connection) -> Lookups:
-        """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen."""
+    def load(cls, conn: Connection, events: pa.Table | None = None) -> Lookups:
+        """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen: the
+        whole catalogue, or only what ``events`` (canonical rows) name — a small batch's few rows."""
         p, c, k = TABLES["products"], TABLES["creators"], TABLES["content"]
+
+        def named(column: str) -> pa.Array | None:
+            return None if events is None else events.column(column).combine_chunks()
+
         return cls(
-            *_table(conn, p.c.product_id, p.c.shop_id),
-            *_table(conn, c.c.creator_id, c.c.kind),
-            *_table(conn, k.c.content_id, k.c.kind),
+            *_table(conn, p.c.product_id, p.c.shop_id, named("product_id")),
+            *_table(conn, c.c.creator_id, c.c.kind, named("creator_id")),
+            *_table(conn, k.c.content_id, k.c.kind, named("content_id")),
         )
 
     def channel(self, creator_ids: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -420,12 +420,20 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def known_keys(self, conn: Connection, kind: str) -> pa.Array:
-        """Every key of a single-key kind, for reference checks."""
+    def known_keys(self, conn: Connection, kind: str, among: list[str] | None = None) -> pa.Array:
+        """Every key of a single-key kind, for reference checks; only those ``among`` some wanted keys
+        when given (a small batch checks its own references, not the whole table's)."""
         spec = kind_spec(kind)
         (key,) = spec.key
         column = TABLES[kind].c[key]
-        values = conn.execute(sa.select(column)).scalars().all()
+        if among is None:
+            values = conn.execute(sa.select(column)).scalars().all()
+        else:
+            values = [
+                v
+                for lo in range(0, len(among), 5_000)
+                for v in conn.execute(sa.select(column).where(column.in_(among[lo : lo + 5_000]))).scalars()
+            ]
         return pa.array(values, type=pa.string())
 
     def iter_records(
