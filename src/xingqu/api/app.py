@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from xingqu import __version__
 from xingqu.api import errors
 from xingqu.api.access import PUBLIC, ROUTE_ROLES
-from xingqu.api.limits import RateLimiter
+from xingqu.api.limits import BodyLimit, RateLimiter
 from xingqu.api.metrics import MeasureRequests, Metrics
 from xingqu.api.routes import feed, governance, health, keys, matching, models, records, reports
 from xingqu.api.schemas.common import ERRORS
@@ -74,7 +74,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         version=__version__,
         summary="Interest e-commerce engine: feeds, audiences, creator matching, governance, analytics.",
         lifespan=lifespan,
-        max_body_size=settings.api_max_body_bytes,
         generate_unique_id_function=lambda route: route.name,
     )
     app.state.runtime = runtime
@@ -84,8 +83,12 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1", responses=ERRORS)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MeasureRequests, metrics=metrics)
     check_roles(app)
+    metrics.templates = {
+        op["operationId"]: path for path, ops in app.openapi()["paths"].items() for op in ops.values()
+    }
     return app
 
 

@@ -3,9 +3,13 @@ processes (the size of a request's body is limited by the app itself, ``Settings
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xingqu.errors import RateLimitedError
 
@@ -47,3 +51,41 @@ class RateLimiter:
                 self._counts[(key_id, second)] = count
         if count > limit:
             raise RateLimitedError(f"more than {limit} requests a second with this key", retry_after_s=1)
+
+
+class BodyLimit:
+    """ASGI middleware limiting request bodies to ``max_bytes``: a declared Content-Length past it is
+    answered 413 at once, before any of it is read; a body that streams past it is stopped there (413
+    through the app's error mapping)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self) -> str:
+        return f"the request body is larger than {self.max_bytes:,} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            body = json.dumps({"error": {"code": "too_large", "message": self._message()}}).encode()
+            length = str(len(body)).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+            await send({"type": "http.response.start", "status": 413, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)

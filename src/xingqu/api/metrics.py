@@ -61,6 +61,8 @@ class Metrics:
             **gauge,
         )
         self._version: str | None = None
+        #: route name → its full path template (set by the app factory once its routes are in)
+        self.templates: dict[str, str] = {}
 
     def served(self, version: str | None) -> None:
         """The model version this process now serves."""
@@ -107,7 +109,9 @@ class MeasureRequests:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            found = scope.get("route")
+            name = getattr(found, "name", None)
+            route = self.metrics.templates.get(name) or getattr(found, "path", None) or "unmatched"
             method = scope.get("method", "")
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - start)
