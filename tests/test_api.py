@@ -90,7 +90,7 @@ def test_accepted_events_move_the_next_feed(api: tuple[Client, Runtime], api_wor
 
 def test_catalogue_upserts_are_screened(api: tuple[Client, Runtime]) -> None:
     client, runtime = api
-    shop = runtime.store.product_cards(runtime.store.product_ids()[:1])
+    shop = runtime.store.catalogue.product_cards(runtime.store.catalogue.product_ids()[:1])
     shop_id = next(iter(shop.values()))["shop_id"]
     tag = uuid.uuid4().hex[:6]
     clean = {
@@ -119,7 +119,7 @@ def test_catalogue_upserts_are_screened(api: tuple[Client, Runtime]) -> None:
         client.catalogue(products=[{**clean, "product_id": f"orphan-{tag}", "shop_id": "no-such-shop"}])
     assert err.value.status == 422
     assert {(i["kind"], i["index"], i["field"]) for i in err.value.items} == {("products", 0, "shop_id")}
-    assert runtime.store.product_cards([f"orphan-{tag}"]) == {}
+    assert runtime.store.catalogue.product_cards([f"orphan-{tag}"]) == {}
 
 
 def test_a_takedown_leaves_the_next_feed(api: tuple[Client, Runtime], api_world: World) -> None:
@@ -176,7 +176,10 @@ def test_portraits_never_show_a_group_under_the_minimum(api: tuple[Client, Runti
         client.portrait("creator", small, "followers", min_count=5)
     assert err.value.status == 400 and "minimum group size" in err.value.message
     sizes = client.audience(
-        "shop", runtime.store.product_cards(runtime.store.product_ids()[:1]).popitem()[1]["shop_id"]
+        "shop",
+        runtime.store.catalogue.product_cards(runtime.store.catalogue.product_ids()[:1]).popitem()[1][
+            "shop_id"
+        ],
     )
     assert all(v is None or v >= 30 for v in sizes["private_domain"].values())
 

@@ -87,6 +87,7 @@ def test_product_buyer_portrait_equals_kept_purchases_in_the_window(
 ) -> None:
     monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     _, m, root = world
+    monkeypatch.setattr(m.portraits, "min_group_size", 1)  # as a runtime with that setting builds it
     ev = _events(root)
     ts = pc.cast(ev["ts"], pa.int64()).to_numpy()
     since = ts.max() - 30 * 86_400_000
@@ -112,6 +113,7 @@ def test_small_groups_reveal_nothing(
 ) -> None:
     monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     store, m, _root = world
+    monkeypatch.setattr(m.portraits, "min_group_size", 1)  # as a runtime with that setting builds it
     creator = m.groups.creators.ids[int(np.argmax(np.diff(m.groups.follows.indptr)))]
     size = m.portrait("creator", creator, "followers").size
     hidden = m.portrait("creator", creator, "followers", min_count=size + 1)
@@ -145,6 +147,7 @@ def test_new_and_returning_buyers_hide_together_so_neither_shows_by_difference(
 ) -> None:
     monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1")  # the floor is the operator's: lowered here
     p = week_window
+    monkeypatch.setattr(p, "min_group_size", 1)  # as a runtime with that setting builds it
     g = p.groups
 
     def halves(b: int) -> tuple[int, int]:
@@ -453,6 +456,7 @@ def test_the_group_minimum_is_a_floor_a_caller_cannot_lower(
 ) -> None:
     store, m, _root = world
     monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "40")
+    monkeypatch.setattr(m.portraits, "min_group_size", 40)  # as a runtime with that setting builds it
     product = m.groups.items.ids[0]
     with pytest.raises(UserError, match="below the platform's minimum group size of 40"):
         m.portrait("product", product, min_count=1)

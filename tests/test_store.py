@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -17,7 +19,7 @@ from xingqu.domain.records import IMPORT_ORDER, KINDS
 from xingqu.errors import MissingDependencyError, StoreError, UserError
 from xingqu.features.market import MARKET_EVENT_COLUMNS, MarketTables
 from xingqu.ingest import import_path
-from xingqu.store import Store, normalise_url
+from xingqu.store import EventLog, Store, normalise_url
 from xingqu.store.export import export_parquet
 from xingqu.store.migrations import LATEST_VERSION
 from xingqu.store.schema import TABLES
@@ -147,3 +149,25 @@ def test_concurrent_imports_store_each_event_once(store_url: str) -> None:
     assert written == [0, 758]  # one process wrote everything, the other found only duplicates
     assert store.count("events") == 758
     assert len({r["event_id"] for r in records(store, "events")}) == 758
+
+
+def test_the_event_log_scans_by_time_range_type_and_columns(store: Store) -> None:
+    import_path(store, SAMPLE)
+    log = store.events
+    assert isinstance(log, EventLog)
+    full = pa.Table.from_batches(list(log.scan(ordered=True)))
+    assert full.equals(pa.Table.from_batches(list(store.iter_records("events"))))
+    ts = pc.cast(full["ts"], pa.int64()).to_numpy()
+    assert log.time_range() == (int(ts.min()), int(ts.max()))
+    start, end = int(np.quantile(ts, 0.25)), int(np.quantile(ts, 0.75))
+    part = pa.Table.from_batches(
+        list(log.scan(["event_id", "ts"], start_ms=start, end_ms=end, ordered=True, batch_rows=50))
+    )
+    expected = sorted(full["event_id"].filter(pa.array((ts >= start) & (ts < end))).to_pylist())
+    assert part["event_id"].to_pylist() == expected and part.column_names == ["event_id", "ts"]
+    assert log.count() == 758 and log.count(start, end) == len(expected) > 0
+    pays = pa.Table.from_batches(list(log.scan(["event_type"], event_types=["pay", "refund"])))
+    kinds = full["event_type"].to_pylist()
+    assert sorted(pays["event_type"].to_pylist()) == sorted(k for k in kinds if k in ("pay", "refund"))
+    with pytest.raises(UserError, match="events have no column"):
+        next(log.scan(["ts", "mood"]))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from xingqu.domain.records import EARLIEST_TIME, FUTURE_TOLERANCE, TimeWindow
+from xingqu.domain.records import EARLIEST_TIME, FUTURE_TOLERANCE, MIN_GROUP_SIZE, TimeWindow
 
 DEFAULT_DB_URL = "sqlite:///./xingqu-data/xingqu.db"
 
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         description="How far past the current time a record's time may lie, in seconds.",
     )
     min_group_size: int = Field(
-        default=30,
+        default=MIN_GROUP_SIZE,
         ge=1,
         description="Smallest group a portrait or audience describes: the platform's privacy floor. A "
         "caller may ask for a larger minimum, never a smaller one.",
@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         le=1024 * 1024 * 1024,
         description="Largest request body the API reads, in bytes (413 beyond).",
     )
+
+    @classmethod
+    def declared(cls) -> Settings:
+        """Every setting at its declared default, without reading the environment: for library calls
+        given no settings (the runtime reads them once for the CLI, the API, the demo)."""
+        return cls.model_construct()
 
     def time_window(self) -> TimeWindow:
         """The window of plausible record times right now."""

@@ -32,7 +32,7 @@ class Runtime:
     @cached_property
     def store(self) -> Store:
         """The store of ``settings.db`` (opened once)."""
-        return Store.open(self.settings.db, settings=self.settings)
+        return Store.open(self.settings)
 
     @property
     def models_dir(self) -> Path:

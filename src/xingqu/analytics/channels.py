@@ -9,12 +9,10 @@ the product's shop (relations as stored, plus those follow events created) ÷ GM
 from __future__ import annotations
 
 import numpy as np
-import sqlalchemy as sa
 
 from xingqu.analytics.gmv import Period, gmv_by_period
 from xingqu.analytics.orders import CHANNELS, OrderFacts
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
 
 
 def channel_growth(
@@ -45,19 +43,11 @@ def channel_growth(
 def private_domain_share(store: Store, orders: OrderFacts) -> dict[str, float | int]:
     """Share of GMV paid by followers / fan-group members of the selling account (or of the shop's
     official account) or members of the shop, per the relations table (which follow events extend)."""
-    r, s = TABLES["relations"], TABLES["shops"]
     paid = np.flatnonzero(orders.paid > 0)
     buyers = sorted({str(u) for u in orders.user_id[paid]})
     shops = sorted({str(x) for x in orders.shop_id[paid] if x is not None})
-    rel: set[tuple[str, str]] = set()
-    official: dict[str, str] = {}
-    with store.reading() as conn:
-        for lo in range(0, len(buyers), 5_000):
-            q = sa.select(r.c.user_id, r.c.target_id).where(r.c.user_id.in_(buyers[lo : lo + 5_000]))
-            rel.update((u, t) for u, t in conn.execute(q))
-        for lo in range(0, len(shops), 5_000):
-            q = sa.select(s.c.shop_id, s.c.official_account_id).where(s.c.shop_id.in_(shops[lo : lo + 5_000]))
-            official.update({k: v for k, v in conn.execute(q) if v is not None})
+    rel = store.catalogue.relations_of(buyers)
+    official = store.catalogue.official_accounts(shops)
     private = np.array(
         [
             (u, c) in rel or (u, sh) in rel or (u, official.get(sh)) in rel

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
@@ -12,14 +10,12 @@ from xingqu.analytics.live import live_sessions
 from xingqu.analytics.orders import load_orders
 from xingqu.store import Store
 from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
-from xingqu.store.schema import daily_totals_table
 
 
 def window_start(store: Store, days: int) -> int | None:
     """UTC ms at which the last ``days`` marketplace days with events begin (None with no events)."""
-    with store.reading() as conn:
-        last = conn.execute(sa.select(sa.func.max(daily_totals_table.c.day))).scalar_one_or_none()
-    return None if last is None else (int(last) - days + 1) * DAY_MS - MARKET_UTC_OFFSET_MS
+    last = store.rollups.last_day()
+    return None if last is None else (last - days + 1) * DAY_MS - MARKET_UTC_OFFSET_MS
 
 
 def compass_page(store: Store, shop_id: str, days: int = 30) -> dict[str, object]:

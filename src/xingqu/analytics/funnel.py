@@ -8,11 +8,7 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from xingqu.store import Store
-from xingqu.store.rollups import day_number, order_placed
-from xingqu.store.schema import daily_counts_table, daily_totals_table, order_facts_table
 
 STEPS = ("impression", "click", "order", "pay", "live_enter", "video_play")
 
@@ -22,17 +18,9 @@ def event_counts(
 ) -> dict[str, dict[str, int]]:
     """Events per surface and type from the daily rollups (surface "unknown" where the event has none);
     ``since_ms`` counts whole marketplace days from the one it falls in."""
-    t = daily_counts_table if shop_id is not None else daily_totals_table
-    q = sa.select(t.c.surface, t.c.event_type, sa.func.sum(t.c.n)).where(t.c.event_type.in_(STEPS))
-    if shop_id is not None:
-        q = q.where(t.c.shop_id == shop_id)
-    if since_ms is not None:
-        q = q.where(t.c.day >= day_number(since_ms))
-    with store.reading() as conn:
-        rows = conn.execute(q.group_by(t.c.surface, t.c.event_type)).all()
     out: dict[str, dict[str, int]] = {}
-    for surface, kind, n in rows:
-        out.setdefault(surface or "unknown", {})[kind] = int(n)
+    for surface, kind, n in store.rollups.event_counts(STEPS, shop_id, since_ms):
+        out.setdefault(surface or "unknown", {})[kind] = n
     return out
 
 
@@ -73,15 +61,7 @@ def gpm(
 ) -> dict[str, float | None]:
     """Live, video and product GPM in yuan per 1,000 views (see the module docstring); ``counts`` as
     from ``event_counts`` over the same shop and span."""
-    o = order_facts_table
-    paid = lambda cond: sa.func.coalesce(sa.func.sum(sa.case((cond, o.c.paid), else_=0)), 0)  # noqa: E731
-    q = sa.select(paid(o.c.content_kind == "live"), paid(o.c.content_kind == "video"), paid(o.c.paid > 0))
-    if shop_id is not None:
-        q = q.where(o.c.shop_id == shop_id)
-    if since_ms is not None:
-        q = q.where(order_placed() >= since_ms)
-    with store.reading() as conn:
-        live_gmv, video_gmv, gmv = (int(v) / 100 for v in conn.execute(q).one())
+    live_gmv, video_gmv, gmv = (v / 100 for v in store.rollups.paid_by_content_kind(shop_id, since_ms))
     total = lambda k: sum(c.get(k, 0) for c in counts.values())  # noqa: E731
     per_k = lambda g, v: g / v * 1000 if v else None  # noqa: E731
     return {

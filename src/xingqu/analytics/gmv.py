@@ -26,19 +26,9 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
-import sqlalchemy as sa
 
-from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES
 from xingqu.store import Store
-from xingqu.store.rollups import day_number, order_day, order_placed
-from xingqu.store.schema import (
-    TABLES,
-    buyer_days_table,
-    daily_counts_table,
-    daily_totals_table,
-    order_days_table,
-    order_facts_table,
-)
+from xingqu.store.rollups import day_number, period_start
 
 SCORE_BAR = 4.7
 Period = Literal["day", "week", "month"]
@@ -84,97 +74,10 @@ def period_label(day: int) -> str:
     return (_EPOCH + timedelta(days=int(day))).isoformat()
 
 
-def period_start(day: Any, period: Period) -> Any:
-    """The first day of the day's period: itself, its Monday, or the 1st of its month, for SQL
-    expressions and numpy arrays of day numbers alike.
-
-    Integer arithmetic only (the civil-from-days algorithm for months), so SQLite, PostgreSQL and numpy
-    agree.
-    """
-    if period == "day":
-        return day
-    if period == "week":
-        return day - (day + 3) % 7  # 1970-01-01 was a Thursday
-    if period != "month":
-        raise ValueError(f"unknown period {period!r}; use day, week or month")
-    z = day + 719_468
-    doe = z - (z // 146_097) * 146_097  # day of the 400-year era
-    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)  # day of the March-based year
-    mp = (5 * doy + 2) // 153
-    return day - doy + (153 * mp + 2) // 5
-
-
 def period_of(ts_ms: np.ndarray, period: Period) -> np.ndarray:
     """Each UTC time's period start in marketplace time, as ISO dates (the labels reports use)."""
     days = day_number(np.asarray(ts_ms, dtype=np.int64))
     return (np.datetime64("1970-01-01") + period_start(days, period).astype("timedelta64[D]")).astype(str)
-
-
-def _slice_column(store: Store, by: str) -> sa.ColumnElement[Any]:
-    o, p = order_facts_table, TABLES["products"]
-    if by == "category":  # level-1 category
-        find = sa.func.instr if store.dialect.name == "sqlite" else sa.func.strpos
-        cut = find(p.c.category, ">")
-        col: sa.ColumnElement[Any] = sa.case(
-            (cut > 0, sa.func.substr(p.c.category, 1, cut - 1)), else_=p.c.category
-        )
-    else:
-        col = {
-            "channel": o.c.channel,
-            "shop": o.c.shop_id,
-            "brand": p.c.brand_id,
-            "creator": o.c.creator_id,
-            "content": o.c.content_id,
-            "surface": o.c.surface,
-        }[by]
-    return sa.func.coalesce(col, "none")
-
-
-def _not_in_good_standing() -> sa.ColumnElement[bool]:
-    """An order's product is no longer listed or its shop is suspended or closed: by membership in those
-    (few) products and shops, far cheaper than a join per order."""
-    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
-    not_listed = sa.select(p.c.product_id).where(sa.or_(p.c.status.is_(None), p.c.status != "listed"))
-    blocked = sa.select(s.c.shop_id).where(s.c.status.in_(BLOCKED_SHOP_STATUSES))
-    return sa.or_(
-        o.c.product_id.in_(not_listed.scalar_subquery()), o.c.shop_id.in_(blocked.scalar_subquery())
-    )
-
-
-def _weight() -> sa.ColumnElement[float]:
-    """The experience weight of the joined shop: min(1, score ÷ 4.7), 1 when unscored."""
-    s = TABLES["shops"]
-    return sa.case(
-        (sa.or_(s.c.experience_score.is_(None), s.c.experience_score >= SCORE_BAR), 1.0),
-        else_=s.c.experience_score / SCORE_BAR,
-    )
-
-
-def _summary_columns() -> list[sa.ColumnElement[Any]]:
-    o = order_facts_table
-    paid = o.c.paid > 0
-    bad = _not_in_good_standing()
-    ok = sa.not_(bad)
-    net = o.c.paid - o.c.refunded
-    weight = _weight()
-    total = lambda cond, value=1: sa.func.coalesce(sa.func.sum(sa.case((cond, value), else_=0)), 0)  # noqa: E731
-    return [
-        sa.func.count().label("orders"),
-        total(paid).label("paid_orders"),
-        sa.func.count(sa.distinct(sa.case((paid, o.c.user_id)))).label("paying_users"),
-        total(paid, sa.func.coalesce(o.c.units, 1)).label("units"),
-        sa.func.coalesce(sa.func.sum(o.c.placed), 0).label("gmv_placed"),
-        sa.func.coalesce(sa.func.sum(o.c.paid), 0).label("gmv_paid"),
-        sa.func.coalesce(sa.func.sum(o.c.refunded), 0).label("refunded"),
-        total(paid, net).label("net_gmv"),
-        total(sa.and_(paid, bad), net).label("violating"),
-        sa.func.coalesce(sa.func.sum(sa.case((sa.and_(paid, ok), net * weight), else_=0.0)), 0.0).label(
-            "weighted"
-        ),
-        total(sa.and_(paid, o.c.refunded > 0)).label("refunded_orders"),
-        total(sa.and_(paid, o.c.quality_refunded > 0)).label("quality_refunded_orders"),
-    ]
 
 
 def _summary(m: dict[str, Any], impressions: int | None) -> GmvSummary:
@@ -201,57 +104,11 @@ def _summary(m: dict[str, Any], impressions: int | None) -> GmvSummary:
     )
 
 
-def _order_query(
-    columns: list[sa.ColumnElement[Any]], shop_id: str | None, since_ms: int | None, products: bool = False
-) -> sa.Select[Any]:
-    """Orders joined to their shop (for its score) and, when a slice needs them, their product."""
-    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
-    source = o.outerjoin(s, s.c.shop_id == o.c.shop_id)
-    if products:
-        source = source.outerjoin(p, p.c.product_id == o.c.product_id)
-    q = sa.select(*columns).select_from(source)
-    if shop_id is not None:
-        q = q.where(o.c.shop_id == shop_id)
-    if since_ms is not None:
-        q = q.where(order_placed() >= since_ms)
-    return q
-
-
-def impressions(
-    store: Store,
-    period: Period | None = None,
-    by: str | None = None,
-    shop_id: str | None = None,
-    since_ms: int | None = None,
-    event_type: str = "impression",
-) -> dict[tuple[int | None, str | None], int]:
-    """Product impressions (or another event type) per (period start day, slice value) from the daily
-    rollups; the slice is channel, surface or shop (other slices are not counted per day)."""
-    table = daily_counts_table if shop_id is not None or by == "shop" else daily_totals_table
-    day = table.c.day
-    key_period = period_start(day, period) if period else sa.literal(None)
-    column = {"channel": "channel", "surface": "surface", "shop": "shop_id"}.get(by or "")
-    key_slice = table.c[column] if column else sa.literal(None)
-    q = sa.select(key_period, key_slice, sa.func.sum(table.c.n)).where(table.c.event_type == event_type)
-    if shop_id is not None:
-        q = q.where(table.c.shop_id == shop_id)
-    if since_ms is not None:
-        q = q.where(day >= day_number(since_ms))
-    q = q.group_by(key_period, key_slice)
-    with store.reading() as conn:
-        return {
-            (None if d is None else int(d), None if v is None else (v or "none")): int(n)
-            for d, v, n in conn.execute(q)
-        }
-
-
 def gmv_summary(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> GmvSummary:
     """The module's definitions over every order (or one shop's, or those placed since a time), with
     product impressions over the same span."""
-    q = _order_query(_summary_columns(), shop_id, since_ms)
-    with store.reading() as conn:
-        m = dict(conn.execute(q).one()._mapping)
-    views = impressions(store, shop_id=shop_id, since_ms=since_ms).get((None, None))
+    m = store.rollups.order_summary(shop_id, since_ms, SCORE_BAR)
+    views = store.rollups.impressions(shop_id=shop_id, since_ms=since_ms).get((None, None))
     return _summary(m, views)
 
 
@@ -292,38 +149,14 @@ def gmv_report(
         raise ValueError(f"unknown period {period!r}; use day, week or month")
     if by is not None and by not in SLICES:
         raise ValueError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
-    o = order_facts_table
-    key = period_start(order_day(), period).label("period_day")
-    cols = [key]
-    value = None
-    if by is not None:
-        value = _slice_column(store, by).label("slice")
-        cols.append(value)
-    products = by in ("brand", "category")
-    q = _order_query([*cols, *_summary_columns()], shop_id, since_ms, products)
-    buyers = sa.select(o.c.user_id).where(o.c.paid > 0).group_by(o.c.user_id)  # on the buyer index
-    if shop_id is not None:
-        buyers = buyers.where(o.c.shop_id == shop_id)
-    if since_ms is not None:
-        buyers = buyers.where(order_placed() >= since_ms)
-    users_q = sa.select(sa.func.count()).select_from(buyers.subquery())
     if day_rollups and shop_id is None and since_ms is None and by in (None, "channel"):
         rows = _day_rollup_rows(store, period, by)
-        with store.reading() as conn:
-            paying_users = int(conn.execute(users_q).scalar_one())
-        return _report(store, rows, period, by, None, None, top, paying_users)
-    filtered = value is not None and bool(top) and by not in FEW_VALUES
-    with store.reading() as conn:
-        if filtered:
-            ranked = (
-                _order_query([value, sa.func.sum(o.c.paid).label("g")], shop_id, since_ms, products)
-                .group_by(value)
-                .order_by(sa.desc("g"), value)
-                .limit(top)
-            )
-            q = q.where(value.in_([v for v, _ in conn.execute(ranked)]))
-        rows = [dict(r._mapping) for r in conn.execute(q.group_by(*cols))]
-        paying_users = int(conn.execute(users_q).scalar_one())
+        return _report(store, rows, period, by, None, None, top, store.rollups.paying_users())
+    filtered = by is not None and bool(top) and by not in FEW_VALUES
+    rows = store.rollups.order_period_rows(
+        period, by, shop_id, since_ms, SCORE_BAR, top if filtered else None
+    )
+    paying_users = store.rollups.paying_users(shop_id, since_ms)
     if filtered:  # the rows hold the top values only: the total needs a scan of its own
         out = _report(store, rows, period, by, shop_id, since_ms, top, paying_users)[0]
         return out, gmv_summary(store, shop_id, since_ms)
@@ -349,7 +182,7 @@ def _report(
         kept = set(sorted(by_value, key=lambda v: (-by_value[v], str(v)))[:top])
         rows = [r for r in rows if r["slice"] in kept]
     counted = by is None or by in COUNTED
-    views = impressions(store, period, by if by in COUNTED else None, shop_id, since_ms)
+    views = store.rollups.impressions(period, by if by in COUNTED else None, shop_id, since_ms)
     out: list[dict[str, object]] = []
     for r in sorted(rows, key=lambda r: (r["period_day"], str(r.get("slice", "")))):
         slice_value = r.get("slice")
@@ -364,53 +197,9 @@ def _report(
 
 def _day_rollup_rows(store: Store, period: Period, by: str | None) -> list[dict[str, Any]]:
     """``gmv_report``'s aggregates for the whole marketplace by period (and channel) from the day
-    rollups: additive parts from ``order_days``, buyers from ``buyer_days``, and the parts that hang on
-    today's standing (violating; experience weights) from the few orders of goods and shops not in good
-    standing plus one weight per shop — the same definitions as the scan of ``order_facts``."""
-    d, b, o, s = order_days_table, buyer_days_table, order_facts_table, TABLES["shops"]
-    weight = _weight()
-    key = period_start(d.c.day, period).label("period_day")
-    keys: list[sa.ColumnElement[Any]] = [key] + ([d.c.channel.label("slice")] if by else [])
-    sums = [sa.func.sum(d.c[c]).label(c) for c in ("orders", "paid_orders", "units")]
-    sums += [
-        sa.func.sum(d.c.placed).label("gmv_placed"),
-        sa.func.sum(d.c.paid).label("gmv_paid"),
-        sa.func.sum(d.c.refunded).label("refunded"),
-        sa.func.sum(d.c.net).label("net_gmv"),
-        sa.func.sum(d.c.net * weight).label("weighted_all"),
-        sa.func.sum(d.c.refunded_orders).label("refunded_orders"),
-        sa.func.sum(d.c.quality_refunded_orders).label("quality_refunded_orders"),
-    ]
-    main = (
-        sa.select(*keys, *sums)
-        .select_from(d.outerjoin(s, s.c.shop_id == d.c.shop_id))
-        .where(d.c.orders != 0)
-        .group_by(*keys)
-    )
-    bkey = period_start(b.c.day, period).label("period_day")
-    bkeys: list[sa.ColumnElement[Any]] = [bkey] + ([b.c.channel.label("slice")] if by else [])
-    # a buyer has one row a day and channel: counting rows is counting buyers, unless days are pooled
-    n_rows = sa.func.count() if period == "day" and by else sa.func.count(sa.distinct(b.c.user_id))
-    buyers = sa.select(*bkeys, n_rows).where(b.c.paid_orders > 0).group_by(*bkeys)
-    okey = period_start(order_day(), period).label("period_day")
-    okeys: list[sa.ColumnElement[Any]] = [okey] + ([o.c.channel.label("slice")] if by else [])
-    net = o.c.paid - o.c.refunded
-    bad = (
-        sa.select(*okeys, sa.func.sum(net), sa.func.sum(net * weight))
-        .select_from(o.outerjoin(s, s.c.shop_id == o.c.shop_id))
-        .where(o.c.paid > 0, _not_in_good_standing())
-        .group_by(*okeys)
-    )
-    with store.reading() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(main)]
-        n_buyers = {tuple(r[:-1]): int(r[-1]) for r in conn.execute(buyers)}
-        violating = {tuple(r[:-2]): (int(r[-2]), float(r[-1])) for r in conn.execute(bad)}
+    rollups (``Rollups.day_rollup_rows``): the same definitions as the scan of the orders."""
+    rows = store.rollups.day_rollup_rows(period, by, SCORE_BAR)
     for r in rows:
-        k = (r["period_day"], r["slice"]) if by else (r["period_day"],)
-        v_net, v_weighted = violating.get(k, (0, 0.0))
-        r["paying_users"] = n_buyers.get(k, 0)
-        r["violating"] = v_net
-        r["weighted"] = float(r.pop("weighted_all")) - v_weighted
         for c in _ADDITIVE:
             r[c] = int(r[c]) if c != "weighted" else r[c]
     return rows

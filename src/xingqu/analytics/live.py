@@ -5,44 +5,17 @@ the ``live_viewers`` rollup."""
 from __future__ import annotations
 
 import numpy as np
-import sqlalchemy as sa
 
 from xingqu.analytics.orders import OrderFacts
 from xingqu.store import Store
-from xingqu.store.schema import TABLES, live_viewers_table
 
 AFTER_MS = 7 * 86_400_000
 
 
 def live_sessions(store: Store, orders: OrderFacts, shop_id: str | None = None) -> list[dict[str, object]]:
     """One row per live session, best-selling first."""
-    c, v, k = TABLES["content"], live_viewers_table, TABLES["creators"]
-    q = (
-        sa.select(
-            c.c.content_id,
-            c.c.creator_id,
-            c.c.title,
-            c.c.published_at,
-            c.c.ended_at,
-            c.c.duration_s,
-            k.c.kind,
-        )
-        .select_from(c.outerjoin(k, k.c.creator_id == c.c.creator_id))
-        .where(c.c.kind == "live")
-    )
-    if shop_id is not None:
-        q = q.where(k.c.shop_id == shop_id)
-    with store.reading() as conn:
-        sessions = conn.execute(q).all()
-        seen: dict[str, tuple[int, int, float]] = {}
-        ids = [row[0] for row in sessions]
-        for lo in range(0, len(ids), 5_000):
-            views = (
-                sa.select(v.c.content_id, sa.func.sum(v.c.entries), sa.func.count(), sa.func.sum(v.c.watch_s))
-                .where(v.c.content_id.in_(ids[lo : lo + 5_000]))
-                .group_by(v.c.content_id)
-            )
-            seen.update({cid: (int(n), int(u), float(w)) for cid, n, u, w in conn.execute(views)})
+    sessions = store.catalogue.live_sessions(shop_id)
+    seen = store.rollups.live_viewers([row[0] for row in sessions])
     paid = orders.paid > 0
     by_session: dict[str, np.ndarray] = {}
     idx = np.flatnonzero(paid)

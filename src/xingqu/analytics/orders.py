@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sqlalchemy as sa
 
-from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES
 from xingqu.store import Store
-from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS, order_placed
-from xingqu.store.schema import TABLES, order_facts_table
+from xingqu.store.rollups import CHANNELS, QUALITY_REASONS, SELF_KINDS
 
 __all__ = ["CHANNELS", "QUALITY_REASONS", "SELF_KINDS", "OrderFacts", "load_orders"]
 
@@ -55,37 +52,7 @@ class OrderFacts:
 def load_orders(store: Store, shop_id: str | None = None, since_ms: int | None = None) -> OrderFacts:
     """Every order (or one shop's, or placed since a time) from the ``order_facts`` rollup, with the
     current governance standing of its product and shop."""
-    o, p, s = order_facts_table, TABLES["products"], TABLES["shops"]
-    query = sa.select(
-        o.c.order_id,
-        o.c.user_id,
-        o.c.product_id,
-        o.c.shop_id,
-        p.c.brand_id,
-        p.c.category,
-        o.c.creator_id,
-        o.c.content_id,
-        o.c.surface,
-        sa.func.coalesce(o.c.placed, 0),
-        o.c.paid,
-        o.c.refunded,
-        o.c.quality_refunded,
-        sa.func.coalesce(o.c.units, 1),
-        order_placed(),
-        sa.func.coalesce(o.c.pay_ts, 0),
-        o.c.channel,
-        sa.and_(
-            p.c.status == "listed",
-            sa.or_(s.c.status.is_(None), s.c.status.not_in(BLOCKED_SHOP_STATUSES)),
-        ),
-        s.c.experience_score,
-    ).select_from(o.outerjoin(p, p.c.product_id == o.c.product_id).outerjoin(s, s.c.shop_id == o.c.shop_id))
-    if shop_id is not None:
-        query = query.where(o.c.shop_id == shop_id)
-    if since_ms is not None:
-        query = query.where(order_placed() >= since_ms)
-    with store.reading() as conn:
-        rows = conn.execute(query).all()
+    rows = store.rollups.order_facts(shop_id, since_ms)
     n_fields = len(OrderFacts.__dataclass_fields__)
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(n_fields)]
     objects = lambda i: np.array(cols[i], dtype=object)  # noqa: E731

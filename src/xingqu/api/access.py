@@ -115,7 +115,7 @@ def _scoped_kinds(p: Principal) -> frozenset[str]:
 
 def product_shop(runtime: Runtime, product_id: str) -> str | None:
     """The shop of a product (None when the product is unknown)."""
-    card = runtime.store.product_cards([product_id]).get(product_id)
+    card = runtime.store.catalogue.product_cards([product_id]).get(product_id)
     return None if card is None else card["shop_id"]
 
 

@@ -96,18 +96,12 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def unanswered_errors() -> tuple[type[BaseException], ...]:
-    """Errors of a database or Redis server that does not answer, raised past the store's own mapping
-    (a connection dropped mid-query, a pool timing out)."""
-    import sqlalchemy.exc as sa_exc
+    """Errors of a database or Redis server that does not answer, raised past the store's and the
+    online state's own mapping (a connection dropped mid-query, a pool timing out)."""
+    from xingqu.online.redis import connection_errors as redis_errors
+    from xingqu.store import connection_errors as store_errors
 
-    found: list[type[BaseException]] = [sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError]
-    try:
-        import redis.exceptions as redis_exc
-
-        found += [redis_exc.ConnectionError, redis_exc.TimeoutError]
-    except ImportError:  # pragma: no cover - the extra is part of every server install
-        pass
-    return tuple(found)
+    return store_errors() + redis_errors()
 
 
 def install(app: FastAPI) -> None:

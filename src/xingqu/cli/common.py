@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from xingqu.config import Settings
+from xingqu.runtime import Runtime
 from xingqu.store import Store
 
 console = Console()
@@ -48,12 +48,17 @@ def wide_console(min_width: int) -> Console:
     return Console(width=max(console.width, min_width))
 
 
+def open_runtime(db: str | None = None, models_dir: Path | None = None) -> Runtime:
+    """The command's runtime: settings read once, ``--db`` and ``--models-dir`` (when given) over them."""
+    return Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+
+
 def open_store(db: str | None, *, ready: bool = True) -> Store:
     """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file.
 
     With ``ready`` (every command but ``init`` and ``import``) the store must hold the current schema:
     a missing, older, newer or damaged one is refused before any work starts."""
-    store = Store.open(db, settings=Settings())
+    store = open_runtime(db).store
     if ready:
         store.require_ready()
     return store

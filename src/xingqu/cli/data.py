@@ -15,12 +15,12 @@ from xingqu.cli.common import (
     QuietOption,
     console,
     file_progress,
+    open_runtime,
     open_store,
     print_json,
 )
-from xingqu.config import Settings
-from xingqu.governance import Screener
-from xingqu.ingest import FileReport, ImportReport, import_path
+from xingqu.ingest import FileReport, ImportReport
+from xingqu.services import screening
 from xingqu.store.export import export_parquet
 from xingqu.store.migrations import LATEST_VERSION
 
@@ -75,25 +75,24 @@ def import_(
     quiet: QuietOption = False,
 ) -> None:
     """Import CSV/TSV, JSON Lines or Parquet: all rows or none, events deduplicated by event_id."""
-    store = open_store(db, ready=False)
     with file_progress(not (quiet or json_out)) as progress:
-        report = import_path(
-            store,
+        report = screening.import_records(
+            open_runtime(db),
             path,
             kind=kind,
             skip_invalid=skip_invalid,
             rejects_path=rejects,
             progress=progress,
-            settings=Settings(),
-            screener=Screener.default() if screen else None,
+            screen=screen,
         )
     if json_out:
         print_json(report.to_dict())
     elif not quiet:
-        _print_import(report)
+        print_import(report)
 
 
-def _print_import(report: ImportReport) -> None:
+def print_import(report: ImportReport) -> None:
+    """What an import read and wrote, per kind of file."""
     table = Table(title="Imported", show_edge=False)
     for col in ("file", "kind", "rows", "written", "duplicates", "rejected"):
         table.add_column(col, justify="left" if col in ("file", "kind") else "right")

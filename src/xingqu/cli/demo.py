@@ -49,9 +49,10 @@ def sample_dir() -> Path:
     return Path(str(resources.files("xingqu") / "sample"))
 
 
-def fresh_demo_store(db: str) -> Store:
-    """The demo's store, empty: a SQLite file the demo wrote before is recreated; a store holding
+def fresh_demo_store(runtime: Runtime) -> Store:
+    """The runtime's store, empty: a SQLite file the demo wrote before is recreated; a store holding
     anything else is refused rather than replaced."""
+    db = runtime.settings.db
     if db.startswith("sqlite:///"):
         path = Path(db.removeprefix("sqlite:///"))
         if path.exists():
@@ -65,7 +66,7 @@ def fresh_demo_store(db: str) -> Store:
                 )
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-    store = Store.open(db)
+    store = runtime.store
     store.init()
     store.set_meta(DEMO_MARK, "demo")
     return store
@@ -90,7 +91,7 @@ def demo(
     db = runtime.settings.db
     if market.exists() and not (market / "truth" / "summary.json").exists():
         raise typer.BadParameter(f"{market} exists and is not a simulation folder", param_hint="--market")
-    store = fresh_demo_store(db)
+    store = fresh_demo_store(runtime)
     if market.exists():
         shutil.rmtree(market)
     console.rule("[bold]xingqu demo[/]: a simulated month of interest e-commerce")
@@ -98,7 +99,7 @@ def demo(
     print_sim_report(report)
     with file_progress(True) as progress:
         imported = import_path(store, market, progress=progress)
-    data._print_import(imported)
+    data.print_import(imported)
     data.stats(db=db, json_out=False)
     console.rule("[bold]Governance[/]: the catalogue screened, rejected listings taken down")
     screen_catalogue(store, market)
@@ -112,7 +113,7 @@ def demo(
     console.rule("[bold]The feed[/]: candidates → LambdaRank → rules, each item with its reasons")
     print_sample_feeds(runtime)
     console.rule("[bold]Merchants and creators[/]: portraits, lookalikes, creators for goods, selection")
-    print_matching(model, store)
+    print_matching(model, runtime)
     if serve_api:
         console.rule("[bold]The API[/]: what apps, merchants and operators call")
         print_api_lines(runtime, model, port)
@@ -256,12 +257,12 @@ def print_sample_feeds(runtime: Runtime, users: int = 3, n: int = 8) -> None:
         print_feed(runtime.store, u, service.recommend(u, n).items)
 
 
-def print_matching(model: TrainedModel, store: Store) -> None:
+def print_matching(model: TrainedModel, runtime: Runtime) -> None:
     """The busiest creator's fan portrait and selection; the best-selling product's audience and creators."""
     from xingqu.cli.match import print_portrait
     from xingqu.pipelines.matching import Matching
 
-    m = Matching.from_store(store, model.member("als"))
+    m = Matching.from_store(runtime.store, model.member("als"), runtime.settings.min_group_size)
     g = m.groups
     creator = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
     print_portrait(m.portrait("creator", creator, "followers"), top=3)
@@ -276,7 +277,7 @@ def print_matching(model: TrainedModel, store: Store) -> None:
     product = next(
         g.items.ids[i]
         for i in np.argsort(-sold, kind="stable").tolist()
-        if store.servable_products([g.items.ids[i]])
+        if runtime.store.catalogue.servable_products([g.items.ids[i]])
     )
     domain = m.private_domain("product", product)
     console.print(f"Private domain of {product}: " + ", ".join(f"{k} {len(v):,}" for k, v in domain.items()))

@@ -13,17 +13,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, err_console, open_store, print_json
+from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, err_console, open_runtime, print_json
 from xingqu.errors import HistoryChangedError, NotFoundError
-from xingqu.governance import Decision, Screener, review
-from xingqu.governance.context import ScreeningContext
-from xingqu.governance.monitoring import MonitorSettings, check_stores, store_scores
-from xingqu.governance.points import MAX_PENALTY_POINTS, Standing, standing
+from xingqu.governance.points import MAX_PENALTY_POINTS, Standing
 from xingqu.ingest.listings import read_listings
 from xingqu.outputs import check_output_file, writing_text
-from xingqu.runtime import Runtime
-from xingqu.services import governance
-from xingqu.store import Store
+from xingqu.services import governance, monitoring, screening
 
 
 def screen_cmd(
@@ -44,25 +39,19 @@ def screen_cmd(
     """Screen listings: one JSON line per listing with its decision (approve/review/reject) and reasons."""
     if out is not None:
         check_output_file(out, "--out")
-    screener = Screener.from_file(rules) if rules else Screener.default()
-    store = Store.open(db)
+    session = screening.start_screening(open_runtime(db), rules, queue)
     if not path.exists():
         raise NotFoundError(f"{path}: no such file")
-    context = ScreeningContext.from_store(store, screener)
-    to_queue: list[tuple[Decision, dict[str, object]]] = []
     with contextlib.ExitStack() as stack:
         fh = stack.enter_context(writing_text(out)) if out else sys.stdout
         for _lineno, listing in read_listings(path):
-            decision = context.screen(listing)
-            if queue and decision.decision == "review":
-                to_queue.append((decision, listing))
-            fh.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
-    if queue:
-        store.init()
-        err_console.print(f"{review.enqueue(store, to_queue):,} listings queued for review")
+            fh.write(json.dumps(session.screen(listing).to_dict(), ensure_ascii=False) + "\n")
+    summary = session.finish()
+    if summary.queued is not None:
+        err_console.print(f"{summary.queued:,} listings queued for review")
     err_console.print(
-        f"screened {sum(context.counts.values()):,} listings with rules {screener.version}: "
-        + ", ".join(f"{k} {v:,}" for k, v in context.counts.items())
+        f"screened {sum(summary.counts.values()):,} listings with rules {summary.ruleset}: "
+        + ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())
     )
 
 
@@ -100,7 +89,7 @@ def _status_change(
     db: str | None,
     json_out: bool,
 ) -> None:
-    change = action(Runtime(db=db), product, reason=reason, actor=actor)
+    change = action(open_runtime(db), product, reason=reason, actor=actor)
     if json_out:
         print_json(change)
     else:
@@ -121,9 +110,7 @@ def audit_cmd(
     """The audit log of governance changes, newest first (it cannot be edited); 'audit verify' checks it."""
     if ctx.invoked_subcommand is not None:
         return
-    store = open_store(db)
-    store.require_ready()
-    rows = store.audit_entries(subject, limit)
+    rows = governance.audit_log(open_runtime(db), subject, limit)
     if json_out:
         print_json(rows)
         return
@@ -150,8 +137,7 @@ def audit_verify(db: DbOption = None, json_out: JsonOption = False) -> None:
 
     Exit 0 when both are intact, 1 when history was changed. Keep the printed head hashes elsewhere:
     a later run showing other heads for the same entries means the chain itself was rewritten."""
-    store = open_store(db)
-    reports = store.verify_chains()
+    reports = governance.verify_audit(open_runtime(db))
     if json_out:
         print_json({"ok": all(r.ok for r in reports), "tables": [r.to_dict() for r in reports]})
     else:
@@ -177,9 +163,7 @@ def review_list(
     json_out: JsonOption = False,
 ) -> None:
     """Queue entries, oldest first."""
-    store = open_store(db)
-    store.require_ready()
-    rows = review.entries(store, None if status == "all" else status, limit)
+    rows = screening.review_queue(open_runtime(db), None if status == "all" else status, limit)
     if json_out:
         print_json(rows)
         return
@@ -222,7 +206,7 @@ def review_reject(
 
 
 def _resolve(listing: str, approve: bool, note: str, actor: str, db: str | None, json_out: bool) -> None:
-    result = governance.resolve_review(Runtime(db=db), listing, approve, note=note, actor=actor)
+    result = governance.resolve_review(open_runtime(db), listing, approve, note=note, actor=actor)
     if json_out:
         print_json(result)
     else:
@@ -251,7 +235,7 @@ def points_give(
 ) -> None:
     """Give a shop penalty points; reaching a threshold warns, restricts or suspends it (audited)."""
     result = governance.penalise(
-        Runtime(db=db), shop, violation, reason=reason, actor=actor, points=points, product_id=product
+        open_runtime(db), shop, violation, reason=reason, actor=actor, points=points, product_id=product
     )
     _print_standing(result, json_out)
 
@@ -263,9 +247,7 @@ def points_show(
     json_out: JsonOption = False,
 ) -> None:
     """A shop's points within the window, the action they call for, and its penalties."""
-    store = open_store(db)
-    store.require_known("shops", shop)
-    _print_standing(standing(store, shop), json_out)
+    _print_standing(governance.shop_standing(open_runtime(db), shop), json_out)
 
 
 def _print_standing(s: Standing, json_out: bool) -> None:
@@ -298,12 +280,10 @@ def stores_check(
     json_out: JsonOption = False,
 ) -> None:
     """Flag refund spikes, order brushing and review collapses, and score every shop's experience."""
-    store = open_store(db)
-    store.require_ready()
-    report = check_stores(store, MonitorSettings(window_days=window_days))
-    changed = store_scores(store, report, actor) if update_scores else 0
+    run = monitoring.check(open_runtime(db), window_days, update_scores, actor)
+    report, changed = run.report, run.scores_written
     if json_out:
-        print_json({**report.to_dict(), "scores_written": changed})
+        print_json(run.to_dict())
         return
     table = Table(title="Flagged shops", show_edge=False)
     for col in ("shop", "flag", "evidence"):

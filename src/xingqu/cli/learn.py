@@ -17,16 +17,15 @@ from xingqu.cli.common import (
     QuietOption,
     console,
     err_console,
+    open_runtime,
     open_store,
     print_json,
     wide_console,
 )
-from xingqu.config import Settings
 from xingqu.dataset import interactions_from_store, load_dataset, read_interactions, temporal_split
 from xingqu.errors import UserError
 from xingqu.evaluation import DEFAULT_MODELS, EvaluationReport, evaluate
 from xingqu.outputs import check_output_file, writing_text
-from xingqu.runtime import Runtime
 from xingqu.services.similar import related
 from xingqu.training import TrainedModel, train
 
@@ -37,10 +36,6 @@ VersionOption = Annotated[
 SHOWN = ("ndcg@10", "ndcg@20", "recall@20", "hitrate@10", "mrr", "coverage@20", "novelty@20")
 
 
-def _models_dir(path: Path | None) -> Path:
-    return path or Path(Settings().models_dir)
-
-
 def train_cmd(
     db: DbOption = None,
     models_dir: ModelsDirOption = None,
@@ -48,10 +43,10 @@ def train_cmd(
     quiet: QuietOption = False,
 ) -> None:
     """Train the retrievers and their blend on the store; save a new model version."""
-    store = open_store(db)
-    store.require_ready()
+    rt = open_runtime(db, models_dir)
+    rt.store.require_ready()
     say = None if (quiet or json_out) else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
-    model = train(store, _models_dir(models_dir), progress=say)
+    model = train(rt.store, rt.models_dir, progress=say)
     if json_out:
         print_json(model.meta)
     elif not quiet:
@@ -87,7 +82,7 @@ def similar_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Products similar to PRODUCT, and products bought together with it."""
-    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    runtime = open_runtime(db, models_dir)
     found = related(runtime, product, n, version)
     sim, together = found.similar, found.bought_together
     if json_out:

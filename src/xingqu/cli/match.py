@@ -16,7 +16,7 @@ from xingqu.cli.common import (
     JsonOption,
     console,
     finite,
-    open_store,
+    open_runtime,
     print_json,
     wide_console,
 )
@@ -27,12 +27,11 @@ from xingqu.features.market import MarketTables
 from xingqu.features.portraits import AUDIENCES, Portrait, Portraits
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
-from xingqu.runtime import Runtime
 from xingqu.services.matching import matching, parse_target
 
 
 def _matching(db: str | None, models_dir: Path | None) -> Matching:
-    return matching(Runtime(db=db, models_dir=str(models_dir) if models_dir else None))
+    return matching(open_runtime(db, models_dir))
 
 
 def print_portrait(p: Portrait, top: int = 5) -> None:
@@ -66,10 +65,11 @@ def portrait_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Portrait (画像) of a creator's, shop's, brand's, product's or category's people, with TGI."""
-    store = open_store(db)
-    store.require_ready()
-    market = MarketTables.from_store(store)
-    p = Portraits.build(market, Groups.build(market)).portrait(kind, key, audience, min_count)
+    rt = open_runtime(db)
+    rt.store.require_ready()
+    market = MarketTables.from_store(rt.store)
+    portraits = Portraits.build(market, Groups.build(market), rt.settings.min_group_size)
+    p = portraits.portrait(kind, key, audience, min_count)
     if json_out:
         print_json(p.to_dict())
     else:

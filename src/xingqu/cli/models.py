@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, print_json
+from xingqu.cli.common import DbOption, JsonOption, console, open_runtime, print_json
 from xingqu.cli.learn import ModelsDirOption
 from xingqu.registry import ModelRegistry
 from xingqu.runtime import Runtime
@@ -20,7 +20,7 @@ VersionArg = Annotated[str, typer.Argument(help="Model version (folder name).")]
 
 
 def _runtime(db: str | None, models_dir: Path | None) -> Runtime:
-    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    runtime = open_runtime(db, models_dir)
     runtime.store.require_ready()
     return runtime
 

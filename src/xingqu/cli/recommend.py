@@ -10,12 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import MAX_YUAN, DbOption, JsonOption, console, finite, print_json
+from xingqu.cli.common import MAX_YUAN, DbOption, JsonOption, console, finite, open_runtime, print_json
 from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
-from xingqu.runtime import Runtime
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.store import Store
 
@@ -53,7 +52,7 @@ def recommend_cmd(
         raise UserError("--all-users writes JSON lines: give --out FILE")
     if out is not None:
         check_output_file(out, "--out")
-    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    runtime = open_runtime(db, models_dir)
     service = feed_service(runtime, version)
     serving = service.serving()
     model, feed, store = serving.model, serving.feed, runtime.store
@@ -103,7 +102,7 @@ def recommend_cmd(
 def print_feed(store: Store, user: str, items: list[FeedItem]) -> None:
     """A feed as a table that folds at the terminal's width: ids and prices whole, titles and reasons
     wrapped."""
-    cards = store.product_cards([i.product_id for i in items])
+    cards = store.catalogue.product_cards([i.product_id for i in items])
     table = Table(title=f"Feed of {user}", show_edge=False)
     table.add_column("#", no_wrap=True, justify="right")
     table.add_column("product", no_wrap=True)

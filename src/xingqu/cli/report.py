@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import sys
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from xingqu.analytics import gmv_report, load_orders
-from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.chart import CHART_SUFFIXES, line_chart
-from xingqu.analytics.compass import compass_page
-from xingqu.analytics.customers import customer_metrics
-from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
-from xingqu.analytics.gmv import SLICES, GmvSummary, period_of
-from xingqu.analytics.live import live_sessions
-from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, open_store, print_json, wide_console
+from xingqu.analytics.gmv import SLICES, GmvSummary
+from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, open_runtime, print_json, wide_console
 from xingqu.outputs import check_output_file, writing_text
-from xingqu.store import Store
+from xingqu.services import reports
+from xingqu.services.reports import RowsReport
 
 report_app = typer.Typer(
     help="Reports: GMV and quality GMV (more reports build on the same order facts).", no_args_is_help=True
@@ -58,8 +51,8 @@ def gmv_cmd(
     check_csv(csv_out)
     if chart is not None:
         check_output_file(chart, "--chart", CHART_SUFFIXES)
-    store = _open(db, shop)
-    rows, total = gmv_report(store, period, by, shop, top=top)  # type: ignore[arg-type]
+    report = reports.gmv(open_runtime(db), period, by, shop, top)
+    rows, total = report.rows, report.total
     if csv_out is not None:
         _write_csv(rows, csv_out)
     if chart is not None:
@@ -75,7 +68,7 @@ def gmv_cmd(
                 series[f"{name} ({value})" if by else name] = [vals.get(p, 0.0) for p in periods]
         line_chart(chart, f"GMV paid and quality GMV per {period}", periods, series, "yuan")
     if json_out:
-        print_json({"period": period, "shop": shop, "total": total.to_dict(), "rows": rows})
+        print_json(report.to_dict())
     elif csv_out is None or str(csv_out) != "-":
         print_gmv_table(rows, period, by)
         print_gmv_summary(total)
@@ -115,27 +108,14 @@ def print_gmv_summary(s: GmvSummary) -> None:
     )
 
 
-def _open(db: str | None, shop: str | None) -> Store:
-    """The ready store, once ``shop`` (when given) is known to it."""
-    store = open_store(db)
-    if shop is not None:
-        store.require_known("shops", shop)
-    return store
-
-
-def _emit(
-    rows: list[dict[str, object]],
-    title: str,
-    csv_out: Path | None,
-    json_out: bool,
-    extra: dict[str, object] | None = None,
-) -> None:
-    """Rows as a Rich table, CSV (file or '-') or JSON: the shared tail of every report."""
+def _emit(report: RowsReport, csv_out: Path | None, json_out: bool) -> None:
+    """A report's rows as a Rich table, CSV (file or '-') or JSON: the shared tail of every report."""
+    rows, title, extra = report.rows, report.title, report.extra
     check_csv(csv_out)
     if csv_out is not None:
         _write_csv(rows, csv_out)
     if json_out:
-        print_json({**(extra or {}), "rows": rows})
+        print_json(report.to_dict())
         return
     if csv_out is not None and str(csv_out) == "-":
         return
@@ -148,7 +128,7 @@ def _emit(
     for r in rows:
         table.add_row(*(_cell(c, r[c]) for c in cols))
     wide_console(30 + 14 * len(cols)).print(table)
-    for k, v in (extra or {}).items():
+    for k, v in extra.items():
         console.print(f"{k}: {_cell(k, v)}")
 
 
@@ -156,9 +136,7 @@ def _write_csv(rows: list[dict[str, object]], csv_out: Path) -> None:
     """Rows as CSV into a file (replaced whole, only once written), or to standard output for '-'."""
     with contextlib.ExitStack() as stack:
         fh = sys.stdout if str(csv_out) == "-" else stack.enter_context(writing_text(csv_out, newline=""))
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
-        writer.writeheader()
-        writer.writerows(rows)
+        reports.write_csv(rows, fh)
 
 
 def check_csv(csv_out: Path | None) -> None:
@@ -190,10 +168,7 @@ def funnel_cmd(
     shop: ShopOption = None, csv_out: CsvOption = None, db: DbOption = None, json_out: JsonOption = False
 ) -> None:
     """Impression → click → order → pay by surface, with live, video and product GPM."""
-    store = _open(db, shop)
-    counts = event_counts(store, shop)
-    extra = gpm(store, counts, shop)
-    _emit(funnel_by_surface(counts), "Funnel by surface", csv_out, json_out, dict(extra))
+    _emit(reports.funnel(open_runtime(db), shop), csv_out, json_out)
 
 
 @report_app.command("customers")
@@ -205,12 +180,7 @@ def customers_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """New vs returning buyers and GMV per period, and the repeat-purchase rate."""
-    store = _open(db, shop)
-    orders = load_orders(store, shop)
-    paid = orders.paid > 0
-    keys = period_of(np.where(paid, orders.paid_ts, orders.placed_ts), period)  # type: ignore[arg-type]
-    rows = [{"period": k, **customer_metrics(orders, keys == k)} for k in sorted(set(keys[paid].tolist()))]
-    _emit(rows, f"Customers per {period}", csv_out, json_out)
+    _emit(reports.customers(open_runtime(db), period, shop), csv_out, json_out)
 
 
 @report_app.command("live")
@@ -222,11 +192,7 @@ def live_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Per live session: GMV in the session and within 7 days, viewers, watch time, conversion, GPM."""
-    store = _open(db, shop)
-    rows = live_sessions(store, load_orders(store, shop), shop)[:top]
-    for r in rows:
-        r.pop("start_ms")
-    _emit(rows, "Live sessions (best-selling first)", csv_out, json_out)
+    _emit(reports.live(open_runtime(db), shop, top), csv_out, json_out)
 
 
 @report_app.command("channels")
@@ -238,10 +204,7 @@ def channels_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
-    store = _open(db, shop)
-    rows = channel_growth(store, period, shop)  # type: ignore[arg-type]
-    share = private_domain_share(store, load_orders(store, shop))
-    _emit(rows, f"Channels per {period}", csv_out, json_out, dict(share))
+    _emit(reports.channels(open_runtime(db), period, shop), csv_out, json_out)
 
 
 @report_app.command("shop")
@@ -252,8 +215,7 @@ def shop_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """One shop's compass page (罗盘): GMV and quality GMV, funnel, customers, channels, live sessions."""
-    store = _open(db, shop)
-    page = compass_page(store, shop, days)
+    page = reports.compass(open_runtime(db), shop, days)
     if json_out:
         print_json(page)
         return
@@ -264,6 +226,6 @@ def shop_cmd(
         ("Channels per week", page["channels"]),
         ("Top live sessions", page["live"]),
     ):
-        _emit(rows, title, None, False)  # type: ignore[arg-type]
+        _emit(RowsReport(title, rows), None, False)  # type: ignore[arg-type]
     for name in ("customers", "private_domain", "gpm"):
         console.print(f"{name}: " + ", ".join(f"{k} {_cell(k, v)}" for k, v in page[name].items()))  # type: ignore[union-attr]

@@ -10,7 +10,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from xingqu.dataset.features import (
     item_features,
@@ -20,8 +19,7 @@ from xingqu.dataset.features import (
 )
 from xingqu.dataset.interactions import EVENT_WEIGHTS, Interactions
 from xingqu.dataset.matrix import Dataset, Vocabulary
-from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store import EventLog, Store
 
 BATCH = 500_000
 
@@ -52,30 +50,19 @@ def _interactions(batches: Iterable[pa.RecordBatch], weights: dict[str, float]) 
 
 
 def interactions_from_store(store: Store, weights: dict[str, float] | None = None) -> Interactions:
-    """Weighted interactions with products from the event log, read in batches."""
+    """Weighted interactions with products from the store's event log, read in batches."""
+    return interactions_from_log(store.events, weights)
+
+
+def interactions_from_log(log: EventLog, weights: dict[str, float] | None = None) -> Interactions:
+    """Weighted interactions with products from an event log (the store's, or any ``EventLog``)."""
     weights = weights or EVENT_WEIGHTS
-    e = TABLES["events"]
     kinds = [k for k, w in weights.items() if w != 0]
-    query = sa.select(e.c.user_id, e.c.product_id, e.c.event_type, e.c.ts).where(
-        e.c.product_id.is_not(None), e.c.event_type.in_(kinds)
-    )
-    schema = pa.schema(
-        [
-            ("user_id", pa.string()),
-            ("product_id", pa.string()),
-            ("event_type", pa.string()),
-            ("ts", pa.int64()),
-        ]
-    )
 
     def batches() -> Iterable[pa.RecordBatch]:
-        with store.reading() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
-            for part in result.partitions(BATCH):
-                cols = list(zip(*part, strict=True))
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(c, t.type) for c, t in zip(cols, schema, strict=True)], schema=schema
-                )
+        columns = ["user_id", "product_id", "event_type", "ts"]
+        for b in log.scan(columns, event_types=kinds, batch_rows=BATCH):
+            yield b.filter(pc.is_valid(b.column("product_id")))
 
     return _interactions(batches(), weights)
 
@@ -108,8 +95,8 @@ def load_dataset(
     """The store's training view: every user and product in the vocabularies (so that new products
     and new users can be served), the weighted matrix, and the feature tables."""
     with store.reading() as conn:
-        users = Vocabulary(np.array(store.known_keys(conn, "users").to_pylist(), dtype=object))
-        items = Vocabulary(np.array(store.known_keys(conn, "products").to_pylist(), dtype=object))
+        users = Vocabulary(np.array(store.catalogue.keys("users", conn).to_pylist(), dtype=object))
+        items = Vocabulary(np.array(store.catalogue.keys("products", conn).to_pylist(), dtype=object))
     data = Dataset.build(interactions_from_store(store, weights), users, items, half_life_days=half_life_days)
     return replace(data, item_features=item_features(store, items), user_features=user_features(store, users))
 

@@ -60,6 +60,8 @@ EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 #: How far past now a time may lie (default of ``Settings.future_tolerance_s``): clocks differ a little,
 #: but an event dated 2999 would end every "last N days" window in the future.
 FUTURE_TOLERANCE = timedelta(days=1)
+#: Smallest group a portrait or audience describes (default of ``Settings.min_group_size``).
+MIN_GROUP_SIZE = 30
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ BLOCKED_SHOP_STATUSES = (ShopStatus.SUSPENDED.value, ShopStatus.CLOSED.value)
 def servable_mask(status: Any, stock: Any, shop_status: Any) -> Any:
     """The servability rule over columns (Arrow arrays or chunked arrays: product status, stock, the
     shop's status with nulls for unknown shops), for tables held in memory such as the simulator's;
-    ``Store.servable_products`` is the same rule in SQL."""
+    ``Store.catalogue.servable_products`` is the same rule in SQL."""
     import pyarrow.compute as pc
 
     listed = pc.is_in(status, value_set=_arrow_set(SERVABLE_PRODUCT_STATUSES))

@@ -90,16 +90,18 @@ class MarketTables:
     def from_store(cls, store: Store) -> MarketTables:
         """Every kind the pipelines read, from the store (the event log of ``MARKET_EVENT_COLUMNS`` only)."""
 
-        def table(kind: str, columns: tuple[str, ...] | None = None) -> pa.Table:
-            schema = arrow_schema(kind)
-            if columns is not None:
-                schema = pa.schema([schema.field(c) for c in columns])
-            return pa.Table.from_batches(list(store.iter_records(kind, columns=columns)), schema=schema)
+        def table(kind: str) -> pa.Table:
+            return pa.Table.from_batches(list(store.iter_records(kind)), schema=arrow_schema(kind))
 
+        schema = arrow_schema("events")
+        events = pa.Table.from_batches(
+            list(store.events.scan(MARKET_EVENT_COLUMNS, ordered=True)),
+            schema=pa.schema([schema.field(c) for c in MARKET_EVENT_COLUMNS]),
+        )
         return cls(
             products=table("products"),
             users=table("users"),
-            events=table("events", MARKET_EVENT_COLUMNS),
+            events=events,
             shops=table("shops"),
             creators=table("creators"),
             content=table("content"),

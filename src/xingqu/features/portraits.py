@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from xingqu.config import Settings
 from xingqu.dataset.interactions import EVENT_WEIGHTS
+from xingqu.domain.records import MIN_GROUP_SIZE
 from xingqu.errors import UserError, require_at_least
 from xingqu.features.groups import Groups
 from xingqu.features.market import MarketTables, kept_pays, strings
@@ -42,10 +42,9 @@ AUDIENCES = {
 }
 
 
-def group_minimum(asked: int | None = None) -> int:
-    """The smallest group a portrait may describe: the platform's floor (``Settings.min_group_size``),
+def group_minimum(asked: int | None = None, floor: int = MIN_GROUP_SIZE) -> int:
+    """The smallest group a portrait may describe: the platform's ``floor`` (``Settings.min_group_size``),
     or ``asked`` when larger. Asking for less than the floor is refused: it is the platform's rule."""
-    floor = Settings().min_group_size
     if asked is None:
         return floor
     require_at_least("min_count", asked)
@@ -134,9 +133,11 @@ class Portraits:
     codes: dict[str, np.ndarray]  # per dimension: (users,) int, -1 unknown
     values: dict[str, list[str]]
     population: dict[str, np.ndarray]  # counts per value
+    min_group_size: int = MIN_GROUP_SIZE  # the platform's floor (``Settings.min_group_size``)
 
     @classmethod
-    def build(cls, market: MarketTables, groups: Groups) -> Portraits:
+    def build(cls, market: MarketTables, groups: Groups, min_group_size: int = MIN_GROUP_SIZE) -> Portraits:
+        """Every user's dimensions over ``market``; groups under ``min_group_size`` show nothing."""
         n = len(groups.users)
         codes: dict[str, np.ndarray] = {}
         values: dict[str, list[str]] = {}
@@ -150,7 +151,7 @@ class Portraits:
         codes["price_band"], values["price_band"] = _code(band, [name for _, name in PRICE_BANDS])
         codes["top_category"], values["top_category"] = _code(top)
         population = {d: np.bincount(c[c >= 0], minlength=len(values[d])) for d, c in codes.items()}
-        return cls(groups, codes, values, population)
+        return cls(groups, codes, values, population, min_group_size)
 
     def members(self, kind: str, key: str, audience: str) -> np.ndarray:
         """User indices of a group: ``kind`` creator|shop|brand|product|category, ``audience`` one of
@@ -187,7 +188,7 @@ class Portraits:
     ) -> Portrait:
         if audience is None:
             audience = AUDIENCES.get(kind, ("",))[0]
-        min_count = group_minimum(min_count)
+        min_count = group_minimum(min_count, self.min_group_size)
         users = self.members(kind, key, audience)
         complement = None
         if audience in ("new_buyers", "returning_buyers"):
@@ -204,7 +205,7 @@ class Portraits:
         complement: int | None = None,
     ) -> Portrait:
         """The portrait of any set of user indices (a lookalike audience, an uploaded list…)."""
-        min_count = group_minimum(min_count)
+        min_count = group_minimum(min_count, self.min_group_size)
         out = Portrait(subject, audience, len(users), min_count, complement=complement)
         if out.hidden:
             return out

@@ -1,18 +1,15 @@
 """Takedown (下架) and reinstatement: a product's status changes and its audit entry, in one transaction.
 
 A product that is not ``listed`` is filtered out of every output at request time
-(``Store.servable_products``), so a takedown takes effect on the next call, with no retraining.
+(``Store.catalogue.servable_products``), so a takedown takes effect on the next call, with no retraining.
 """
 
 from __future__ import annotations
 
 import time
 
-import sqlalchemy as sa
-
 from xingqu.errors import NotFoundError, UserError
 from xingqu.store import Store
-from xingqu.store.schema import TABLES
 
 
 def set_product_status(
@@ -21,14 +18,13 @@ def set_product_status(
     """Move a product to ``status`` and audit the change; refuse unknown products and no-op changes."""
     if not reason.strip():
         raise UserError(f"{action}: a reason is required")
-    p = TABLES["products"]
     with store.writing() as conn:
-        before = conn.execute(sa.select(p.c.status).where(p.c.product_id == product_id)).scalar_one_or_none()
+        before = store.catalogue.product_status(conn, product_id)
         if before is None:
             raise NotFoundError(f"unknown product {product_id!r}")
         if before == status:
             raise UserError(f"product {product_id!r} is already {status}")
-        conn.execute(sa.update(p).where(p.c.product_id == product_id).values(status=status))
+        store.catalogue.set_product_status(conn, product_id, status)
         store.append_audit(
             conn,
             actor=actor,

@@ -5,19 +5,14 @@ stream are compared with it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.prices import PriceFacts
 from xingqu.governance.screening import Decision, Screener
-from xingqu.store import Store
-from xingqu.store.schema import TABLES
+from xingqu.store import Connection, Store
 
 
 @dataclass
@@ -43,24 +38,21 @@ class ScreeningContext:
         if store.schema_version() is None:
             return cls.empty(screener)
         with store.reading() as conn:
-            return cls.from_conn(conn, screener)
+            return cls.from_conn(store, conn, screener)
 
     @classmethod
-    def from_conn(cls, conn: Connection, screener: Screener) -> ScreeningContext:
+    def from_conn(cls, store: Store, conn: Connection, screener: Screener) -> ScreeningContext:
         """``from_store`` inside an open transaction (an import sees the shops it has just written)."""
-        b = TABLES["brands"]
-        names = conn.execute(sa.select(b.c.brand_id, b.c.name)).all()
-        s = TABLES["shops"]
-        brands = {
-            shop: json.loads(b) if b else []
-            for shop, b in conn.execute(sa.select(s.c.shop_id, s.c.brand_ids))
-        }
+        names = store.catalogue.brand_names(conn)
+        brands = store.catalogue.shop_brands(conn)
         return cls(
             screener,
-            DuplicateIndex.from_conn(conn, screener.duplicate_threshold, screener.duplicate_max_changes),
+            DuplicateIndex.of(
+                store.catalogue.listings(conn), screener.duplicate_threshold, screener.duplicate_max_changes
+            ),
             brands,
-            PriceFacts.from_conn(
-                conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples
+            PriceFacts.from_store(
+                store, conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples
             ),
             screener.brands.with_brands((brand, name) for brand, name in names if name),
         )

@@ -13,13 +13,10 @@ size of the catalogue.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from xingqu.store.schema import TABLES
 from xingqu.text import tokens
 
 
@@ -109,12 +106,15 @@ class DuplicateIndex:
         return sorted(out, key=lambda m: (-m.similarity, m.listing_id))
 
     @classmethod
-    def from_conn(cls, conn: Connection, threshold: float = 0.8, max_changes: int = 1) -> DuplicateIndex:
-        """Every product ``conn`` sees, as the listings new ones are compared with."""
+    def of(
+        cls,
+        listings: Iterable[tuple[str, str, str, str | None, str | None]],
+        threshold: float = 0.8,
+        max_changes: int = 1,
+    ) -> DuplicateIndex:
+        """An index of (listing, shop, title, brand, category) rows (the store's products:
+        ``Catalogue.listings``), as the listings new ones are compared with."""
         index = cls(threshold, max_changes)
-        p = TABLES["products"]
-        for pid, shop, title, brand, category in conn.execute(
-            sa.select(p.c.product_id, p.c.shop_id, p.c.title, p.c.brand_id, p.c.category)
-        ):
+        for pid, shop, title, brand, category in listings:
             index.add(pid, shop, title, brand, category)
         return index

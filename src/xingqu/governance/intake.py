@@ -8,12 +8,11 @@ import time
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy.engine import Connection
 
 from xingqu.governance.context import ScreeningContext
 from xingqu.governance.review import enqueue_in
 from xingqu.governance.screening import Decision
-from xingqu.store import Store
+from xingqu.store import Connection, Store
 
 #: The status a product gets for each decision (approved products keep the status they came with).
 STATUS_FOR = {"reject": "rejected", "review": "pending"}
@@ -69,7 +68,7 @@ def screen_products(
 
 def record_screening(store: Store, conn: Connection, flagged: list[tuple[Decision, dict[str, Any]]]) -> None:
     """Queue the review decisions and audit every flagged listing, inside the import's transaction."""
-    enqueue_in(conn, flagged)
+    enqueue_in(store, conn, flagged)
     now = int(time.time() * 1000)
     for decision, _ in flagged:
         store.append_audit(

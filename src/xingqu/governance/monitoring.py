@@ -35,12 +35,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.stats import binom
 
 from xingqu.store import Store
 from xingqu.store.rollups import DAY_MS, day_number
-from xingqu.store.schema import TABLES, order_facts_table
 
 HOUR_MS = 3_600_000
 
@@ -115,27 +115,12 @@ def _windows(
 def check_stores(store: Store, settings: MonitorSettings | None = None) -> MonitorReport:
     """Every shop's flags and experience score, from orders, refunds and reviews in the store."""
     st = settings or MonitorSettings()
-    o, p, e = order_facts_table, TABLES["products"], TABLES["events"]
-    with store.reading() as conn:
-        orders = conn.execute(
-            sa.select(o.c.order_id, o.c.shop_id, o.c.user_id, o.c.pay_ts, o.c.quality_refunded, p.c.category)
-            .select_from(o.outerjoin(p, p.c.product_id == o.c.product_id))
-            .where(o.c.paid > 0, o.c.shop_id.is_not(None), o.c.pay_ts.is_not(None))
-        ).all()
-        refunds = conn.execute(
-            sa.select(e.c.order_id, sa.func.min(e.c.ts), sa.func.min(e.c.refund_reason))
-            .where(e.c.event_type == "refund", e.c.order_id.is_not(None))
-            .group_by(e.c.order_id)
-        ).all()
-        reviews = conn.execute(
-            sa.select(p.c.shop_id, e.c.ts, e.c.rating)
-            .select_from(e.join(p, p.c.product_id == e.c.product_id))
-            .where(e.c.event_type == "review", e.c.rating.is_not(None))
-        ).all()
+    orders = store.rollups.paid_orders_by_shop()
+    refund_at = _first_refunds(store)
+    reviews = _reviews(store)
     report = MonitorReport(min_orders=st.min_orders)
     if not orders:
         return report
-    refund_at = {oid: (int(ts), reason) for oid, ts, reason in refunds}
     cols = list(zip(*orders, strict=True))
     order_id = np.array(cols[0], dtype=object)
     shop = np.array(cols[1], dtype=object)
@@ -223,6 +208,38 @@ def check_stores(store: Store, settings: MonitorSettings | None = None) -> Monit
     report.scores = _scores(shop, category, pay_ts, quality, reason, reviews, st)
     report.flags.sort(key=lambda fl: (fl.kind, fl.shop))
     return report
+
+
+def _event_rows(store: Store, event_type: str, columns: list[str], required: str) -> list[tuple[Any, ...]]:
+    """(columns…) of the log's events of one type whose ``required`` column is set, times as UTC ms."""
+    out: list[tuple[Any, ...]] = []
+    for batch in store.events.scan(columns, event_types=[event_type]):
+        batch = batch.filter(pc.is_valid(batch.column(required)))
+        cols = [pc.cast(batch.column(c), pa.int64()) if c == "ts" else batch.column(c) for c in columns]
+        out.extend(zip(*(c.to_pylist() for c in cols), strict=True))
+    return out
+
+
+def _first_refunds(store: Store) -> dict[str, tuple[int, Any]]:
+    """Each refunded order's first refund time and least refund reason (as SQL's min over its refunds)."""
+    out: dict[str, tuple[int, Any]] = {}
+    for oid, ts, reason in _event_rows(store, "refund", ["order_id", "ts", "refund_reason"], "order_id"):
+        if oid in out:
+            t0, r0 = out[oid]
+            out[oid] = (min(t0, ts), r0 if reason is None else reason if r0 is None else min(r0, reason))
+        else:
+            out[oid] = (ts, reason)
+    return out
+
+
+def _reviews(store: Store) -> list[tuple[str, int, int]]:
+    """(shop, time, rating) of every rated review of a known product."""
+    shops = store.catalogue.product_shops()
+    return [
+        (shops[pid], ts, rating)
+        for pid, ts, rating in _event_rows(store, "review", ["product_id", "ts", "rating"], "rating")
+        if pid in shops
+    ]
 
 
 def spike_detection_chance(
@@ -379,17 +396,14 @@ def _scores(
 
 def store_scores(store: Store, report: MonitorReport, actor: str) -> int:
     """Write the report's experience scores to the shops, auditing each change; returns how many."""
-    shops = TABLES["shops"]
     now = int(time.time() * 1000)
     changed = 0
     with store.writing() as conn:
-        current = dict(conn.execute(sa.select(shops.c.shop_id, shops.c.experience_score)).all())
+        current = store.catalogue.experience_scores(conn)
         for shop, parts in report.scores.items():
             if shop not in current or current[shop] == parts["score"]:
                 continue
-            conn.execute(
-                sa.update(shops).where(shops.c.shop_id == shop).values(experience_score=parts["score"])
-            )
+            store.catalogue.set_experience_score(conn, shop, parts["score"])
             store.append_audit(
                 conn,
                 actor=actor,

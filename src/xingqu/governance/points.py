@@ -2,10 +2,10 @@
 
 Each penalty is appended (never edited) with the rule-set version; a shop's standing is the sum of its
 points within ``window_days`` before a time. Giving points that reach a threshold takes its action in
-the same transaction: ``restrict`` sets the shop ``restricted``, ``suspend`` sets it ``suspended`` (its
-goods then leave every output, ``Store.servable_products``); ``warning`` changes no status. Penalties
-and status changes are written to the audit log. A shop's status is never lowered here: lifting a
-restriction is a person's decision.
+the same transaction: ``restrict`` sets the shop ``restricted``, ``suspend`` sets it ``suspended``
+(its goods then leave every output, ``Store.catalogue.servable_products``); ``warning`` changes no
+status. Penalties and status changes are written to the audit log. A shop's status is never lowered
+here: lifting a restriction is a person's decision.
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from xingqu.domain.units import DAY_MS
 from xingqu.errors import ConfigError, NotFoundError, UserError
-from xingqu.store import Store, ledger
-from xingqu.store.schema import TABLES, penalties_table
+from xingqu.store import Connection, Store
 
 #: Actions in rising severity, with the shop status each one sets (None: status unchanged).
 ACTIONS: dict[str, str | None] = {
@@ -90,15 +86,11 @@ class Standing:
         }
 
 
-def _window_points(conn: Connection, shop: str, at_ms: int, rules: PointRules) -> list[dict[str, Any]]:
-    t = penalties_table
-    since = at_ms - rules.window_days * DAY_MS
-    rows = conn.execute(
-        sa.select(t)
-        .where(t.c.shop_id == shop, t.c.at > since, t.c.at <= at_ms)
-        .order_by(t.c.at.desc(), t.c.seq.desc())
-    )
-    return [{k: v for k, v in r._mapping.items() if k not in ("prev_hash", "hash")} for r in rows]
+def _window_points(
+    store: Store, conn: Connection, shop: str, at_ms: int, rules: PointRules
+) -> list[dict[str, Any]]:
+    """The shop's penalties within the window ending at ``at_ms``, newest first."""
+    return store.governance.penalties(shop, at_ms - rules.window_days * DAY_MS, at_ms, conn)
 
 
 def standing(store: Store, shop: str, at_ms: int | None = None, rules: PointRules | None = None) -> Standing:
@@ -106,10 +98,8 @@ def standing(store: Store, shop: str, at_ms: int | None = None, rules: PointRule
     rules = rules or PointRules.default()
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
     with store.reading() as conn:
-        status = conn.execute(
-            sa.select(TABLES["shops"].c.status).where(TABLES["shops"].c.shop_id == shop)
-        ).scalar_one_or_none()
-        entries = _window_points(conn, shop, at_ms, rules)
+        _, status = store.catalogue.shop_status(shop, conn)
+        entries = _window_points(store, conn, shop, at_ms, rules)
     total = sum(int(e["points"]) for e in entries)
     return Standing(shop, total, rules.action_for(total), status, entries)
 
@@ -139,18 +129,12 @@ def give_points(
     if not 0 <= points <= MAX_PENALTY_POINTS:
         raise UserError(f"points: between 0 and {MAX_PENALTY_POINTS}, not {points}")
     at_ms = int(time.time() * 1000) if at_ms is None else at_ms
-    shops = TABLES["shops"]
     with store.writing() as conn:
-        status = conn.execute(sa.select(shops.c.status).where(shops.c.shop_id == shop)).scalar_one_or_none()
-        if (
-            status is None
-            and conn.execute(sa.select(shops.c.shop_id).where(shops.c.shop_id == shop)).first() is None
-        ):
+        known, status = store.catalogue.shop_status(shop, conn)
+        if not known:
             raise NotFoundError(f"unknown shop {shop!r}")
-        ledger.append(
+        store.governance.add_penalty(
             conn,
-            store.dialect,
-            penalties_table,
             {
                 "shop_id": shop,
                 "at": at_ms,
@@ -162,7 +146,7 @@ def give_points(
                 "ruleset": rules.version,
             },
         )
-        total = sum(int(e["points"]) for e in _window_points(conn, shop, at_ms, rules))
+        total = sum(int(e["points"]) for e in _window_points(store, conn, shop, at_ms, rules))
         store.append_audit(
             conn,
             actor=actor,
@@ -177,7 +161,7 @@ def give_points(
         action = rules.action_for(total)
         target = ACTIONS[action]
         if target is not None and _STATUS_RANK.get(target, 0) > _STATUS_RANK.get(status or "active", 0):
-            conn.execute(sa.update(shops).where(shops.c.shop_id == shop).values(status=target))
+            store.catalogue.set_shop_status(conn, shop, target)
             store.append_audit(
                 conn,
                 actor=actor,

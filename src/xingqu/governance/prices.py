@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from xingqu.domain.units import DAY_MS
-from xingqu.store.schema import TABLES, order_facts_table
+from xingqu.store import Connection, Store
 
 
 def _usual(groups: dict[Any, list[int]], min_samples: int) -> dict[Any, tuple[float, float]]:
@@ -60,27 +58,23 @@ class PriceFacts:
         return cls(brand_usual=_usual(by_brand, min_samples), category_usual=_usual(by_cat, min_samples))
 
     @classmethod
-    def from_conn(
-        cls, conn: Connection, now_ms: int | None = None, window_days: int = 7, min_samples: int = 5
+    def from_store(
+        cls,
+        store: Store,
+        conn: Connection | None = None,
+        now_ms: int | None = None,
+        window_days: int = 7,
+        min_samples: int = 5,
     ) -> PriceFacts:
         """Medians over the listed products, and sale prices from the order rollup up to ``now_ms``
-        (default: the latest paid order), as ``conn`` sees them (an import sees its own rows)."""
-        p, o = TABLES["products"], order_facts_table
-        catalogue = conn.execute(
-            sa.select(p.c.brand_id, p.c.category, p.c.price).where(p.c.status == "listed")
-        ).all()
+        (default: the latest paid order), as ``conn`` sees them when given (an import sees its own
+        rows)."""
+        catalogue = store.catalogue.listed_prices(conn)
         if now_ms is None:
-            now_ms = conn.execute(sa.select(sa.func.max(o.c.pay_ts))).scalar_one_or_none()
+            now_ms = store.rollups.latest_payment(conn)
         sales: list[Any] = []
         if now_ms is not None:
-            unit = o.c.paid / sa.func.coalesce(o.c.units, 1)
-            sales = list(
-                conn.execute(
-                    sa.select(o.c.product_id, o.c.pay_ts, unit)
-                    .where(o.c.pay_ts.is_not(None), o.c.pay_ts < now_ms, o.c.paid > 0)
-                    .order_by(o.c.pay_ts)
-                )
-            )
+            sales = store.rollups.unit_sales_before(now_ms, conn)
         facts = cls.from_catalogue(catalogue, min_samples)
         start = (now_ms or 0) - window_days * DAY_MS
         for product, ts, price in sales:

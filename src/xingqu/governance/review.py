@@ -10,13 +10,9 @@ import json
 import time
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from xingqu.errors import NotFoundError, UserError
 from xingqu.governance.screening import Decision
-from xingqu.store import Store
-from xingqu.store.schema import TABLES, review_table
+from xingqu.store import Connection, Store
 
 
 def _now_ms() -> int:
@@ -26,10 +22,10 @@ def _now_ms() -> int:
 def enqueue(store: Store, decisions: list[tuple[Decision, dict[str, Any]]]) -> int:
     """Queue every ``review`` decision (re-screening replaces a listing's open entry); returns how many."""
     with store.writing() as conn:
-        return enqueue_in(conn, decisions)
+        return enqueue_in(store, conn, decisions)
 
 
-def enqueue_in(conn: Connection, decisions: list[tuple[Decision, dict[str, Any]]]) -> int:
+def enqueue_in(store: Store, conn: Connection, decisions: list[tuple[Decision, dict[str, Any]]]) -> int:
     """``enqueue`` inside an open transaction (an import queues what it screened with its rows)."""
     queued = 0
     for decision, listing in decisions:
@@ -47,33 +43,14 @@ def enqueue_in(conn: Connection, decisions: list[tuple[Decision, dict[str, Any]]
             "resolver": None,
             "note": None,
         }
-        conn.execute(
-            sa.delete(review_table).where(
-                review_table.c.listing_id == decision.id, review_table.c.status == "open"
-            )
-        )
-        if (
-            conn.execute(
-                sa.select(review_table.c.listing_id).where(review_table.c.listing_id == decision.id)
-            ).first()
-            is not None
-        ):
-            conn.execute(
-                sa.update(review_table).where(review_table.c.listing_id == decision.id).values(**row)
-            )
-        else:
-            conn.execute(sa.insert(review_table).values(**row))
+        store.governance.put_review(conn, row)
         queued += 1
     return queued
 
 
 def entries(store: Store, status: str | None = "open", limit: int = 100) -> list[dict[str, Any]]:
     """Queue entries, oldest first (open ones by default)."""
-    q = sa.select(review_table).order_by(review_table.c.submitted_at, review_table.c.listing_id).limit(limit)
-    if status is not None:
-        q = q.where(review_table.c.status == status)
-    with store.reading() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(q)]
+    rows = store.governance.review_entries(status, limit)
     for r in rows:
         r["reasons"] = json.loads(r["reasons"])
     return rows
@@ -84,26 +61,19 @@ def resolve(store: Store, listing_id: str, approve: bool, *, note: str, actor: s
     if not note.strip():
         raise UserError("a note saying why is required")
     status = "approved" if approve else "rejected"
-    p = TABLES["products"]
     with store.writing() as conn:
-        entry = conn.execute(
-            sa.select(review_table.c.status).where(review_table.c.listing_id == listing_id)
-        ).first()
+        entry = store.governance.review_status(conn, listing_id)
         if entry is None:
             raise NotFoundError(f"no review entry for {listing_id!r}")
-        if entry.status != "open":
-            raise UserError(f"the review of {listing_id!r} is already {entry.status}")
+        if entry != "open":
+            raise UserError(f"the review of {listing_id!r} is already {entry}")
         now = _now_ms()
-        conn.execute(
-            sa.update(review_table)
-            .where(review_table.c.listing_id == listing_id)
-            .values(status=status, resolved_at=now, resolver=actor, note=note)
-        )
-        before = conn.execute(sa.select(p.c.status).where(p.c.product_id == listing_id)).scalar_one_or_none()
+        store.governance.resolve_review(conn, listing_id, status, now, actor, note)
+        before = store.catalogue.product_status(conn, listing_id)
         after = None
         if before is not None:
             after = "listed" if approve else "rejected"
-            conn.execute(sa.update(p).where(p.c.product_id == listing_id).values(status=after))
+            store.catalogue.set_product_status(conn, listing_id, after)
         store.append_audit(
             conn,
             actor=actor,

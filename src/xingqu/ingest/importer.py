@@ -16,7 +16,6 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy.engine import Connection
 
 from xingqu.config import Settings
 from xingqu.domain.records import IMPORT_ORDER, KINDS, KindSpec, TimeWindow, kind_spec
@@ -35,7 +34,7 @@ from xingqu.ingest.readers import (
 )
 from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
-from xingqu.store import Store
+from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
 
@@ -63,7 +62,7 @@ class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     rejects_path: str | None = None
     seconds: float = 0.0
-    #: records of an in-memory import (``import_records``) that were valid, per kind, canonical
+    #: records of an in-memory import (``import_items``) that were valid, per kind, canonical
     accepted: dict[str, pa.Table] = field(default_factory=dict, repr=False)
 
     @property
@@ -160,7 +159,7 @@ class _KnownKeys:
     def __call__(self, kind: str, values: pa.Array | None = None) -> pa.Array:
         if not self._scoped:
             if kind not in self._keys:
-                self._keys[kind] = self._store.known_keys(self._conn, kind)
+                self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
             return self._keys[kind]
         asked = self._asked.setdefault(kind, set())
         named = [] if values is None else pc.unique(pc.drop_null(values)).to_pylist()
@@ -168,7 +167,7 @@ class _KnownKeys:
         found = self._keys.get(kind, pa.array([], pa.string()))
         if wanted:
             asked.update(wanted)
-            found = pa.concat_arrays([found, self._store.known_keys(self._conn, kind, wanted)])
+            found = pa.concat_arrays([found, self._store.catalogue.keys(kind, self._conn, among=wanted)])
             self._keys[kind] = found
         return found
 
@@ -460,7 +459,7 @@ class _Run:
     def screening(self, conn: Connection, spec: KindSpec) -> ScreeningContext | None:
         """The screening context of products when screening, else None."""
         if spec.name == "products" and self.screener is not None:
-            return ScreeningContext.from_conn(conn, self.screener)
+            return ScreeningContext.from_conn(self.store, conn, self.screener)
         return None
 
     def write_batches(
@@ -541,7 +540,7 @@ def import_path(
         check_output_file(rejects_path or default_rejects_path(path), "--rejects")
     store.init()
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
-    settings = settings or Settings()
+    settings = settings or Settings.declared()
     run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
     committed = False
     with _timed(run.report):
@@ -568,7 +567,7 @@ def import_path(
     return run.report
 
 
-def import_records(
+def import_items(
     store: Store,
     batches: dict[str, list[Any]],
     *,
@@ -585,7 +584,7 @@ def import_records(
     if unknown:
         raise UserError(f"unknown kind(s) {', '.join(map(repr, unknown))}; known kinds: {', '.join(KINDS)}")
     store.require_ready()
-    settings = settings or Settings()
+    settings = settings or Settings.declared()
     window = settings.time_window()
     # a request names every bad item, not the first few
     settings = settings.model_copy(update={"max_reported_errors": max(settings.max_reported_errors, 10_000)})
@@ -617,8 +616,8 @@ __all__ = [
     "FileError",
     "FileReport",
     "ImportReport",
+    "import_items",
     "import_path",
-    "import_records",
     "kind_from_name",
     "plan_import",
 ]

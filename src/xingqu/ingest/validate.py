@@ -423,7 +423,7 @@ def validate_batch(
     """Validate one raw batch of ``spec`` records against types, the domain's bounds (``window``: the
     plausible times, by default from the settings), rules and known ids."""
     if window is None:
-        window = Settings().time_window()
+        window = Settings.declared().time_window()
     errs = _Collector(source, rows, lines)
     n = raw.num_rows
     columns: dict[str, pa.Array] = {}

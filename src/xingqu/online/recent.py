@@ -89,7 +89,7 @@ class MemoryRecentEvents:
 
 class StoreRecentEvents:
     """Recent events read from the store's event log at every call: every process that shares the
-    store sees every import at once (the CLI's source); ``reader`` is ``Store.events_since``."""
+    store sees every import at once (the CLI's source); ``reader`` is ``Store.events.since``."""
 
     def __init__(self, reader: Callable[[int, list[str] | None], pa.Table]) -> None:
         self.reader = reader

@@ -42,6 +42,15 @@ def unavailable_as_error(url: str) -> Iterator[None]:
         raise UnavailableError(f"Redis at {safe_url(url)} cannot be reached: {exc}") from None
 
 
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a Redis server that does not answer, as they may surface past ``unavailable_as_error``."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is part of every server install
+        return ()
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def safe_url(url: str) -> str:
     """``url`` without a password."""
     if "@" not in url:

@@ -1,6 +1,6 @@
 """Servability: which products may be shown now (listed, in stock, shop in good standing). The rule
-itself is the store's query (``Store.servable_products``); this is where serving asks it, directly or
-through a shared Redis set that governance actions keep current."""
+itself is the store's query (``Store.catalogue.servable_products``); this is where serving asks it,
+directly or through a shared Redis set that governance actions keep current."""
 
 from __future__ import annotations
 

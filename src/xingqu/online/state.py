@@ -48,7 +48,15 @@ class OnlineState:
             client = connect(settings.redis)
             return cls(
                 RedisRecentEvents(client, settings.redis, prefix, settings.recent_ttl_s),
-                RedisServability(client, settings.redis, store.servable_products, store.product_ids, prefix),
+                RedisServability(
+                    client,
+                    settings.redis,
+                    store.catalogue.servable_products,
+                    store.catalogue.product_ids,
+                    prefix,
+                ),
                 shared=True,
             )
-        return cls(StoreRecentEvents(store.events_since), StoreServability(store.servable_products), False)
+        return cls(
+            StoreRecentEvents(store.events.since), StoreServability(store.catalogue.servable_products), False
+        )

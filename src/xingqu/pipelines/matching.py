@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xingqu.domain.records import MIN_GROUP_SIZE
 from xingqu.errors import UserError
 from xingqu.features.creators import MatchStats
 from xingqu.features.groups import Groups
@@ -44,10 +45,12 @@ class Matching:
         market: MarketTables,
         servable: Callable[[list[str]], set[str]],
         embedding: Recommender | None = None,
+        min_group_size: int = MIN_GROUP_SIZE,
     ) -> Matching:
-        """Indexes over the market; user embeddings from a fitted factor model, else ALS fitted here."""
+        """Indexes over the market; user embeddings from a fitted factor model, else ALS fitted here;
+        portraits of groups under ``min_group_size`` show nothing."""
         groups = Groups.build(market)
-        portraits = Portraits.build(market, groups)
+        portraits = Portraits.build(market, groups, min_group_size)
         if embedding is None or getattr(embedding, "user_factors", None) is None:
             data = market_dataset(market)
             embedding = ALS(**DEFAULT_ALS).fit(data)
@@ -66,8 +69,13 @@ class Matching:
         )
 
     @classmethod
-    def from_store(cls, store: Store, embedding: Recommender | None = None) -> Matching:
-        return cls.build(MarketTables.from_store(store), store.servable_products, embedding)
+    def from_store(
+        cls, store: Store, embedding: Recommender | None = None, min_group_size: int = MIN_GROUP_SIZE
+    ) -> Matching:
+        """``build`` over the store's market, servability asked of the store."""
+        return cls.build(
+            MarketTables.from_store(store), store.catalogue.servable_products, embedding, min_group_size
+        )
 
     # -- governance ---------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ class FeedService:
         assert m is not None
         if user in m.user_segments or m.profiles.users.index.get(user) is not None:
             return {}
-        row = self.runtime.store.user_profile(user)
+        row = self.runtime.store.catalogue.user_profile(user)
         if row is None:
             raise NotFoundError(f"unknown user {user!r}: not in the store")
         return {user: (row.get("crowd") or "", row.get("consumption_level") or "")}
@@ -138,7 +138,7 @@ class FeedService:
 def feed_cards(store: Store, items: list[FeedItem]) -> list[dict[str, object]]:
     """Feed items as clients need them: what the feed says (score, retrievers, reasons) and what the
     product is (title, price in yuan, shop, brand and category)."""
-    cards = store.product_cards([i.product_id for i in items])
+    cards = store.catalogue.product_cards([i.product_id for i in items])
     out = []
     for it in items:
         card = cards.get(it.product_id, {})

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from xingqu.governance import actions, review
-from xingqu.governance.points import Standing, give_points
+from xingqu.governance.points import Standing, give_points, standing
 from xingqu.runtime import Runtime
+from xingqu.store import ChainReport
 
 
 def take_down(runtime: Runtime, product_id: str, *, reason: str, actor: str) -> dict[str, str]:
@@ -54,6 +55,26 @@ def penalise(
     )
     runtime.online.servability.changed(None)
     return result
+
+
+def shop_standing(runtime: Runtime, shop: str) -> Standing:
+    """A shop's penalty points within the window, the action they call for, and its penalties."""
+    runtime.store.require_ready()
+    runtime.store.catalogue.require_known("shops", shop)
+    return standing(runtime.store, shop)
+
+
+def audit_log(runtime: Runtime, subject: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest audit entries first (about one subject id, when given)."""
+    runtime.store.require_ready()
+    return runtime.store.audit_entries(subject, limit)
+
+
+def verify_audit(runtime: Runtime) -> list[ChainReport]:
+    """The check of the audit log's and the penalty ledger's hash chains (the first broken entry of
+    each, if any)."""
+    runtime.store.require_ready()
+    return runtime.store.verify_chains()
 
 
 def catalogue_changed(runtime: Runtime) -> None:

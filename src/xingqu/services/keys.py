@@ -112,9 +112,9 @@ def create_key(
     store = runtime.store
     store.require_ready()
     for shop in shop_ids:
-        store.require_known("shops", shop)
+        store.catalogue.require_known("shops", shop)
     if creator:
-        store.require_known("creators", creator)
+        store.catalogue.require_known("creators", creator)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with store.writing() as conn:

@@ -21,7 +21,9 @@ def matching(runtime: Runtime, version: str | None = None) -> Matching:
     def build() -> Matching:
         embedding = feed_service(runtime, chosen).serving().model.member("als") if chosen else None
         market = MarketTables.from_store(runtime.store)
-        return Matching.build(market, runtime.online.servability.servable, embedding)
+        return Matching.build(
+            market, runtime.online.servability.servable, embedding, runtime.settings.min_group_size
+        )
 
     return runtime.shared(("matching", chosen), build)
 

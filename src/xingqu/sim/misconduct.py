@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from xingqu.governance.monitoring import (
     MonitorReport,
@@ -44,7 +43,6 @@ from xingqu.sim.behaviour import (
 from xingqu.sim.world import World
 from xingqu.store import Store
 from xingqu.store.rollups import day_number
-from xingqu.store.schema import order_facts_table
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -217,14 +215,8 @@ def planted_incidents(
     from datetime import datetime
 
     first_day = day_number(np.array([int(datetime.fromisoformat(cfg["start"]).timestamp() * 1000)]))[0]
-    o = order_facts_table
     shops = [r["shop_id"] for r in truth]
-    with store.reading() as conn:
-        rows = conn.execute(
-            sa.select(o.c.shop_id, o.c.pay_ts, o.c.quality_refunded).where(
-                o.c.shop_id.in_(shops), o.c.paid > 0, o.c.pay_ts.is_not(None)
-            )
-        ).all()
+    rows = store.rollups.paid_order_times(shops)
     by_shop: dict[str, list[tuple[int, bool]]] = {s: [] for s in shops}
     for shop, ts, q in rows:
         by_shop[shop].append((int(day_number(np.array([int(ts)]))[0] - first_day), q > 0))

@@ -124,6 +124,27 @@ def day_number(ts_ms: Any) -> Any:
     return (ts_ms + MARKET_UTC_OFFSET_MS) // DAY_MS
 
 
+def period_start(day: Any, period: str) -> Any:
+    """The first day of the day's period: itself, its Monday, or the 1st of its month, for SQL
+    expressions and numpy arrays of day numbers alike.
+
+    Integer arithmetic only (the civil-from-days algorithm for months), so SQLite, PostgreSQL and numpy
+    agree.
+    """
+    if period == "day":
+        return day
+    if period == "week":
+        return day - (day + 3) % 7  # 1970-01-01 was a Thursday
+    if period != "month":
+        raise ValueError(f"unknown period {period!r}; use day, week or month")
+    z = day + 719_468
+    doe = z - (z // 146_097) * 146_097  # day of the 400-year era
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)  # day of the March-based year
+    mp = (5 * doy + 2) // 153
+    return day - doy + (153 * mp + 2) // 5
+
+
 def order_placed() -> sa.ColumnElement[int]:
     """When an order was placed: its order event, else its first event."""
     o = order_facts_table

@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,20 +19,23 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, NoSuchModule
 
 from xingqu.config import Settings
 from xingqu.domain.records import KINDS, kind_spec
-from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES, EventType
+from xingqu.domain.vocab import EventType
 from xingqu.errors import (
     ConfigError,
     MissingDependencyError,
-    NotFoundError,
     StoreError,
     UnavailableError,
     UserError,
     XingquError,
 )
 from xingqu.store import ledger
+from xingqu.store.catalogue import Catalogue
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
+from xingqu.store.events import SqlEventLog
+from xingqu.store.governance import Governance
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
+from xingqu.store.rollup_reads import Rollups
 from xingqu.store.rollups import RollupBuilder
 from xingqu.store.schema import TABLES, audit_table, daily_totals_table, meta_table, metadata
 
@@ -40,9 +44,10 @@ _VERSION_KEY = "schema_version"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Backends xingqu runs on, by SQLAlchemy backend name.
 _BACKENDS = ("sqlite", "postgresql")
-#: Shops whose products are shown nowhere.
 #: Below this many incoming rows a write never rebuilds indexes (see ``Store.bulk_load``).
 BULK_LOAD_MIN_ROWS = 200_000
+#: How long a SQLite writer waits for another's write, when not told (``Settings.sqlite_busy_timeout_s``).
+DEFAULT_BUSY_TIMEOUT_S: float = Settings.model_fields["sqlite_busy_timeout_s"].default
 
 
 def normalise_url(url: str) -> str:
@@ -96,6 +101,12 @@ def _raw_db_errors() -> tuple[type[Exception], ...]:
 
 _RAW_DB_ERRORS = _raw_db_errors()
 
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a database server that does not answer, as they may surface past the store's own
+    mapping (a connection dropped mid-query, a pool that timed out): the edges answer them "retry later"."""
+    return (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
 _UNREACHABLE = (
     "connection refused",
     "could not connect",
@@ -113,8 +124,7 @@ _UNREACHABLE = (
 class Store:
     """Catalog, relations and the event log behind one connection URL."""
 
-    def __init__(self, url: str, *, settings: Settings | None = None) -> None:
-        settings = settings or Settings()
+    def __init__(self, url: str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -148,7 +158,7 @@ class Store:
             self.dialect: Dialect = dialect_for(self.engine)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
-        self.dialect.configure(self.engine, settings.sqlite_busy_timeout_s)
+        self.dialect.configure(self.engine, busy_timeout_s)
         if self.sqlite_path is not None:
             self._open_existing_only(self.sqlite_path)
 
@@ -178,10 +188,9 @@ class Store:
         return StoreError(f"cannot {verb} the store {self!r}: {text.strip()}")
 
     @classmethod
-    def open(cls, url: str | None = None, *, settings: Settings | None = None) -> Store:
-        """Open the store at ``url``, or at ``XINGQU_DB``, or at the default SQLite file."""
-        settings = settings or Settings()
-        return cls(url or settings.db, settings=settings)
+    def open(cls, settings: Settings) -> Store:
+        """Open the store the settings name (``XINGQU_DB``, else the default SQLite file)."""
+        return cls(settings.db, busy_timeout_s=settings.sqlite_busy_timeout_s)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -438,29 +447,38 @@ class Store:
         """Merge what ``builder`` has folded into the rollup tables, inside ``conn``'s transaction."""
         builder.flush(conn, self.dialect)
 
-    # -- reads --------------------------------------------------------------------------------
+    # -- repositories -------------------------------------------------------------------------
 
-    def known_keys(self, conn: Connection, kind: str, among: list[str] | None = None) -> pa.Array:
-        """Every key of a single-key kind, for reference checks; only those ``among`` some wanted keys
-        when given (a small batch checks its own references, not the whole table's)."""
-        spec = kind_spec(kind)
-        (key,) = spec.key
-        column = TABLES[kind].c[key]
-        if among is None:
-            values = conn.execute(sa.select(column)).scalars().all()
-        else:
-            values = [
-                v
-                for lo in range(0, len(among), 5_000)
-                for v in conn.execute(sa.select(column).where(column.in_(among[lo : lo + 5_000]))).scalars()
-            ]
-        return pa.array(values, type=pa.string())
+    @cached_property
+    def events(self) -> SqlEventLog:
+        """The event log (``xingqu.store.events.EventLog``): scans by columns and time range."""
+        return SqlEventLog(self)
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """Catalogue reads and governance's catalogue writes (``xingqu.store.catalogue``)."""
+        return Catalogue(self)
+
+    @cached_property
+    def governance(self) -> Governance:
+        """The review queue and the penalty ledger (``xingqu.store.governance``)."""
+        return Governance(self)
+
+    @cached_property
+    def rollups(self) -> Rollups:
+        """Reads of the rollups that reports and monitoring make (``xingqu.store.rollup_reads``)."""
+        return Rollups(self)
+
+    # -- reads --------------------------------------------------------------------------------
 
     def iter_records(
         self, kind: str, batch_rows: int = 100_000, columns: Sequence[str] | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Stream every record of a kind in key order, as canonical Arrow batches (of ``columns`` only,
         when given: what a reader of the whole event log needs, read and held at a fraction of the cost)."""
+        if kind == "events":
+            yield from self.events.scan(columns, ordered=True, batch_rows=batch_rows)
+            return
         table = TABLES[kind]
         spec = kind_spec(kind)
         names = list(spec.columns if columns is None else columns)
@@ -474,120 +492,20 @@ class Store:
                 yield from_storage_rows(kind, part, None if columns is None else names)
 
     def events_since(self, ts_ms: int, user_ids: list[str] | None = None) -> pa.Table:
-        """Events after ``ts_ms`` (of ``user_ids`` only, through the (user, time) index, when given):
-        what the feed takes in real time on top of its trained model."""
-        table = TABLES["events"]
-        spec = kind_spec("events")
-        query = sa.select(*(table.c[c] for c in spec.columns)).where(table.c.ts > ts_ms)
-        batches = []
-        with self.reading() as conn:
-            chunks = (
-                [None] if user_ids is None else [user_ids[i : i + 500] for i in range(0, len(user_ids), 500)]
-            )
-            for chunk in chunks:
-                q = query if chunk is None else query.where(table.c.user_id.in_(chunk))
-                rows = conn.execute(q.order_by(table.c.ts, table.c.event_id)).all()
-                if rows:
-                    batches.append(from_storage_rows("events", rows))
-        if not batches:
-            from xingqu.domain.arrow import arrow_schema
+        """Shorthand for ``events.since``: the events after ``ts_ms`` (of ``user_ids`` only)."""
+        return self.events.since(ts_ms, user_ids)
 
-            return arrow_schema("events").empty_table()
-        return pa.Table.from_batches(batches)
-
-    def require_known(self, kind: str, key: str) -> None:
-        """Raise ``NotFoundError`` unless a record of ``kind`` (a single-key kind) has key ``key``: a
-        report on an unknown shop is an error, not a page of zeros."""
-        spec = kind_spec(kind)
-        (column,) = spec.key
-        table = TABLES[kind]
-        with self.reading() as conn:
-            found = conn.execute(sa.select(table.c[column]).where(table.c[column] == key).limit(1)).first()
-        if found is None:
-            noun = kind if kind == "content" else kind.removesuffix("s")
-            raise NotFoundError(f"unknown {noun} {key!r}")
-
-    def user_profile(self, user_id: str) -> dict[str, Any] | None:
-        """The users row of ``user_id`` (None when unknown)."""
-        u = TABLES["users"]
-        with self.reading() as conn:
-            row = conn.execute(sa.select(u).where(u.c.user_id == user_id)).mappings().first()
-        return dict(row) if row else None
-
-    def product_titles(self, product_ids: list[str]) -> dict[str, tuple[str, int]]:
-        """Title and price (fen) of each known product among ``product_ids``."""
-        p = TABLES["products"]
-        with self.reading() as conn:
-            rows = conn.execute(
-                sa.select(p.c.product_id, p.c.title, p.c.price).where(p.c.product_id.in_(list(product_ids)))
-            ).all()
-        return {pid: (title, int(price)) for pid, title, price in rows}
-
-    def product_ids(self) -> list[str]:
-        """Every product id in the store."""
-        p = TABLES["products"]
-        with self.reading() as conn:
-            return list(conn.execute(sa.select(p.c.product_id)).scalars())
-
-    def product_cards(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """What a client shows of each known product among ``product_ids``: title, price (fen), shop and
-        brand (id and name) and category path."""
-        p, shops, brands = TABLES["products"], TABLES["shops"], TABLES["brands"]
-        out: dict[str, dict[str, Any]] = {}
-        with self.reading() as conn:
-            for lo in range(0, len(product_ids), 5_000):
-                rows = conn.execute(
-                    sa.select(
-                        p.c.product_id,
-                        p.c.title,
-                        p.c.price,
-                        p.c.shop_id,
-                        shops.c.name,
-                        p.c.brand_id,
-                        brands.c.name,
-                        p.c.category,
-                    )
-                    .select_from(
-                        p.outerjoin(shops, shops.c.shop_id == p.c.shop_id).outerjoin(
-                            brands, brands.c.brand_id == p.c.brand_id
-                        )
-                    )
-                    .where(p.c.product_id.in_(product_ids[lo : lo + 5_000]))
-                ).all()
-                for pid, title, price, shop_id, shop, brand_id, brand, category in rows:
-                    out[pid] = {
-                        "title": title,
-                        "price": int(price),
-                        "shop_id": shop_id,
-                        "shop": shop,
-                        "brand_id": brand_id,
-                        "brand": brand,
-                        "category": category,
-                    }
-        return out
+    def event_time_range(self) -> tuple[int, int] | None:
+        """Shorthand for ``events.time_range``: earliest and latest event time (UTC ms), or None."""
+        return self.events.time_range()
 
     def servable_products(self, product_ids: list[str]) -> set[str]:
-        """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
-        shop — the servability rule of ``xingqu.domain.vocab`` (governance wins everywhere)."""
-        if not product_ids:
-            return set()
-        p, shops = TABLES["products"], TABLES["shops"]
-        out: set[str] = set()
-        with self.reading() as conn:
-            for lo in range(0, len(product_ids), 5_000):
-                chunk = product_ids[lo : lo + 5_000]
-                rows = conn.execute(
-                    sa.select(p.c.product_id)
-                    .select_from(p.outerjoin(shops, shops.c.shop_id == p.c.shop_id))
-                    .where(
-                        p.c.product_id.in_(chunk),
-                        p.c.status.in_(SERVABLE_PRODUCT_STATUSES),
-                        p.c.stock > 0,
-                        sa.or_(shops.c.status.is_(None), shops.c.status.not_in(BLOCKED_SHOP_STATUSES)),
-                    )
-                ).scalars()
-                out.update(rows)
-        return out
+        """Shorthand for ``catalogue.servable_products``: which of ``product_ids`` may be shown now."""
+        return self.catalogue.servable_products(product_ids)
+
+    def product_titles(self, product_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Shorthand for ``catalogue.product_titles``: title and price (fen) of known products."""
+        return self.catalogue.product_titles(product_ids)
 
     def count(self, kind: str, conn: Connection | None = None) -> int:
         if conn is None:
@@ -609,10 +527,3 @@ class Store:
             ).all()
         found = {str(t): int(n) for t, n in rows}
         return {t.value: found.get(t.value, 0) for t in EventType}
-
-    def event_time_range(self) -> tuple[int, int] | None:
-        """Earliest and latest event time (UTC ms), or None with no events."""
-        events = TABLES["events"]
-        with self.reading() as conn:
-            lo, hi = conn.execute(sa.select(sa.func.min(events.c.ts), sa.func.max(events.c.ts))).one()
-        return None if lo is None else (int(lo), int(hi))

@@ -3,6 +3,7 @@ store monitoring. Every change is audited with the key that made it."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -23,12 +24,18 @@ from xingqu.api.schemas.governance import (
     StoreCheckOut,
 )
 from xingqu.domain.records import MAX_ID_LENGTH
-from xingqu.services import governance, oversight
+from xingqu.ingest.listings import check_listing
+from xingqu.services import governance, monitoring, screening
 from xingqu.services.keys import Principal
 
 router = APIRouter(tags=["governance"])
 
 Id = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def plain(report: dict[str, object]) -> dict[str, object]:
+    """A report with its evidence as plain JSON values (dates and numbers as the CLI's JSON has them)."""
+    return json.loads(json.dumps(report, default=str))  # type: ignore[no-any-return]
 
 
 def actor(caller: Principal) -> str:
@@ -38,8 +45,12 @@ def actor(caller: Principal) -> str:
 
 @router.post("/governance/screen", response_model=ScreenOut)
 def screen_listings(body: ScreenIn, caller: Caller, request: Request) -> dict[str, object]:
-    """Screen listings: each decided approve, review or reject, with the rules that fired."""
-    return oversight.screen_listings(request.app.state.runtime, body.listings, queue=body.queue)
+    """Screen listings in order (each later one compared with the earlier ones): each decided approve,
+    review or reject, with the rules that fired; with queue, those decided review are queued. A
+    malformed listing is refused naming its position and field."""
+    listings = [check_listing(x, f"listings[{i}]") for i, x in enumerate(body.listings)]
+    decisions, summary = screening.screen_listings(request.app.state.runtime, listings, queue=body.queue)
+    return {**summary.to_dict(), "decisions": [d.to_dict() for d in decisions]}
 
 
 @router.get("/governance/review", response_model=ReviewEntries)
@@ -50,7 +61,7 @@ def review_queue(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> dict[str, object]:
     """Review queue entries, oldest first."""
-    rows = oversight.review_queue(request.app.state.runtime, None if status == "all" else status, limit)
+    rows = screening.review_queue(request.app.state.runtime, None if status == "all" else status, limit)
     return {"entries": rows}
 
 
@@ -90,13 +101,14 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> dict[str, object]:
     """The audit log of governance changes, newest first."""
-    return {"entries": oversight.audit_log(request.app.state.runtime, subject, limit)}
+    return {"entries": governance.audit_log(request.app.state.runtime, subject, limit)}
 
 
 @router.get("/governance/audit/verify", response_model=ChainsOut)
 def verify_audit(caller: Caller, request: Request) -> dict[str, object]:
     """Check the hash chains of the audit log and the penalty ledger."""
-    return oversight.verify_audit(request.app.state.runtime)
+    reports = governance.verify_audit(request.app.state.runtime)
+    return {"ok": all(r.ok for r in reports), "tables": [r.to_dict() for r in reports]}
 
 
 @router.get("/shops/{shop_id}/points", response_model=StandingOut)
@@ -104,7 +116,7 @@ def shop_points(shop_id: Id, caller: Caller, request: Request) -> dict[str, obje
     """A shop's penalty points in the 12-month window, the action they call for, and its penalties."""
     runtime = request.app.state.runtime
     require_subject(runtime, caller, "shop", shop_id)
-    return oversight.shop_standing(runtime, shop_id)
+    return governance.shop_standing(runtime, shop_id).to_dict()
 
 
 @router.post("/shops/{shop_id}/points", response_model=StandingOut)
@@ -127,7 +139,7 @@ def check_stores(
     caller: Caller, request: Request, window_days: Annotated[int, Query(ge=1, le=366)] = 7
 ) -> dict[str, object]:
     """Refund spikes, order brushing and review collapses flagged with evidence; experience scores."""
-    return oversight.store_check(request.app.state.runtime, window_days)
+    return plain(monitoring.check(request.app.state.runtime, window_days).to_dict())
 
 
 @router.post("/governance/stores/scores", response_model=StoreCheckOut)
@@ -136,4 +148,4 @@ def update_store_scores(
 ) -> dict[str, object]:
     """Check the stores and write every shop's experience score (audited)."""
     runtime = request.app.state.runtime
-    return oversight.store_check(runtime, window_days, update_scores=True, actor=actor(caller))
+    return plain(monitoring.check(runtime, window_days, update_scores=True, actor=actor(caller)).to_dict())

@@ -4,7 +4,6 @@ sessions."""
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any, Literal
 
@@ -16,7 +15,7 @@ from xingqu.api.access import CREATOR, Caller, require_shop_scope, require_subje
 from xingqu.api.schemas.reports import ReportOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.errors import ForbiddenError
-from xingqu.services import reporting
+from xingqu.services import reports
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 shops = APIRouter(tags=["reports"])
@@ -27,15 +26,12 @@ PeriodQ = Annotated[Literal["day", "week", "month"], Query(description="UTC+8 ca
 CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
-def _answer(report: dict[str, Any], fmt: str) -> Any:
-    """The report as JSON, or its rows as CSV."""
+def _answer(report: reports.GmvReport | reports.RowsReport, fmt: str) -> Any:
+    """The report as JSON, or its rows as CSV (as ``xingqu report … --json`` / ``--csv`` write them)."""
     if fmt == "json":
-        return report
-    rows = report["rows"]
+        return report.to_dict()
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["empty"])
-    writer.writeheader()
-    writer.writerows(rows)
+    reports.write_csv(report.rows, out)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
 
 
@@ -53,14 +49,14 @@ def gmv_report(
 ) -> Any:
     """GMV placed, paid, refunded, net and quality GMV per period (and slice), with the gap."""
     require_shop_scope(caller, shop)
-    return _answer(reporting.gmv(request.app.state.runtime, period, by, top, shop), format)
+    return _answer(reports.gmv(request.app.state.runtime, period, by, shop, top), format)
 
 
 @router.get("/funnel", response_model=ReportOut, responses=CSV)
 def funnel_report(caller: Caller, request: Request, shop: Shop = None, format: Format = "json") -> Any:
     """Impression → click → order → pay by surface, with live, video and product GPM."""
     require_shop_scope(caller, shop)
-    return _answer(reporting.funnel(request.app.state.runtime, shop), format)
+    return _answer(reports.funnel(request.app.state.runtime, shop), format)
 
 
 @router.get("/customers", response_model=ReportOut, responses=CSV)
@@ -69,7 +65,7 @@ def customers_report(
 ) -> Any:
     """New vs returning buyers and GMV per period, and the repeat-purchase rate."""
     require_shop_scope(caller, shop)
-    return _answer(reporting.customers(request.app.state.runtime, period, shop), format)
+    return _answer(reports.customers(request.app.state.runtime, period, shop), format)
 
 
 @router.get("/live", response_model=ReportOut, responses=CSV)
@@ -93,7 +89,7 @@ def live_report(
         require_subject(runtime, caller, "creator", str(creator))
     else:
         require_shop_scope(caller, shop)
-    return _answer(reporting.live(runtime, shop, top, creator), format)
+    return _answer(reports.live(runtime, shop, top, creator), format)
 
 
 @router.get("/channels", response_model=ReportOut, responses=CSV)
@@ -102,7 +98,7 @@ def channels_report(
 ) -> Any:
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
     require_shop_scope(caller, shop)
-    return _answer(reporting.channels(request.app.state.runtime, period, shop), format)
+    return _answer(reports.channels(request.app.state.runtime, period, shop), format)
 
 
 @shops.get("/shops/{shop_id}/compass", response_model=dict[str, Any])
@@ -115,4 +111,4 @@ def shop_compass(
     """One shop's compass page (罗盘): GMV and quality GMV, funnel, customers, channels, live sessions."""
     runtime = request.app.state.runtime
     require_subject(runtime, caller, "shop", shop_id)
-    return reporting.compass(runtime, shop_id, days)
+    return reports.compass(runtime, shop_id, days)

@@ -24,7 +24,7 @@ class ScreenIn(Strict):
 class ScreenOut(BaseModel):
     ruleset: str
     counts: dict[str, int]
-    queued: int
+    queued: int | None = Field(description="Listings queued for review (null: not asked to queue).")
     decisions: list[dict[str, Any]] = Field(description="Per listing: id, decision, ruleset, reasons.")
 
 

@@ -53,9 +53,7 @@ class Prepared:
         self.ann = build_ann(m, cfg) if n_items > cfg.ann_threshold else {}
         self.global_top = {
             k: top_n(
-                r.candidate_scores(
-                    np.array([-1]), sp.csr_matrix((1, n_items)), np.arange(n_items)[None, :]
-                ),
+                r.candidate_scores(np.array([-1]), sp.csr_matrix((1, n_items)), np.arange(n_items)[None, :]),
                 cfg.rank_depth,
             )[0]
             for k, r in m.retrievers.items()

@@ -1,0 +1,136 @@
+"""Reports as use cases: every ``xingqu report …`` and the shop compass, as plain data (dataclasses of
+rows and figures) that the CLI renders and an HTTP API can serialise as JSON, or as CSV.
+
+Amounts are integer fen, times ISO dates of the marketplace calendar (UTC+8); the figures come from
+``xingqu.analytics`` over the store's rollups.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from xingqu.analytics import gmv_report, load_orders
+from xingqu.analytics.channels import channel_growth, private_domain_share
+from xingqu.analytics.compass import compass_page
+from xingqu.analytics.customers import customer_metrics
+from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
+from xingqu.analytics.gmv import PERIODS, SLICES, GmvSummary, Period, period_of
+from xingqu.analytics.live import live_sessions
+from xingqu.errors import UserError
+from xingqu.runtime import Runtime
+from xingqu.store import Store
+
+
+@dataclass
+class GmvReport:
+    """GMV and quality GMV per period (and slice), and over everything."""
+
+    period: str
+    by: str | None
+    shop: str | None
+    rows: list[dict[str, object]]
+    total: GmvSummary
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as one JSON document (``xingqu report gmv --json``)."""
+        return {"period": self.period, "shop": self.shop, "total": self.total.to_dict(), "rows": self.rows}
+
+
+@dataclass
+class RowsReport:
+    """A report of rows (one table), with figures over all of them in ``extra``."""
+
+    title: str
+    rows: list[dict[str, object]]
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as one JSON document: the figures, then the rows."""
+        return {**self.extra, "rows": self.rows}
+
+
+def check_period(period: str) -> Period:
+    """``period`` if it is day, week or month; else a bad-input error naming it."""
+    if period not in PERIODS:
+        raise UserError(f"period {period!r}: use day, week or month")
+    return period  # type: ignore[return-value]
+
+
+def _store(runtime: Runtime, shop: str | None) -> Store:
+    """The ready store, once ``shop`` (when given) is known to it: an unknown shop is not found."""
+    store = runtime.store
+    store.require_ready()
+    if shop is not None:
+        store.catalogue.require_known("shops", shop)
+    return store
+
+
+def gmv(
+    runtime: Runtime, period: str = "day", by: str | None = None, shop: str | None = None, top: int = 20
+) -> GmvReport:
+    """GMV placed, paid, refunded, net and quality GMV per period (and per slice value, the ``top``
+    values with most GMV paid), with the gap and GPM."""
+    checked = check_period(period)
+    if by is not None and by not in SLICES:
+        raise UserError(f"cannot slice by {by!r}; use one of {', '.join(SLICES)}")
+    rows, total = gmv_report(_store(runtime, shop), checked, by, shop, top=top)
+    return GmvReport(period, by, shop, rows, total)
+
+
+def funnel(runtime: Runtime, shop: str | None = None) -> RowsReport:
+    """Impression → click → order → pay by surface, with live, video and product GPM."""
+    store = _store(runtime, shop)
+    counts = event_counts(store, shop)
+    extra = gpm(store, counts, shop)
+    return RowsReport("Funnel by surface", funnel_by_surface(counts), dict(extra))
+
+
+def customers(runtime: Runtime, period: str = "week", shop: str | None = None) -> RowsReport:
+    """New vs returning buyers and GMV per period, and the repeat-purchase rate."""
+    checked = check_period(period)
+    orders = load_orders(_store(runtime, shop), shop)
+    paid = orders.paid > 0
+    keys = period_of(np.where(paid, orders.paid_ts, orders.placed_ts), checked)
+    rows: list[dict[str, object]] = [
+        {"period": k, **customer_metrics(orders, keys == k)} for k in sorted(set(keys[paid].tolist()))
+    ]
+    return RowsReport(f"Customers per {period}", rows)
+
+
+def live(runtime: Runtime, shop: str | None = None, top: int = 20, creator: str | None = None) -> RowsReport:
+    """Per live session, best-selling first: GMV in the session and within 7 days, viewers, watch
+    time, conversion, GPM (of one creator's sessions when ``creator`` is given)."""
+    store = _store(runtime, shop)
+    if creator is not None:
+        store.catalogue.require_known("creators", creator)
+    rows = live_sessions(store, load_orders(store, shop), shop)
+    rows = [r for r in rows if creator is None or r["creator"] == creator][:top]
+    for r in rows:
+        r.pop("start_ms")
+    return RowsReport("Live sessions (best-selling first)", rows)
+
+
+def channels(runtime: Runtime, period: str = "week", shop: str | None = None) -> RowsReport:
+    """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
+    checked = check_period(period)
+    store = _store(runtime, shop)
+    rows = channel_growth(store, checked, shop)
+    share = private_domain_share(store, load_orders(store, shop))
+    return RowsReport(f"Channels per {period}", rows, dict(share))
+
+
+def compass(runtime: Runtime, shop: str, days: int = 30) -> dict[str, Any]:
+    """One shop's compass page (罗盘) over its last ``days`` marketplace days: GMV and quality GMV,
+    GPM, funnel, customers, channels, private-domain share, top live sessions."""
+    return compass_page(_store(runtime, shop), shop, days)
+
+
+def write_csv(rows: list[dict[str, object]], fh: IO[str]) -> None:
+    """Rows as CSV with a header of their keys (a lone ``empty`` header when there are none)."""
+    writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
+    writer.writeheader()
+    writer.writerows(rows)

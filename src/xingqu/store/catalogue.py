@@ -1,0 +1,272 @@
+"""Catalogue reads and the few catalogue writes governance makes (a product's status, a shop's status
+or experience score): products, shops, brands, creators, content and relations.
+
+Every method takes an optional ``conn``: given, it runs inside that transaction (an import sees the
+rows it has just written; a governance change reads and writes in one transaction); else in a read
+of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from xingqu.domain.records import kind_spec
+from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES
+from xingqu.errors import NotFoundError
+from xingqu.store.repository import Repository
+from xingqu.store.schema import TABLES
+
+#: Ids per ``IN (…)`` list of a chunked lookup.
+_CHUNK = 5_000
+
+
+def listed_in_good_standing(product: sa.Table, shop: sa.Table) -> sa.ColumnElement[bool]:
+    """The servability rule of ``xingqu.domain.vocab`` but stock, in SQL over a product row and its
+    (outer-joined) shop row: listed, and the shop neither suspended nor closed."""
+    return sa.and_(
+        product.c.status.in_(SERVABLE_PRODUCT_STATUSES),
+        sa.or_(shop.c.status.is_(None), shop.c.status.not_in(BLOCKED_SHOP_STATUSES)),
+    )
+
+
+class Catalogue(Repository):
+    """Queries over the catalogue tables (see the module docstring for ``conn``)."""
+
+    # -- keys and lookups -------------------------------------------------------------------------
+
+    def keys(self, kind: str, conn: Connection | None = None, among: list[str] | None = None) -> pa.Array:
+        """Every key of a single-key kind, for reference checks and vocabularies; only those ``among``
+        some wanted keys when given (a small batch checks its own references, not the whole table's)."""
+        (key,) = kind_spec(kind).key
+        column = TABLES[kind].c[key]
+        with self._conn(conn) as c:
+            if among is None:
+                values = c.execute(sa.select(column)).scalars().all()
+            else:
+                values = [
+                    v
+                    for lo in range(0, len(among), 5_000)
+                    for v in c.execute(sa.select(column).where(column.in_(among[lo : lo + 5_000]))).scalars()
+                ]
+        return pa.array(values, type=pa.string())
+
+    def require_known(self, kind: str, key: str) -> None:
+        """Raise ``NotFoundError`` unless a record of ``kind`` (a single-key kind) has key ``key``: a
+        report on an unknown shop is an error, not a page of zeros."""
+        (column,) = kind_spec(kind).key
+        table = TABLES[kind]
+        with self._conn(None) as conn:
+            found = conn.execute(sa.select(table.c[column]).where(table.c[column] == key).limit(1)).first()
+        if found is None:
+            noun = kind if kind == "content" else kind.removesuffix("s")
+            raise NotFoundError(f"unknown {noun} {key!r}")
+
+    def user_profile(self, user_id: str) -> dict[str, Any] | None:
+        """The users row of ``user_id`` (None when unknown)."""
+        u = TABLES["users"]
+        with self._conn(None) as conn:
+            row = conn.execute(sa.select(u).where(u.c.user_id == user_id)).mappings().first()
+        return dict(row) if row else None
+
+    def product_titles(self, product_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Title and price (fen) of each known product among ``product_ids``."""
+        p = TABLES["products"]
+        with self._conn(None) as conn:
+            rows = conn.execute(
+                sa.select(p.c.product_id, p.c.title, p.c.price).where(p.c.product_id.in_(list(product_ids)))
+            ).all()
+        return {pid: (title, int(price)) for pid, title, price in rows}
+
+    def product_ids(self) -> list[str]:
+        """Every product id in the store."""
+        p = TABLES["products"]
+        with self._conn(None) as conn:
+            return list(conn.execute(sa.select(p.c.product_id)).scalars())
+
+    def product_cards(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """What a client shows of each known product among ``product_ids``: title, price (fen), shop and
+        brand (id and name) and category path."""
+        p, shops, brands = TABLES["products"], TABLES["shops"], TABLES["brands"]
+        out: dict[str, dict[str, Any]] = {}
+        with self._conn(None) as conn:
+            for lo in range(0, len(product_ids), _CHUNK):
+                rows = conn.execute(
+                    sa.select(
+                        p.c.product_id,
+                        p.c.title,
+                        p.c.price,
+                        p.c.shop_id,
+                        shops.c.name,
+                        p.c.brand_id,
+                        brands.c.name,
+                        p.c.category,
+                    )
+                    .select_from(
+                        p.outerjoin(shops, shops.c.shop_id == p.c.shop_id).outerjoin(
+                            brands, brands.c.brand_id == p.c.brand_id
+                        )
+                    )
+                    .where(p.c.product_id.in_(product_ids[lo : lo + _CHUNK]))
+                ).all()
+                for pid, title, price, shop_id, shop, brand_id, brand, category in rows:
+                    out[pid] = {
+                        "title": title,
+                        "price": int(price),
+                        "shop_id": shop_id,
+                        "shop": shop,
+                        "brand_id": brand_id,
+                        "brand": brand,
+                        "category": category,
+                    }
+        return out
+
+    def servable_products(self, product_ids: list[str]) -> set[str]:
+        """Which of ``product_ids`` may be shown now: listed, in stock, and not of a suspended or closed
+        shop — the servability rule of ``xingqu.domain.vocab`` (governance wins everywhere)."""
+        if not product_ids:
+            return set()
+        p, shops = TABLES["products"], TABLES["shops"]
+        out: set[str] = set()
+        with self._conn(None) as conn:
+            for lo in range(0, len(product_ids), _CHUNK):
+                chunk = product_ids[lo : lo + _CHUNK]
+                rows = conn.execute(
+                    sa.select(p.c.product_id)
+                    .select_from(p.outerjoin(shops, shops.c.shop_id == p.c.shop_id))
+                    .where(p.c.product_id.in_(chunk), p.c.stock > 0, listed_in_good_standing(p, shops))
+                ).scalars()
+                out.update(rows)
+        return out
+
+    def product_shops(self, conn: Connection | None = None) -> dict[str, str]:
+        """Each product's shop."""
+        p = TABLES["products"]
+        with self._conn(conn) as c:
+            return {pid: shop for pid, shop in c.execute(sa.select(p.c.product_id, p.c.shop_id))}
+
+    # -- what screening compares a listing with ---------------------------------------------------
+
+    def brand_names(self, conn: Connection | None = None) -> list[tuple[str, str | None]]:
+        """(brand id, registered name) of every brand."""
+        b = TABLES["brands"]
+        with self._conn(conn) as c:
+            return [(brand, name) for brand, name in c.execute(sa.select(b.c.brand_id, b.c.name))]
+
+    def shop_brands(self, conn: Connection | None = None) -> dict[str, list[str]]:
+        """The brands each shop is authorised to sell (an empty list when none are recorded)."""
+        s = TABLES["shops"]
+        with self._conn(conn) as c:
+            return {
+                shop: json.loads(b) if b else []
+                for shop, b in c.execute(sa.select(s.c.shop_id, s.c.brand_ids))
+            }
+
+    def listings(self, conn: Connection | None = None) -> list[tuple[str, str, str, str | None, str | None]]:
+        """(product, shop, title, brand, category) of every product: what new listings are compared with."""
+        p = TABLES["products"]
+        with self._conn(conn) as c:
+            return [
+                tuple(r)  # type: ignore[misc]
+                for r in c.execute(
+                    sa.select(p.c.product_id, p.c.shop_id, p.c.title, p.c.brand_id, p.c.category)
+                )
+            ]
+
+    def listed_prices(
+        self, conn: Connection | None = None
+    ) -> list[tuple[str | None, str | None, int | None]]:
+        """(brand, category, price) of every listed product: the usual prices listings are judged by."""
+        p = TABLES["products"]
+        with self._conn(conn) as c:
+            return [
+                tuple(r)  # type: ignore[misc]
+                for r in c.execute(
+                    sa.select(p.c.brand_id, p.c.category, p.c.price).where(p.c.status == "listed")
+                )
+            ]
+
+    # -- governance changes -----------------------------------------------------------------------
+
+    def product_status(self, conn: Connection, product_id: str) -> str | None:
+        """A product's status (None when the product is unknown)."""
+        p = TABLES["products"]
+        return conn.execute(sa.select(p.c.status).where(p.c.product_id == product_id)).scalar_one_or_none()  # type: ignore[no-any-return]
+
+    def set_product_status(self, conn: Connection, product_id: str, status: str) -> None:
+        """Set a product's status inside ``conn``'s transaction (the caller audits it)."""
+        p = TABLES["products"]
+        conn.execute(sa.update(p).where(p.c.product_id == product_id).values(status=status))
+
+    def shop_status(self, shop_id: str, conn: Connection | None = None) -> tuple[bool, str | None]:
+        """Whether the shop is known, and its status."""
+        s = TABLES["shops"]
+        with self._conn(conn) as c:
+            row = c.execute(sa.select(s.c.status).where(s.c.shop_id == shop_id)).first()
+        return (False, None) if row is None else (True, row[0])
+
+    def set_shop_status(self, conn: Connection, shop_id: str, status: str) -> None:
+        """Set a shop's status inside ``conn``'s transaction (the caller audits it)."""
+        s = TABLES["shops"]
+        conn.execute(sa.update(s).where(s.c.shop_id == shop_id).values(status=status))
+
+    def experience_scores(self, conn: Connection | None = None) -> dict[str, float | None]:
+        """Every shop's stored experience score (None when unscored)."""
+        s = TABLES["shops"]
+        with self._conn(conn) as c:
+            return dict(c.execute(sa.select(s.c.shop_id, s.c.experience_score)).all())  # type: ignore[arg-type]
+
+    def set_experience_score(self, conn: Connection, shop_id: str, score: float) -> None:
+        """Set a shop's experience score inside ``conn``'s transaction (the caller audits it)."""
+        s = TABLES["shops"]
+        conn.execute(sa.update(s).where(s.c.shop_id == shop_id).values(experience_score=score))
+
+    # -- relations and content --------------------------------------------------------------------
+
+    def relations_of(self, user_ids: list[str]) -> set[tuple[str, str]]:
+        """(user, target) of every stored relation of ``user_ids`` (follows, fan groups, memberships)."""
+        r = TABLES["relations"]
+        out: set[tuple[str, str]] = set()
+        with self._conn(None) as conn:
+            for lo in range(0, len(user_ids), _CHUNK):
+                q = sa.select(r.c.user_id, r.c.target_id).where(r.c.user_id.in_(user_ids[lo : lo + _CHUNK]))
+                out.update((u, t) for u, t in conn.execute(q))
+        return out
+
+    def official_accounts(self, shop_ids: list[str]) -> dict[str, str]:
+        """The official account of each of ``shop_ids`` that has one."""
+        s = TABLES["shops"]
+        out: dict[str, str] = {}
+        with self._conn(None) as conn:
+            for lo in range(0, len(shop_ids), _CHUNK):
+                q = sa.select(s.c.shop_id, s.c.official_account_id).where(
+                    s.c.shop_id.in_(shop_ids[lo : lo + _CHUNK])
+                )
+                out.update({k: v for k, v in conn.execute(q) if v is not None})
+        return out
+
+    def live_sessions(self, shop_id: str | None = None) -> list[tuple[Any, ...]]:
+        """(content, creator, title, published_at, ended_at, duration_s, creator kind) of every live
+        session (of one shop's accounts, when given)."""
+        c, k = TABLES["content"], TABLES["creators"]
+        q = (
+            sa.select(
+                c.c.content_id,
+                c.c.creator_id,
+                c.c.title,
+                c.c.published_at,
+                c.c.ended_at,
+                c.c.duration_s,
+                k.c.kind,
+            )
+            .select_from(c.outerjoin(k, k.c.creator_id == c.c.creator_id))
+            .where(c.c.kind == "live")
+        )
+        if shop_id is not None:
+            q = q.where(k.c.shop_id == shop_id)
+        with self._conn(None) as conn:
+            return [tuple(r) for r in conn.execute(q)]
