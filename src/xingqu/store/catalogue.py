@@ -48,10 +48,11 @@ class Catalogue(Repository):
             if among is None:
                 values = c.execute(sa.select(column)).scalars().all()
             else:
+                q = sa.select(column).where(column.in_(sa.bindparam("among", expanding=True)))
                 values = [
                     v
                     for lo in range(0, len(among), 5_000)
-                    for v in c.execute(sa.select(column).where(column.in_(among[lo : lo + 5_000]))).scalars()
+                    for v in c.execute(q, {"among": among[lo : lo + 5_000]}).scalars()
                 ]
         return pa.array(values, type=pa.string())
 

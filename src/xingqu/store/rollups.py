@@ -207,9 +207,16 @@ _BATCH = sa.Table(
 
 
 def add_order_days(conn: Connection, dialect: Dialect, sign: int, batch: sa.Table | None) -> None:
-    """Add (``sign`` 1) or take away (-1) orders' contributions to the day rollups."""
-    dialect.merge_select(conn, order_days_table, _order_days(sign, batch), _ORDER_DAYS_ADD)
-    dialect.merge_select(conn, buyer_days_table, _buyer_days(sign, batch), _BUYER_DAYS_ADD)
+    """Add (``sign`` 1) or take away (-1) orders' contributions to the day rollups (the statements of
+    an import's batch table, always the same, are compiled once)."""
+    staged = batch is _BATCH
+    days, buyers = _order_days(sign, batch), _buyer_days(sign, batch)
+    dialect.merge_select(
+        conn, order_days_table, days, _ORDER_DAYS_ADD, ("order_days", sign) if staged else None
+    )
+    dialect.merge_select(
+        conn, buyer_days_table, buyers, _BUYER_DAYS_ADD, ("buyer_days", sign) if staged else None
+    )
 
 
 def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -> pa.Array:
@@ -226,10 +233,11 @@ def _table(
         rows = conn.execute(q).all()
     else:
         wanted = pc.unique(pc.drop_null(among)).to_pylist()
+        q = q.where(key.in_(sa.bindparam("wanted", expanding=True)))
         rows = [
             r
             for lo in range(0, len(wanted), 5_000)
-            for r in conn.execute(q.where(key.in_(wanted[lo : lo + 5_000])))
+            for r in conn.execute(q, {"wanted": wanted[lo : lo + 5_000]})
         ]
     return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
 
@@ -415,10 +423,11 @@ class RollupBuilder:
         relations = relations.append_column("level", pa.array(np.zeros(relations.num_rows, dtype=np.int64)))
         # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
         # them back in as they are now (an order moves to the day of its payment when that comes)
-        dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
-        add_order_days(conn, dialect, -1, _BATCH)
-        dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
-        add_order_days(conn, dialect, 1, _BATCH)
+        if orders.num_rows:  # a batch of clicks and views leaves the order rollups as they are
+            dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
+            add_order_days(conn, dialect, -1, _BATCH)
+            dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
+            add_order_days(conn, dialect, 1, _BATCH)
         dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
         dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
         dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)

@@ -107,6 +107,7 @@ def connection_errors() -> tuple[type[BaseException], ...]:
     mapping (a connection dropped mid-query, a pool that timed out): the edges answer them "retry later"."""
     return (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
+
 _UNREACHABLE = (
     "connection refused",
     "could not connect",
