@@ -255,3 +255,22 @@ def test_the_store_or_redis_going_away_is_503_then_served_again_losing_no_event(
             {"p": f"out-{tag}-%"},
         ).one()
     assert len(sent) > 0 and tuple(stored) == (len(sent), len(set(sent)))
+
+
+def test_a_keys_rate_holds_across_processes(cluster: Cluster) -> None:
+    """14 requests in one second, 7 through each process, with a rate of 8 a second: alone, neither
+    process would refuse one; counted in Redis, 6 are refused."""
+    c = cluster
+    key = make_key(c.runtime, "app", rate_per_s=8)
+    with httpx.Client(headers=auth(key), timeout=30) as http:
+        http.get(f"{c.a}/v1/keys/me")  # connections open and the key verified before the second starts
+        http.get(f"{c.b}/v1/keys/me")
+        for _ in range(5):  # a slow machine may spill a try into the next second: try again
+            time.sleep(1.02 - time.time() % 1)
+            second = int(time.time())
+            answers = Counter(http.get(f"{(c.a, c.b)[k % 2]}/v1/keys/me").status_code for k in range(14))
+            if int(time.time()) == second:
+                break
+        else:
+            pytest.fail("14 requests never fitted in one second")
+    assert answers == {200: 8, 429: 6}, answers

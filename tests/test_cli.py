@@ -91,6 +91,7 @@ def test_usage_and_store_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1_200)
 def test_demo_runs_on_the_embedded_store_then_serves_it(tmp_path: Path) -> None:
     import shlex
     import signal

@@ -61,3 +61,11 @@ class Runtime:
             if key not in self._shared:
                 self._shared[key] = make()
             return self._shared[key]  # type: ignore[no-any-return]
+
+    def forget(self, keep: Hashable, kind: Hashable) -> None:
+        """Let go of every shared part whose key is a tuple starting with ``kind`` but ``keep`` (the
+        parts of model versions no longer served), so that a long-running server holds one of each."""
+        with self._lock:
+            for key in [k for k in self._shared if isinstance(k, tuple) and k[:1] == (kind,) and k != keep]:
+                del self._shared[key]
+                self._locks.pop(key, None)

@@ -19,11 +19,19 @@ def matching(runtime: Runtime, version: str | None = None) -> Matching:
     chosen = version or runtime.registry.current()
 
     def build() -> Matching:
-        embedding = feed_service(runtime, chosen).serving().model.member("als") if chosen else None
+        embedding = None
+        if chosen:
+            served = feed_service(runtime).serving()  # the version already loaded to serve, when it is
+            model = (
+                served.model if served.version == chosen else feed_service(runtime, chosen).serving().model
+            )
+            embedding = model.member("als")
         market = MarketTables.from_store(runtime.store)
-        return Matching.build(
+        found = Matching.build(
             market, runtime.online.servability.servable, embedding, runtime.settings.min_group_size
         )
+        runtime.forget(("matching", chosen), "matching")  # the indexes of a version no longer served
+        return found
 
     return runtime.shared(("matching", chosen), build)
 
