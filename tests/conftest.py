@@ -76,3 +76,11 @@ def redis_url() -> str:
     if not REDIS_URL:
         pytest.skip("Redis not configured: set XINGQU_TEST_REDIS_URL")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def api_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A tiny simulated world trained once for every HTTP API test (see ``apiserver``)."""
+    from apiserver import build_world
+
+    return build_world(tmp_path_factory.mktemp("api-world"))

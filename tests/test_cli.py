@@ -91,22 +91,69 @@ def test_usage_and_store_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_on_the_embedded_store(tmp_path: Path) -> None:
-    r = xingqu("demo", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "xingqu-data" / "demo.db").exists()
-    assert "Events by type" in r.stdout
+@pytest.mark.timeout(1_200)
+def test_demo_runs_on_the_embedded_store_then_serves_it(tmp_path: Path) -> None:
+    import shlex
+    import signal
+    import time
+
+    from apiserver import free_socket, wait_ready
+
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XINGQU_")}
+    env["COLUMNS"] = "200"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "xingqu.cli.app", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    out: list[str] = []
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 600
+        for line in demo.stdout:
+            out.append(line)
+            if line.startswith("This folder's store and models") or time.monotonic() > deadline:
+                break
+        stdout = "".join(out)
+        assert "Events by type" in stdout
+        curls = [line.strip() for line in out if line.startswith("  curl ")]
+        assert len(curls) == 5, stdout[-2_000:]
+        wait_ready(f"http://127.0.0.1:{port}", None)
+        for line in curls:  # each works as printed
+            done = subprocess.run([*shlex.split(line), "--fail-with-body"], capture_output=True, text=True)
+            assert done.returncode == 0 and '"error"' not in done.stdout, (line, done.stdout)
+        # the demo's store and models are the defaults of the next command in this folder
+        user = out[-1].rsplit(" ", 1)[1].strip()
+        r = xingqu("recommend", user, "-n", "3", "--json", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert len(json.loads(r.stdout)["items"]) == 3
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    assert (tmp_path / "xingqu-data" / "xingqu.db").exists()
     # listings screened to review are held (pending, queued) and so in no feed the demo prints
-    store = Store(f"sqlite:///{tmp_path / 'xingqu-data' / 'demo.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'xingqu-data' / 'xingqu.db'}")
     queue = entries(store, "open", limit=10_000)
     queued = {e["listing_id"] for e in queue}
     assert len(queued) > 10
     assert not store.servable_products(sorted(queued))
-    assert not any(pid in r.stdout for pid in queued)
+    assert not any(pid in stdout for pid in queued)
     # of two near-repeats, the one listed first stays listed: no pair waits on each other
     repeats = {(e["listing_id"], x["term"]) for e in queue for x in e["reasons"] if x["group"] == "duplicate"}
     assert repeats and not any((b, a) in repeats for a, b in repeats)
     assert store.servable_products(sorted({b for _, b in repeats} - queued))
+    # a store the demo did not write is never replaced by it
+    other = tmp_path / "other"
+    r = xingqu("init", db=f"sqlite:///{other / 'xingqu-data' / 'xingqu.db'}")
+    assert r.returncode == 0, r.stderr
+    r = xingqu("demo", "--no-serve", cwd=other)
+    assert r.returncode == 1 and "the demo did not write" in r.stderr
 
 
 def test_a_log_written_a_file_a_day_is_one_row_of_the_import_table() -> None:

@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         "caller may ask for a larger minimum, never a smaller one.",
     )
 
+    api_rate_per_s: int = Field(
+        default=1_000,
+        ge=1,
+        le=1_000_000,
+        description="Requests per second an API key may make unless the key has its own rate (429 beyond).",
+    )
+    api_max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1_024,
+        le=1024 * 1024 * 1024,
+        description="Largest request body the API reads, in bytes (413 beyond).",
+    )
+
     @classmethod
     def declared(cls) -> Settings:
         """Every setting at its declared default, without reading the environment: for library calls

@@ -15,8 +15,8 @@ EXIT_UNAVAILABLE = 3
 
 class XingquError(Exception):
     """Base class of every error xingqu raises on purpose. ``kind`` is what the edges map: the CLI to
-    an exit code, the API to an HTTP status (bad_input, not_found, conflict, forbidden, unavailable,
-    internal)."""
+    an exit code, the API to an HTTP status (bad_input, not_found, conflict, forbidden, unauthenticated,
+    rate_limited, unavailable, internal)."""
 
     exit_code: int = EXIT_INTERNAL
     kind: str = "internal"
@@ -49,6 +49,22 @@ class ForbiddenError(UserError):
     """The caller may not do this (its role or tenancy does not allow it)."""
 
     kind = "forbidden"
+
+
+class UnauthenticatedError(UserError):
+    """No credentials, or credentials that are not (or no longer) valid (HTTP 401)."""
+
+    kind = "unauthenticated"
+
+
+class RateLimitedError(UserError):
+    """Too many requests from one key: ``retry_after_s`` says when to try again (HTTP 429)."""
+
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(UserError):

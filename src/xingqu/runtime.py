@@ -26,6 +26,7 @@ class Runtime:
         given = {k: v for k, v in overrides.items() if v is not None}
         self.settings = base.model_copy(update=given) if given else base
         self._lock = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
         self._shared: dict[Hashable, Any] = {}
 
     @cached_property
@@ -50,8 +51,21 @@ class Runtime:
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """One object per ``key`` for the life of this runtime (a loaded model's service…), made on
-        first use; the layers above keep their long-lived parts here."""
+        first use; the layers above keep their long-lived parts here. One part being made holds up
+        only those asking for it (a part may ask for another while it is made)."""
+        if key in self._shared:
+            return self._shared[key]  # type: ignore[no-any-return]
         with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._shared:
                 self._shared[key] = make()
             return self._shared[key]  # type: ignore[no-any-return]
+
+    def forget(self, keep: Hashable, kind: Hashable) -> None:
+        """Let go of every shared part whose key is a tuple starting with ``kind`` but ``keep`` (the
+        parts of model versions no longer served), so that a long-running server holds one of each."""
+        with self._lock:
+            for key in [k for k in self._shared if isinstance(k, tuple) and k[:1] == (kind,) and k != keep]:
+                del self._shared[key]
+                self._locks.pop(key, None)

@@ -53,6 +53,8 @@ COMMANDS: dict[str, Entry] = {
     "stores": Entry("govern", "stores_app", "Store monitoring: experience scores and flags."),
     "sim": Entry("sim", "sim_app", "Simulator tools: closed-loop A/B comparisons."),
     "report": Entry("report", "report_app", "Reports: GMV, funnels, customers, live, channels, shops."),
+    "serve": Entry("serve", "serve_cmd", "Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."),
+    "keys": Entry("serve", "keys_app", "API keys: create (shown once), list, revoke."),
 }
 
 

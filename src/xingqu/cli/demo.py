@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -15,10 +17,12 @@ from rich.table import Table
 from xingqu.analytics import gmv_summary
 from xingqu.cli import data
 from xingqu.cli.common import MAX_SEED, console, err_console, file_progress
-from xingqu.cli.learn import print_trained
+from xingqu.cli.learn import ModelsDirOption, print_trained
 from xingqu.cli.report import print_gmv_summary
+from xingqu.cli.serve import serve
 from xingqu.cli.sim import print_sim_report, run_simulation
 from xingqu.domain.vocab import ProductStatus
+from xingqu.errors import UserError
 from xingqu.governance import Screener
 from xingqu.governance.actions import set_product_status, take_down
 from xingqu.governance.context import ScreeningContext
@@ -29,13 +33,15 @@ from xingqu.governance.screening import Decision
 from xingqu.ingest import import_path
 from xingqu.runtime import Runtime
 from xingqu.services.feed import feed_service
+from xingqu.services.keys import create_key
 from xingqu.sim.config import preset
 from xingqu.sim.misconduct import DETECTABLE, incident_summary, planted_incidents
 from xingqu.store import Store
 from xingqu.training import TrainedModel, train
 
-DEFAULT_DEMO_DB = "sqlite:///./xingqu-data/demo.db"
 DEFAULT_MARKET_DIR = Path("xingqu-data/demo-market")
+#: The store's metadata key that marks a store the demo wrote (and may therefore recreate).
+DEMO_MARK = "written_by"
 
 
 def sample_dir() -> Path:
@@ -43,27 +49,54 @@ def sample_dir() -> Path:
     return Path(str(resources.files("xingqu") / "sample"))
 
 
-def demo(
-    db: Annotated[
-        str, typer.Option("--db", help="Store for the demo (recreated on SQLite).")
-    ] = DEFAULT_DEMO_DB,
-    market: Annotated[Path, typer.Option(help="Folder for the simulated marketplace.")] = DEFAULT_MARKET_DIR,
-    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the simulated marketplace.")] = 42,
-) -> None:
-    """Simulate a month of a marketplace, import it into a fresh embedded store and report on it."""
+def fresh_demo_store(runtime: Runtime) -> Store:
+    """The runtime's store, empty: a SQLite file the demo wrote before is recreated; a store holding
+    anything else is refused rather than replaced."""
+    db = runtime.settings.db
     if db.startswith("sqlite:///"):
         path = Path(db.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        if path.exists():
+            probe = Store(db)
+            mark = probe.meta(DEMO_MARK)
+            probe.close()
+            if mark != "demo":
+                raise UserError(
+                    f"{path} holds a store the demo did not write; give --db (and --models-dir) to run "
+                    "the demo elsewhere, or move the store away"
+                )
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+    store = runtime.store
+    store.init()
+    store.set_meta(DEMO_MARK, "demo")
+    return store
+
+
+def demo(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store for the demo (default: the default store; recreated on SQLite)."),
+    ] = None,
+    models_dir: ModelsDirOption = None,
+    market: Annotated[Path, typer.Option(help="Folder for the simulated marketplace.")] = DEFAULT_MARKET_DIR,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the simulated marketplace.")] = 42,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the HTTP API afterwards, until Ctrl-C.")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Port of the API.")] = 8000,
+) -> None:
+    """Simulate a month of a marketplace, import it into a fresh embedded store and report on it; then
+    serve the API over it. The store and models are the defaults of the next commands in this folder."""
+    runtime = Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+    db = runtime.settings.db
     if market.exists() and not (market / "truth" / "summary.json").exists():
         raise typer.BadParameter(f"{market} exists and is not a simulation folder", param_hint="--market")
+    store = fresh_demo_store(runtime)
     if market.exists():
         shutil.rmtree(market)
     console.rule("[bold]xingqu demo[/]: a simulated month of interest e-commerce")
     report = run_simulation(preset("demo", seed=seed), market, True)
     print_sim_report(report)
-    runtime = Runtime(db=db, models_dir=str(Path(market).parent / "demo-models"))
-    store = runtime.store
     with file_progress(True) as progress:
         imported = import_path(store, market, progress=progress)
     data.print_import(imported)
@@ -81,6 +114,47 @@ def demo(
     print_sample_feeds(runtime)
     console.rule("[bold]Merchants and creators[/]: portraits, lookalikes, creators for goods, selection")
     print_matching(model, runtime)
+    if serve_api:
+        console.rule("[bold]The API[/]: what apps, merchants and operators call")
+        print_api_lines(runtime, model, port)
+        serve(runtime, "127.0.0.1", port)
+
+
+def print_api_lines(runtime: Runtime, model: TrainedModel, port: int) -> None:
+    """An admin key (shown once) and a few ``curl`` lines that work as printed against the API the demo
+    is about to serve."""
+    key, _ = create_key(runtime, "admin", name="demo admin")
+    url = f"http://127.0.0.1:{port}"
+    assert model.feed is not None
+    active = np.argsort(-np.diff(model.history.indptr), kind="stable")
+    user = str(model.feed.profiles.users.ids[int(active[0])])
+    product = next(iter(feed_service(runtime).recommend(user, 1, explain=False).items)).product_id
+    event = {
+        "event_id": f"demo-{user}-click-1",
+        "event_type": "click",
+        "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user_id": user,
+        "product_id": product,
+        "surface": "feed",
+    }
+    bearer = f'-H "Authorization: Bearer {key}"'
+    lines = [
+        f"curl -s {url}/readyz",
+        f'curl -s {bearer} "{url}/v1/users/{user}/feed?n=5"',
+        f'curl -s {bearer} "{url}/v1/products/{product}/similar?n=5"',
+        f"curl -s {bearer} -H 'content-type: application/json' -d '{json.dumps({'events': [event]})}' "
+        f"{url}/v1/events",
+        f'curl -s {bearer} "{url}/v1/reports/gmv?period=week&format=csv"',
+    ]
+    console.print(f"Serving the API on {url} (OpenAPI: {url}/openapi.json, docs: {url}/docs).")
+    console.print(f"Admin key, shown once: {key}", soft_wrap=True, highlight=False)
+    console.print("Try:")
+    for line in lines:
+        console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        f"This folder's store and models are now the defaults of the next commands: xingqu recommend {user}",
+        soft_wrap=True,
+    )
 
 
 def screen_catalogue(store: Store, market: Path) -> None:

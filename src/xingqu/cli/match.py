@@ -27,24 +27,11 @@ from xingqu.features.market import MarketTables
 from xingqu.features.portraits import AUDIENCES, Portrait, Portraits
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
-from xingqu.services.matching import matching
+from xingqu.services.matching import matching, parse_target
 
 
 def _matching(db: str | None, models_dir: Path | None) -> Matching:
     return matching(open_runtime(db, models_dir))
-
-
-def parse_target(specs: list[str]) -> dict[str, list[str]]:
-    """``["gender=female", "age_band=18-23,24-30"]`` → ``{"gender": ["female"], "age_band": [...]}``; a
-    dimension given twice takes the values of both."""
-    out: dict[str, list[str]] = {}
-    for spec in specs:
-        dim, sep, values = spec.partition("=")
-        parts = [v.strip() for v in values.split(",") if v.strip()]
-        if not sep or not dim.strip() or not parts:
-            raise UserError(f"--target {spec!r}: expected DIMENSION=VALUE[,VALUE…]")
-        out.setdefault(dim.strip(), []).extend(v for v in parts if v not in out.get(dim.strip(), []))
-    return out
 
 
 def print_portrait(p: Portrait, top: int = 5) -> None:

@@ -15,7 +15,7 @@ from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
-from xingqu.services.feed import feed_service
+from xingqu.services.feed import feed_cards, feed_service
 from xingqu.store import Store
 
 
@@ -94,32 +94,9 @@ def recommend_cmd(
         return
     items = service.recommend(user, n, **filters).items
     if json_out:
-        print_json({"user": user, "model": model.version, "items": feed_items_json(store, items)})
+        print_json({"user": user, "model": model.version, "items": feed_cards(store, items)})
         return
     print_feed(store, user, items)
-
-
-def feed_items_json(store: Store, items: list[FeedItem]) -> list[dict[str, object]]:
-    """Feed items as clients need them: what the feed says (score, retrievers, reasons) and what the
-    product is (title, price in yuan, shop, brand and category)."""
-    cards = store.catalogue.product_cards([i.product_id for i in items])
-    out = []
-    for it in items:
-        card = cards.get(it.product_id, {})
-        price = card.get("price")
-        out.append(
-            {
-                **it.to_dict(),
-                "title": card.get("title"),
-                "price_yuan": round(price / 100, 2) if price is not None else None,
-                "shop_id": card.get("shop_id"),
-                "shop": card.get("shop"),
-                "brand_id": card.get("brand_id"),
-                "brand": card.get("brand"),
-                "category": card.get("category"),
-            }
-        )
-    return out
 
 
 def print_feed(store: Store, user: str, items: list[FeedItem]) -> None:

@@ -6,6 +6,16 @@ from enum import StrEnum
 from typing import Any
 
 
+class Role(StrEnum):
+    """Who an API key speaks for: what it may do is ``xingqu.api.access``'s table."""
+
+    ADMIN = "admin"  # everything, keys included
+    OPS = "ops"  # governance and platform reports
+    APP = "app"  # events, catalogue, feeds, similar products
+    MERCHANT = "merchant"  # its own shops' goods, audiences and figures
+    CREATOR = "creator"  # itself: portrait, selection, live sessions
+
+
 class Gender(StrEnum):
     F = "F"
     M = "M"

@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from xingqu.ingest.readers import (
     RawBatch,
     progress_total,
     read_batches,
+    records_batch,
 )
 from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
@@ -61,6 +62,8 @@ class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     rejects_path: str | None = None
     seconds: float = 0.0
+    #: records of an in-memory import (``import_items``) that were valid, per kind, canonical
+    accepted: dict[str, pa.Table] = field(default_factory=dict, repr=False)
 
     @property
     def rows(self) -> int:
@@ -143,23 +146,37 @@ REFERENCED_KINDS = frozenset(
 
 
 class _KnownKeys:
-    """Keys per kind visible to reference checks: the store's, plus those written in this transaction."""
+    """Keys per kind visible to reference checks: the store's, plus those written in this transaction.
+    ``scoped``: only the keys a batch names are looked up (a request's few rows, not whole tables)."""
 
-    def __init__(self, store: Store, conn: Connection) -> None:
+    def __init__(self, store: Store, conn: Connection, scoped: bool = False) -> None:
         self._store = store
         self._conn = conn
+        self._scoped = scoped
         self._keys: dict[str, pa.Array] = {}
+        self._asked: dict[str, set[str]] = {}
 
-    def __call__(self, kind: str) -> pa.Array:
-        if kind not in self._keys:
-            self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
-        return self._keys[kind]
+    def __call__(self, kind: str, values: pa.Array | None = None) -> pa.Array:
+        if not self._scoped:
+            if kind not in self._keys:
+                self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
+            return self._keys[kind]
+        asked = self._asked.setdefault(kind, set())
+        named = [] if values is None else pc.unique(pc.drop_null(values)).to_pylist()
+        wanted = [v for v in named if v not in asked]
+        found = self._keys.get(kind, pa.array([], pa.string()))
+        if wanted:
+            asked.update(wanted)
+            found = pa.concat_arrays([found, self._store.catalogue.keys(kind, self._conn, among=wanted)])
+            self._keys[kind] = found
+        return found
 
     def add(self, kind: str, keys: pa.Array) -> None:
         """Make keys of this import visible to later references, written or not (strict mode stops
         writing at the first bad row but keeps validating, and must not report good keys as unknown)."""
         if len(keys) and kind in REFERENCED_KINDS:  # nothing references events: never load their ids
-            self._keys[kind] = pa.concat_arrays([self(kind), keys.cast(pa.string())])
+            known = self._keys.get(kind, pa.array([], pa.string())) if self._scoped else self(kind)
+            self._keys[kind] = pa.concat_arrays([known, keys.cast(pa.string())])
 
 
 def _dedupe(spec: KindSpec, records: pa.Table) -> pa.Table:
@@ -276,6 +293,34 @@ class _Prepared:
 _DONE = object()
 
 
+def _prepare(
+    store: Store,
+    spec: KindSpec,
+    raw: RawBatch,
+    source: str,
+    known: _KnownKeys,
+    rollups: RollupBuilder | None,
+    screening: ScreeningContext | None,
+    window: TimeWindow | None,
+) -> _Prepared:
+    """One raw batch validated, deduplicated, screened (products, when asked) and encoded for the store,
+    with its contribution to the event rollups."""
+    try:
+        checked = validate_batch(spec, raw.table, source, raw.rows, raw.lines, known, window)
+    except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
+        where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
+        raise FileError(f"{source}, {where}: cannot read the values ({exc})") from None
+    records = _dedupe(spec, checked.records)
+    repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
+    flagged: list[tuple[Decision, dict[str, Any]]] = []
+    if screening is not None:
+        records, flagged = screen_products(screening, records)
+    storage = to_storage(spec.name, records)
+    encoded = store.prepare_storage(spec.name, storage)
+    partial = rollups.partial(storage) if rollups is not None else None
+    return _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
+
+
 def _pipeline(
     store: Store,
     file: Path,
@@ -294,7 +339,7 @@ def _pipeline(
     cannot change while one file is read.
     """
     for ref in spec_refs(spec):
-        known(ref)
+        known(ref)  # the whole kind, loaded before the worker starts
     out: queue.Queue[object] = queue.Queue(maxsize=2)
 
     def hand_over(item: object) -> bool:
@@ -310,20 +355,7 @@ def _pipeline(
     def produce() -> None:
         try:
             for raw in read_batches(file, spec, batch_rows):
-                try:
-                    checked = validate_batch(spec, raw.table, str(file), raw.rows, raw.lines, known, window)
-                except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
-                    where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
-                    raise FileError(f"{file}, {where}: cannot read the values ({exc})") from None
-                records = _dedupe(spec, checked.records)
-                repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
-                flagged: list[tuple[Decision, dict[str, Any]]] = []
-                if screening is not None:
-                    records, flagged = screen_products(screening, records)
-                storage = to_storage(spec.name, records)
-                encoded = store.prepare_storage(spec.name, storage)
-                partial = rollups.partial(storage) if rollups is not None else None
-                prepared = _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
+                prepared = _prepare(store, spec, raw, str(file), known, rollups, screening, window)
                 if not hand_over(prepared):
                     return
             hand_over(_DONE)
@@ -389,19 +421,8 @@ class _Run:
         return self.total_errors > 0 and self.rejects is None
 
     def import_file(self, conn: Connection, known: _KnownKeys, file: Path, spec: KindSpec) -> None:
-        fr = FileReport(str(file), spec.name)
-        self.report.files.append(fr)
         total = progress_total(file)
-        rollups = None
-        if spec.name == "events":  # the catalogue cannot change while events are read: load it once
-            self.lookups = self.lookups or Lookups.load(conn)
-            rollups = RollupBuilder(self.lookups)
-        else:
-            self.lookups = None
-        screening = None
-        if spec.name == "products" and self.screener is not None:
-            screening = ScreeningContext.from_conn(self.store, conn, self.screener)
-            fr.screened = screening.counts
+        rollups, screening = self._helpers(conn, spec)
         batches = _pipeline(
             self.store,
             file,
@@ -413,10 +434,50 @@ class _Run:
             screening,
             self.window,
         )
+
+        def progress(done: int) -> None:
+            if self.progress is not None:
+                self.progress(file, done, total)
+
+        fr = FileReport(str(file), spec.name, screened=screening.counts if screening else None)
+        self.write_batches(conn, known, fr, spec, batches, rollups, progress)
+        progress(total)
+
+    def _helpers(
+        self, conn: Connection, spec: KindSpec
+    ) -> tuple[RollupBuilder | None, ScreeningContext | None]:
+        """The rollup builder of an events file and the screening context of a products file (when
+        screening)."""
+        rollups = None
+        if spec.name == "events":  # the catalogue cannot change while events are read: load it once
+            self.lookups = self.lookups or Lookups.load(conn)
+            rollups = RollupBuilder(self.lookups)
+        else:
+            self.lookups = None
+        return rollups, self.screening(conn, spec)
+
+    def screening(self, conn: Connection, spec: KindSpec) -> ScreeningContext | None:
+        """The screening context of products when screening, else None."""
+        if spec.name == "products" and self.screener is not None:
+            return ScreeningContext.from_conn(self.store, conn, self.screener)
+        return None
+
+    def write_batches(
+        self,
+        conn: Connection,
+        known: _KnownKeys,
+        fr: FileReport,
+        spec: KindSpec,
+        batches: Iterable[_Prepared],
+        rollups: RollupBuilder | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Account for and write prepared batches of one source inside ``conn``'s transaction."""
+        self.report.files.append(fr)
         for item in batches:
             self._account(fr, item)
-            if self.progress is not None:
-                self.progress(file, item.raw.progress, total)
+            if progress is not None:
+                progress(item.raw.progress)
             if len(spec.key) == 1:  # valid keys count as known even when nothing will be written
                 known.add(spec.name, item.records.column(spec.key[0]).combine_chunks())
             if self.failed:
@@ -438,8 +499,6 @@ class _Run:
                 )
         if rollups is not None and not self.failed:
             self.store.flush_rollups(conn, rollups)
-        if self.progress is not None:
-            self.progress(file, total, total)
 
     def _account(self, fr: FileReport, item: _Prepared) -> None:
         raw, checked = item.raw, item.checked
@@ -508,4 +567,57 @@ def import_path(
     return run.report
 
 
-__all__ = ["FileError", "FileReport", "ImportReport", "import_path", "kind_from_name", "plan_import"]
+def import_items(
+    store: Store,
+    batches: dict[str, list[Any]],
+    *,
+    settings: Settings | None = None,
+    screener: Screener | None = None,
+    source: str = "request",
+) -> ImportReport:
+    """Import records already parsed from JSON (an HTTP request's body), kinds in dependency order, in
+    one transaction, by the rules of ``import_path``: every item valid or nothing written
+    (``ValidationFailed`` names each bad item by its kind and 0-based position, and the field), events
+    deduplicated by ``event_id``, products screened when ``screener`` is given. Only the keys the items
+    name are looked up, so a small batch costs a few indexed reads, not a scan of the catalogue."""
+    unknown = [k for k in batches if k not in KINDS]
+    if unknown:
+        raise UserError(f"unknown kind(s) {', '.join(map(repr, unknown))}; known kinds: {', '.join(KINDS)}")
+    store.require_ready()
+    settings = settings or Settings.declared()
+    window = settings.time_window()
+    # a request names every bad item, not the first few
+    settings = settings.model_copy(update={"max_reported_errors": max(settings.max_reported_errors, 10_000)})
+    run = _Run(store, settings, None, None, screener=screener, window=window)
+    with _timed(run.report), store.writing() as conn:
+        known = _KnownKeys(store, conn, scoped=True)
+        for kind in IMPORT_ORDER:
+            items = batches.get(kind)
+            if not items:
+                continue
+            spec = kind_spec(kind)
+            where = f"{source}.{kind}"
+            raw = records_batch(spec, items, where)
+            screening = run.screening(conn, spec)
+            fr = FileReport(where, kind, screened=screening.counts if screening else None)
+            item = _prepare(store, spec, raw, where, known, None, screening, run.window)
+            rollups = None
+            if kind == "events":  # the catalogue rows these events name, not the whole catalogue
+                rollups = RollupBuilder(Lookups.load(conn, item.storage))
+                item.partial = rollups.partial(item.storage)
+            run.write_batches(conn, known, fr, spec, [item], rollups)
+            run.report.accepted[kind] = item.records
+        if run.failed:
+            raise ValidationFailed(source, run.shown, run.total_errors)
+    return run.report
+
+
+__all__ = [
+    "FileError",
+    "FileReport",
+    "ImportReport",
+    "import_items",
+    "import_path",
+    "kind_from_name",
+    "plan_import",
+]

@@ -197,6 +197,48 @@ def _json_cell(spec: KindSpec, name: str, value: object) -> str | None:
     raise ValueError(f"expected a single value, got a JSON {type(value).__name__}")
 
 
+def records_batch(spec: KindSpec, items: list[object], source: str) -> RawBatch:
+    """Records already parsed from JSON (an HTTP request's items) as one raw batch, read by the rules of
+    JSON Lines; its rows are the items' 0-based positions. An item that is not an object, has an unknown
+    field or a value of the wrong shape is a row error naming its position and field."""
+    allowed = frozenset(spec.columns)
+    seen: dict[str, None] = {}
+    data: list[dict[str, str | None]] = []
+    rows: list[int] = []
+    errors: list[RowError] = []
+    for i, obj in enumerate(items):
+        if not isinstance(obj, dict):
+            errors.append(RowError(source, i, None, "each item must be a JSON object"))
+            continue
+        unknown = [k for k in obj if k not in allowed]
+        if unknown:
+            known = ", ".join(spec.columns)
+            for k in unknown:
+                errors.append(RowError(source, i, str(k), f"unknown field for {spec.name}; known: {known}"))
+            continue
+        record: dict[str, str | None] = {}
+        bad = False
+        for key, value in obj.items():
+            if value is None or type(value) is str:  # the common case, as ``_json_cell`` reads it
+                record[key] = value or None
+                continue
+            try:
+                record[key] = _json_cell(spec, key, value)
+            except ValueError as exc:
+                errors.append(RowError(source, i, key, str(exc)))
+                bad = True
+        if bad:
+            continue
+        for key in record:
+            if key not in seen:
+                seen[key] = None
+        data.append(record)
+        rows.append(i)
+    columns = list(seen) or [spec.key[0]]  # items with no field at all still count as rows
+    values = [[r.get(c) for r in data] for c in columns]
+    return RawBatch(_string_table(columns, values), rows, None, errors, len(items))
+
+
 def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatch]:
     source = str(path)
     seen: dict[str, None] = {}

@@ -45,8 +45,9 @@ _TEXT_CONTROL_RE = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\x{feff}]"
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
-#: Known keys per referenced kind, as one Arrow array each (for ``pc.is_in``).
-KnownKeys = Callable[[str], pa.Array]
+#: Known keys of a referenced kind among the values a batch names (or all of them), as one Arrow array
+#: (for ``pc.is_in``): ``known(kind, values)``.
+KnownKeys = Callable[[str, pa.Array], pa.Array]
 
 
 @dataclass
@@ -382,9 +383,9 @@ def _num(x: float) -> str:
 def _ref_check(
     f: FieldSpec, col: pa.Array, kind: str, known: KnownKeys, errs: _Collector, where: pa.Array | None = None
 ) -> None:
-    keys = known(kind)
     if f.type is FieldType.TAGS:
         flat = pc.list_flatten(col)
+        keys = known(kind, flat)
         missing = pc.invert(pc.is_in(flat, value_set=keys))
         parents = pc.list_parent_indices(col)
         rows = np.unique(parents.filter(missing).to_numpy(zero_copy_only=False))
@@ -395,6 +396,7 @@ def _ref_check(
                 mask &= pc.fill_null(where, False).to_numpy(zero_copy_only=False)
             errs.add(mask, f.name, f"names an unknown {kind[:-1] if kind.endswith('s') else kind} id", col)
         return
+    keys = known(kind, col if where is None else col.filter(pc.fill_null(where, False)))
     mask = pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=keys)))
     if where is not None:
         mask = pc.and_(mask, where)

@@ -42,6 +42,15 @@ def unavailable_as_error(url: str) -> Iterator[None]:
         raise UnavailableError(f"Redis at {safe_url(url)} cannot be reached: {exc}") from None
 
 
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a Redis server that does not answer, as they may surface past ``unavailable_as_error``."""
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - the extra is part of every server install
+        return ()
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 def safe_url(url: str) -> str:
     """``url`` without a password."""
     if "@" not in url:
@@ -50,9 +59,33 @@ def safe_url(url: str) -> str:
     return f"{scheme}://…@{rest.split('@', 1)[1]}"
 
 
+def _members(table: pa.Table) -> dict[str, list[tuple[str, int]]]:
+    """Per user, each event as a sorted-set member (its id with the fields the feed reads) and its
+    time: an event recorded twice (a retried batch) is one member."""
+    grouped = events_of(table)
+    if not grouped:
+        return {}
+    ids = table["event_id"].to_pylist() if "event_id" in table.column_names else None
+    out: dict[str, list[tuple[str, int]]] = {}
+    seen: dict[str, int] = {}
+    users = table["user_id"].to_pylist()
+    products, orders = table["product_id"].to_pylist(), table["order_id"].to_pylist()
+    for row, user in enumerate(users):
+        if not user or not (products[row] or orders[row]):
+            continue  # as ``events_of``: only events about a product or an order
+        k = seen.get(user, 0)
+        seen[user] = k + 1
+        e = grouped[user][k]
+        key = ids[row] if ids is not None else None
+        member = json.dumps([key, *e], separators=(",", ":"), ensure_ascii=False)
+        out.setdefault(user, []).append((member, e.ts))
+    return out
+
+
 class RedisRecentEvents:
-    """Recent events per user in Redis lists (newest ``max_per_user`` kept, expiring ``ttl_s`` after a
-    user's last event): an event recorded by one process is in the next feed of every process."""
+    """Recent events per user in Redis sorted sets by time (newest ``max_per_user`` kept, expiring
+    ``ttl_s`` after a user's last event; each event id once): an event recorded by one process is in the
+    next feed of every process, and recording a batch again changes nothing."""
 
     def __init__(
         self,
@@ -66,18 +99,18 @@ class RedisRecentEvents:
         self.ttl_s, self.max_per_user = ttl_s, max_per_user
 
     def _key(self, user: str) -> str:
-        return f"{self.prefix}recent:{user}"
+        return f"{self.prefix}events:{user}"
 
     def record(self, events: pa.Table) -> None:
-        grouped = events_of(events)
+        grouped = _members(events)
         if not grouped:
             return
         with unavailable_as_error(self.url):
             pipe = self.client.pipeline(transaction=False)
-            for user, evs in grouped.items():
+            for user, members in grouped.items():
                 key = self._key(user)
-                pipe.rpush(key, *(json.dumps(list(e), separators=(",", ":")) for e in evs))
-                pipe.ltrim(key, -self.max_per_user, -1)
+                pipe.zadd(key, dict(members))
+                pipe.zremrangebyrank(key, 0, -self.max_per_user - 1)
                 pipe.expire(key, self.ttl_s)
             pipe.execute()
 
@@ -85,13 +118,19 @@ class RedisRecentEvents:
         with unavailable_as_error(self.url):
             pipe = self.client.pipeline(transaction=False)
             for user in user_ids:
-                pipe.lrange(self._key(user), 0, -1)
+                pipe.zrangebyscore(self._key(user), f"({since_ms}", "+inf")
             found = pipe.execute()
-        out: list[list[RecentEvent]] = []
-        for raw in found:
-            evs = [RecentEvent(*json.loads(r)) for r in raw]
-            out.append([e for e in evs if e.ts > since_ms])
-        return out
+        return [[RecentEvent(*json.loads(r)[1:]) for r in raw] for raw in found]
+
+    def ping(self) -> None:
+        """Raise ``UnavailableError`` unless Redis answers."""
+        with unavailable_as_error(self.url):
+            self.client.ping()
+
+    def users(self) -> int:
+        """How many users have recent events in Redis (counted by a scan: for metrics, not requests)."""
+        with unavailable_as_error(self.url):
+            return sum(1 for _ in self.client.scan_iter(match=self._key("*"), count=1_000))
 
 
 class RedisServability:
@@ -120,6 +159,11 @@ class RedisServability:
                 self.changed(None)
             member = self.client.smismember(self.key, product_ids)
         return {p for p, m in zip(product_ids, member, strict=True) if m}
+
+    def size(self) -> int:
+        """How many products are servable now (as the shared set says)."""
+        with unavailable_as_error(self.url):
+            return int(self.client.scard(self.key))
 
     def changed(self, product_ids: list[str] | None = None) -> None:
         """Re-ask the store about these products (None: rebuild the whole set, swapped in at once)."""

@@ -19,6 +19,25 @@ class OnlineState:
     servability: Servability
     shared: bool  # True: through Redis, seen by every process
 
+    def check(self) -> None:
+        """Raise ``UnavailableError`` when the shared state (Redis) does not answer."""
+        ping = getattr(self.recent, "ping", None)
+        if ping is not None:
+            ping()
+
+    def sizes(self) -> dict[str, int]:
+        """How much the shared state holds (servable products, users with recent events); nothing for
+        state kept in the store, which is the store's size."""
+        out: dict[str, int] = {}
+        for name, part, method in (
+            ("servable_products", self.servability, "size"),
+            ("recent_users", self.recent, "users"),
+        ):
+            measure = getattr(part, method, None)
+            if self.shared and measure is not None:
+                out[name] = int(measure())
+        return out
+
     @classmethod
     def build(cls, settings: Settings, store: Store, prefix: str = "xingqu:") -> OnlineState:
         """Redis when ``settings.redis`` is set, else the store itself (always current, one process or

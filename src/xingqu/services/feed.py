@@ -14,6 +14,7 @@ import pyarrow as pa
 from xingqu.errors import NotFoundError, UserError
 from xingqu.pipelines.feed import ContentItem, Feed, FeedItem, FeedTrace
 from xingqu.runtime import Runtime
+from xingqu.store import Store
 from xingqu.training import TrainedModel
 
 #: How often a service following the latest version looks for a newer one, in seconds.
@@ -132,3 +133,26 @@ class FeedService:
         """Events the store has accepted reach the online state: the next feed of every process that
         shares it reflects them."""
         self.runtime.online.recent.record(events)
+
+
+def feed_cards(store: Store, items: list[FeedItem]) -> list[dict[str, object]]:
+    """Feed items as clients need them: what the feed says (score, retrievers, reasons) and what the
+    product is (title, price in yuan, shop, brand and category)."""
+    cards = store.catalogue.product_cards([i.product_id for i in items])
+    out = []
+    for it in items:
+        card = cards.get(it.product_id, {})
+        price = card.get("price")
+        out.append(
+            {
+                **it.to_dict(),
+                "title": card.get("title"),
+                "price_yuan": round(price / 100, 2) if price is not None else None,
+                "shop_id": card.get("shop_id"),
+                "shop": card.get("shop"),
+                "brand_id": card.get("brand_id"),
+                "brand": card.get("brand"),
+                "category": card.get("category"),
+            }
+        )
+    return out

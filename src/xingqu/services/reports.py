@@ -101,11 +101,14 @@ def customers(runtime: Runtime, period: str = "week", shop: str | None = None) -
     return RowsReport(f"Customers per {period}", rows)
 
 
-def live(runtime: Runtime, shop: str | None = None, top: int = 20) -> RowsReport:
+def live(runtime: Runtime, shop: str | None = None, top: int = 20, creator: str | None = None) -> RowsReport:
     """Per live session, best-selling first: GMV in the session and within 7 days, viewers, watch
-    time, conversion, GPM."""
+    time, conversion, GPM (of one creator's sessions when ``creator`` is given)."""
     store = _store(runtime, shop)
-    rows = live_sessions(store, load_orders(store, shop), shop)[:top]
+    if creator is not None:
+        store.catalogue.require_known("creators", creator)
+    rows = live_sessions(store, load_orders(store, shop), shop)
+    rows = [r for r in rows if creator is None or r["creator"] == creator][:top]
     for r in rows:
         r.pop("start_ms")
     return RowsReport("Live sessions (best-selling first)", rows)

@@ -55,11 +55,21 @@ class Catalogue(Repository):
 
     # -- keys and lookups -------------------------------------------------------------------------
 
-    def keys(self, kind: str, conn: Connection | None = None) -> pa.Array:
-        """Every key of a single-key kind, for reference checks and vocabularies."""
+    def keys(self, kind: str, conn: Connection | None = None, among: list[str] | None = None) -> pa.Array:
+        """Every key of a single-key kind, for reference checks and vocabularies; only those ``among``
+        some wanted keys when given (a small batch checks its own references, not the whole table's)."""
         (key,) = kind_spec(kind).key
+        column = TABLES[kind].c[key]
         with self._conn(conn) as c:
-            values = c.execute(sa.select(TABLES[kind].c[key])).scalars().all()
+            if among is None:
+                values = c.execute(sa.select(column)).scalars().all()
+            else:
+                q = sa.select(column).where(column.in_(sa.bindparam("among", expanding=True)))
+                values = [
+                    v
+                    for lo in range(0, len(among), 5_000)
+                    for v in c.execute(q, {"among": among[lo : lo + 5_000]}).scalars()
+                ]
         return pa.array(values, type=pa.string())
 
     def require_known(self, kind: str, key: str) -> None:

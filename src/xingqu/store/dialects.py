@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Hashable
 from typing import Any
 
 import pyarrow as pa
@@ -88,10 +89,21 @@ class Dialect:
         raise NotImplementedError
 
     def merge_select(
-        self, conn: Connection, table: sa.Table, select: sa.Select[Any], updates: dict[str, str]
+        self,
+        conn: Connection,
+        table: sa.Table,
+        select: sa.Select[Any],
+        updates: dict[str, str],
+        key: Hashable | None = None,
     ) -> None:
-        """``merge`` of the rows of ``select`` (its columns in the table's order, each key once)."""
-        conn.exec_driver_sql(_merge_sql(table, _compiled(conn, select), self.render(updates)))
+        """``merge`` of the rows of ``select`` (its columns in the table's order, each key once); a
+        ``key`` names a statement that never changes, compiled once per backend and then reused."""
+        sql = _STATEMENTS.get((self.name, key)) if key is not None else None
+        if sql is None:
+            sql = _merge_sql(table, _compiled(conn, select), self.render(updates))
+            if key is not None:
+                _STATEMENTS[(self.name, key)] = sql
+        conn.exec_driver_sql(sql)
 
     def render(self, updates: dict[str, str]) -> dict[str, str]:
         """Merge updates as SQL of this backend: ``Add`` markers become exact additions."""
@@ -108,6 +120,10 @@ class Dialect:
     def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
         """After a large load: give the planner fresh statistics (and PostgreSQL's index-only scans a
         current visibility map) instead of waiting for the background workers."""
+
+
+#: Statements ``merge_select`` compiled once, by backend and key.
+_STATEMENTS: dict[tuple[str, Hashable], str] = {}
 
 
 def _compiled(conn: Connection, select: sa.Select[Any]) -> str:

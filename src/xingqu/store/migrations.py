@@ -16,6 +16,7 @@ from xingqu.store.dialects import dialect_for
 from xingqu.store.ledger import fill_chain
 from xingqu.store.rollups import add_order_days, rebuild
 from xingqu.store.schema import (
+    api_keys_table,
     audit_table,
     buyer_days_table,
     daily_counts_table,
@@ -100,6 +101,11 @@ def _model_versions(conn: Connection) -> None:
     model_versions_table.create(conn, checkfirst=True)
 
 
+def _api_keys(conn: Connection) -> None:
+    """Version 10: API keys (hashes only), their roles and scopes."""
+    api_keys_table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -110,6 +116,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "orders and buyers per day", _order_days),
     Migration(8, "hash-chained audit log and penalty ledger", _hash_chains),
     Migration(9, "model registry", _model_versions),
+    Migration(10, "API keys", _api_keys),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

@@ -207,9 +207,16 @@ _BATCH = sa.Table(
 
 
 def add_order_days(conn: Connection, dialect: Dialect, sign: int, batch: sa.Table | None) -> None:
-    """Add (``sign`` 1) or take away (-1) orders' contributions to the day rollups."""
-    dialect.merge_select(conn, order_days_table, _order_days(sign, batch), _ORDER_DAYS_ADD)
-    dialect.merge_select(conn, buyer_days_table, _buyer_days(sign, batch), _BUYER_DAYS_ADD)
+    """Add (``sign`` 1) or take away (-1) orders' contributions to the day rollups (the statements of
+    an import's batch table, always the same, are compiled once)."""
+    staged = batch is _BATCH
+    days, buyers = _order_days(sign, batch), _buyer_days(sign, batch)
+    dialect.merge_select(
+        conn, order_days_table, days, _ORDER_DAYS_ADD, ("order_days", sign) if staged else None
+    )
+    dialect.merge_select(
+        conn, buyer_days_table, buyers, _BUYER_DAYS_ADD, ("buyer_days", sign) if staged else None
+    )
 
 
 def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -> pa.Array:
@@ -217,8 +224,21 @@ def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -
     return pc.take(values, pc.index_in(keys, value_set=ids))
 
 
-def _table(conn: Connection, *cols: sa.ColumnElement) -> tuple[pa.Array, pa.Array]:
-    rows = conn.execute(sa.select(*cols)).all()
+def _table(
+    conn: Connection, key: sa.ColumnElement, value: sa.ColumnElement, among: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array]:
+    """(key, value) pairs of a catalogue table: all of them, or those of the keys ``among``."""
+    q = sa.select(key, value)
+    if among is None:
+        rows = conn.execute(q).all()
+    else:
+        wanted = pc.unique(pc.drop_null(among)).to_pylist()
+        q = q.where(key.in_(sa.bindparam("wanted", expanding=True)))
+        rows = [
+            r
+            for lo in range(0, len(wanted), 5_000)
+            for r in conn.execute(q, {"wanted": wanted[lo : lo + 5_000]})
+        ]
     return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
 
 
@@ -234,13 +254,18 @@ class Lookups:
     content_kinds: pa.Array
 
     @classmethod
-    def load(cls, conn: Connection) -> Lookups:
-        """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen."""
+    def load(cls, conn: Connection, events: pa.Table | None = None) -> Lookups:
+        """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen: the
+        whole catalogue, or only what ``events`` (canonical rows) name — a small batch's few rows."""
         p, c, k = TABLES["products"], TABLES["creators"], TABLES["content"]
+
+        def named(column: str) -> pa.Array | None:
+            return None if events is None else events.column(column).combine_chunks()
+
         return cls(
-            *_table(conn, p.c.product_id, p.c.shop_id),
-            *_table(conn, c.c.creator_id, c.c.kind),
-            *_table(conn, k.c.content_id, k.c.kind),
+            *_table(conn, p.c.product_id, p.c.shop_id, named("product_id")),
+            *_table(conn, c.c.creator_id, c.c.kind, named("creator_id")),
+            *_table(conn, k.c.content_id, k.c.kind, named("content_id")),
         )
 
     def channel(self, creator_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -398,10 +423,11 @@ class RollupBuilder:
         relations = relations.append_column("level", pa.array(np.zeros(relations.num_rows, dtype=np.int64)))
         # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
         # them back in as they are now (an order moves to the day of its payment when that comes)
-        dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
-        add_order_days(conn, dialect, -1, _BATCH)
-        dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
-        add_order_days(conn, dialect, 1, _BATCH)
+        if orders.num_rows:  # a batch of clicks and views leaves the order rollups as they are
+            dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
+            add_order_days(conn, dialect, -1, _BATCH)
+            dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
+            add_order_days(conn, dialect, 1, _BATCH)
         dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
         dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
         dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)

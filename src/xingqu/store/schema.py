@@ -223,3 +223,18 @@ model_versions_table = sa.Table(
     sa.Column("manifest_sha256", sa.String(64)),  # of the version's manifest.json, once ready
     sa.Column("meta", sa.Text()),  # JSON: sizes, validation figures
 )
+
+#: API keys: only a slow hash of each secret is kept; the role and the shops or creator a key is scoped to.
+api_keys_table = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # admin, ops, app, merchant, creator
+    sa.Column("shops", sa.Text()),  # JSON array of shop ids (merchant keys)
+    sa.Column("creator_id", _ID),  # creator keys
+    sa.Column("secret_hash", sa.String(256), nullable=False),  # scrypt$n$r$p$salt$hash
+    sa.Column("rate_per_s", sa.Integer()),  # requests per second; None: the server's default
+    sa.Column("created_at", sa.BigInteger(), nullable=False),  # UTC ms
+    sa.Column("revoked_at", sa.BigInteger()),
+)

@@ -101,6 +101,13 @@ def _raw_db_errors() -> tuple[type[Exception], ...]:
 
 _RAW_DB_ERRORS = _raw_db_errors()
 
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors of a database server that does not answer, as they may surface past the store's own
+    mapping (a connection dropped mid-query, a pool that timed out): the edges answer them "retry later"."""
+    return (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
 _UNREACHABLE = (
     "connection refused",
     "could not connect",
@@ -136,7 +143,10 @@ class Store:
             _check_sqlite_file(self.sqlite_path)
         self._creating = False
         try:
-            self.engine: Engine = sa.create_engine(self.url, future=True)
+            # a PostgreSQL connection is checked before use, so that after the server went away and came
+            # back the first request does not get a dead connection from the pool
+            ping = {"pool_pre_ping": True} if backend == "postgresql" else {}
+            self.engine: Engine = sa.create_engine(self.url, future=True, **ping)
         except NoSuchModuleError:
             if parsed.get_backend_name() == "postgresql" and not _psycopg_importable():
                 raise MissingDependencyError("psycopg", "postgres", "A PostgreSQL store") from None
@@ -344,6 +354,23 @@ class Store:
             r["before"] = json.loads(r["before"]) if r["before"] else None
             r["after"] = json.loads(r["after"]) if r["after"] else None
         return rows
+
+    def meta(self, key: str) -> str | None:
+        """A value of the store's own metadata (None when unset, or when the store has no schema)."""
+        if self.schema_version() is None:
+            return None
+        with self.reading() as conn:
+            return conn.execute(  # type: ignore[no-any-return]
+                sa.select(meta_table.c.value).where(meta_table.c.key == key)
+            ).scalar_one_or_none()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the store's own metadata (not the schema version: ``init`` keeps that)."""
+        if key == _VERSION_KEY:
+            raise StoreError("the schema version is set by 'xingqu init' only")
+        with self.writing() as conn:
+            conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
+            conn.execute(sa.insert(meta_table).values(key=key, value=value))
 
     def require_ready(self) -> None:
         """Raise a StoreError that says what to do when the schema is missing or not current."""

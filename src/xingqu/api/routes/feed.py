@@ -1,0 +1,71 @@
+"""Feeds of users (products, or videos and live rooms) and products related to a product."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from xingqu.api.access import Caller
+from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, SimilarOut
+from xingqu.domain.records import MAX_ID_LENGTH
+from xingqu.services.feed import feed_cards, feed_service
+from xingqu.services.similar import related
+
+router = APIRouter(tags=["feed"])
+
+Id = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+@router.get("/users/{user_id}/feed", response_model=FeedOut)
+def user_feed(
+    user_id: Id,
+    caller: Caller,
+    request: Request,
+    n: Annotated[int, Query(ge=1, le=500, description="How many products.")] = 20,
+    max_price: Annotated[
+        float | None, Query(ge=0, le=10_000_000_000, allow_inf_nan=False, description="Highest price, yuan.")
+    ] = None,
+    category: Annotated[
+        list[str] | None, Query(max_length=50, description="Only these categories (level-1 name or path).")
+    ] = None,
+    brand: Annotated[list[str] | None, Query(max_length=50, description="Only these brand ids.")] = None,
+    explain: Annotated[bool, Query(description="Say why each product is there.")] = True,
+) -> dict[str, object]:
+    """The ranked feed of a user, each product with why it is there; goods that may not be shown now
+    are never in it, and the user's events since training move it."""
+    runtime = request.app.state.runtime
+    fen = round(max_price * 100) if max_price is not None else None
+    found = feed_service(runtime).recommend(
+        user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
+    )
+    return {"user": user_id, "model": found.version, "items": feed_cards(runtime.store, found.items)}
+
+
+@router.get("/users/{user_id}/content", response_model=ContentFeedOut)
+def user_content_feed(
+    user_id: Id,
+    caller: Caller,
+    request: Request,
+    n: Annotated[int, Query(ge=1, le=500, description="How many videos and live rooms.")] = 10,
+) -> dict[str, object]:
+    """Videos and live rooms for a user, with the goods each carries for them."""
+    version, items = feed_service(request.app.state.runtime).content(user_id, n)
+    return {"user": user_id, "model": version, "items": [c.to_dict() for c in items]}
+
+
+@router.get("/products/{product_id}/similar", response_model=SimilarOut)
+def similar_products(
+    product_id: Id,
+    caller: Caller,
+    request: Request,
+    n: Annotated[int, Query(ge=1, le=500, description="How many of each.")] = 10,
+) -> dict[str, object]:
+    """Products similar to a product, and products bought together with it."""
+    found = related(request.app.state.runtime, product_id, n)
+    return {
+        "product": product_id,
+        "model": found.version,
+        "similar": [r.__dict__ for r in found.similar],
+        "bought_together": [r.__dict__ for r in found.bought_together],
+    }

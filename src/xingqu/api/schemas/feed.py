@@ -1,0 +1,55 @@
+"""Feeds, content feeds and related products."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FeedItemOut(BaseModel):
+    product: str
+    score: float
+    found_by: list[str] = Field(description="The retrievers and sources that proposed the product.")
+    reasons: list[str] = Field(description="Why it is here, in words.")
+    new: bool = Field(description="A new arrival given a guaranteed slot (保量).")
+    title: str | None
+    price_yuan: float | None
+    shop_id: str | None
+    shop: str | None
+    brand_id: str | None
+    brand: str | None
+    category: str | None
+
+
+class FeedOut(BaseModel):
+    user: str
+    model: str = Field(description="The model version that made the feed.")
+    items: list[FeedItemOut]
+
+
+class ContentItemOut(BaseModel):
+    content: str
+    kind: str
+    creator: str
+    score: float
+    live_now: bool
+    products: list[str]
+    reasons: list[str]
+
+
+class ContentFeedOut(BaseModel):
+    user: str
+    model: str
+    items: list[ContentItemOut]
+
+
+class RelatedOut(BaseModel):
+    product_id: str
+    score: float
+    reason: str
+
+
+class SimilarOut(BaseModel):
+    product: str
+    model: str
+    similar: list[RelatedOut]
+    bought_together: list[RelatedOut]
