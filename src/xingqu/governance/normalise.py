@@ -38,6 +38,7 @@ HOMOGLYPHS: dict[str, str] = {
     "弌": "一",
     "+": "加",  # +v, ＋V, ➕V: 加v
     "➕": "加",
+    "🐧": "qq",  # the penguin is QQ's mascot: +🐧 12345678 is a QQ number
 }
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
 
@@ -61,14 +62,25 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def _toneless(ch: str) -> str:
+    """A Latin letter with a tone mark or other diacritic as the bare letter (pinyin with tones, dú jiā,
+    reads as dujia); ü, with or without a tone, as v, the way pinyin is typed (lǜ → lv)."""
+    if not ch.isalpha() or ch.isascii():
+        return ch
+    base = unicodedata.normalize("NFKD", ch)
+    if not base[:1].isascii() or not all(unicodedata.combining(c) for c in base[1:]):
+        return ch
+    return "v" if base[:1] in "uU" and "\u0308" in base else base[0]
+
+
 @cache
 def _fold(ch: str) -> str:
     """One character as screening reads it: NFKC, traditional → simplified, look-alikes read as what they
-    imitate, lower case, and only the characters kept (cached: titles repeat the same few thousand
-    characters)."""
+    imitate, tone marks dropped, lower case, and only the characters kept (cached: titles repeat the
+    same few thousand characters)."""
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch or not ch.isascii() or ch == "+":
-        folded = _t2s().convert(folded).translate(_HOMOGLYPHS)
+        folded = "".join(map(_toneless, _t2s().convert(folded).translate(_HOMOGLYPHS)))
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
 
 
