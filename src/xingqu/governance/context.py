@@ -57,7 +57,14 @@ class ScreeningContext:
         }
         return cls(
             screener,
-            DuplicateIndex.from_conn(conn, screener.duplicate_threshold, screener.duplicate_max_changes),
+            DuplicateIndex.from_conn(
+                conn,
+                screener.duplicate_threshold,
+                screener.duplicate_max_changes,
+                screener.duplicate_max_changed_chars,
+                screener.duplicate_min_kept_share,
+                screener.duplicate_min_head_chars,
+            ),
             brands,
             PriceFacts.from_conn(
                 conn, window_days=screener.price_window_days, min_samples=screener.floor_min_samples
