@@ -126,9 +126,11 @@ class Screener:
                 self.exceptions.add_word(key, key)
         if len(self.exceptions):
             self.exceptions.make_automaton()
-        self.patterns = Patterns(rules.get("pattern", []))
+        families = {str(k): list(v) for k, v in rules.get("families", {}).items()}
+        self.patterns = Patterns(rules.get("pattern", []), families=families)
         self.exception_patterns = Patterns(
-            [{"name": "exception", **spec} for spec in rules.get("exception_pattern", [])]
+            [{"name": "exception", **spec} for spec in rules.get("exception_pattern", [])],
+            families=families,
         )
         self.brands = BrandNames((None, name) for name in rules.get("known_brands", []))
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
@@ -137,10 +139,14 @@ class Screener:
         self.duplicate_threshold = float(dup.get("threshold", 0.8))
         self.duplicate_severity = str(dup.get("severity", "review"))
         self.duplicate_max_changes = int(dup.get("max_word_changes", 1))
+        self.duplicate_max_changed_chars = int(dup.get("max_changed_chars", 0))
+        self.duplicate_min_kept_share = float(dup.get("min_kept_share", 0.75))
+        self.duplicate_min_head_chars = int(dup.get("min_head_chars", 5))
         price = rules.get("price", {})
         self.price_window_days = int(price.get("reference_window_days", 7))
         self.reference_severity = str(price.get("reference_severity", "reject"))
         self.unsupported_reference_severity = str(price.get("unsupported_reference_severity", "review"))
+        self.catalogue_supports_reference = bool(price.get("catalogue_supports_reference", False))
         self.floor_ratio = float(price.get("floor_ratio", 0.3))
         self.floor_mads = float(price.get("floor_mads", 3.0))
         self.floor_severity = str(price.get("floor_severity", "review"))
@@ -151,6 +157,8 @@ class Screener:
             {normalise_term(t) for t in vague.get("terms", [])} - {""}, key=len, reverse=True
         )
         self.vague_markers = [normalise_term(t) for t in vague.get("markers", [])]
+        self.lucky_bags = [normalise_term(t) for t in vague.get("lucky_bags", [])]
+        self.random_contents = [normalise_term(t) for t in vague.get("random_contents", [])]
         self.vague_filler = set(normalise_term(str(vague.get("filler", ""))))
         self.vague_min_chars = int(vague.get("min_subject_chars", 2))
         self.vague_severity = str(vague.get("severity", "review"))
@@ -211,6 +219,8 @@ class Screener:
         if claims and covered:
             claims = self.patterns.find(norm, covered)
         for start, end, p in claims:
+            if any(s <= start <= e for s, e, _ in names):
+                continue  # begins inside a brand name: VXE R1 is a mouse, not a WeChat id
             matches.append((start, end, _Term(p.name, p.kind, p.severity, p.message, norm[start : end + 1])))
         scoped = any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
@@ -225,14 +235,22 @@ class Screener:
 
     def duplicate_index(self) -> DuplicateIndex:
         """An empty duplicate index with this rule set's settings."""
-        return DuplicateIndex(self.duplicate_threshold, self.duplicate_max_changes)
+        return DuplicateIndex(
+            self.duplicate_threshold,
+            self.duplicate_max_changes,
+            self.duplicate_max_changed_chars,
+            self.duplicate_min_kept_share,
+            self.duplicate_min_head_chars,
+        )
 
     def vague(self, title: str) -> bool:
-        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, or a
-        marker of a link that sells no one product (补差价, 专拍, 福袋)."""
+        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, a
+        marker of a link that sells no one product (补差价, 专拍), or a lucky bag of random contents."""
         rest, _ = screening_text(title)
         if any(m in rest for m in self.vague_markers):
-            return True  # a price-difference link or a lucky bag: whatever else it says, no product
+            return True  # a price-difference link: whatever else it says, no product
+        if any(b in rest for b in self.lucky_bags) and any(r in rest for r in self.random_contents):
+            return True  # 福袋 … 随机发: the seller picks the goods
         for term in self.vague_terms:
             rest = rest.replace(term, "")
         subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
@@ -246,7 +264,15 @@ class Screener:
             if basis is None and prices is not None:
                 basis = prices.reference_basis(lid)
             days = self.price_window_days
-            if basis is None:
+            brand = listing.get("brand") or listing.get("brand_id")
+            if (
+                basis is None
+                and self.catalogue_supports_reference
+                and prices is not None
+                and prices.lists(brand, listing.get("category"))
+            ):
+                pass  # no sale of this product, but the brand's goods in the category are on record
+            elif basis is None:
                 out.append(
                     Reason(
                         "price:reference_unsupported",
