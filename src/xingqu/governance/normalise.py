@@ -39,6 +39,11 @@ HOMOGLYPHS: dict[str, str] = {
     "+": "加",  # +v, ＋V, ➕V: 加v
     "➕": "加",
     "🐧": "qq",  # the penguin is QQ's mascot: +🐧 12345678 is a QQ number
+    # digits in circles that NFKC leaves alone: ❶ ➀ ➊ (1–10), ⓫ (11–20), ⓵ (1–10)
+    **{chr(0x2776 + i): str(i % 10 + 1) if i % 10 < 9 else "10" for i in range(30)},
+    **{chr(0x24EB + i): str(11 + i) for i in range(10)},
+    **{chr(0x24F5 + i): str(1 + i) for i in range(10)},
+    "⓿": "0",
 }
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
 
@@ -54,7 +59,7 @@ FULL_PINYIN_MIN = 6
 INITIAL_MIN_CHARS = 3
 
 
-_ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])")
+_ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=(?<![a-z])n)0(?=[0-9](?![0-9]))")
 
 
 @cache
@@ -102,8 +107,19 @@ def screening_text(text: str) -> tuple[str, list[int]]:
             where.extend([i] * len(folded))
     norm = "".join(chars)
     if "0" in norm:
-        norm = _ZERO_AS_O.sub("o", norm)  # T0P1: a zero between letters is the letter o
+        norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
     return norm, where
+
+
+@cache
+def _toned(ch: str) -> bool:
+    return not ch.isascii() and _toneless(ch) != ch and _toneless(ch).isascii()
+
+
+def has_tone_marks(text: str) -> bool:
+    """Whether the text writes a Latin letter with a tone mark (dì yī): pinyin for sure, so a listed term
+    spelled out in it is caught however short the spelling (diyi)."""
+    return not text.isascii() and any(map(_toned, text))
 
 
 def normalise_term(term: str) -> str:
@@ -124,6 +140,16 @@ def readings() -> dict[str, str]:
 
 def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
+
+
+def whole_pinyin(term: str) -> str:
+    """A term spelled out whole in pinyin without tones (第一 → diyi); empty when a character has no
+    reading."""
+    base = normalise_term(term)
+    sounds = readings()
+    if not base or not all(_is_cjk(c) and c in sounds for c in base):
+        return ""
+    return "".join(sounds[c] for c in base)
 
 
 def term_variants(term: str) -> set[str]:

@@ -19,7 +19,13 @@ import ahocorasick
 from xingqu.errors import ConfigError
 from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
-from xingqu.governance.normalise import normalise_term, screening_text, term_variants
+from xingqu.governance.normalise import (
+    has_tone_marks,
+    normalise_term,
+    screening_text,
+    term_variants,
+    whole_pinyin,
+)
 from xingqu.governance.patterns import Patterns
 from xingqu.governance.prices import PriceFacts
 
@@ -120,6 +126,16 @@ class Screener:
         for key, entry in seen.items():
             self.terms.add_word(key, (key, entry))
         self.terms.make_automaton()
+        # terms spelled out whole in pinyin too short to read as pinyin in Latin text (diyi, weiyi),
+        # looked for only in a text that writes tone marks (dì yī), which makes it pinyin for sure
+        self.toned = ahocorasick.Automaton()
+        for g in groups:
+            for term in g["terms"]:
+                spelled = whole_pinyin(term)
+                if len(spelled) >= 4 and spelled not in seen and spelled not in self.toned:
+                    self.toned.add_word(spelled, (spelled, seen[normalise_term(term)]))
+        if len(self.toned):
+            self.toned.make_automaton()
         self.exceptions = ahocorasick.Automaton()
         for word in rules.get("exceptions", []):
             for key in term_variants(word):
@@ -192,6 +208,8 @@ class Screener:
         (``own``: its normalised names)."""
         norm, index = screening_text(text)
         hits = list(self.terms.iter(norm))
+        if len(self.toned) and has_tone_marks(text):
+            hits += self.toned.iter(norm)
         claims = self.patterns.find(norm)
         if not hits and not claims:
             return []  # exceptions only ever remove matches: none to remove
