@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from xingqu.governance import Screener
 from xingqu.governance.duplicates import one_place_edit
-from xingqu.governance.normalise import has_tone_marks, normalise_term, readings, whole_pinyin
+from xingqu.governance.normalise import (
+    has_tone_marks,
+    normalise_term,
+    readings,
+    screening_norm,
+    screening_text,
+    whole_pinyin,
+)
 from xingqu.governance.prices import PriceFacts
 
 S = Screener.default()
@@ -386,3 +393,17 @@ def test_a_reference_price_is_supported_by_the_brands_listed_goods_in_the_catego
     assert S.screen(fruit).decision == "review"  # nothing known at all
     # a 7-day low still rules when there is one
     assert S.screen({**fruit, "lowest_price_7d": 6900}, prices=facts).decision == "reject"
+
+
+# --- one fold for the rules, one for spans -------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("#＃1１0 TtOoPpNn.最好第①❶ǎü+➕🐧\u200b中文，")), max_size=20)
+    | st.text(max_size=30)
+)
+def test_the_fast_fold_reads_every_text_as_the_spanned_one(text: str) -> None:
+    norm, where = screening_text(text)
+    assert screening_norm(text) == norm
+    assert len(where) == len(norm) and where == sorted(where)

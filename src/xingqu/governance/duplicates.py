@@ -140,6 +140,7 @@ class DuplicateIndex:
         n = len(toks)
         out = []
         chars = listing_chars(title) if self.max_changed_chars else ""
+        head_chars = self.min_head_chars
         for pos, common in shared.items():
             union = n + s.sizes[pos] - common
             sim = common / union
@@ -147,7 +148,11 @@ class DuplicateIndex:
                 continue
             if sim >= self.threshold or union - common <= self.max_changes:
                 out.append(Match(s.ids[pos], sim))
-            elif chars and abs(len(chars) - len(s.chars[pos])) <= self.max_changed_chars:
+            elif (
+                chars
+                and abs(len(chars) - len(s.chars[pos])) <= self.max_changed_chars
+                and chars[:head_chars] == s.chars[pos][:head_chars]
+            ):
                 changed, kept, head = one_place_edit(chars, s.chars[pos])
                 if (
                     changed <= self.max_changed_chars

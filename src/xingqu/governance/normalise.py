@@ -89,26 +89,53 @@ def _fold(ch: str) -> str:
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
 
 
+class _FoldTable(dict[int, str]):
+    """Code point → the character as screening reads it (``_fold``), filled as characters are first seen,
+    so that ``str.translate`` folds a whole text in one call. ``#`` reads as a marker, No. before a digit."""
+
+    def __missing__(self, key: int) -> str:
+        ch = chr(key)
+        folded = "\x00" if ch in "#＃" else _fold(ch)
+        self[key] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+_HASH_AS_NO = re.compile("\x00(?=[0-9])")
+_DIGITS = set("0123456789")
+
+
+def _finish(norm: str) -> str:
+    if "\x00" in norm:
+        norm = _HASH_AS_NO.sub("no", norm).replace("\x00", "")  # #1 reads as No.1
+    if "0" in norm:
+        norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
+    return norm
+
+
+@lru_cache(maxsize=4096)
+def screening_norm(text: str) -> str:
+    """The normalised text alone (``screening_text(text)[0]``), folded in one ``str.translate``: what
+    the rules read before any match needs a span in the original."""
+    return _finish(text.translate(_FOLD))
+
+
 @lru_cache(maxsize=256)
 def screening_text(text: str) -> tuple[str, list[int]]:
     """(normalised text, for each of its characters the index of the original character). Cached for
-    the few last texts: a title is read by the term rules and again by the vague-title rule."""
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        folded = _fold(ch)
-        if ch in "#＃" and i + 1 < len(text) and _fold(text[i + 1])[:1].isdigit():
-            folded = "no"  # #1 reads as No.1
-        if len(folded) == 1:
-            chars.append(folded)
-            where.append(i)
-        elif folded:
-            chars.append(folded)
-            where.extend([i] * len(folded))
-    norm = "".join(chars)
-    if "0" in norm:
-        norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
-    return norm, where
+    the few last texts: a text with a match is read again for the spans of its reasons."""
+    pieces = [_FOLD[ord(ch)] for ch in text]
+    where = [i for i, piece in enumerate(pieces) for _ in piece]
+    norm = "".join(pieces)
+    if "\x00" in norm:
+        digit_next = [norm[k + 1 : k + 2] in _DIGITS for k in range(len(norm))]
+        kept = [
+            (("no" if digit_next[k] else "") if c == "\x00" else c, w)
+            for k, (c, w) in enumerate(zip(norm, where, strict=True))
+        ]
+        norm = "".join(c for c, _ in kept)
+        where = [w for c, w in kept for _ in c]
+    return _finish(norm), where
 
 
 @cache
@@ -116,14 +143,17 @@ def _toned(ch: str) -> bool:
     return not ch.isascii() and _toneless(ch) != ch and _toneless(ch).isascii()
 
 
+_LATIN_MARKED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
+
+
 def has_tone_marks(text: str) -> bool:
     """Whether the text writes a Latin letter with a tone mark (dì yī): pinyin for sure, so a listed term
     spelled out in it is caught however short the spelling (diyi)."""
-    return not text.isascii() and any(map(_toned, text))
+    return not text.isascii() and _LATIN_MARKED.search(text) is not None and any(map(_toned, text))
 
 
 def normalise_term(term: str) -> str:
-    return screening_text(term)[0]
+    return screening_norm(term)
 
 
 @cache

@@ -22,6 +22,7 @@ from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import (
     has_tone_marks,
     normalise_term,
+    screening_norm,
     screening_text,
     term_variants,
     whole_pinyin,
@@ -173,6 +174,10 @@ class Screener:
             {normalise_term(t) for t in vague.get("terms", [])} - {""}, key=len, reverse=True
         )
         self.vague_markers = [normalise_term(t) for t in vague.get("markers", [])]
+        # one pass removes every vague word, longest first as the alternation tries them in order
+        self._vague_words = (
+            re.compile("|".join(map(re.escape, self.vague_terms))) if self.vague_terms else None
+        )
         self.lucky_bags = [normalise_term(t) for t in vague.get("lucky_bags", [])]
         self.random_contents = [normalise_term(t) for t in vague.get("random_contents", [])]
         self.vague_filler = set(normalise_term(str(vague.get("filler", ""))))
@@ -206,13 +211,14 @@ class Screener:
         (最近, 第一次) or inside a brand name (``brands``, else the well-known ones) is no claim: inside a
         longer name always, inside a name as long as the term only when it is the listing's own brand
         (``own``: its normalised names)."""
-        norm, index = screening_text(text)
+        norm = screening_norm(text)
         hits = list(self.terms.iter(norm))
         if len(self.toned) and has_tone_marks(text):
             hits += self.toned.iter(norm)
         claims = self.patterns.find(norm)
         if not hits and not claims:
             return []  # exceptions only ever remove matches: none to remove
+        index = screening_text(text)[1]  # where each character was written, for spans
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
@@ -264,13 +270,13 @@ class Screener:
     def vague(self, title: str) -> bool:
         """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, a
         marker of a link that sells no one product (补差价, 专拍), or a lucky bag of random contents."""
-        rest, _ = screening_text(title)
+        rest = screening_norm(title)
         if any(m in rest for m in self.vague_markers):
             return True  # a price-difference link: whatever else it says, no product
         if any(b in rest for b in self.lucky_bags) and any(r in rest for r in self.random_contents):
             return True  # 福袋 … 随机发: the seller picks the goods
-        for term in self.vague_terms:
-            rest = rest.replace(term, "")
+        if self._vague_words is not None:
+            rest = self._vague_words.sub("", rest)
         subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
         return len(subject) < self.vague_min_chars
 
