@@ -34,10 +34,10 @@ def decide(title: str, **listing: object) -> tuple[str, list[tuple[str, str | No
         ("顶 级 工艺", "reject", "absolute_level"),  # spaces
         ("最\u200b佳拍档", "reject", "absolute_superlative"),  # zero-width space
         ("最🔥佳拍档", "reject", "absolute_superlative"),  # emoji between characters
-        ("ＮＯ．１爆款", "review", "relative_rank"),  # full-width
-        ("No 1 面霜", "review", "relative_rank"),
-        ("TOP1口红", "review", "relative_rank"),
-        ("第①名的面膜", "review", "relative_rank"),
+        ("ＮＯ．１爆款", "review", "relative_rank"),  # full-width; a bestseller rank: a figure to check
+        ("No 1 面霜", "reject", "unscoped_first"),  # first with nothing ranked by: a superlative
+        ("TOP1口红", "reject", "unscoped_first"),
+        ("第①名的面膜", "reject", "unscoped_first"),
         ("全网销量第一", "review", "relative_rank"),
         ("国家免检奶粉", "reject", "authority"),
         ("祖传秘方去痘膏", "reject", "efficacy"),
@@ -354,7 +354,8 @@ def test_products_are_screened_at_import(store: Store, tmp_path: Path) -> None:
         ("筋膜枪 静音效果 di一", "reject", "property_first"),  # pinyin
         ("保温杯 TOP1好用", "reject", "first_in_quality"),
         ("保温杯 #1 好用", "reject", "first_in_quality"),
-        ("蓝牙音箱 人气第一", "review", "relative_rank"),  # a popularity rank: relative
+        ("蓝牙音箱 人气第一", "reject", "unscoped_first"),  # popularity is no measure ranked by
+        ("蓝牙音箱 销量第一", "review", "relative_rank"),  # a sales rank: a figure to check
         # superlative in pinyin before any character
         ("这条裙子zui显瘦", "reject", "absolute_superlative"),
         # counterfeit markers in numerals or a brand's initial

@@ -35,18 +35,18 @@ def reasons(title: str, **listing: object) -> tuple[str, list[tuple[str, str | N
         ("極品大紅袍", "reject", "absolute_level", "极品", "極品"),
         ("獨家配方面膜", "review", "relative_rank", "独家", "獨家"),
         # full-width
-        ("ＴＯＰ１ 口红", "review", "relative_rank", "top1", "ＴＯＰ１"),
+        ("ＴＯＰ１ 口红", "reject", "unscoped_first", "top1", "ＴＯＰ１"),
         ("加ＶＸ领券", "review", "diversion", "加vx", "加ＶＸ"),
         # look-alike letters of other scripts, boxed letters, variant characters
-        ("ТОР1 口红", "review", "relative_rank", "top1", "ТОР1"),  # Cyrillic Т О Р
+        ("ТОР1 口红", "reject", "unscoped_first", "top1", "ТОР1"),  # Cyrillic Т О Р
         ("Α货 名表", "reject", "counterfeit", "a货", "Α货"),  # Greek Alpha
         ("🅰货 手表", "reject", "counterfeit", "a货", "🅰货"),
         ("冣好的面霜", "reject", "absolute_superlative", "最好", "冣好"),
-        ("唯壹的配方", "review", "relative_rank", "唯一", "唯壹"),
+        ("唯壹的配方", "reject", "unscoped_first", "唯一", "唯壹"),
         # pinyin for a character, spelled out whole, initial, digits for numerals
         ("zui好用的面霜", "reject", "absolute_superlative", "最好", "zui好"),
         ("ZUI佳拍档", "reject", "absolute_superlative", "最佳", "ZUI佳"),
-        ("di一名的精华", "review", "relative_rank", "第一", "di一"),
+        ("di一名的精华", "reject", "unscoped_first", "第一名", "di一名"),
         ("guo家级工艺", "reject", "absolute_level", "国家级", "guo家级"),
         ("zuihao的精华", "reject", "absolute_superlative", "最好", "zuihao"),
         ("国j级工艺", "reject", "absolute_level", "国家级", "国j级"),
@@ -61,11 +61,11 @@ def reasons(title: str, **listing: object) -> tuple[str, list[tuple[str, str | N
         ("最耐穿的袜子", "reject", "absolute_superlative", "最", "最"),
         ("极致性价比 吹风机", "reject", "absolute_level", "极致", "极致"),
         ("国货天花板 口红", "reject", "absolute_level", "国货天花板", "国货天花板"),
-        ("三天根治脚气", "reject", "efficacy", "根治", "根治"),
+        ("三天根治脚气", "reject", "disease_claim", "根治脚气", "根治脚气"),
         ("针孔摄像头 家用", "reject", "prohibited", "针孔摄像", "针孔摄像"),
         ("性价比之王 电饭煲", "review", "relative_rank", "之王", "之王"),
         ("手慢无 坚果", "review", "false_urgency", "手慢无", "手慢无"),
-        ("国货 TOP 1 口红", "review", "relative_rank", "top1", "TOP 1"),
+        ("国货 TOP 1 口红", "reject", "unscoped_first", "top1", "TOP 1"),
         ("加vxabc123 领券", "review", "diversion", "加vx", "加vx"),  # a WeChat id straight after
     ],
 )

@@ -145,8 +145,17 @@ APPROVE = [
     ("cream", "云杉面霜 第一款敏感肌专研", "第一款 — a rank claim without scope"),
 ]
 APPROVE_FIXES = {  # hand-written listings above whose reviewer label is not approve after all
-    "硅胶铲 耐高温 最高耐热230度": ("reject", "最高 is in the superlative list: a reviewer strikes it"),
     "云杉面霜 第一款敏感肌专研": ("review", "an unscoped first claim"),
+    "木衬衫 绝对值得入手": (
+        "reject",
+        "绝对值得 is 绝对 + 值得, an absolute claim; relabelled from approve, rules 2026.11.5",
+    ),
+    # relabelled to approve: 最高耐热230度 is a measured limit (SAMR 2023), as in the development sets
+    "硅胶铲 耐高温 最高耐热230度": (
+        "approve",
+        "最高耐热230度 is a measured limit (a specification, SAMR 2023); "
+        "relabelled from reject, rules 2026.11.5",
+    ),
 }
 QUALIFIED = {"复合维生素片 60粒 保健食品", "维生素C咀嚼片 30片", "婴儿配方奶粉 1段 800g"}
 
@@ -185,21 +194,58 @@ VIOLATING = [
     ("kitchen", "炒锅 永久不粘", "reject", "永久"),
     ("kitchen", "菜刀 百分之百不生锈", "reject", "百分之百"),
     ("kitchen", "保鲜盒 零风险", "reject", "零风险"),
-    # relative rank claims without scope (review)
+    # a product ranked first without scope: a superlative (reject since rules 2026.11.5, review before);
+    # ranks by sales and first-to-market claims without scope (review)
     ("serum", "云杉精华 全网销量第一", "review", "销量第一"),
-    ("serum", "ＮＯ．１ 精华液", "review", "full-width NO.1"),
-    ("serum", "云杉精华 No 1", "review", "No 1"),
-    ("serum", "TOP1 精华液", "review", "TOP1"),
-    ("serum", "第①名的精华", "review", "第①"),
+    (
+        "serum",
+        "ＮＯ．１ 精华液",
+        "reject",
+        "NO.1 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
+    (
+        "serum",
+        "云杉精华 No 1",
+        "reject",
+        "No 1 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
+    (
+        "serum",
+        "TOP1 精华液",
+        "reject",
+        "TOP1 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
+    (
+        "serum",
+        "第①名的精华",
+        "reject",
+        "第①名 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
     ("cream", "云杉面霜 销量冠军", "review", "销量冠军"),
     ("cream", "云杉面霜 全网首发", "review", "首发"),
     ("cream", "云杉面霜 独家配方", "review", "独家"),
     ("dress", "青木连衣裙 遥遥领先", "review", "领先"),
-    ("dress", "青木连衣裙 第1名", "review", "第1"),
-    ("shirt", "木衬衫 首选面料", "review", "首选"),
+    (
+        "dress",
+        "青木连衣裙 第1名",
+        "reject",
+        "第1名 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
+    (
+        "shirt",
+        "木衬衫 首选面料",
+        "reject",
+        "首选 without scope: a superlative (art. 9(3)); relabelled from review, rules 2026.11.5",
+    ),
     ("ear", "海星耳机 领导品牌", "review", "领导品牌"),
     ("ear", "海星耳機 銷量第一", "review", "traditional 销量第一"),
-    ("nuts", "坚果 全国第一", "review", "全国第一"),
+    (
+        "nuts",
+        "坚果 全国第一",
+        "reject",
+        "全国第一 (no measure ranked by) without scope: a superlative; "
+        "relabelled from review, rules 2026.11.5",
+    ),
     ("kitchen", "炒锅 首家专利", "review", "首家"),
     # authority and efficacy (reject)
     ("formula", "婴儿奶粉 国家免检", "reject", "国家免检"),
@@ -307,8 +353,24 @@ def hand_listings() -> list[dict[str, Any]]:
         reference_price=25900,
         lowest_price_7d=14900,
     )
-    add("dress", "青木连衣裙 折扣价", "review", "reference with no sale to support it", reference_price=39900)
-    add("ear", "海星耳机 新品", "review", "reference with no sale to support it", reference_price=59900)
+    # relabelled to approve (rules 2026.11.5): no sale of the product, but the brand's goods in the category
+    # are in the catalogue, which supports a reference price as in the development sets' label policy
+    add(
+        "dress",
+        "青木连衣裙 折扣价",
+        "approve",
+        "reference price: the brand lists dresses in the catalogue (its price line is on record); "
+        "relabelled from review, rules 2026.11.5",
+        reference_price=39900,
+    )
+    add(
+        "ear",
+        "海星耳机 新品",
+        "approve",
+        "reference price: the brand lists earphones in the catalogue (its price line is on record); "
+        "relabelled from review, rules 2026.11.5",
+        reference_price=59900,
+    )
     add(
         "ear",
         "海星耳机 直降",

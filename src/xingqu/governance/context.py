@@ -48,7 +48,12 @@ class ScreeningContext:
         return cls(
             screener,
             DuplicateIndex.of(
-                store.catalogue.listings(conn), screener.duplicate_threshold, screener.duplicate_max_changes
+                store.catalogue.listings(conn),
+                screener.duplicate_threshold,
+                screener.duplicate_max_changes,
+                screener.duplicate_max_changed_chars,
+                screener.duplicate_min_kept_share,
+                screener.duplicate_min_head_chars,
             ),
             brands,
             PriceFacts.from_store(

@@ -38,6 +38,12 @@ HOMOGLYPHS: dict[str, str] = {
     "弌": "一",
     "+": "加",  # +v, ＋V, ➕V: 加v
     "➕": "加",
+    "🐧": "qq",  # the penguin is QQ's mascot: +🐧 12345678 is a QQ number
+    # digits in circles that NFKC leaves alone: ❶ ➀ ➊ (1–10), ⓫ (11–20), ⓵ (1–10)
+    **{chr(0x2776 + i): str(i % 10 + 1) if i % 10 < 9 else "10" for i in range(30)},
+    **{chr(0x24EB + i): str(11 + i) for i in range(10)},
+    **{chr(0x24F5 + i): str(1 + i) for i in range(10)},
+    "⓿": "0",
 }
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
 
@@ -53,7 +59,7 @@ FULL_PINYIN_MIN = 6
 INITIAL_MIN_CHARS = 3
 
 
-_ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])")
+_ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=(?<![a-z])n)0(?=[0-9](?![0-9]))")
 
 
 @cache
@@ -61,41 +67,93 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def _toneless(ch: str) -> str:
+    """A Latin letter with a tone mark or other diacritic as the bare letter (pinyin with tones, dú jiā,
+    reads as dujia); ü, with or without a tone, as v, the way pinyin is typed (lǜ → lv)."""
+    if not ch.isalpha() or ch.isascii():
+        return ch
+    base = unicodedata.normalize("NFKD", ch)
+    if not base[:1].isascii() or not all(unicodedata.combining(c) for c in base[1:]):
+        return ch
+    return "v" if base[:1] in "uU" and "\u0308" in base else base[0]
+
+
 @cache
 def _fold(ch: str) -> str:
     """One character as screening reads it: NFKC, traditional → simplified, look-alikes read as what they
-    imitate, lower case, and only the characters kept (cached: titles repeat the same few thousand
-    characters)."""
+    imitate, tone marks dropped, lower case, and only the characters kept (cached: titles repeat the
+    same few thousand characters)."""
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch or not ch.isascii() or ch == "+":
-        folded = _t2s().convert(folded).translate(_HOMOGLYPHS)
+        folded = "".join(map(_toneless, _t2s().convert(folded).translate(_HOMOGLYPHS)))
     return "".join(c for c in folded.lower() if c.isalnum() or c in KEEP_EXTRA)
+
+
+class _FoldTable(dict[int, str]):
+    """Code point → the character as screening reads it (``_fold``), filled as characters are first seen,
+    so that ``str.translate`` folds a whole text in one call. ``#`` reads as a marker, No. before a digit."""
+
+    def __missing__(self, key: int) -> str:
+        ch = chr(key)
+        folded = "\x00" if ch in "#＃" else _fold(ch)
+        self[key] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+_HASH_AS_NO = re.compile("\x00(?=[0-9])")
+_DIGITS = set("0123456789")
+
+
+def _finish(norm: str) -> str:
+    if "\x00" in norm:
+        norm = _HASH_AS_NO.sub("no", norm).replace("\x00", "")  # #1 reads as No.1
+    if "0" in norm:
+        norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
+    return norm
+
+
+@lru_cache(maxsize=4096)
+def screening_norm(text: str) -> str:
+    """The normalised text alone (``screening_text(text)[0]``), folded in one ``str.translate``: what
+    the rules read before any match needs a span in the original."""
+    return _finish(text.translate(_FOLD))
 
 
 @lru_cache(maxsize=256)
 def screening_text(text: str) -> tuple[str, list[int]]:
     """(normalised text, for each of its characters the index of the original character). Cached for
-    the few last texts: a title is read by the term rules and again by the vague-title rule."""
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        folded = _fold(ch)
-        if ch in "#＃" and i + 1 < len(text) and _fold(text[i + 1])[:1].isdigit():
-            folded = "no"  # #1 reads as No.1
-        if len(folded) == 1:
-            chars.append(folded)
-            where.append(i)
-        elif folded:
-            chars.append(folded)
-            where.extend([i] * len(folded))
-    norm = "".join(chars)
-    if "0" in norm:
-        norm = _ZERO_AS_O.sub("o", norm)  # T0P1: a zero between letters is the letter o
-    return norm, where
+    the few last texts: a text with a match is read again for the spans of its reasons."""
+    pieces = [_FOLD[ord(ch)] for ch in text]
+    where = [i for i, piece in enumerate(pieces) for _ in piece]
+    norm = "".join(pieces)
+    if "\x00" in norm:
+        digit_next = [norm[k + 1 : k + 2] in _DIGITS for k in range(len(norm))]
+        kept = [
+            (("no" if digit_next[k] else "") if c == "\x00" else c, w)
+            for k, (c, w) in enumerate(zip(norm, where, strict=True))
+        ]
+        norm = "".join(c for c, _ in kept)
+        where = [w for c, w in kept for _ in c]
+    return _finish(norm), where
+
+
+@cache
+def _toned(ch: str) -> bool:
+    return not ch.isascii() and _toneless(ch) != ch and _toneless(ch).isascii()
+
+
+_LATIN_MARKED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def has_tone_marks(text: str) -> bool:
+    """Whether the text writes a Latin letter with a tone mark (dì yī): pinyin for sure, so a listed term
+    spelled out in it is caught however short the spelling (diyi)."""
+    return not text.isascii() and _LATIN_MARKED.search(text) is not None and any(map(_toned, text))
 
 
 def normalise_term(term: str) -> str:
-    return screening_text(term)[0]
+    return screening_norm(term)
 
 
 @cache
@@ -112,6 +170,16 @@ def readings() -> dict[str, str]:
 
 def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
+
+
+def whole_pinyin(term: str) -> str:
+    """A term spelled out whole in pinyin without tones (第一 → diyi); empty when a character has no
+    reading."""
+    base = normalise_term(term)
+    sounds = readings()
+    if not base or not all(_is_cjk(c) and c in sounds for c in base):
+        return ""
+    return "".join(sounds[c] for c in base)
 
 
 def term_variants(term: str) -> set[str]:

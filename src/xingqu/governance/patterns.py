@@ -33,17 +33,31 @@ class Pattern:
     needs: tuple[str, ...] = ()
 
 
-def _family(words: Iterable[str], variants: bool) -> set[str]:
+def _family(words: Iterable[str], variants: bool, families: dict[str, list[str]]) -> set[str]:
+    """The normalised forms of a word family; ``@name`` stands for the words of the named family."""
     out: set[str] = set()
     for w in words:
-        out |= term_variants(w) if variants else {normalise_term(w)}
+        if w.startswith("@"):
+            if w[1:] not in families:
+                raise ConfigError(f"listing rules: no word family {w[1:]!r} (used as {w!r})")
+            out |= _family(families[w[1:]], variants, {})
+        else:
+            out |= term_variants(w) if variants else {normalise_term(w)}
     return out - {""}
 
 
 class Patterns:
-    """Every pair rule's families in one automaton, so that a text is read once for all of them."""
+    """Every pair rule's families in one automaton, so that a text is read once for all of them.
+    ``families`` are named word lists a rule may use as ``@name`` (the diseases, say, that both the
+    treating verbs and the promised outcomes pair with)."""
 
-    def __init__(self, specs: Iterable[dict[str, Any]], default_severity: str = "review") -> None:
+    def __init__(
+        self,
+        specs: Iterable[dict[str, Any]],
+        default_severity: str = "review",
+        families: dict[str, list[str]] | None = None,
+    ) -> None:
+        families = families or {}
         self.rules: list[Pattern] = []
         self.automaton = ahocorasick.Automaton()
         roles: dict[str, list[tuple[int, int]]] = {}
@@ -69,7 +83,7 @@ class Patterns:
             for role, key in ((0, "first"), (1, "then")):
                 if not spec.get(key):
                     raise ConfigError(f"listing rules: pattern {rule.name!r} needs {key!r} or 'regex'")
-                for word in _family(spec[key], variants):
+                for word in _family(spec[key], variants, families):
                     roles.setdefault(word, []).append((i, role))
         for word, uses in roles.items():
             self.automaton.add_word(word, (len(word), uses))

@@ -2,6 +2,8 @@
 
 - the 7-day rule: a reference price (划线价 / 原价) may not exceed the lowest price the product actually
   sold at in the 7 days before (with no sale in those days: its last sale before them);
+- a reference price with no sale of the product behind it is still supported when the brand already
+  lists goods in that category (its price line there is on record), else a person checks it;
 - the price floor: a price far below what the brand's goods in that category (else the category's goods)
   usually cost is a counterfeit risk. "Usually" is the median and the robust spread (1.4826 × the
   median absolute deviation of log prices) over at least ``min_samples`` listings, so a few odd prices
@@ -40,13 +42,14 @@ class PriceFacts:
     category_usual: dict[str, tuple[float, float]] = field(default_factory=dict)
     recent_lowest: dict[str, int] = field(default_factory=dict)  # lowest unit price paid in the window
     last_sold: dict[str, int] = field(default_factory=dict)  # last unit price paid before the window
+    listed: set[tuple[str, str]] = field(default_factory=set)  # (brand, category) with goods listed
 
     @classmethod
     def from_catalogue(
         cls, rows: Iterable[tuple[str | None, str | None, int | None]], min_samples: int = 5
     ) -> PriceFacts:
         """Medians from (brand, category, price) rows of listed goods; groups under ``min_samples`` are
-        left out."""
+        left out of the medians, not of the brands known to list goods in a category."""
         by_brand: dict[tuple[str, str], list[int]] = defaultdict(list)
         by_cat: dict[str, list[int]] = defaultdict(list)
         for brand, category, price in rows:
@@ -55,7 +58,11 @@ class PriceFacts:
             by_cat[category].append(price)
             if brand:
                 by_brand[(brand, category)].append(price)
-        return cls(brand_usual=_usual(by_brand, min_samples), category_usual=_usual(by_cat, min_samples))
+        return cls(
+            brand_usual=_usual(by_brand, min_samples),
+            category_usual=_usual(by_cat, min_samples),
+            listed=set(by_brand),
+        )
 
     @classmethod
     def from_store(
@@ -92,6 +99,10 @@ class PriceFacts:
         if brand and (brand, category) in self.brand_usual:
             return self.brand_usual[(brand, category)]
         return self.category_usual.get(category)
+
+    def lists(self, brand: str | None, category: str | None) -> bool:
+        """Whether the brand has goods listed in the category (its price line there is on record)."""
+        return bool(brand and category) and (str(brand), str(category)) in self.listed
 
     def reference_basis(self, product_id: str) -> int | None:
         """The price a reference price may not exceed: lowest in the window, else the last sale."""

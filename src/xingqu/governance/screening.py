@@ -19,7 +19,14 @@ import ahocorasick
 from xingqu.errors import ConfigError
 from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
-from xingqu.governance.normalise import normalise_term, screening_text, term_variants
+from xingqu.governance.normalise import (
+    has_tone_marks,
+    normalise_term,
+    screening_norm,
+    screening_text,
+    term_variants,
+    whole_pinyin,
+)
 from xingqu.governance.patterns import Patterns
 from xingqu.governance.prices import PriceFacts
 
@@ -120,15 +127,27 @@ class Screener:
         for key, entry in seen.items():
             self.terms.add_word(key, (key, entry))
         self.terms.make_automaton()
+        # terms spelled out whole in pinyin too short to read as pinyin in Latin text (diyi, weiyi),
+        # looked for only in a text that writes tone marks (dì yī), which makes it pinyin for sure
+        self.toned = ahocorasick.Automaton()
+        for g in groups:
+            for term in g["terms"]:
+                spelled = whole_pinyin(term)
+                if len(spelled) >= 4 and spelled not in seen and spelled not in self.toned:
+                    self.toned.add_word(spelled, (spelled, seen[normalise_term(term)]))
+        if len(self.toned):
+            self.toned.make_automaton()
         self.exceptions = ahocorasick.Automaton()
         for word in rules.get("exceptions", []):
             for key in term_variants(word):
                 self.exceptions.add_word(key, key)
         if len(self.exceptions):
             self.exceptions.make_automaton()
-        self.patterns = Patterns(rules.get("pattern", []))
+        families = {str(k): list(v) for k, v in rules.get("families", {}).items()}
+        self.patterns = Patterns(rules.get("pattern", []), families=families)
         self.exception_patterns = Patterns(
-            [{"name": "exception", **spec} for spec in rules.get("exception_pattern", [])]
+            [{"name": "exception", **spec} for spec in rules.get("exception_pattern", [])],
+            families=families,
         )
         self.brands = BrandNames((None, name) for name in rules.get("known_brands", []))
         self.qualifiers = [normalise_term(q) for q in rules.get("scope_qualifiers", [])]
@@ -137,10 +156,14 @@ class Screener:
         self.duplicate_threshold = float(dup.get("threshold", 0.8))
         self.duplicate_severity = str(dup.get("severity", "review"))
         self.duplicate_max_changes = int(dup.get("max_word_changes", 1))
+        self.duplicate_max_changed_chars = int(dup.get("max_changed_chars", 0))
+        self.duplicate_min_kept_share = float(dup.get("min_kept_share", 0.75))
+        self.duplicate_min_head_chars = int(dup.get("min_head_chars", 5))
         price = rules.get("price", {})
         self.price_window_days = int(price.get("reference_window_days", 7))
         self.reference_severity = str(price.get("reference_severity", "reject"))
         self.unsupported_reference_severity = str(price.get("unsupported_reference_severity", "review"))
+        self.catalogue_supports_reference = bool(price.get("catalogue_supports_reference", False))
         self.floor_ratio = float(price.get("floor_ratio", 0.3))
         self.floor_mads = float(price.get("floor_mads", 3.0))
         self.floor_severity = str(price.get("floor_severity", "review"))
@@ -151,6 +174,12 @@ class Screener:
             {normalise_term(t) for t in vague.get("terms", [])} - {""}, key=len, reverse=True
         )
         self.vague_markers = [normalise_term(t) for t in vague.get("markers", [])]
+        # one pass removes every vague word, longest first as the alternation tries them in order
+        self._vague_words = (
+            re.compile("|".join(map(re.escape, self.vague_terms))) if self.vague_terms else None
+        )
+        self.lucky_bags = [normalise_term(t) for t in vague.get("lucky_bags", [])]
+        self.random_contents = [normalise_term(t) for t in vague.get("random_contents", [])]
         self.vague_filler = set(normalise_term(str(vague.get("filler", ""))))
         self.vague_min_chars = int(vague.get("min_subject_chars", 2))
         self.vague_severity = str(vague.get("severity", "review"))
@@ -182,11 +211,14 @@ class Screener:
         (最近, 第一次) or inside a brand name (``brands``, else the well-known ones) is no claim: inside a
         longer name always, inside a name as long as the term only when it is the listing's own brand
         (``own``: its normalised names)."""
-        norm, index = screening_text(text)
+        norm = screening_norm(text)
         hits = list(self.terms.iter(norm))
+        if len(self.toned) and has_tone_marks(text):
+            hits += self.toned.iter(norm)
         claims = self.patterns.find(norm)
         if not hits and not claims:
             return []  # exceptions only ever remove matches: none to remove
+        index = screening_text(text)[1]  # where each character was written, for spans
         covered: list[tuple[int, int]] = []
         if len(self.exceptions):
             covered = [(end - len(w) + 1, end) for end, w in self.exceptions.iter(norm)]
@@ -211,6 +243,8 @@ class Screener:
         if claims and covered:
             claims = self.patterns.find(norm, covered)
         for start, end, p in claims:
+            if any(s <= start <= e for s, e, _ in names):
+                continue  # begins inside a brand name: VXE R1 is a mouse, not a WeChat id
             matches.append((start, end, _Term(p.name, p.kind, p.severity, p.message, norm[start : end + 1])))
         scoped = any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
@@ -225,16 +259,24 @@ class Screener:
 
     def duplicate_index(self) -> DuplicateIndex:
         """An empty duplicate index with this rule set's settings."""
-        return DuplicateIndex(self.duplicate_threshold, self.duplicate_max_changes)
+        return DuplicateIndex(
+            self.duplicate_threshold,
+            self.duplicate_max_changes,
+            self.duplicate_max_changed_chars,
+            self.duplicate_min_kept_share,
+            self.duplicate_min_head_chars,
+        )
 
     def vague(self, title: str) -> bool:
-        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, or a
-        marker of a link that sells no one product (补差价, 专拍, 福袋)."""
-        rest, _ = screening_text(title)
+        """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, a
+        marker of a link that sells no one product (补差价, 专拍), or a lucky bag of random contents."""
+        rest = screening_norm(title)
         if any(m in rest for m in self.vague_markers):
-            return True  # a price-difference link or a lucky bag: whatever else it says, no product
-        for term in self.vague_terms:
-            rest = rest.replace(term, "")
+            return True  # a price-difference link: whatever else it says, no product
+        if any(b in rest for b in self.lucky_bags) and any(r in rest for r in self.random_contents):
+            return True  # 福袋 … 随机发: the seller picks the goods
+        if self._vague_words is not None:
+            rest = self._vague_words.sub("", rest)
         subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
         return len(subject) < self.vague_min_chars
 
@@ -246,7 +288,15 @@ class Screener:
             if basis is None and prices is not None:
                 basis = prices.reference_basis(lid)
             days = self.price_window_days
-            if basis is None:
+            brand = listing.get("brand") or listing.get("brand_id")
+            if (
+                basis is None
+                and self.catalogue_supports_reference
+                and prices is not None
+                and prices.lists(brand, listing.get("category"))
+            ):
+                pass  # no sale of this product, but the brand's goods in the category are on record
+            elif basis is None:
                 out.append(
                     Reason(
                         "price:reference_unsupported",
