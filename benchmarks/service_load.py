@@ -365,7 +365,8 @@ def feed_alone(
         http = tally.summary(share["seconds"])["feed"]
     finally:
         server.stop()
-    service = feed_service(Runtime(db=env["XINGQU_DB"], models_dir=env["XINGQU_MODELS_DIR"]))
+    runtime = Runtime(db=env["XINGQU_DB"], models_dir=env["XINGQU_MODELS_DIR"])
+    service = feed_service(runtime)
     service.recommend(users[0], 20)
     times = []
     end = time.monotonic() + min(args.duration, 30)
@@ -374,6 +375,7 @@ def feed_alone(
             t = time.perf_counter()
             service.recommend(random.choice(users), 20)
             times.append((time.perf_counter() - t) * 1000)
+    runtime.store.close()  # no connection of this process stays open on the store the server writes
     direct = {
         "requests": len(times),
         "per_s": 1000 / float(np.mean(times)),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,10 @@ class Store:
             self.sqlite_path = Path(parsed.database).expanduser()
             _check_sqlite_file(self.sqlite_path)
         self._creating = False
+        #: SQLite has one writer at a time: this process's writers wait for each other here
+        self._writers: AbstractContextManager[object] = (
+            threading.RLock() if backend == "sqlite" else nullcontext()
+        )
         try:
             # a PostgreSQL connection is checked before use, so that after the server went away and came
             # back the first request does not get a dead connection from the pool
@@ -205,10 +210,16 @@ class Store:
     def writing(self) -> Iterator[Connection]:
         """One write transaction: committed if the block succeeds, rolled back entirely if not.
 
-        On SQLite the write lock is taken at the start, so concurrent writers queue instead of failing.
+        On SQLite the write lock is taken at the start, so concurrent writers queue instead of failing;
+        the threads of one process queue on a lock of their own first (woken the moment the writer
+        before them commits, where SQLite's busy handler would sleep and poll).
         """
         try:
-            with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            with (
+                self._writers,
+                self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+                conn.begin(),
+            ):
                 yield conn
         except (OperationalError, DataError, DatabaseError, *_RAW_DB_ERRORS) as exc:
             if _is_overflow(exc):
