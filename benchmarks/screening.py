@@ -103,7 +103,8 @@ def quality(screener: Screener, data: Path = DATA) -> dict[str, object]:
 
 def throughput(screener: Screener, runs: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
-        simulate(SimConfig(users=500, products=20_000, creators=50, days=1, seed=5), tmp)
+        # 20,000 products over ~500 shops (the simulator sizes shops by users), as a marketplace lists them
+        simulate(SimConfig(users=20_000, products=20_000, creators=200, days=1, seed=5), tmp)
         products = pq.read_table(Path(tmp) / "products.parquet").to_pylist()
     listings = [listing_of(p) for p in products]
     prices = PriceFacts.from_catalogue([(p["brand_id"], p["category"], p["price"]) for p in products])
