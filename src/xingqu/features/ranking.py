@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles
+from xingqu.models import rowops
 
 #: Features every ranker reads, after the per-retriever score and rank columns.
 BASE_FEATURES = (
@@ -108,6 +109,8 @@ def _rowdot(a: sp.csr_matrix, b: sp.csr_matrix, rows: np.ndarray, items: np.ndar
     """For each pair k: a[rows[k]] · b[items[k]] (sparse rows)."""
     if a.nnz == 0 or b.nnz == 0:
         return np.zeros(len(rows), np.float32)
+    if a.shape[0] <= rowops.MAX_LOOP_ROWS:
+        return rowops.pair_dot(a, b, rows, items)
     return np.asarray(a[rows].multiply(b[items]).sum(axis=1), dtype=np.float32).ravel()
 
 
@@ -115,6 +118,8 @@ def _gather(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """m[rows[k], cols[k]] for sparse m."""
     if m.nnz == 0:
         return np.zeros(len(rows), np.float32)
+    if m.shape[0] <= rowops.MAX_LOOP_ROWS:
+        return rowops.pair_get(m, rows, cols)
     return np.asarray(m[rows, cols], dtype=np.float32).ravel()
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from xingqu.dataset import Dataset, Vocabulary
 from xingqu.errors import StoreError, UserError
-from xingqu.models import artifacts
+from xingqu.models import artifacts, rowops
 
 ARTIFACT_FORMAT = "xingqu-model"
 ARTIFACT_VERSION = 1
@@ -242,6 +242,20 @@ def item_matrix_scores(
 
     For a sparse ``matrix`` pass its transpose as CSR (``transposed``): the candidates' columns are then
     rows of it, read without touching the rest of the matrix."""
+    if history.shape[0] <= rowops.MAX_LOOP_ROWS:  # a request's few rows: kernels on the arrays
+        h = rowops.csr_rows(history)
+        out = np.empty(items.shape, np.float32)
+        for b in range(h.shape[0]):
+            lo, hi = h.indptr[b], h.indptr[b + 1]
+            if transposed is not None:
+                out[b] = rowops.rows_dot(transposed, items[b], rowops.dense_row(h, b))
+            elif sp.issparse(matrix):
+                row = rowops.vector_times(h.indices[lo:hi], h.data[lo:hi], rowops.csr_rows(matrix))
+                out[b] = row[items[b]]
+            else:
+                block = np.asarray(matrix)[h.indices[lo:hi]][:, items[b]]
+                out[b] = h.data[lo:hi].astype(np.float64) @ block
+        return out
     cols, inverse = np.unique(items, return_inverse=True)
     part = (transposed[cols] @ history.T).T if transposed is not None else history @ matrix[:, cols]
     dense = part.toarray() if sp.issparse(part) else np.asarray(part)

@@ -1,0 +1,65 @@
+"""The one-request sparse kernels give the numbers of the scipy expressions they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xingqu.features.ranking import _gather, _rowdot
+from xingqu.models import rowops
+from xingqu.models.base import item_matrix_scores
+
+
+def matrix(seed: int, rows: int, cols: int, density: float) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    return sp.random(rows, cols, density=density, format="csr", dtype=np.float32, random_state=rng)
+
+
+shapes = st.tuples(
+    st.integers(0, 10_000),  # seed
+    st.integers(1, rowops.MAX_LOOP_ROWS),  # users of the request
+    st.integers(1, 60),  # items
+    st.floats(0.0, 0.5),  # density
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_item_matrix_scores_equal_the_sparse_product(shape: tuple[int, int, int, float]) -> None:
+    seed, users, n, density = shape
+    history = matrix(seed, users, n, density)
+    sim = matrix(seed + 1, n, n, density)
+    items = np.random.default_rng(seed).integers(0, n, size=(users, min(n, 7)))
+    expected = np.take_along_axis((history @ sim).toarray(), items, axis=1)
+    for transposed in (None, sp.csr_matrix(sim.T)):
+        got = item_matrix_scores(history, sim, items, transposed)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    dense = item_matrix_scores(history, sim.toarray(), items)
+    np.testing.assert_allclose(dense, expected, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes)
+def test_pairwise_dot_and_gather_equal_fancy_indexing(shape: tuple[int, int, int, float]) -> None:
+    seed, users, n, density = shape
+    a = matrix(seed, users, 9, density)
+    b = matrix(seed + 2, n, 9, density)
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, users, size=25)
+    items = rng.integers(0, n, size=25)
+    expected = np.asarray(a[rows].multiply(b[items]).sum(axis=1)).ravel()
+    if a.nnz and b.nnz:
+        np.testing.assert_allclose(_rowdot(a, b, rows, items), expected, rtol=1e-5, atol=1e-6)
+    cols = rng.integers(0, 9, size=25)
+    if a.nnz:
+        np.testing.assert_allclose(_gather(a, rows, cols), np.asarray(a[rows, cols]).ravel(), rtol=1e-6)
+
+
+def test_vector_times_is_the_row_product() -> None:
+    m = matrix(3, 40, 30, 0.2)
+    idx, w = np.array([1, 5, 17]), np.array([0.5, 2.0, 1.0], np.float32)
+    v = sp.csr_matrix((w, (np.zeros(3, int), idx)), shape=(1, 40))
+    np.testing.assert_allclose(rowops.vector_times(idx, w, m), (v @ m).toarray().ravel(), rtol=1e-6)
+    assert rowops.spans(m.indptr, np.array([], np.int64))[0].size == 0
