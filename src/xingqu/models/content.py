@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from xingqu.dataset import Dataset
+from xingqu.models import rowops
 from xingqu.models.base import ModelConfig, ModelError, Recommender, item_matrix_scores, transposed_csr
 from xingqu.models.sparse import csr_arrays, csr_from
 from xingqu.text import tokens
@@ -77,8 +78,29 @@ class ContentModel(Recommender):
         self.features = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ f)
         self.feature_names = np.array(vocab, dtype=str)
 
+    def profile_row(self, history: sp.csr_matrix, b: int) -> np.ndarray:
+        """Row ``b`` of ``history`` as a unit-length dense profile over the content features."""
+        h = rowops.csr_rows(history)
+        lo, hi = h.indptr[b], h.indptr[b + 1]
+        v = rowops.vector_times(h.indices[lo:hi], h.data[lo:hi], self.features).astype(np.float64)
+        norm = math.sqrt(float(v @ v))
+        return v / norm if norm > 0 else v
+
     def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
         """Cosine of each item to the user's profile, sparse: items sharing no term score zero."""
+        if history.shape[0] <= rowops.MAX_LOOP_ROWS:  # a request's rows: through the term postings
+            postings = transposed_csr(self, "features")
+            cols, vals, indptr = [], [], [0]
+            for b in range(history.shape[0]):
+                p = self.profile_row(history, b)
+                terms = np.flatnonzero(p)
+                row = rowops.vector_times(terms, p[terms], postings)
+                nz = np.flatnonzero(row)
+                cols.append(nz)
+                vals.append(row[nz])
+                indptr.append(indptr[-1] + len(nz))
+            shape = (history.shape[0], self.features.shape[0])
+            return sp.csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=shape)
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile
@@ -88,6 +110,11 @@ class ContentModel(Recommender):
         return self.sparse_scores(users, history).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+        if history.shape[0] <= rowops.MAX_LOOP_ROWS:
+            out = np.empty(items.shape, np.float32)
+            for b in range(history.shape[0]):
+                out[b] = rowops.rows_dot(self.features, items[b], self.profile_row(history, b))
+            return out
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile)

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.domain.units import DAY_MS
+from xingqu.models import rowops
 from xingqu.models.base import (
     ContentFeatures,
     ItemSimilarity,
@@ -17,7 +18,9 @@ from xingqu.models.base import (
     SegmentScores,
     SparseScores,
     top_n,
+    transposed_csr,
 )
+from xingqu.models.content import ContentModel
 from xingqu.pipelines.feed.context import Request
 from xingqu.pipelines.feed.model import FOLLOWED, NEW, RECENT, SEGMENT
 from xingqu.pipelines.feed.prepared import Prepared
@@ -146,11 +149,14 @@ class RecentSource:
         parts = [*self.similar, *self.content]
         out: list[int] = []
         for src in parts:
-            if isinstance(src, ItemSimilarity):
-                sim = np.asarray(src.similarity[:, last].sum(axis=1)).ravel()
-            else:
+            ones = np.ones(len(last))
+            if isinstance(src, ItemSimilarity):  # Σ over the clicked items of their similarity columns
+                sim = rowops.vector_times(np.array(last), ones, transposed_csr(src, "similarity"))
+            else:  # Σ of the cosines to the clicked items: through the postings of their terms
                 f = src.features  # type: ignore[attr-defined]
-                sim = np.asarray((f @ f[last].T).sum(axis=1)).ravel()
+                v = rowops.vector_times(np.array(last), ones, f)
+                terms = np.flatnonzero(v)
+                sim = rowops.vector_times(terms, v[terms], transposed_csr(src, "features"))
             sim[last] = 0
             top = np.argsort(-sim, kind="stable")[: self.quota // len(parts)]
             out += [int(j) for j in top if sim[j] > 0]
@@ -206,6 +212,10 @@ class NewSource:
         if not isinstance(content, ContentFeatures) or cached.rows is None:
             best = pool[cached.busiest[: self.quota]].tolist()
             return [best for _ in req.users]
+        if len(req.users) <= rowops.MAX_LOOP_ROWS and isinstance(content, ContentModel):
+            s = np.stack([cached.rows @ content.profile_row(req.history, b) for b in range(len(req.users))])
+            s = s.astype(np.float32) + cached.tie[None, :]
+            return pool[top_n(s, self.quota)].tolist()
         profile = req.history @ content.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile)
