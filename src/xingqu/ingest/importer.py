@@ -155,6 +155,7 @@ class _KnownKeys:
         self._scoped = scoped
         self._keys: dict[str, pa.Array] = {}
         self._asked: dict[str, set[str]] = {}
+        self._seen: dict[str, list[str]] = {}  # keys found in the store or written here, per kind
 
     def __call__(self, kind: str, values: pa.Array | None = None) -> pa.Array:
         if not self._scoped:
@@ -167,14 +168,24 @@ class _KnownKeys:
         found = self._keys.get(kind, pa.array([], pa.string()))
         if wanted:
             asked.update(wanted)
-            found = pa.concat_arrays([found, self._store.catalogue.keys(kind, self._conn, among=wanted)])
+            among = self._store.catalogue.known_among(kind, wanted, self._conn)
+            self._seen.setdefault(kind, []).extend(among)
+            found = pa.concat_arrays([found, pa.array(among, pa.string())])
             self._keys[kind] = found
         return found
+
+    def committed(self) -> None:
+        """The transaction committed: the keys it found or wrote are remembered by the catalogue, so
+        that later batches naming them skip the lookup."""
+        for kind, keys in self._seen.items():
+            self._store.catalogue.remember(kind, keys)
 
     def add(self, kind: str, keys: pa.Array) -> None:
         """Make keys of this import visible to later references, written or not (strict mode stops
         writing at the first bad row but keeps validating, and must not report good keys as unknown)."""
         if len(keys) and kind in REFERENCED_KINDS:  # nothing references events: never load their ids
+            if self._scoped:
+                self._seen.setdefault(kind, []).extend(keys.cast(pa.string()).to_pylist())
             known = self._keys.get(kind, pa.array([], pa.string())) if self._scoped else self(kind)
             self._keys[kind] = pa.concat_arrays([known, keys.cast(pa.string())])
 
@@ -609,6 +620,7 @@ def import_items(
             run.report.accepted[kind] = item.records
         if run.failed:
             raise ValidationFailed(source, run.shown, run.total_errors)
+    known.committed()
     return run.report
 
 

@@ -9,7 +9,9 @@ of its own.
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -20,6 +22,9 @@ from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES
 from xingqu.errors import NotFoundError
 from xingqu.store.repository import Repository
 from xingqu.store.schema import TABLES
+
+if TYPE_CHECKING:
+    from xingqu.store.store import Store
 
 #: Ids per ``IN (…)`` list of a chunked lookup.
 _CHUNK = 5_000
@@ -50,8 +55,36 @@ _SERVABLE = (
 )
 
 
+#: Committed keys remembered per kind at most (then forgotten all at once and learnt again).
+MAX_REMEMBERED_KEYS = 2_000_000
+
+
 class Catalogue(Repository):
     """Queries over the catalogue tables (see the module docstring for ``conn``)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        #: kind → keys known to be committed (catalogue rows are never deleted, so they stay true)
+        self._committed: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, kind: str, keys: Iterable[str]) -> None:
+        """Keys of ``kind`` now committed: later ``known_among`` calls need not ask the database."""
+        with self._lock:
+            known = self._committed.setdefault(kind, set())
+            if len(known) > MAX_REMEMBERED_KEYS:
+                known.clear()
+            known.update(keys)
+
+    def known_among(self, kind: str, wanted: list[str], conn: Connection | None = None) -> list[str]:
+        """Which of ``wanted`` keys of ``kind`` exist, those remembered as committed without a query."""
+        with self._lock:
+            known = self._committed.get(kind, set())
+            hit = [k for k in wanted if k in known]
+            rest = [k for k in wanted if k not in known]
+        if not rest:
+            return hit
+        return hit + self.keys(kind, conn, among=rest).to_pylist()
 
     # -- keys and lookups -------------------------------------------------------------------------
 
