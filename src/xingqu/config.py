@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Requests per second an API key may make unless the key has its own rate (429 beyond).",
     )
+    api_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Feeds and event batches a serving process works on at once (the rest wait their "
+        "turn holding no thread): they are CPU work under one interpreter lock, so more threads only "
+        "pass it back and forth; use more processes (--workers) for more cores.",
+    )
     api_max_body_bytes: int = Field(
         default=8 * 1024 * 1024,
         ge=1_024,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from xingqu.api.access import Caller
+from xingqu.api.compute import compute
 from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, SimilarOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.services.feed import feed_cards, feed_service
@@ -18,7 +19,7 @@ Id = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 @router.get("/users/{user_id}/feed", response_model=FeedOut)
-def user_feed(
+async def user_feed(
     user_id: Id,
     caller: Caller,
     request: Request,
@@ -36,33 +37,38 @@ def user_feed(
     are never in it, and the user's events since training move it."""
     runtime = request.app.state.runtime
     fen = round(max_price * 100) if max_price is not None else None
-    found = feed_service(runtime).recommend(
-        user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
-    )
-    return {"user": user_id, "model": found.version, "items": feed_cards(runtime.store, found.items)}
+
+    def work() -> dict[str, object]:
+        found = feed_service(runtime).recommend(
+            user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
+        )
+        return {"user": user_id, "model": found.version, "items": feed_cards(runtime.store, found.items)}
+
+    return await compute(request, work)
 
 
 @router.get("/users/{user_id}/content", response_model=ContentFeedOut)
-def user_content_feed(
+async def user_content_feed(
     user_id: Id,
     caller: Caller,
     request: Request,
     n: Annotated[int, Query(ge=1, le=500, description="How many videos and live rooms.")] = 10,
 ) -> dict[str, object]:
     """Videos and live rooms for a user, with the goods each carries for them."""
-    version, items = feed_service(request.app.state.runtime).content(user_id, n)
+    service = feed_service(request.app.state.runtime)
+    version, items = await compute(request, service.content, user_id, n)
     return {"user": user_id, "model": version, "items": [c.to_dict() for c in items]}
 
 
 @router.get("/products/{product_id}/similar", response_model=SimilarOut)
-def similar_products(
+async def similar_products(
     product_id: Id,
     caller: Caller,
     request: Request,
     n: Annotated[int, Query(ge=1, le=500, description="How many of each.")] = 10,
 ) -> dict[str, object]:
     """Products similar to a product, and products bought together with it."""
-    found = related(request.app.state.runtime, product_id, n)
+    found = await compute(request, related, request.app.state.runtime, product_id, n)
     return {
         "product": product_id,
         "model": found.version,

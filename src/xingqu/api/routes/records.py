@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from xingqu.api.access import Caller
+from xingqu.api.compute import compute
 from xingqu.api.schemas.records import CatalogueIn, CatalogueOut, EventsIn, EventsOut
 from xingqu.services import ingest
 
@@ -12,10 +13,10 @@ router = APIRouter(tags=["records"])
 
 
 @router.post("/events", response_model=EventsOut)
-def post_events(body: EventsIn, caller: Caller, request: Request) -> EventsOut:
+async def post_events(body: EventsIn, caller: Caller, request: Request) -> EventsOut:
     """A batch of up to 1,000 events: all valid or none written (422 naming each bad item and field);
     idempotent by event_id (a retried batch writes nothing twice); the next feed reflects them."""
-    report = ingest.post_events(request.app.state.runtime, body.events)
+    report = await compute(request, ingest.post_events, request.app.state.runtime, body.events)
     f = report.files[0]
     return EventsOut(received=len(body.events), written=f.written, duplicates=f.duplicates)
 
