@@ -63,3 +63,11 @@ def test_vector_times_is_the_row_product() -> None:
     v = sp.csr_matrix((w, (np.zeros(3, int), idx)), shape=(1, 40))
     np.testing.assert_allclose(rowops.vector_times(idx, w, m), (v @ m).toarray().ravel(), rtol=1e-6)
     assert rowops.spans(m.indptr, np.array([], np.int64))[0].size == 0
+
+
+def test_take_rows_is_fancy_row_indexing() -> None:
+    m = matrix(5, 30, 12, 0.3)
+    rows = np.array([4, 0, 4, 29])
+    got = rowops.take_rows(m, rows)
+    assert got.shape == (4, 12)
+    np.testing.assert_array_equal(got.toarray(), m[rows].toarray())

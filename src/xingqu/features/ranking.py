@@ -88,7 +88,7 @@ class ProfileRows:
                 price_sd[k] = median
 
         def rows(m: sp.csr_matrix) -> sp.csr_matrix:
-            out = m[safe]
+            out = rowops.take_rows(m, safe) if len(safe) <= rowops.MAX_LOOP_ROWS else m[safe]
             if len(unknown):
                 out = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ out)
             return out

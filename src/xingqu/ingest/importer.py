@@ -600,26 +600,39 @@ def import_items(
     # a request names every bad item, not the first few
     settings = settings.model_copy(update={"max_reported_errors": max(settings.max_reported_errors, 10_000)})
     run = _Run(store, settings, None, None, screener=screener, window=window)
-    with _timed(run.report), store.writing() as conn:
-        known = _KnownKeys(store, conn, scoped=True)
-        for kind in IMPORT_ORDER:
-            items = batches.get(kind)
-            if not items:
-                continue
-            spec = kind_spec(kind)
-            where = f"{source}.{kind}"
-            raw = records_batch(spec, items, where)
-            screening = run.screening(conn, spec)
-            fr = FileReport(where, kind, screened=screening.counts if screening else None)
-            item = _prepare(store, spec, raw, where, known, None, screening, run.window)
-            rollups = None
-            if kind == "events":  # the catalogue rows these events name, not the whole catalogue
-                rollups = RollupBuilder(Lookups.load(conn, item.storage))
-                item.partial = rollups.partial(item.storage)
-            run.write_batches(conn, known, fr, spec, [item], rollups)
-            run.report.accepted[kind] = item.records
-        if run.failed:
-            raise ValidationFailed(source, run.shown, run.total_errors)
+    with _timed(run.report):
+        ready: dict[str, _Prepared] = {}
+        if [k for k, v in batches.items() if v] == ["events"]:
+            # events alone are validated before the write lock, so that other writers go on meanwhile:
+            # the catalogue keys they name, once committed, stay (catalogue rows are never deleted)
+            with store.reading() as conn:
+                known = _KnownKeys(store, conn, scoped=True)
+                spec = kind_spec("events")
+                where = f"{source}.events"
+                raw = records_batch(spec, batches["events"], where)
+                ready["events"] = _prepare(store, spec, raw, where, known, None, None, run.window)
+            known.committed()  # what the read found was committed by others before
+        with store.writing() as conn:
+            known = _KnownKeys(store, conn, scoped=True)
+            for kind in IMPORT_ORDER:
+                items = batches.get(kind)
+                if not items:
+                    continue
+                spec = kind_spec(kind)
+                where = f"{source}.{kind}"
+                screening = run.screening(conn, spec)
+                fr = FileReport(where, kind, screened=screening.counts if screening else None)
+                item = ready.get(kind) or _prepare(
+                    store, spec, records_batch(spec, items, where), where, known, None, screening, run.window
+                )
+                rollups = None
+                if kind == "events":  # the catalogue rows these events name, not the whole catalogue
+                    rollups = RollupBuilder(Lookups.load(conn, item.storage))
+                    item.partial = rollups.partial(item.storage)
+                run.write_batches(conn, known, fr, spec, [item], rollups)
+                run.report.accepted[kind] = item.records
+            if run.failed:
+                raise ValidationFailed(source, run.shown, run.total_errors)
     known.committed()
     return run.report
 

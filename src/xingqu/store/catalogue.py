@@ -183,7 +183,7 @@ class Catalogue(Repository):
         out: set[str] = set()
         with self._conn(None) as conn:
             for lo in range(0, len(product_ids), _CHUNK):
-                out.update(conn.execute(_SERVABLE, {"ids": product_ids[lo : lo + _CHUNK]}).scalars())
+                out.update(conn.execute(_SERVABLE, {"ids": product_ids[lo : lo + _CHUNK]}).scalars().all())
         return out
 
     def product_shops(self, conn: Connection | None = None) -> dict[str, str]:

@@ -81,16 +81,18 @@ def dense_top(scores: np.ndarray, depth: int) -> np.ndarray:
 def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, depth: int) -> np.ndarray:
     """Each user's top ``depth`` items read from the nonzero scores of a sparse-scoring model (the
     same list as from the dense row, but for the order among equal scores); a row with fewer than
-    ``depth`` positive scores is scored densely, as zero-scored items then fill its list."""
+    ``depth`` positive scores has its list filled with zero-scored items by index (which of the equal
+    zeros a dense row would pick is arbitrary too; this costs no pass over the whole catalogue)."""
     s = model.sparse_scores(users, history)
     out = np.empty((len(users), depth), np.int64)
     for b in range(len(users)):
         idx, val = s.indices[s.indptr[b] : s.indptr[b + 1]], s.data[s.indptr[b] : s.indptr[b + 1]]
         positive = val > 0
-        if positive.sum() < depth:
-            row = np.asarray(s[b].toarray()).ravel()
-            top = np.argpartition(-row, depth - 1)[:depth]
-            out[b] = top[np.argsort(-row[top])]
+        if positive.sum() < depth:  # the positives, best first, then zero-scored items by index
+            idx, val = idx[positive], val[positive]
+            first = idx[np.argsort(-val, kind="stable")]
+            rest = np.setdiff1d(np.arange(depth + len(first)), first, assume_unique=True)
+            out[b] = np.concatenate([first, rest[: depth - len(first)]])
             continue
         idx, val = idx[positive], val[positive]
         top = np.argpartition(-val, depth - 1)[:depth]
