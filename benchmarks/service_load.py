@@ -1,8 +1,10 @@
 """The HTTP API under load: ``xingqu serve`` on the demo preset, driven over loopback by an async Python
-client in this process (on the same cores: its CPU share is reported beside the server's).
+client in this process, and in the feed-alone phase by wrk when it is installed (Debian's ``wrk``: a
+client in C, whose small share leaves the cores to the server). Both run on the same cores as the
+server: their CPU share is reported beside the server's.
 
     python benchmarks/service_load.py [--folder DIR] [--duration 60] [--runs 3] [--events 1000000]
-                                      [--concurrency 16] [--kill]
+                                      [--concurrency 16] [--client wrk|python] [--kill]
 
 Phases, each bounded in time and count and stopping by itself:
 
@@ -28,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -315,7 +318,7 @@ def medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, floa
 def mixed(
     env: dict[str, str], args: argparse.Namespace, users: list[str], products: list[str], key: str
 ) -> None:
-    server = Server(env)
+    server = Server(env, workers=args.workers)
     server.start()
     try:
         runs, shares = [], []
@@ -328,7 +331,10 @@ def mixed(
             runs.append(tally.summary(share["seconds"]))
             shares.append(share)
         table = medians(runs)
-        print_table(f"Mixed traffic, medians of {args.runs} run(s) of {args.duration:.0f} s", table)
+        title = (
+            f"Mixed traffic, --workers {args.workers}, medians of {args.runs} run(s) of {args.duration:.0f} s"
+        )
+        print_table(title, table)
         total = sum(r["per_s"] for r in table.values())
         client = statistics.median(s["client_cpu_share"] for s in shares)
         served = statistics.median(s["server_cpu_share"] for s in shares)
@@ -357,12 +363,17 @@ def feed_alone(
     server = Server(env, workers=2)
     server.start()
     try:
-        tally, share = measured(
-            server,
-            "feed alone, --workers 2",
-            lambda: drive(server.url, key, args.duration, args.concurrency, [(1.0, "feed")], users, products),
-        )
-        http = tally.summary(share["seconds"])["feed"]
+        if args.client == "wrk":
+            http = wrk_feed(server, key, users, args)
+        else:
+            tally, share = measured(
+                server,
+                "feed alone, --workers 2",
+                lambda: drive(
+                    server.url, key, args.duration, args.concurrency, [(1.0, "feed")], users, products
+                ),
+            )
+            http = tally.summary(share["seconds"])["feed"]
     finally:
         server.stop()
     runtime = Runtime(db=env["XINGQU_DB"], models_dir=env["XINGQU_MODELS_DIR"])
@@ -391,6 +402,58 @@ def feed_alone(
     p50, p99 = http["p50_ms"] / direct["p50_ms"], http["p99_ms"] / direct["p99_ms"]
     rate = http["per_s"] / direct["per_s"]
     print(f"  HTTP / in-process: p50 × {p50:.2f}, p99 × {p99:.2f}; throughput {rate:.2f} × one thread's")
+
+
+WRK_SCRIPT = """
+local users = {%s}
+local key = "%s"
+math.randomseed(%d)
+request = function()
+  local u = users[math.random(#users)]
+  return wrk.format("GET", "/v1/users/" .. u .. "/feed?n=20", {["Authorization"] = "Bearer " .. key})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%d %%.3f %%.3f\\n", summary.requests, summary.duration,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk_feed(server: Server, key: str, users: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """The feed alone driven by wrk (one thread, ``--concurrency`` connections, random users): a load
+    generator in C, so that the server has the cores to itself but for wrk's small share."""
+    script = Path(tempfile.mkdtemp(prefix="xingqu-wrk-")) / "feed.lua"
+    script.write_text(WRK_SCRIPT % (", ".join(f'"{u}"' for u in users), key, random.randrange(1 << 30)))
+    cpu0, srv0, t0 = os.times(), server.cpu_s(), time.perf_counter()
+    command = ["wrk", "-t1", f"-c{args.concurrency}", f"-d{int(args.duration)}s", "--timeout", "10s"]
+    out = subprocess.run(
+        [*command, "-s", str(script), server.url],
+        capture_output=True,
+        text=True,
+        timeout=args.duration + GRACE_S,
+    )
+    wall = time.perf_counter() - t0
+    cpu1 = os.times()
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk said: {out.stdout} {out.stderr}")
+    requests, micros, bad_status, failed, p50, p99 = line.split()[1:]
+    cores = os.cpu_count() or 1
+    client = (cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system) / wall
+    print(
+        f"  feed alone, --workers 2, wrk: {wall:.1f} s, client CPU {client / cores:.0%} of the machine, "
+        f"server {(server.cpu_s() - srv0) / wall / cores:.0%}",
+        flush=True,
+    )
+    return {
+        "requests": int(requests),
+        "per_s": int(requests) / (int(micros) / 1e6),
+        "p50_ms": float(p50),
+        "p99_ms": float(p99),
+        "errors": int(bad_status) + int(failed),
+        "5xx": int(bad_status),  # wrk counts every non-2xx/3xx answer here
+    }
 
 
 async def post_all(
@@ -432,7 +495,7 @@ def ingest(
     n_batches = max(1, args.events // 1_000)
     print(f"\npreparing {n_batches * 1_000:,} events…", flush=True)
     batches = [event_batch(users, products, 1_000, f"{tag}-{i}") for i in range(n_batches)]
-    server = Server(env)
+    server = Server(env, workers=args.workers)
     server.start()
     acked: set[int] = set()
     killed_at = None
@@ -501,8 +564,15 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of each load run")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    ap.add_argument("--workers", type=int, default=2, help="server processes of the mixed and ingest phases")
     ap.add_argument("--events", type=int, default=1_000_000, help="events of the ingest phase")
     ap.add_argument("--senders", type=int, default=4, help="event batches in flight")
+    ap.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator of the feed-alone phase (wrk when installed: Debian's package 'wrk')",
+    )
     ap.add_argument("--kill", action="store_true", help="SIGKILL the server once during the ingest phase")
     ap.add_argument("--phases", default="mixed,feed,ingest", help="which phases, comma-separated")
     args = ap.parse_args()

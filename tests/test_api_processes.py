@@ -5,7 +5,9 @@ served again when it returns, with no accepted event lost or doubled."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -18,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from apiserver import TcpProxy, World, auth, make_key, serve_process
+from apiserver import TcpProxy, World, auth, make_key, serve_process, wait_ready
 from conftest import pg_schema
 from xingqu.client import ApiError, Client
 from xingqu.ingest import import_path
@@ -274,3 +276,60 @@ def test_a_keys_rate_holds_across_processes(cluster: Cluster) -> None:
         else:
             pytest.fail("14 requests never fitted in one second")
     assert answers == {200: 8, 429: 6}, answers
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of a server (its children other than multiprocessing's resource tracker)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == pid and b"resource_tracker" not in cmd:
+            out.append(int(entry.name))
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_workers_each_take_connections_and_a_killed_one_is_replaced(api_world: World, tmp_path: Path) -> None:
+    """``--workers 2``: each worker listens on a socket of its own, so kept-alive clients are spread over
+    both (one shared socket lets one worker take them all); a worker killed while serving is replaced
+    and the port keeps answering."""
+    db = tmp_path / "s.db"
+    shutil.copy(api_world.db_path, db)
+    env = {"XINGQU_DB": f"sqlite:///{db}", "XINGQU_MODELS_DIR": str(api_world.models)}
+    key = make_key(Runtime(db=env["XINGQU_DB"], models_dir=env["XINGQU_MODELS_DIR"]), "app")
+    user = api_world.model.feed.profiles.users.ids[0]  # type: ignore[union-attr]
+    with serve_process(env, workers=2, log=tmp_path / "serve.log") as (url, process):
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        before = {w: _cpu_s(w) for w in workers}
+        clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) for _ in range(16)]
+        try:
+            for _ in range(6):
+                for c in clients:
+                    assert c.get(f"/v1/users/{user}/feed", params={"n": 5}).status_code == 200
+        finally:
+            for c in clients:
+                c.close()
+        used = {w: _cpu_s(w) - before[w] for w in workers}
+        assert all(s > 0.05 for s in used.values()), used  # 96 feeds: both workers served some
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = _children(process.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.2)
+        assert workers[0] not in _children(process.pid) and len(_children(process.pid)) == 2
+        wait_ready(url, process)
+        r = httpx.get(f"{url}/v1/users/{user}/feed", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["items"]

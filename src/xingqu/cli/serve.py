@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,11 @@ def serve(runtime: Runtime, host: str, port: int, workers: int = 1, access_log: 
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="xingqu-metrics-")
     console.print(f"Serving the xingqu API on http://{host}:{port} (docs: /docs); Ctrl-C stops it.")
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        from xingqu.cli.workers import supervise
+
+        supervise(host, port, workers, access_log)
+        return
     uvicorn.run(
         "xingqu.api.app:app_from_env",
         factory=True,

@@ -1,0 +1,86 @@
+"""Several serving processes on one port, each with a listening socket of its own (``SO_REUSEPORT``):
+the kernel spreads new connections over them evenly. With one shared socket, as uvicorn's own
+supervisor has it, whichever worker is idle takes each connection, and under keep-alive one worker
+ends up holding every client while the others wait (measured: 89 % and 0 % of a core)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from xingqu.errors import UserError
+
+#: A worker that dies sooner than this after starting is a failure to start, not a crash to recover.
+STARTUP_S = 10.0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port`` that other processes of this server may bind too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(host: str, port: int, access_log: bool) -> None:
+    """One serving process: its own socket, the app built from the environment's settings."""
+    import uvicorn
+
+    sock = listening_socket(host, port)
+    config = uvicorn.Config(
+        "xingqu.api.app:app_from_env",
+        factory=True,
+        access_log=access_log,
+        log_level="info" if access_log else "warning",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def supervise(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Run ``workers`` processes until SIGINT or SIGTERM (then stop them gracefully); a worker that dies
+    while serving is replaced; one that cannot start stops the server with an error."""
+    try:  # a port held by another program is refused here, before any worker starts
+        listening_socket(host, port).close()
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    ctx = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+
+    def start() -> tuple[BaseProcess, float]:
+        proc = ctx.Process(target=run_worker, args=(host, port, access_log), name="xingqu-worker")
+        proc.start()
+        return proc, time.monotonic()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    procs = [start() for _ in range(workers)]
+    try:
+        while not stop.wait(0.5):
+            for i, (proc, began) in enumerate(procs):
+                if proc.is_alive():
+                    continue
+                if time.monotonic() - began < STARTUP_S:
+                    raise UserError(f"a serving process exited with code {proc.exitcode} as it started")
+                procs[i] = start()  # died while serving: replaced
+    finally:
+        for proc, _ in procs:
+            if proc.is_alive():
+                proc.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for proc, _ in procs:
+            proc.join(15)
+            if proc.is_alive():
+                proc.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
