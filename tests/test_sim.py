@@ -232,3 +232,16 @@ def test_cli_simulate_and_ab(tmp_path: Path) -> None:
     assert len(arms["random"]["gpm"]["values"]) == 2
     assert xingqu("sim", "ab", "--policy", "nope").returncode == 1
     assert xingqu("simulate", "--preset", "huge", "--out", str(tmp_path / "x")).returncode == 1
+
+
+def test_a_catalogue_crowded_into_few_shops_is_composed_in_bounded_time() -> None:
+    """Four shops with ~500 goods each: title composition compares each title with a bounded number of
+    its group's and tries a bounded number of word combinations (comparing every pair never ended)."""
+    import time
+
+    start = time.perf_counter()
+    world = generate_world(preset("tiny", products=2000, users=150))
+    took = time.perf_counter() - start
+    assert len(set(world.p_shop.tolist())) <= 6
+    assert took < 90, took
+    assert len(set(world.p_title)) >= 0.8 * len(world.p_title)

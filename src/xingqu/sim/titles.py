@@ -23,6 +23,11 @@ SLOTS = ("style", "need", "material", "noun", "spec")
 _SEARCH = ("style", "need", "spec", "material", "noun")  # the last changes fastest
 #: Two titles of one group stand apart when their words' Jaccard similarity is under this and at least
 #: ``MIN_CHANGES`` words are added, removed or changed (a margin under what screening calls a repeat).
+#: A title is compared with at most this many earlier titles of its group (the newest), and at most
+#: this many combinations of words are tried for it: a crowded group (hundreds of one shop's goods of
+#: one brand and leaf) then costs linear time, where comparing every pair never finished.
+MAX_COMPARED = 64
+MAX_TRIED = 1024
 MAX_SIMILARITY = 0.7
 MIN_CHANGES = 3
 
@@ -98,9 +103,10 @@ def compose(
         brand = _tokens(brands[i])
         best, best_gap, best_toks = None, -2.0, frozenset()
         # the free words (noun, material) change first, then the spec, the need and the style
-        for picked in itertools.product(*(options[s] for s in _SEARCH)):
+        recent = own[-MAX_COMPARED:]
+        for picked in itertools.islice(itertools.product(*(options[s] for s in _SEARCH)), MAX_TRIED):
             toks = brand.union(*(_tokens(w) for w in picked))
-            gap = min((_apart(toks, o) for o in own), default=1.0)
+            gap = min((_apart(toks, o) for o in recent), default=1.0)
             if gap > best_gap:
                 best, best_gap, best_toks = picked, gap, toks
             if gap >= 1.0:
