@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -265,7 +265,8 @@ def test_a_shop_without_goods_still_has_its_private_domain(
     g = m.groups
     account = g.creators.ids[int(np.argmax(np.diff(g.follows.indptr)))]
     copy = tmp_path / "copy.db"
-    shutil.copy(store.url.removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)  # the write-ahead log included: a plain file copy of a live store misses it
     shop = {"shop_id": "s-empty", "name": "空店", "shop_type": "ordinary", "official_account_id": account}
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "shops.jsonl").write_text(
@@ -384,8 +385,11 @@ def test_taken_down_goods_leave_audience_creator_and_selection_outputs(
         m.lookalike("product", product, n=10)
 
 
-def test_cli_audience_creators_selection_json(world: tuple[Store, Matching, Path]) -> None:
+def test_cli_audience_creators_selection_json(
+    world: tuple[Store, Matching, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, m, root = world
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "5")  # this small world's brands have 14 buyers at most
     g = m.groups
     common = ["--db", store.url, "--models-dir", str(root / "no-models")]
     brand = max(range(len(g.brands)), key=lambda b: len(g.buyers(g.items_of(brand=b), window=False)))
@@ -464,3 +468,29 @@ def test_the_group_minimum_is_a_floor_a_caller_cannot_lower(
     assert m.portrait("product", product, min_count=41).min_count == 41  # raising it is allowed
     out = xingqu("portrait", "product", product, "--min-count", "1", "--json", "--db", store.url)
     assert out.returncode == 1 and "minimum group size of 40" in out.stderr and out.stdout == ""
+
+
+def test_cli_audience_keeps_the_privacy_floor(
+    world: tuple[Store, Matching, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As over HTTP: private-domain groups under the minimum group size show no count, and a lookalike
+    of a seed under it is refused."""
+    store, m, root = world
+    g = m.groups
+    common = ["--db", store.url, "--models-dir", str(root / "no-models")]
+    brand = g.brands.ids[
+        max(range(len(g.brands)), key=lambda b: len(g.buyers(g.items_of(brand=b), window=False)))
+    ]
+    sizes = {k: len(v) for k, v in m.private_domain("brand", brand).items()}
+    floor = max(sizes.values())
+    assert min(sizes.values()) < floor  # some groups are shown, some hidden
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", str(floor))
+    out = xingqu("audience", "--brand", brand, "--json", *common)
+    assert out.returncode == 0, out.stderr
+    shown = {k: (v if v >= floor else None) for k, v in sizes.items()}
+    assert json.loads(out.stdout)["private_domain"] == shown
+    table = xingqu("audience", "--brand", brand, *common)
+    assert table.returncode == 0 and f"under {floor}" in table.stdout
+    monkeypatch.setenv("XINGQU_MIN_GROUP_SIZE", "1000000")
+    refused = xingqu("audience", "--brand", brand, "--lookalike", "20", *common)
+    assert refused.returncode == 1 and "at least 1000000 people" in refused.stderr

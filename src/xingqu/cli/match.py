@@ -27,6 +27,7 @@ from xingqu.features.market import MarketTables
 from xingqu.features.portraits import AUDIENCES, Portrait, Portraits
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.matching import Matching
+from xingqu.services import matching as matching_service
 from xingqu.services.matching import matching, parse_target
 
 
@@ -120,15 +121,13 @@ def audience_cmd(
             seed_users = [x.strip() for x in seeds.read_text(encoding="utf-8").splitlines() if x.strip()]
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"--seeds {seeds}: cannot be read as UTF-8 text ({exc})") from exc
-    m = _matching(db, models_dir)
-    domain = m.private_domain(kind, key)
-    result: dict[str, object] = {
-        "subject": f"{kind} {key}",
-        "private_domain": {k: len(v) for k, v in domain.items()},
-    }
+    rt = open_runtime(db, models_dir)
+    domain = matching_service.audience(rt, kind, key)  # groups under the privacy floor show no count
+    result: dict[str, object] = {"subject": f"{kind} {key}", "private_domain": domain}
     look = None
     if lookalike_n is not None or top_pct is not None or seeds is not None:
-        look = m.lookalike(
+        look = matching_service.lookalike(  # a seed under the privacy floor is refused
+            rt,
             kind,
             key,
             n=lookalike_n,
@@ -151,7 +150,7 @@ def audience_cmd(
     table.add_column("group")
     table.add_column("users", justify="right")
     for k, v in domain.items():
-        table.add_row(k, f"{len(v):,}")
+        table.add_row(k, f"{v:,}" if v is not None else f"under {rt.settings.min_group_size}")
     console.print(table)
     if look is not None:
         console.print(f"Lookalike from {look.seed_size:,} seed users ({look.excluded:,} more excluded):")
