@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from xingqu.analytics.gmv import SLICES
 from xingqu.api.access import CREATOR, Caller, require_shop_scope, require_subject
-from xingqu.api.schemas.reports import ReportOut
+from xingqu.api.schemas.reports import OverviewOut, ReportOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.errors import ForbiddenError
 from xingqu.services import reports
@@ -99,6 +99,19 @@ def channels_report(
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
     require_shop_scope(caller, shop)
     return _answer(reports.channels(request.app.state.runtime, period, shop), format)
+
+
+@router.get("/overview", response_model=OverviewOut)
+def overview_report(
+    caller: Caller,
+    request: Request,
+    shop: Shop = None,
+    days: Annotated[int, Query(ge=1, le=366, description="Days back from the latest event.")] = 7,
+) -> dict[str, Any]:
+    """Key figures over the last ``days`` marketplace days beside the ``days`` before them, and the
+    funnel impression → click → cart → order → pay → kept."""
+    require_shop_scope(caller, shop)
+    return reports.overview(request.app.state.runtime, shop, days)
 
 
 @shops.get("/shops/{shop_id}/compass", response_model=dict[str, Any])
