@@ -114,6 +114,16 @@ def site(api_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     shots.mkdir(parents=True, exist_ok=True)
     with serving(runtime) as url:
         s = Site(url, runtime, keys, shots=shots, **ids)
+        listings = [  # two listings waiting for a person, so that the review queue has rows to show
+            {"id": f"queued-{i}", "shop": ids["shop"], "title": title, "price": 99}
+            for i, title in enumerate(("全网首发 纯棉T恤 男款", "销量冠军 保温杯 500ml"))
+        ]
+        queued = httpx.post(
+            f"{url}/v1/governance/screen",
+            json={"listings": listings, "queue": True},
+            headers=auth(keys["admin"]),
+        )
+        assert queued.json()["queued"] == 2, queued.text
         yield s
     (shots / "timings.json").write_text(json.dumps(s.timings, indent=1))
 

@@ -25,7 +25,7 @@
   async function recordClick(user, it) {
     const now = Date.now();
     await api("/v1/events", { method: "POST", body: { events: [{
-      event_id: `console-${user}-${it.product}-${now}`, event_type: "click", ts: now, user_id: user,
+      event_id: `console-${user}-${it.product}-${now}`, event_type: "click", ts: new Date(now).toISOString(), user_id: user,
       product_id: it.product, shop_id: it.shop_id, surface: "feed",
     }] } });
     await load();

@@ -10,20 +10,29 @@
 
   const LOWER_IS_BETTER = new Set(["refunded", "violating"]);
 
-  async function shops(me) {
+  /** The shop filter: a merchant's own shops; for the platform's keys the whole platform, the shop
+      asked for in the address, and (fetched beside the page's data) the 50 shops with most GMV. */
+  function shops(me) {
     const select = $("#shop");
     const params = new URLSearchParams(location.search);
-    let ids = me.shops;
-    if (me.role !== "merchant") {
-      select.append(el("option", { value: "" }, T("common.platform")));
-      const byShop = await api(`/v1/reports/gmv${qs({ period: "month", by: "shop", top: 50 })}`);
-      ids = [...new Set(byShop.rows.map((r) => r.shop))].sort();
-    }
-    for (const id of ids) select.append(el("option", { value: id }, id));
     const wanted = params.get("shop");
-    if (wanted !== null && [...select.options].some((o) => o.value === wanted)) select.value = wanted;
+    const add = (ids) => {
+      const have = new Set([...select.options].map((o) => o.value));
+      for (const id of ids) if (!have.has(id)) select.append(el("option", { value: id }, id));
+    };
     const days = params.get("days");
     if (days && [...$("#days").options].some((o) => o.value === days)) $("#days").value = days;
+    if (me.role === "merchant") {
+      add(me.shops);
+      if (wanted && me.shops.includes(wanted)) select.value = wanted;
+      return Promise.resolve();
+    }
+    select.append(el("option", { value: "" }, T("common.platform")));
+    if (wanted) add([wanted]);
+    select.value = wanted || "";
+    return api(`/v1/reports/gmv${qs({ period: "month", by: "shop", top: 50 })}`).then((byShop) => {
+      add([...new Set(byShop.rows.map((r) => r.shop))].sort());
+    });
   }
 
   function change(cur, prev) {
@@ -117,7 +126,7 @@
   }
 
   XQ.start(async (me) => {
-    await shops(me);
+    const listed = shops(me);
     for (const id of ["#shop", "#days"]) $(id).addEventListener("change", () => {
       const u = new URL(location.href);
       u.searchParams.set("shop", $("#shop").value);
@@ -125,6 +134,6 @@
       history.replaceState(null, "", u);
       track(load().catch((e) => XQ.failed(e)));
     });
-    await load();
+    await Promise.all([listed, load()]);
   });
 })();
