@@ -101,7 +101,9 @@ def _ids(runtime: Runtime, world: World) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def site(api_world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db, models = api_world.copy(tmp_path_factory.mktemp("console"), models=True)
-    runtime = Runtime(db=db, models_dir=str(models))
+    # a floor of 5 people (not the platform's 30), so that the small world's products have portraits
+    # and lookalikes to show
+    runtime = Runtime(db=db, models_dir=str(models), min_group_size=5)
     ids = _ids(runtime, api_world)
     keys = {
         "admin": make_key(runtime, "admin", name="console admin"),
@@ -216,7 +218,8 @@ def pages(site: Site) -> dict[str, str]:
         "overview": f"/console/overview?shop={site.shop}&days=7",
         "product": f"/console/products/{site.product}",
         "creator": f"/console/creators/{site.creator}",
-        "audiences": f"/console/audiences?a_kind=shop&a_key={site.shop}&b_kind=creator&b_key={site.creator}",
+        "audiences": f"/console/audiences?a_kind=shop&a_key={site.shop}&a_audience=followers"
+        f"&b_kind=creator&b_key={site.creator}",
         "governance": "/console/governance",
         "feed": f"/console/feed?user={site.user}",
         "models": "/console/models",
@@ -267,6 +270,10 @@ def test_every_page_shows_the_apis_figures(site: Site, tab: Tab, lang: str) -> N
     assert tab.texts("#gmv-table td[data-key='gmv_paid']") == [money(r["gmv_paid"]) for r in shown]
     assert tab.page.locator("#gmv-chart polyline").count() == len({r["surface"] for r in shown})
     assert tab.page.locator("#funnel-chart rect").count() == 6
+    with tab.page.expect_download() as got:
+        tab.page.click("#funnel-table button[data-csv]")
+    lines = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert [line.split(",")[1] for line in lines[1:]] == [str(s["count"]) for s in o["funnel"]]
 
     tab.open(paths["product"], f"product-{lang}")
     p = site.api(f"/v1/products/{site.product}")
@@ -280,6 +287,30 @@ def test_every_page_shows_the_apis_figures(site: Site, tab: Tab, lang: str) -> N
     portrait = site.api(f"/v1/portraits/product/{site.product}", audience="buyers")
     marker = "[data-hidden]" if portrait["hidden"] else f"[data-size='{portrait['size']}']"
     assert tab.page.locator(f"#portrait {marker}").count() == 1
+    tab.page.click("#estimate")
+    tab.page.wait_for_selector("#lookalike[data-seed]")
+    tab.ready()
+    seed = tab.page.get_attribute("#lookalike", "data-seed")
+    assert seed in (f"product/{site.product}", f"shop/{site.shop}")
+    look = httpx.post(
+        f"{site.url}/v1/audiences/{seed}/lookalike",
+        params={"page_size": 1},
+        json={"top_pct": 10},
+        headers=auth(site.keys["admin"]),
+    )
+    assert look.status_code == 200, look.text
+    sizes = look.json()["sizes"]
+    assert tab.texts("#lookalike td[data-key='size']") == [f"{x['size']:,}" for x in sizes]
+    with tab.page.expect_download() as got:
+        tab.page.click("#create button")
+    audience = [json.loads(x) for x in Path(got.value.path()).read_text().splitlines()]
+    wanted = httpx.post(
+        f"{site.url}/v1/audiences/{seed}/lookalike",
+        params={"format": "jsonl"},
+        json={"top_pct": 10},
+        headers=auth(site.keys["admin"]),
+    ).text.splitlines()
+    assert audience and [a["user"] for a in audience] == [json.loads(x)["user"] for x in wanted]
     similar = site.api(f"/v1/products/{site.product}/similar", n=8)["similar"]
     assert tab.texts("#similar td[data-key='product_id']") == [r["product_id"] for r in similar]
     tab.page.locator("#creators button[data-creator]").first.click()
@@ -302,10 +333,19 @@ def test_every_page_shows_the_apis_figures(site: Site, tab: Tab, lang: str) -> N
     assert tab.page.locator(f"#portrait {marker}").count() == 1
 
     tab.open(paths["audiences"], f"audiences-{lang}")
+    groups: dict[str, Any] = {}
     for g, kind, key in (("a", "shop", site.shop), ("b", "creator", site.creator)):
-        got = site.api(f"/v1/portraits/{kind}/{key}", audience="followers" if kind == "creator" else "buyers")
+        got = site.api(f"/v1/portraits/{kind}/{key}", audience="followers")
         marker = "[data-hidden]" if got["hidden"] else f"[data-size='{got['size']}']"
         assert tab.page.locator(f"#group-{g} .portrait {marker}").count() == 1, (g, got["size"])
+        groups[g] = got
+    if not (groups["a"]["hidden"] or groups["b"]["hidden"]):
+        first = next(d for d in groups["a"]["dimensions"] if d in groups["b"]["dimensions"])
+        tgi = {x["value"]: x["tgi"] for x in groups["a"]["dimensions"][first]["segments"]}
+        shown_tgi = tab.page.eval_on_selector_all(
+            "#compare-table tbody tr", "rs => rs.map(r => r.querySelector('[data-key=a_tgi]').innerText)"
+        )
+        assert shown_tgi[: len(tgi)] == [f"{round(v):,}" for v in tgi.values()][: len(shown_tgi)]
 
     tab.open(paths["governance"], f"governance-{lang}")
     queue = site.api("/v1/governance/review", status="open", limit=50)["entries"]
@@ -453,3 +493,18 @@ def test_a_merchant_key_cannot_reach_another_shops_product(site: Site, tab: Tab)
     tab.ready()
     assert tab.page.locator("#flash").is_visible()
     assert tab.page.locator("#review tbody tr").count() == 0
+
+
+def test_a_training_run_started_from_the_models_page(site: Site, tab: Tab) -> None:
+    before = site.api("/v1/models")
+    tab.sign_in("admin")
+    tab.open("/console/models")
+    tab.page.click("#train")
+    tab.page.wait_for_selector("#bar", state="visible")
+    tab.page.wait_for_selector("#bar", state="hidden", timeout=240_000)
+    tab.ready()
+    after = site.api("/v1/models")
+    assert len(after["versions"]) == len(before["versions"]) + 1
+    assert tab.page.locator("#versions tbody tr").count() == len(after["versions"])
+    status = site.api("/v1/models/training")
+    assert status["last"]["exit_code"] == 0 and status["last"]["version"] in tab.page.inner_text("#training")

@@ -82,6 +82,32 @@ const Charts = (() => {
     box.append(g);
   }
 
+  /** Two horizontal bars per label (series A and B), with a reference line: items [{label, a, b}]. */
+  function pairs(box, items, names, { fmt = String, reference, label } = {}) {
+    box.replaceChildren();
+    const row = 30, W = 560, L = 150, R = 70;
+    const H = row * items.length + 8;
+    const g = svg(W, H, label);
+    const max = nice(Math.max(reference || 0, ...items.flatMap((i) => [i.a ?? 0, i.b ?? 0])));
+    const x = (v) => L + ((W - L - R) * Math.max(0, v ?? 0)) / max;
+    items.forEach((it, i) => {
+      const yy = 4 + i * row;
+      g.append(s("text", { x: L - 6, y: yy + 17, "text-anchor": "end" }, it.label.length > 18 ? it.label.slice(0, 17) + "…" : it.label));
+      [["a", 0], ["b", 1]].forEach(([k, j]) => {
+        const v = it[k];
+        const r = s("rect", { x: L, y: yy + 2 + j * 12, width: Math.max(1, x(v) - L), height: 10, rx: 2, fill: COLORS[j] });
+        r.append(s("title", {}, `${names[j]} ${it.label}: ${v === null || v === undefined ? "–" : fmt(v)}`));
+        g.append(r);
+        g.append(s("text", { x: x(v) + 4, y: yy + 11 + j * 12 }, v === null || v === undefined ? "–" : fmt(v)));
+      });
+    });
+    if (reference !== undefined) {
+      g.append(s("line", { x1: x(reference), x2: x(reference), y1: 0, y2: H, stroke: "#1d2433", "stroke-dasharray": "3 3" }));
+    }
+    box.append(g);
+    legend(box, names);
+  }
+
   /** A funnel: steps [{label, value}], each bar centred and as wide as its count, with the rate from
       the step before. */
   function funnel(box, steps, { fmt = String, rate = String, label } = {}) {
@@ -131,5 +157,5 @@ const Charts = (() => {
     legend(box, series.map((x) => x.name));
   }
 
-  return { line, bars, funnel, stacked, COLORS };
+  return { line, bars, pairs, funnel, stacked, COLORS };
 })();

@@ -5,6 +5,7 @@
 (() => {
   const { T, V, $, el, api, num, pct, dec, yuan, qs, enc, table, facts, badge, failed, track, W, C } = XQ;
   const id = XQ.cfg.subject;
+  let seed = null;
 
   async function details() {
     const p = await api(`/v1/products/${enc(id)}`);
@@ -39,7 +40,7 @@
     table($("#together"), cols, r.bought_together, { csv: "bought-together" });
   }
 
-  async function audience(me) {
+  async function audience(me, p) {
     if (!me.may("audience")) return;
     const a = await api(`/v1/audiences/product/${enc(id)}`);
     const rows = Object.entries(a.private_domain).map(([k, v]) => ({ group: k, size: v }));
@@ -47,14 +48,27 @@
       { key: "group", label: T("audiences.audience"), fmt: (v) => V("audience", v) },
       { key: "size", label: T("common.size"), num: true, fmt: num },
     ], rows, { csv: "private-domain" });
-    try {
-      const l = await api(`/v1/audiences/product/${enc(id)}/lookalike${qs({ page_size: 1 })}`, { method: "POST", body: { top_pct: 10 } });
-      table($("#lookalike"), [
-        { key: "top_share", label: T("common.share"), fmt: (v) => (v === null || v === undefined ? "–" : T("product.top_share", { p: num(v * 100, v < 0.01 ? 1 : 0) })) },
-        { key: "size", label: T("common.size"), num: true, fmt: num },
-      ], l.sizes, { csv: "lookalike-sizes" });
-    } catch (err) {
-      failed(err, $("#lookalike"));
+    $("#estimate").addEventListener("click", () => track(lookalike(p)));
+  }
+
+  /** Lookalike sizes seeded by the product's buyers, or by its shop's when it has too few buyers. */
+  async function lookalike(p) {
+    const box = $("#lookalike");
+    const sizes = (l) => table(box, [
+      { key: "top_share", label: T("common.share"), fmt: (v) => (v === null || v === undefined ? "–" : T("product.top_share", { p: num(v * 100, v < 0.01 ? 1 : 0) })) },
+      { key: "size", label: T("common.size"), num: true, fmt: num },
+    ], l.sizes, { csv: "lookalike-sizes" });
+    for (const [kind, key] of [["product", id], ["shop", p.shop_id]]) {
+      try {
+        const l = await api(`/v1/audiences/${kind}/${enc(key)}/lookalike${qs({ page_size: 1 })}`, { method: "POST", body: { top_pct: 10 } });
+        seed = [kind, key];
+        sizes(l);
+        box.dataset.seed = `${kind}/${key}`;
+        if (kind === "shop") box.prepend(el("p", { class: "hint" }, T("product.seeded_by_shop", { shop: key })));
+        return;
+      } catch (err) {
+        if (err.status !== 400 || kind === "shop") return failed(err, box);
+      }
     }
   }
 
@@ -91,9 +105,11 @@
 
   async function createAudience(e) {
     e.preventDefault();
+    if (!seed) return;
     const pctValue = Number($("#create-pct").value);
-    const blob = await api(`/v1/audiences/product/${enc(id)}/lookalike${qs({ format: "jsonl" })}`, { method: "POST", body: { top_pct: pctValue }, blob: true });
-    XQ.download(`audience-${id}-top${pctValue}.jsonl`, blob);
+    const [kind, key] = seed;
+    const blob = await api(`/v1/audiences/${kind}/${enc(key)}/lookalike${qs({ format: "jsonl" })}`, { method: "POST", body: { top_pct: pctValue }, blob: true });
+    XQ.download(`audience-${kind}-${key}-top${pctValue}.jsonl`, blob);
   }
 
   XQ.start(async (me) => {
@@ -111,7 +127,7 @@
     }
     const guard = (f, box) => f.catch((err) => failed(err, box));
     const jobs = [guard(standing(me, p), $("#standing")), guard(related(me), $("#similar")),
-      guard(audience(me), $("#private")), guard(portrait(me), $("#portrait"))];
+      guard(audience(me, p), $("#private")), guard(portrait(me), $("#portrait"))];
     if (me.may("creators_for_product")) {
       jobs.push(guard(creators(), $("#creators")));
       $("#creator-filters").addEventListener("submit", (e) => { e.preventDefault(); track(guard(creators(), $("#creators"))); });
