@@ -1,6 +1,7 @@
 """How fast the web console's pages are ready, measured in the browser: each page opened ``--runs`` times
-by an admin key in headless Chromium (Playwright, the system's ``chromium``) against ``xingqu serve``'s
-app on a world like the tests' (the tiny preset, 400 users, 12 days) or the demo preset.
+by an admin key in headless Chromium (Playwright, the system's ``chromium``) against ``xingqu serve``
+(a process of its own) on a world like the tests' (the tiny preset, 400 users, 12 days) or the demo
+preset.
 
     python benchmarks/console_pages.py [--folder DIR] [--runs 5] [--preset tiny|demo]
 
@@ -17,15 +18,15 @@ import platform
 import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import uvicorn
+import httpx
 from playwright.sync_api import sync_playwright
 
-from xingqu.api import create_app
 from xingqu.ingest import import_path
 from xingqu.runtime import Runtime
 from xingqu.services.keys import create_key
@@ -91,11 +92,26 @@ def main() -> None:
     }
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning", access_log=False))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    port = sock.getsockname()[1]
+    sock.close()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": models}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "xingqu.cli.app", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
     chromium = os.environ.get("XINGQU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     results: dict[str, dict[str, float]] = {}
     with sync_playwright() as p:
@@ -122,7 +138,8 @@ def main() -> None:
                 "ready_max_ms": round(max(ready[1:]), 1),
             }
         browser.close()
-    server.should_exit = True
+    server.terminate()
+    server.wait(timeout=30)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; preset {args.preset}; runs {args.runs}")
     print(f"{'page':<12}{'load (ms)':>12}{'ready (ms)':>12}{'worst (ms)':>12}")
     for name, r in results.items():

@@ -4,9 +4,10 @@ the browser from ``/v1`` with the signed-in key, so the API's roles and tenancy 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -31,6 +32,11 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("feed", "user_feed", "/feed"),
     ("models", "list_models", "/models"),
 )
+
+#: A digest of the static files: in their addresses, so that a browser's cached copy is never stale.
+ASSETS = hashlib.sha256(
+    b"".join(f.name.encode() + f.read_bytes() for f in sorted((HERE / "static").iterdir()) if f.is_file())
+).hexdigest()[:12]
 
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), auto_reload=False
@@ -58,6 +64,8 @@ def render(request: Request, page: str, lang: str | None, **context: object) -> 
         lang=chosen,
         page=page,
         prefix=PREFIX,
+        static=f"{PREFIX}/static",
+        version=ASSETS,
         nav=NAV,
         config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
         **context,
@@ -123,7 +131,17 @@ def models_page(request: Request, lang: Lang = None) -> HTMLResponse:
     return render(request, "models", lang)
 
 
+class CachedStatic(StaticFiles):
+    """The console's scripts and styles, cached by browsers for a day: pages ask for them with a digest
+    of their contents in the address, so a changed file is never served stale."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
 def mount(app: FastAPI) -> None:
     """Serve the console under ``/console`` of ``app`` (pages and their static files)."""
     app.include_router(router)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.mount(f"{PREFIX}/static", CachedStatic(directory=HERE / "static"), name="console-static")

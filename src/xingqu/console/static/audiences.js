@@ -45,7 +45,11 @@
     card.hidden = !(a && b);
     if (card.hidden) return;
     const dims = Object.keys(a.dimensions).filter((d) => d in b.dimensions);
-    const names = [`A · ${a.subject}`, `B · ${b.subject}`];
+    const label = (g) => {
+      const f = document.querySelector(`form[data-group="${g}"]`).elements;
+      return `${g.toUpperCase()} · ${V("kind", f.kind.value)} ${f.key.value.trim()}`;
+    };
+    const names = [label("a"), label("b")];
     const tabs = $("#compare-tabs");
     const draw = (d) => {
       for (const t of tabs.children) t.classList.toggle("on", t.dataset.dim === d);

@@ -94,9 +94,10 @@
     const r = await api(`/v1/governance/stores${qs({ window_days: 7 })}`);
     $("#judged").textContent = T("gov.judged", { n: num(r.judged), m: num(r.too_small.length) });
     table($("#stores"), [
-      { key: "shop_id", label: T("common.shop"), fmt: (v, row) => v ?? row.shop },
-      { key: "kind", label: T("gov.flag"), fmt: (v, row) => v ?? row.flag },
-      { key: "evidence", label: T("gov.evidence"), fmt: (v) => JSON.stringify(v), csv: (row) => JSON.stringify(row.evidence) },
+      { key: "shop", label: T("common.shop") },
+      { key: "kind", label: T("gov.flag"), fmt: (v) => V("flag", v) },
+      { key: "evidence", label: T("gov.evidence"), fmt: (v) => el("ul", { class: "why" }, Object.entries(v || {}).map(([k, x]) => el("li", {}, `${k}: ${typeof x === "object" ? JSON.stringify(x) : x}`))),
+        csv: (row) => JSON.stringify(row.evidence) },
     ], r.flags, { csv: "flagged-stores" });
   }
 
