@@ -10,7 +10,7 @@
     const rows = r.versions.map((v) => ({ ...v, ...(v.meta?.validation || {}), users: v.meta?.users, items: v.meta?.items, seconds: v.meta?.seconds }));
     table($("#versions"), [
       { key: "version", label: T("models.version"), fmt: (v) => el("span", { class: "mono" }, v, v === r.current ? el("span", { class: "badge listed", "data-live": "1" }, ` ${T("models.live")}`) : null), csv: (x) => x.version },
-      { key: "status", label: T("common.status") },
+      { key: "status", label: T("common.status"), fmt: (v) => XQ.V("mstatus", v) },
       { key: "created_ms", label: T("models.created"), fmt: (v) => new Date(v).toLocaleString(XQ.locale) },
       { key: "users", label: T("models.users"), num: true, fmt: num },
       { key: "items", label: T("models.items"), num: true, fmt: num },
