@@ -308,6 +308,13 @@ def test_every_page_shows_the_apis_figures(site: Site, tab: Tab, lang: str) -> N
         tab.page.click("#funnel-table button[data-csv]")
     lines = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert [line.split(",")[1] for line in lines[1:]] == [str(s["count"]) for s in o["funnel"]]
+    end = o["previous_days"][1]  # the span before, chosen by the page's date field
+    tab.page.fill("#end", end)
+    tab.ready()
+    before = site.api("/v1/reports/overview", shop=site.shop, days=7, end=end)
+    assert before["current"] == o["previous"] and before["current_days"] == o["previous_days"]
+    assert tab.texts("[data-kpi='gmv_paid'] .value") == [money(before["current"]["gmv_paid"])]
+    assert tab.texts("#funnel-table td[data-key='value']") == [f"{s['count']:,}" for s in before["funnel"]]
 
     tab.open(paths["product"], f"product-{lang}")
     p = site.api(f"/v1/products/{site.product}")

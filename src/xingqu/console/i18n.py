@@ -40,6 +40,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "common.platform": ("全平台", "Whole platform"),
     "common.shop": ("店铺", "Shop"),
     "common.days": ("天数", "Days"),
+    "common.end": ("截止日期", "Up to"),
     "common.last_days": ("最近 {n} 天", "Last {n} days"),
     "common.vs_previous": ("较前 {n} 天", "vs the {n} days before"),
     "common.signed_in_as": ("当前密钥", "Signed in as"),

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO, Any
 
 import numpy as np
 
 from xingqu.analytics import gmv_report, load_orders
 from xingqu.analytics.channels import channel_growth, private_domain_share
-from xingqu.analytics.compass import compass_page, window_start
+from xingqu.analytics.compass import compass_page
 from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
 from xingqu.analytics.gmv import PERIODS, SLICES, GmvSummary, Period, period_label, period_of
@@ -24,6 +25,7 @@ from xingqu.analytics.orders import OrderFacts
 from xingqu.errors import UserError
 from xingqu.runtime import Runtime
 from xingqu.store import Store
+from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
 
 
 @dataclass
@@ -162,15 +164,24 @@ def _kpis(
     }
 
 
-def overview(runtime: Runtime, shop: str | None = None, days: int = 7) -> dict[str, Any]:
+#: The calendar an overview's span may end in (so that every day of it and of the span before it is
+#: a date).
+_END_RANGE = (date(1971, 1, 1), date(9998, 12, 31))
+
+
+def overview(
+    runtime: Runtime, shop: str | None = None, days: int = 7, end: date | None = None
+) -> dict[str, Any]:
     """The overview (罗盘 首页) of a shop or of the platform: GMV, quality GMV and the gap's parts, GPM,
-    paid orders, buyers and the new-customer share over the last ``days`` marketplace days and over
-    the ``days`` before them; and the funnel impression → click → cart → order → pay → kept (paid
-    minus refunded) over the last ``days``."""
+    paid orders, buyers and the new-customer share over ``days`` marketplace days ending on ``end``
+    (default: the latest day with events) and over the ``days`` before them; and the funnel
+    impression → click → cart → order → pay → kept (paid minus refunded) over the span."""
     if not 1 <= days <= 366:
         raise UserError(f"days {days}: give 1 to 366")
+    if end is not None and not _END_RANGE[0] <= end <= _END_RANGE[1]:
+        raise UserError(f"end {end.isoformat()}: give a day from 1971 to 9998")
     store = _store(runtime, shop)
-    last = store.rollups.last_day()
+    last = store.rollups.last_day() if end is None else (end - date(1970, 1, 1)).days
     day_rows, _ = gmv_report(store, "day", None, shop)
     views = {
         period_label(d): n
@@ -181,9 +192,12 @@ def overview(runtime: Runtime, shop: str | None = None, days: int = 7) -> dict[s
     when = period_of(np.where(orders.paid > 0, orders.paid_ts, orders.placed_ts), "day")
     current = {period_label(last - i) for i in range(days)} if last is not None else set()
     before = {period_label(last - days - i) for i in range(days)} if last is not None else set()
-    since = window_start(store, days)
+    since = until = None
+    if last is not None:
+        since = (last - days + 1) * DAY_MS - MARKET_UTC_OFFSET_MS
+        until = last * DAY_MS - MARKET_UTC_OFFSET_MS
     counts: dict[str, int] = {}
-    for _surface, kind, n in store.rollups.event_counts((*FUNNEL_STEPS, "refund"), shop, since):
+    for _surface, kind, n in store.rollups.event_counts((*FUNNEL_STEPS, "refund"), shop, since, until):
         counts[kind] = counts.get(kind, 0) + n
     funnel_rows = [{"step": k, "count": counts.get(k, 0)} for k in FUNNEL_STEPS]
     funnel_rows.append({"step": "kept", "count": max(0, counts.get("pay", 0) - counts.get("refund", 0))})

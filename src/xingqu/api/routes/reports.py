@@ -5,6 +5,7 @@ sessions."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -106,12 +107,16 @@ def overview_report(
     caller: Caller,
     request: Request,
     shop: Shop = None,
-    days: Annotated[int, Query(ge=1, le=366, description="Days back from the latest event.")] = 7,
+    days: Annotated[int, Query(ge=1, le=366, description="Days in the span.")] = 7,
+    end: Annotated[
+        date | None,
+        Query(description="Last marketplace day of the span (UTC+8); by default the latest with events."),
+    ] = None,
 ) -> dict[str, Any]:
-    """Key figures over the last ``days`` marketplace days beside the ``days`` before them, and the
-    funnel impression → click → cart → order → pay → kept."""
+    """Key figures over ``days`` marketplace days ending on ``end`` beside the ``days`` before them, and
+    the funnel impression → click → cart → order → pay → kept over the span."""
     require_shop_scope(caller, shop)
-    return reports.overview(request.app.state.runtime, shop, days)
+    return reports.overview(request.app.state.runtime, shop, days, end)
 
 
 @shops.get("/shops/{shop_id}/compass", response_model=dict[str, Any])

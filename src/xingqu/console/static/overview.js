@@ -22,6 +22,7 @@
     };
     const days = params.get("days");
     if (days && [...$("#days").options].some((o) => o.value === days)) $("#days").value = days;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(params.get("end") || "")) $("#end").value = params.get("end");
     if (me.role === "merchant") {
       add(me.shops);
       if (wanted && me.shops.includes(wanted)) select.value = wanted;
@@ -64,7 +65,8 @@
 
   function gmvByDay(report, o) {
     const first = o.current_days ? o.current_days[0] : "";
-    const rows = report.rows.filter((r) => r.period >= first);
+    const last = o.current_days ? o.current_days[1] : "";
+    const rows = report.rows.filter((r) => r.period >= first && r.period <= last);
     const days = [];
     if (o.current_days) {
       for (let d = new Date(`${o.current_days[0]}T00:00:00Z`); d <= new Date(`${o.current_days[1]}T00:00:00Z`); d.setUTCDate(d.getUTCDate() + 1)) {
@@ -114,11 +116,13 @@
   async function load() {
     const shop = $("#shop").value || null;
     const days = Number($("#days").value);
+    const end = $("#end").value || null;
     const [o, g, c] = await Promise.all([
-      api(`/v1/reports/overview${qs({ shop, days })}`),
+      api(`/v1/reports/overview${qs({ shop, days, end })}`),
       api(`/v1/reports/gmv${qs({ period: "day", by: "surface", shop, top: 10 })}`),
       api(`/v1/reports/channels${qs({ period: "week", shop })}`),
     ]);
+    if (!end && o.current_days) $("#end").value = o.current_days[1];
     kpis(o);
     gmvByDay(g, o);
     funnel(o);
@@ -127,10 +131,11 @@
 
   XQ.start(async (me) => {
     const listed = shops(me);
-    for (const id of ["#shop", "#days"]) $(id).addEventListener("change", () => {
+    for (const id of ["#shop", "#days", "#end"]) $(id).addEventListener("change", () => {
       const u = new URL(location.href);
       u.searchParams.set("shop", $("#shop").value);
       u.searchParams.set("days", $("#days").value);
+      u.searchParams.set("end", $("#end").value);
       history.replaceState(null, "", u);
       track(load().catch((e) => XQ.failed(e)));
     });
