@@ -518,7 +518,7 @@ def test_a_merchant_key_cannot_reach_another_shops_product(site: Site, tab: Tab)
     assert site.api(f"/v1/products/{site.product}")["title"] in tab.page.inner_text("#details")
     answers: list[tuple[str, int]] = []
     tab.page.on("response", lambda r: answers.append((urlsplit(r.url).path, r.status)))
-    tab.open(f"/console/products/{site.other_product}")
+    tab.open(f"/console/products/{site.other_product}", "merchant-other-shops-product-zh")
     assert (f"/v1/products/{site.other_product}", 404) in answers
     assert tab.page.locator("#details").count() == 0
     assert tab.page.locator("#body [data-error='404']").count() == 1
@@ -527,7 +527,7 @@ def test_a_merchant_key_cannot_reach_another_shops_product(site: Site, tab: Tab)
         f"{site.url}/v1/reports/overview", params={"days": 7}, headers=auth(site.keys["merchant"])
     )
     assert other.status_code == 403
-    tab.open("/console/overview")
+    tab.open("/console/overview", "merchant-overview-zh")
     options = tab.page.eval_on_selector_all("#shop option", "os => os.map(o => o.value)")
     assert options == [site.shop]
     tab.page.goto(f"{site.url}/console/governance")
