@@ -35,6 +35,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "user_feed": frozenset({"admin", "app"}),
     "user_content_feed": frozenset({"admin", "app"}),
     "similar_products": frozenset({"admin", "app"}),
+    "product_details": frozenset({"admin", "ops", "merchant"}),
     "portrait": frozenset({"admin", "ops", "merchant", "creator"}),
     "audience": frozenset({"admin", "ops", "merchant"}),
     "lookalike": frozenset({"admin", "ops", "merchant"}),
@@ -59,6 +60,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "live_report": frozenset({"admin", "ops", "merchant", "creator"}),
     "channels_report": frozenset({"admin", "ops", "merchant"}),
     "shop_compass": frozenset({"admin", "ops", "merchant"}),
+    "overview_report": frozenset({"admin", "ops", "merchant"}),
     "list_models": frozenset({"admin", "ops"}),
     "current_model": frozenset({"admin", "ops", "app"}),
     "training_status": frozenset({"admin", "ops"}),
@@ -78,6 +80,8 @@ SCOPED = {
     "live_report",
     "channels_report",
     "shop_compass",
+    "product_details",
+    "overview_report",
 }
 PUBLIC = {"healthz", "readyz"}
 
@@ -182,6 +186,7 @@ CASES: dict[str, Callable[[Tenants, str], Req]] = {
     "user_feed": lambda t, r: Req("GET", f"/v1/users/{t.user}/feed", {"n": 5}),
     "user_content_feed": lambda t, r: Req("GET", f"/v1/users/{t.user}/content", {"n": 3}),
     "similar_products": lambda t, r: Req("GET", f"/v1/products/{t.product}/similar", {"n": 3}),
+    "product_details": lambda t, r: Req("GET", f"/v1/products/{t.product}"),
     "portrait": lambda t, r: Req(
         "GET", f"/v1/portraits/creator/{t.creator}" if r == "creator" else f"/v1/portraits/shop/{t.shop}"
     ),
@@ -228,6 +233,7 @@ CASES: dict[str, Callable[[Tenants, str], Req]] = {
     ),
     "channels_report": lambda t, r: Req("GET", "/v1/reports/channels", _shop_for(r, t)),
     "shop_compass": lambda t, r: Req("GET", f"/v1/shops/{t.shop}/compass"),
+    "overview_report": lambda t, r: Req("GET", "/v1/reports/overview", {**_shop_for(r, t), "days": 5}),
     "list_models": lambda t, r: Req("GET", "/v1/models"),
     "current_model": lambda t, r: Req("GET", "/v1/models/current"),
     "training_status": lambda t, r: Req("GET", "/v1/models/training"),

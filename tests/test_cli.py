@@ -128,6 +128,9 @@ def test_demo_runs_on_the_embedded_store_then_serves_it(tmp_path: Path) -> None:
         for line in curls:  # each works as printed
             done = subprocess.run([*shlex.split(line), "--fail-with-body"], capture_output=True, text=True)
             assert done.returncode == 0 and '"error"' not in done.stdout, (line, done.stdout)
+        console = next(line for line in out if line.startswith("Web console: ")).split()[2]
+        page = subprocess.run(["curl", "-s", "--fail-with-body", console], capture_output=True, text=True)
+        assert page.returncode == 0 and "login-form" in page.stdout, page.stdout[-500:]
         # the demo's store and models are the defaults of the next command in this folder
         user = out[-1].rsplit(" ", 1)[1].strip()
         r = xingqu("recommend", user, "-n", "3", "--json", cwd=tmp_path)

@@ -37,6 +37,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "user_feed": frozenset({ADMIN, APP}),
     "user_content_feed": frozenset({ADMIN, APP}),
     "similar_products": frozenset({ADMIN, APP}),
+    "product_details": frozenset({ADMIN, OPS, MERCHANT}),
     # merchants' and creators' tools
     "portrait": frozenset({ADMIN, OPS, MERCHANT, CREATOR}),
     "audience": frozenset({ADMIN, OPS, MERCHANT}),
@@ -64,6 +65,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "live_report": frozenset({ADMIN, OPS, MERCHANT, CREATOR}),
     "channels_report": frozenset({ADMIN, OPS, MERCHANT}),
     "shop_compass": frozenset({ADMIN, OPS, MERCHANT}),
+    "overview_report": frozenset({ADMIN, OPS, MERCHANT}),
     # models
     "list_models": frozenset({ADMIN, OPS}),
     "current_model": frozenset({ADMIN, OPS, APP}),

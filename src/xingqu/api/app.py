@@ -1,6 +1,6 @@
-"""The HTTP API's app factory: a FastAPI app over one runtime, its routers under ``/v1``, errors mapped
-once, keys and roles on every route, request metrics; its lifespan loads the model and the online
-state before the first request."""
+"""The HTTP API's app factory: a FastAPI app over one runtime, its routers under ``/v1`` and the web
+console under ``/console``, errors mapped once, keys and roles on every route, request metrics; its
+lifespan loads the model and the online state before the first request."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from xingqu.api.limits import BodyLimit, RateLimiter
 from xingqu.api.metrics import MeasureRequests, Metrics
 from xingqu.api.routes import feed, governance, health, keys, matching, models, records, reports
 from xingqu.api.schemas.common import ERRORS
+from xingqu.console import mount as mount_console
 from xingqu.errors import XingquError
 from xingqu.runtime import Runtime
 from xingqu.services.feed import feed_service
@@ -84,6 +85,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1", responses=ERRORS)
+    mount_console(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MeasureRequests, metrics=metrics)
     check_roles(app)

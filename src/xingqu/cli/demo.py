@@ -148,6 +148,11 @@ def print_api_lines(runtime: Runtime, model: TrainedModel, port: int) -> None:
     ]
     console.print(f"Serving the API on {url} (OpenAPI: {url}/openapi.json, docs: {url}/docs).")
     console.print(f"Admin key, shown once: {key}", soft_wrap=True, highlight=False)
+    console.print(
+        f"Web console: {url}/console/login (sign in with the key; 中文 by default, English by its switch)",
+        soft_wrap=True,
+        highlight=False,
+    )
     console.print("Try:")
     for line in lines:
         console.print("  " + line, soft_wrap=True, highlight=False, markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO, Any
 
 import numpy as np
@@ -18,11 +19,13 @@ from xingqu.analytics.channels import channel_growth, private_domain_share
 from xingqu.analytics.compass import compass_page
 from xingqu.analytics.customers import customer_metrics
 from xingqu.analytics.funnel import event_counts, funnel_by_surface, gpm
-from xingqu.analytics.gmv import PERIODS, SLICES, GmvSummary, Period, period_of
+from xingqu.analytics.gmv import PERIODS, SLICES, GmvSummary, Period, period_label, period_of
 from xingqu.analytics.live import live_sessions
+from xingqu.analytics.orders import OrderFacts
 from xingqu.errors import UserError
 from xingqu.runtime import Runtime
 from xingqu.store import Store
+from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
 
 
 @dataclass
@@ -127,6 +130,87 @@ def compass(runtime: Runtime, shop: str, days: int = 30) -> dict[str, Any]:
     """One shop's compass page (罗盘) over its last ``days`` marketplace days: GMV and quality GMV,
     GPM, funnel, customers, channels, private-domain share, top live sessions."""
     return compass_page(_store(runtime, shop), shop, days)
+
+
+#: Figures of a period that add up over its days (the rest are ratios of them).
+_DAY_SUMS = ("gmv_paid", "refunded", "violating", "net_gmv", "quality_gmv", "paid_orders")
+#: The overview's funnel, in order: event types counted in the rollups, then paid orders kept.
+FUNNEL_STEPS = ("impression", "click", "add_to_cart", "order", "pay")
+
+
+def _kpis(
+    day_rows: list[dict[str, Any]],
+    views: dict[str, int],
+    orders: OrderFacts,
+    when: np.ndarray,
+    days: set[str],
+) -> dict[str, Any]:
+    """The overview's figures over the marketplace days ``days``: sums of the daily GMV rows and of
+    the daily impressions, GPM of their sums, distinct buyers and the new-customer share of the orders
+    paid on those days."""
+    sums = {k: sum(int(r[k] or 0) for r in day_rows if r["period"] in days) for k in _DAY_SUMS}
+    sums["impressions"] = sum(n for d, n in views.items() if d in days)
+    mask = np.isin(when, list(days)) if days else np.zeros(len(when), dtype=bool)
+    paid = mask & (orders.paid > 0)
+    buyers = len(np.unique(orders.user_id[paid].astype(str)))
+    share = customer_metrics(orders, mask)["new_share_by_count"]
+    gpm_ = sums["gmv_paid"] / 100 / sums["impressions"] * 1000 if sums["impressions"] else None
+    return {
+        **sums,
+        "gap": sums["gmv_paid"] - sums["quality_gmv"],
+        "gpm": gpm_,
+        "buyers": buyers,
+        "new_customer_share": share,
+    }
+
+
+#: The calendar an overview's span may end in (so that every day of it and of the span before it is
+#: a date).
+_END_RANGE = (date(1971, 1, 1), date(9998, 12, 31))
+
+
+def overview(
+    runtime: Runtime, shop: str | None = None, days: int = 7, end: date | None = None
+) -> dict[str, Any]:
+    """The overview (罗盘 首页) of a shop or of the platform: GMV, quality GMV and the gap's parts, GPM,
+    paid orders, buyers and the new-customer share over ``days`` marketplace days ending on ``end``
+    (default: the latest day with events) and over the ``days`` before them; and the funnel
+    impression → click → cart → order → pay → kept (paid minus refunded) over the span."""
+    if not 1 <= days <= 366:
+        raise UserError(f"days {days}: give 1 to 366")
+    if end is not None and not _END_RANGE[0] <= end <= _END_RANGE[1]:
+        raise UserError(f"end {end.isoformat()}: give a day from 1971 to 9998")
+    store = _store(runtime, shop)
+    last = store.rollups.last_day() if end is None else (end - date(1970, 1, 1)).days
+    day_rows, _ = gmv_report(store, "day", None, shop)
+    views = {
+        period_label(d): n
+        for (d, _), n in store.rollups.impressions("day", None, shop).items()
+        if d is not None
+    }
+    orders = load_orders(store, shop)
+    when = period_of(np.where(orders.paid > 0, orders.paid_ts, orders.placed_ts), "day")
+    current = {period_label(last - i) for i in range(days)} if last is not None else set()
+    before = {period_label(last - days - i) for i in range(days)} if last is not None else set()
+    since = until = None
+    if last is not None:
+        since = (last - days + 1) * DAY_MS - MARKET_UTC_OFFSET_MS
+        until = last * DAY_MS - MARKET_UTC_OFFSET_MS
+    counts: dict[str, int] = {}
+    for _surface, kind, n in store.rollups.event_counts((*FUNNEL_STEPS, "refund"), shop, since, until):
+        counts[kind] = counts.get(kind, 0) + n
+    funnel_rows = [{"step": k, "count": counts.get(k, 0)} for k in FUNNEL_STEPS]
+    funnel_rows.append({"step": "kept", "count": max(0, counts.get("pay", 0) - counts.get("refund", 0))})
+    span = lambda s: [min(s), max(s)] if s else None  # noqa: E731
+    return {
+        "shop": shop,
+        "days": days,
+        "current_days": span(current),
+        "previous_days": span(before),
+        "current": _kpis(day_rows, views, orders, when, current),
+        "previous": _kpis(day_rows, views, orders, when, before),
+        "funnel": funnel_rows,
+    }
 
 
 def write_csv(rows: list[dict[str, object]], fh: IO[str]) -> None:

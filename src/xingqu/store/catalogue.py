@@ -132,6 +132,28 @@ class Catalogue(Repository):
             ).all()
         return {pid: (title, int(price)) for pid, title, price in rows}
 
+    def product_row(self, product_id: str) -> dict[str, Any] | None:
+        """The products row of ``product_id`` with its shop's and brand's names and the shop's status
+        (None when the product is unknown)."""
+        p, shops, brands = TABLES["products"], TABLES["shops"], TABLES["brands"]
+        q = (
+            sa.select(
+                p,
+                shops.c.name.label("shop"),
+                shops.c.status.label("shop_status"),
+                brands.c.name.label("brand"),
+            )
+            .select_from(
+                p.outerjoin(shops, shops.c.shop_id == p.c.shop_id).outerjoin(
+                    brands, brands.c.brand_id == p.c.brand_id
+                )
+            )
+            .where(p.c.product_id == product_id)
+        )
+        with self._conn(None) as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
     def product_ids(self) -> list[str]:
         """Every product id in the store."""
         p = TABLES["products"]

@@ -355,16 +355,22 @@ class Rollups(Repository):
             }
 
     def event_counts(
-        self, event_types: tuple[str, ...], shop_id: str | None = None, since_ms: int | None = None
+        self,
+        event_types: tuple[str, ...],
+        shop_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
     ) -> list[tuple[str, str, int]]:
         """(surface, event type, events) from the daily rollups (of one shop; from the marketplace day
-        ``since_ms`` falls in)."""
+        ``since_ms`` falls in, through the one ``until_ms`` falls in)."""
         t = daily_counts_table if shop_id is not None else daily_totals_table
         q = sa.select(t.c.surface, t.c.event_type, sa.func.sum(t.c.n)).where(t.c.event_type.in_(event_types))
         if shop_id is not None:
             q = q.where(t.c.shop_id == shop_id)
         if since_ms is not None:
             q = q.where(t.c.day >= day_number(since_ms))
+        if until_ms is not None:
+            q = q.where(t.c.day <= day_number(until_ms))
         with self._conn(None) as conn:
             return [(s, k, int(n)) for s, k, n in conn.execute(q.group_by(t.c.surface, t.c.event_type))]
 

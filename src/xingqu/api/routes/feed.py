@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from xingqu.api.access import Caller
+from xingqu.api.access import Caller, require_subject
 from xingqu.api.compute import compute
-from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, SimilarOut
+from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, ProductOut, SimilarOut
 from xingqu.domain.records import MAX_ID_LENGTH
+from xingqu.services import products
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.services.similar import related
 
@@ -58,6 +59,14 @@ async def user_content_feed(
     service = feed_service(request.app.state.runtime)
     version, items = await compute(request, service.content, user_id, n)
     return {"user": user_id, "model": version, "items": [c.to_dict() for c in items]}
+
+
+@router.get("/products/{product_id}", response_model=ProductOut)
+def product_details(product_id: Id, caller: Caller, request: Request) -> dict[str, object]:
+    """A product: its catalogue fields, prices in yuan, and its and its shop's status."""
+    runtime = request.app.state.runtime
+    require_subject(runtime, caller, "product", product_id)
+    return products.product_details(runtime, product_id)
 
 
 @router.get("/products/{product_id}/similar", response_model=SimilarOut)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from xingqu.api.access import Caller
-from xingqu.api.schemas.keys import KeyIn, KeyOut, KeysOut, NewKeyOut, RevokedOut
+from xingqu.api.access import ROUTE_ROLES, Caller
+from xingqu.api.schemas.keys import KeyIn, KeysOut, MeOut, NewKeyOut, RevokedOut
 from xingqu.services import keys
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
 
-@router.get("/me", response_model=KeyOut)
+@router.get("/me", response_model=MeOut)
 def whoami(caller: Caller) -> dict[str, object]:
-    """The key this request is made with: its role and scope."""
-    return caller.to_dict()
+    """The key this request is made with: its role and scope, and the operations it may call."""
+    may = sorted(op for op, roles in ROUTE_ROLES.items() if caller.role in roles)
+    return {**caller.to_dict(), "operations": may}
 
 
 @router.post("", response_model=NewKeyOut, status_code=status.HTTP_201_CREATED)

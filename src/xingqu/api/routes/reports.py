@@ -5,6 +5,7 @@ sessions."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 
 from xingqu.analytics.gmv import SLICES
 from xingqu.api.access import CREATOR, Caller, require_shop_scope, require_subject
-from xingqu.api.schemas.reports import ReportOut
+from xingqu.api.schemas.reports import OverviewOut, ReportOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.errors import ForbiddenError
 from xingqu.services import reports
@@ -99,6 +100,23 @@ def channels_report(
     """Self-broadcast vs creator GMV per period with growth, and the private-domain share."""
     require_shop_scope(caller, shop)
     return _answer(reports.channels(request.app.state.runtime, period, shop), format)
+
+
+@router.get("/overview", response_model=OverviewOut)
+def overview_report(
+    caller: Caller,
+    request: Request,
+    shop: Shop = None,
+    days: Annotated[int, Query(ge=1, le=366, description="Days in the span.")] = 7,
+    end: Annotated[
+        date | None,
+        Query(description="Last marketplace day of the span (UTC+8); by default the latest with events."),
+    ] = None,
+) -> dict[str, Any]:
+    """Key figures over ``days`` marketplace days ending on ``end`` beside the ``days`` before them, and
+    the funnel impression → click → cart → order → pay → kept over the span."""
+    require_shop_scope(caller, shop)
+    return reports.overview(request.app.state.runtime, shop, days, end)
 
 
 @shops.get("/shops/{shop_id}/compass", response_model=dict[str, Any])

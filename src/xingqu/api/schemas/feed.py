@@ -53,3 +53,20 @@ class SimilarOut(BaseModel):
     model: str
     similar: list[RelatedOut]
     bought_together: list[RelatedOut]
+
+
+class ProductOut(BaseModel):
+    product: str
+    title: str
+    description: str | None
+    category: str | None
+    price_yuan: float | None
+    reference_price_yuan: float | None
+    stock: int | None
+    status: str | None = Field(description="listed, pending, rejected or taken_down.")
+    commission_rate: float | None
+    shop_id: str
+    shop: str | None
+    shop_status: str | None
+    brand_id: str | None
+    brand: str | None

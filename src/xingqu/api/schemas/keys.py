@@ -25,6 +25,10 @@ class KeyOut(BaseModel):
     rate_per_s: int | None
 
 
+class MeOut(KeyOut):
+    operations: list[str] = Field(description="Operation ids of the routes this key's role may call.")
+
+
 class NewKeyOut(KeyOut):
     key: str = Field(description="The key itself: shown once, never stored (only a slow hash is).")
 
