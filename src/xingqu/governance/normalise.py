@@ -128,10 +128,10 @@ _DIGITS = set("0123456789")
 def _finish(norm: str) -> str:
     if "\x00" in norm:
         norm = _HASH_AS_NO.sub("no", norm).replace("\x00", "")  # #1 reads as No.1
+    if "o" in norm:  # first, so that 5o0ml does not read its real zero as an o between letters
+        norm = _O_AS_ZERO.sub(lambda m: "0" * len(m.group()), norm)  # 10O%: the letter o for a zero
     if "0" in norm:
         norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
-    if "o" in norm:
-        norm = _O_AS_ZERO.sub(lambda m: "0" * len(m.group()), norm)  # 10O%: the letter o for a zero
     return norm
 
 

@@ -128,13 +128,17 @@ class Screener:
         self.terms = ahocorasick.Automaton()
         seen: dict[str, _Term] = {}
         # characters merchants write for another that sounds the same (醉 for 最), from the rules
-        homophones = {str(k): [str(x) for x in v] for k, v in rules.get("homophones", {}).items()}
+        self.homophones = {str(k): [str(x) for x in v] for k, v in rules.get("homophones", {}).items()}
+        homophones = self.homophones
         spelled_initials: dict[str, _Term] = {}
         for g in groups:
             for term in g["terms"]:
                 entry = _Term(g["name"], g.get("kind", "absolute"), g["severity"], g["message"], term)
-                key = initials(term)
-                if key and key not in spelled_initials:
+                key = initials(term)  # two terms with the same initials: the strictest, as for forms
+                if key and (
+                    key not in spelled_initials
+                    or DECISIONS.index(entry.severity) > DECISIONS.index(spelled_initials[key].severity)
+                ):
                     spelled_initials[key] = entry
                 for key in term_variants(term) | homophone_variants(term, homophones):
                     # a form in several groups keeps the strictest
