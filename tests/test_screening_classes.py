@@ -56,8 +56,14 @@ def decide(title: str, description: str = "", **listing: object) -> tuple[str, l
         ("跳刀 开刃 户外", "", "reject", "controlled_knife"),
         ("Taser 防身 户外", "", "reject", "prohibited"),
         ("四六级耳机 考场答案实时传", "", "reject", "cheating_device"),
+        ("一次性雾化器 西瓜味 大烟雾", "", "reject", "e_cigarette"),
+        ("对公账户 出售 带U盾", "", "reject", "card_trade"),
+        ("和平精英 自瞄 科技", "", "reject", "game_cheat"),
+        ("毕业论文代写 本科", "", "reject", "prohibited"),
         # counterfeit
         ("AJ1 公司级 高帮 篮球鞋", "", "reject", "counterfeit"),
+        ("香奈儿同款 1:1 链条包", "", "reject", "counterfeit"),
+        ("AAA货 机械表", "", "reject", "counterfeit"),
         ("驴家同款 托特包 五金一致", "", "reject", "brand_nickname"),
         # diversion in plain words
         ("少儿编程课", "报名后加客服微信发课表", "review", "diversion_add"),
@@ -97,6 +103,11 @@ def test_each_completed_family_catches_its_forms(
         ("店铺人气第一 保温杯 316", "店铺人气第一(店铺后台数据,近30天)"),  # the description states the scope
         ("USB3.0 U盘 64G", ""),
         ("10oz 陶瓷马克杯", ""),  # an ounce, not a zero
+        ("双11同款价 连衣裙", ""),  # a shopping festival, not a 1:1 copy
+        ("医用雾化器 儿童 家用", ""),  # a nebuliser with no flavour
+        ("虎皮凤爪 卤味", ""),
+        ("珊瑚绒睡衣 女", ""),
+        ("加湿器 静音", "支持微信小程序控制"),
     ],
 )
 def test_look_alikes_of_the_families_pass(title: str, description: str) -> None:
