@@ -45,6 +45,7 @@ HOMOGLYPHS: dict[str, str] = {
     "+": "加",  # +v, ＋V, ➕V: 加v
     "➕": "加",
     "🐧": "qq",  # the penguin is QQ's mascot: +🐧 12345678 is a QQ number
+    "🔝": "top",  # the TOP arrow: 🔝1, 🔝级
     # digits in circles that NFKC leaves alone: ❶ ➀ ➊ (1–10), ⓫ (11–20), ⓵ (1–10)
     **{chr(0x2776 + i): str(i % 10 + 1) if i % 10 < 9 else "10" for i in range(30)},
     **{chr(0x24EB + i): str(11 + i) for i in range(10)},
