@@ -38,6 +38,12 @@ def decide(title: str, description: str = "", **listing: object) -> tuple[str, l
         ("鱼油软胶囊 中国工程院院士团队联合研发", "", "reject", "state_endorsement"),
         ("羽毛球拍 国家体育总局认证 全碳素", "", "reject", "state_endorsement"),
         ("牛奶 中国营养学会推荐 250ml", "", "reject", "state_endorsement"),
+        ("白酒 内供 酱香型", "", "reject", "authority"),
+        ("儿童牙膏 口腔医院专家推荐", "", "reject", "medical_endorsement"),
+        # results promised within a time
+        ("瘦身咖啡 一周瘦8斤", "", "reject", "promised_result"),
+        ("祛痘膏 3天见效", "", "reject", "promised_result"),
+        ("面霜 冻龄 紧致", "", "reject", "efficacy"),
         # disease claims of the health-food notices
         ("红曲米片 软化血管 中老年", "", "reject", "efficacy"),
         ("深海鱼油 预防心梗 100粒", "", "reject", "disease_claim"),
@@ -108,6 +114,10 @@ def test_each_completed_family_catches_its_forms(
         ("虎皮凤爪 卤味", ""),
         ("珊瑚绒睡衣 女", ""),
         ("加湿器 静音", "支持微信小程序控制"),
+        ("白色 T恤 当天发货", ""),
+        ("鞭炮挂件 新年装饰", ""),
+        ("江豚公仔 毛绒", ""),
+        ("4K粉色显示器 27寸", ""),
     ],
 )
 def test_look_alikes_of_the_families_pass(title: str, description: str) -> None:
