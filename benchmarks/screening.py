@@ -14,7 +14,9 @@
    and every miss. Targets: each ≥ 0.95 on the project set; on the other sets reject recall and
    precision ≥ 0.97, clean approved ≥ 0.98.
 2. Throughput on one core (the process pinned to one CPU): a simulated catalogue's listings screened as
-   one stream, all rules on, duplicate index included. Target ≥ 2,000 listings/s.
+   one stream, all rules on, duplicate index included, per second of wall clock and per second of the
+   process's CPU time (the figure that holds on a machine shared with other work). Target ≥ 2,000
+   listings/s.
 3. Duplicate check against an index of 1,000,000 listings over 25,000 shops (titles from the
    simulator's vocabulary, shop sizes Zipf-like): per-listing time of ``DuplicateIndex.find`` for listings
    of the biggest shops and of random shops. Target ≤ 20 ms per listing.
@@ -109,17 +111,20 @@ def throughput(screener: Screener, runs: int) -> dict[str, object]:
         products = pq.read_table(Path(tmp) / "products.parquet").to_pylist()
     listings = [listing_of(p) for p in products]
     prices = PriceFacts.from_catalogue([(p["brand_id"], p["category"], p["price"]) for p in products])
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(runs):
         context = ScreeningContext(screener, screener.duplicate_index(), None, prices)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for listing in listings:
             context.screen(listing)
         rates.append(len(listings) / (time.perf_counter() - start))
+        cpu_rates.append(len(listings) / (time.process_time() - cpu))
     return {
         "listings": len(listings),
         "median_listings_per_s": statistics.median(rates),
         "runs": [round(r) for r in rates],
+        # per second of the process's own CPU time: what one core does when the machine is shared
+        "median_listings_per_cpu_s": statistics.median(cpu_rates),
     }
 
 
@@ -210,7 +215,7 @@ def main() -> None:
     t = throughput(screener, args.runs)
     print(
         f"throughput: {t['listings']:,} listings, median {t['median_listings_per_s']:,.0f} listings/s "
-        f"on one core (runs {t['runs']})"
+        f"on one core (runs {t['runs']}); {t['median_listings_per_cpu_s']:,.0f} listings per CPU-second"
     )
     d = duplicate_check(args.index_size)
     print(
