@@ -62,7 +62,7 @@ def decide(title: str, description: str = "", **listing: object) -> tuple[str, l
         ("跳刀 开刃 户外", "", "reject", "controlled_knife"),
         ("Taser 防身 户外", "", "reject", "prohibited"),
         ("四六级耳机 考场答案实时传", "", "reject", "cheating_device"),
-        ("一次性雾化器 西瓜味 大烟雾", "", "reject", "e_cigarette"),
+        ("一次性雾化器 西瓜味 大烟雾", "", "reject", "prohibited"),
         ("对公账户 出售 带U盾", "", "reject", "card_trade"),
         ("和平精英 自瞄 科技", "", "reject", "game_cheat"),
         ("毕业论文代写 本科", "", "reject", "prohibited"),
