@@ -71,6 +71,8 @@ MAX_PINYIN_CHARS = 2
 FULL_PINYIN_MIN = 6
 #: A term of at least this many characters may have one of them written as its pinyin initial (国j级).
 INITIAL_MIN_CHARS = 3
+#: A term of at least this many characters may have one character written as a homophone (醉正宗).
+HOMOPHONE_MIN_CHARS = 3
 #: A term of at least this many characters may be written as the initials of all of them (tdlf for
 #: 他达拉非); shorter strings of initials read like ordinary Latin text.
 INITIALS_MIN_CHARS = 4
@@ -241,11 +243,11 @@ def term_variants(term: str) -> set[str]:
 
 
 def homophone_variants(term: str, homophones: dict[str, list[str]]) -> set[str]:
-    """A listed term of two or more characters with one character written as a homophone merchants use
-    for it (醉正宗 for 最正宗, 弟一 for 第一); ``homophones`` maps a character to its stand-ins. A single
-    character is never varied (醉 alone is a word: 醉虾)."""
+    """A listed term of ``HOMOPHONE_MIN_CHARS`` or more characters with one character written as a
+    homophone merchants use for it (醉正宗 for 最正宗, 弟一名 for 第一名); ``homophones`` maps a character
+    to its stand-ins. Shorter terms are never varied: 醉大 and 弟一 are ordinary text (醉大虾, 兄弟一起)."""
     base = normalise_term(term)
-    if len(base) < 2:
+    if len(base) < HOMOPHONE_MIN_CHARS:
         return set()
     return {
         base[:i] + stand_in + base[i + 1 :]
