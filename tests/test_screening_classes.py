@@ -70,6 +70,9 @@ def decide(title: str, description: str = "", **listing: object) -> tuple[str, l
         ("AJ1 公司级 高帮 篮球鞋", "", "reject", "counterfeit"),
         ("香奈儿同款 1:1 链条包", "", "reject", "counterfeit"),
         ("AAA货 机械表", "", "reject", "counterfeit"),
+        # homophones and initials
+        ("螺蛳粉 醉正宗 5包", "", "reject", "absolute_superlative"),
+        ("男士片 添加 XDNF", "", "reject", "prohibited"),
         ("驴家同款 托特包 五金一致", "", "reject", "brand_nickname"),
         # diversion in plain words
         ("少儿编程课", "报名后加客服微信发课表", "review", "diversion_add"),
@@ -118,6 +121,12 @@ def test_each_completed_family_catches_its_forms(
         ("鞭炮挂件 新年装饰", ""),
         ("江豚公仔 毛绒", ""),
         ("4K粉色显示器 27寸", ""),
+        ("面霜 开封后最好3个月内用完", ""),  # a consumer tip with its time
+        ("科普绘本 第一辑 10册", ""),  # an ordinal with its counter
+        ("冠军联名 跑鞋", "奥运冠军签名款"),
+        ("醉大虾 即食", ""),  # homophones vary only terms of three or more characters
+        ("兄弟一起 桌游", ""),
+        ("宇宙极光 投影灯", ""),
     ],
 )
 def test_look_alikes_of_the_families_pass(title: str, description: str) -> None:
