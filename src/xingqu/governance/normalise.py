@@ -36,9 +36,16 @@ HOMOGLYPHS: dict[str, str] = {
     "囶": "国",
     "壹": "一",
     "弌": "一",
+    # formal numerals (大写数字) that have no other common use: 贰叁 … written for 二三 (第贰, 壹叁玖 …)
+    "贰": "二",
+    "叁": "三",
+    "柒": "七",
+    "捌": "八",
+    "玖": "九",
     "+": "加",  # +v, ＋V, ➕V: 加v
     "➕": "加",
     "🐧": "qq",  # the penguin is QQ's mascot: +🐧 12345678 is a QQ number
+    "🔝": "top",  # the TOP arrow: 🔝1, 🔝级
     # digits in circles that NFKC leaves alone: ❶ ➀ ➊ (1–10), ⓫ (11–20), ⓵ (1–10)
     **{chr(0x2776 + i): str(i % 10 + 1) if i % 10 < 9 else "10" for i in range(30)},
     **{chr(0x24EB + i): str(11 + i) for i in range(10)},
@@ -46,6 +53,13 @@ HOMOGLYPHS: dict[str, str] = {
     "⓿": "0",
 }
 _HOMOGLYPHS = str.maketrans(HOMOGLYPHS)
+
+#: Roman numerals read as digits before NFKC would spell them as Latin letters (世界Ⅰ流, 第Ⅱ代 → 世界1流,
+#: 第2代); Ⅴ, Ⅹ, Ⅼ, Ⅽ, Ⅾ, Ⅿ stay the letters they look like (加Ⅴ reads as 加v).
+ROMAN = {
+    **{chr(0x2160 + i): str(n) for i, n in enumerate(range(1, 13)) if n not in (5, 10)},
+    **{chr(0x2170 + i): str(n) for i, n in enumerate(range(1, 13)) if n not in (5, 10)},
+}
 
 #: Chinese numerals a term may be written with as digits (第一 → 第1, 十强 → 10强).
 NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九十")}
@@ -57,9 +71,16 @@ MAX_PINYIN_CHARS = 2
 FULL_PINYIN_MIN = 6
 #: A term of at least this many characters may have one of them written as its pinyin initial (国j级).
 INITIAL_MIN_CHARS = 3
+#: A term of at least this many characters may have one character written as a homophone (醉正宗).
+HOMOPHONE_MIN_CHARS = 3
+#: A term of at least this many characters may be written as the initials of all of them (tdlf for
+#: 他达拉非); shorter strings of initials read like ordinary Latin text.
+INITIALS_MIN_CHARS = 4
 
 
 _ZERO_AS_O = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=(?<![a-z])n)0(?=[0-9](?![0-9]))")
+#: The letter o written for a zero inside a number (10O%, 1OO%, 2O0ml): after a digit, before a digit or %.
+_O_AS_ZERO = re.compile(r"(?<=[0-9])o+(?=[0-9%])")
 
 
 @cache
@@ -83,6 +104,8 @@ def _fold(ch: str) -> str:
     """One character as screening reads it: NFKC, traditional → simplified, look-alikes read as what they
     imitate, tone marks dropped, lower case, and only the characters kept (cached: titles repeat the
     same few thousand characters)."""
+    if ch in ROMAN:
+        return ROMAN[ch]
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch or not ch.isascii() or ch == "+":
         folded = "".join(map(_toneless, _t2s().convert(folded).translate(_HOMOGLYPHS)))
@@ -108,6 +131,8 @@ _DIGITS = set("0123456789")
 def _finish(norm: str) -> str:
     if "\x00" in norm:
         norm = _HASH_AS_NO.sub("no", norm).replace("\x00", "")  # #1 reads as No.1
+    if "o" in norm:  # first, so that 5o0ml does not read its real zero as an o between letters
+        norm = _O_AS_ZERO.sub(lambda m: "0" * len(m.group()), norm)  # 10O%: the letter o for a zero
     if "0" in norm:
         norm = _ZERO_AS_O.sub("o", norm)  # T0P1, N0.1: a zero for the letter o
     return norm
@@ -215,3 +240,29 @@ def term_variants(term: str) -> set[str]:
             if c in sounds:
                 variants.add(base[:i] + sounds[c][0] + base[i + 1 :])
     return variants
+
+
+def homophone_variants(term: str, homophones: dict[str, list[str]]) -> set[str]:
+    """A listed term of ``HOMOPHONE_MIN_CHARS`` or more characters with one character written as a
+    homophone merchants use for it (醉正宗 for 最正宗, 弟一名 for 第一名); ``homophones`` maps a character
+    to its stand-ins. Shorter terms are never varied: 醉大 and 弟一 are ordinary text (醉大虾, 兄弟一起)."""
+    base = normalise_term(term)
+    if len(base) < HOMOPHONE_MIN_CHARS:
+        return set()
+    return {
+        base[:i] + stand_in + base[i + 1 :]
+        for i, c in enumerate(base)
+        for stand_in in homophones.get(c, ())
+        if stand_in
+    }
+
+
+def initials(term: str) -> str:
+    """A term of at least ``INITIALS_MIN_CHARS`` characters written as the pinyin initials of every
+    character (他达拉非 → tdlf); empty for a shorter term or one with a character without a reading. Only
+    a whole Latin word counts as one (the screener checks the letters on both sides)."""
+    base = normalise_term(term)
+    sounds = readings()
+    if len(base) < INITIALS_MIN_CHARS or not all(_is_cjk(c) and c in sounds for c in base):
+        return ""
+    return "".join(sounds[c][0] for c in base)

@@ -85,6 +85,18 @@ class Patterns:
                     raise ConfigError(f"listing rules: pattern {rule.name!r} needs {key!r} or 'regex'")
                 for word in _family(spec[key], variants, families):
                     roles.setdefault(word, []).append((i, role))
+        # the expression rules alone, in order; the words one of which a text must hold for a rule to be
+        # tried are found in one pass for all of them
+        self._regex_rules = [(i, r, r.regex) for i, r in enumerate(self.rules) if r.regex is not None]
+        self._needs = ahocorasick.Automaton()
+        needed: dict[str, set[int]] = {}
+        for i, rule, _ in self._regex_rules:
+            for word in rule.needs:
+                needed.setdefault(word, set()).add(i)
+        for word, rules in needed.items():
+            self._needs.add_word(word, frozenset(rules))
+        if len(self._needs):
+            self._needs.make_automaton()
         for word, uses in roles.items():
             self.automaton.add_word(word, (len(word), uses))
         if len(self.automaton):
@@ -124,9 +136,13 @@ class Patterns:
                     or (rule.any_order and 0 <= a[0] - b[1] - 1 <= rule.gap)
                 ]
                 out.extend((s, e, rule) for s, e in (hits if every else hits[:1]))
-        for rule in self.rules:
-            if rule.regex is not None and (not rule.needs or any(map(norm.__contains__, rule.needs))):
-                for m in rule.regex.finditer(norm):
+        wanted: set[int] = set()
+        if len(self._needs):
+            for _, rules in self._needs.iter(norm):
+                wanted |= rules
+        for i, rule, regex in self._regex_rules:
+            if not rule.needs or i in wanted:
+                for m in regex.finditer(norm):
                     if not any(s <= m.start() and m.end() - 1 <= e for s, e in covered):
                         out.append((m.start(), m.end() - 1, rule))
                         if not every:

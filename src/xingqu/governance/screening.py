@@ -21,6 +21,8 @@ from xingqu.governance.brands import BrandNames
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.governance.normalise import (
     has_tone_marks,
+    homophone_variants,
+    initials,
     normalise_term,
     screening_norm,
     screening_text,
@@ -86,6 +88,16 @@ def _ascii_kind(ch: str) -> str:
     return "letter" if ch.isascii() and ch.isalpha() else "digit" if ch.isascii() and ch.isdigit() else ""
 
 
+def _letter_after(text: str, index: list[int], end: int) -> bool:
+    """Whether the character written right after the match ending at ``end`` of the normalised text is a
+    Latin letter: a string of initials (tdlf) counts only as a whole word."""
+    after = index[end] + 1
+    if after >= len(text):
+        return False
+    written = normalise_term(text[after])
+    return bool(written) and _ascii_kind(written[0]) == "letter"
+
+
 def _inside_a_word(text: str, index: list[int], key: str, start: int, end: int) -> bool:
     """Whether a match of ``key`` at ``start..end`` of the normalised text runs on from the letters or digits
     written right before it, or from digits right after it, in the original text: a term that starts with
@@ -115,15 +127,29 @@ class Screener:
             raise ConfigError(f"listing rules: missing {exc.args[0]!r}") from None
         self.terms = ahocorasick.Automaton()
         seen: dict[str, _Term] = {}
+        # characters merchants write for another that sounds the same (醉 for 最), from the rules
+        self.homophones = {str(k): [str(x) for x in v] for k, v in rules.get("homophones", {}).items()}
+        homophones = self.homophones
+        spelled_initials: dict[str, _Term] = {}
         for g in groups:
             for term in g["terms"]:
                 entry = _Term(g["name"], g.get("kind", "absolute"), g["severity"], g["message"], term)
-                for key in term_variants(term):
+                key = initials(term)  # two terms with the same initials: the strictest, as for forms
+                if key and (
+                    key not in spelled_initials
+                    or DECISIONS.index(entry.severity) > DECISIONS.index(spelled_initials[key].severity)
+                ):
+                    spelled_initials[key] = entry
+                for key in term_variants(term) | homophone_variants(term, homophones):
                     # a form in several groups keeps the strictest
                     if key not in seen or DECISIONS.index(entry.severity) > DECISIONS.index(
                         seen[key].severity
                     ):
                         seen[key] = entry
+        #: terms written as the initials of all their characters (tdlf): matched only as a whole word
+        self.initials = {key for key in spelled_initials if key not in seen}
+        for key in self.initials:
+            seen[key] = spelled_initials[key]
         for key, entry in seen.items():
             self.terms.add_word(key, (key, entry))
         self.terms.make_automaton()
@@ -205,12 +231,18 @@ class Screener:
             raise ConfigError(f"listing rules {path}: missing or malformed {exc}") from None
 
     def scan(
-        self, text: str, where: str = "title", brands: BrandNames | None = None, own: Set[str] = frozenset()
+        self,
+        text: str,
+        where: str = "title",
+        brands: BrandNames | None = None,
+        own: Set[str] = frozenset(),
+        scope: bool = True,
     ) -> list[Reason]:
         """Term reasons found in ``text``, with spans in the original text. A term inside an ordinary word
         (最近, 第一次) or inside a brand name (``brands``, else the well-known ones) is no claim: inside a
         longer name always, inside a name as long as the term only when it is the listing's own brand
-        (``own``: its normalised names)."""
+        (``own``: its normalised names). With ``scope`` a relative claim passes when the text states a
+        scope; without, it is kept for the caller to judge."""
         norm = screening_norm(text)
         hits = list(self.terms.iter(norm))
         if len(self.toned) and has_tone_marks(text):
@@ -239,6 +271,9 @@ class Screener:
                 continue  # part of a brand name
             if _inside_a_word(text, index, key, start, end):
                 continue  # no1 in "nano1", 第1 in "第12代", 100% in "1100%"
+            if key in self.initials and _letter_after(text, index, end):
+                continue  # initials run on into a longer Latin word
+
             matches.append((start, end, t))
         if claims and covered:
             claims = self.patterns.find(norm, covered)
@@ -246,7 +281,7 @@ class Screener:
             if any(s <= start <= e for s, e, _ in names):
                 continue  # begins inside a brand name: VXE R1 is a mouse, not a WeChat id
             matches.append((start, end, _Term(p.name, p.kind, p.severity, p.message, norm[start : end + 1])))
-        scoped = any(q in norm for q in self.qualifiers)
+        scoped = scope and any(q in norm for q in self.qualifiers)
         found: list[Reason] = []
         for start, end, t in matches:
             if any(s <= start and end <= e and e - s > end - start for s, e, _ in matches):
@@ -256,6 +291,24 @@ class Screener:
             span = (index[start], index[end] + 1)
             found.append(Reason(f"{t.kind}:{t.group}", t.group, t.severity, t.term, span, t.message, where))
         return sorted(found, key=lambda r: r.span)  # type: ignore[arg-type, return-value]
+
+    def _description_reasons(
+        self, description: str, title: list[Reason], brands: BrandNames, own: Set[str]
+    ) -> list[Reason]:
+        """The description's reasons; when it states a scope, the title's relative claims that it makes
+        again are scoped too (title 店铺热卖第一, description 店铺热卖第一（店铺后台数据）), so they are
+        taken out of ``title`` (in place)."""
+        found = self.scan(description, "description", brands, own, scope=False)
+        relative = [r for r in found if r.rule.startswith("relative:")]
+        if not relative or not any(q in screening_norm(description) for q in self.qualifiers):
+            return found
+        restated = {normalise_term(r.term) for r in relative if r.term}
+        title[:] = [
+            r
+            for r in title
+            if not (r.rule.startswith("relative:") and r.term and normalise_term(r.term) in restated)
+        ]
+        return [r for r in found if not r.rule.startswith("relative:")]
 
     def duplicate_index(self) -> DuplicateIndex:
         """An empty duplicate index with this rule set's settings."""
@@ -267,14 +320,17 @@ class Screener:
             self.duplicate_min_head_chars,
         )
 
-    def vague(self, title: str) -> bool:
+    def vague(self, title: str, own: Set[str] = frozenset()) -> bool:
         """Whether a title names no product: only vague words (好物, 链接, 百货 …), numbers and fillers, a
-        marker of a link that sells no one product (补差价, 专拍), or a lucky bag of random contents."""
+        marker of a link that sells no one product (补差价, 专拍), or a lucky bag of random contents. The
+        listing's own brand names (``own``, normalised) name no product either."""
         rest = screening_norm(title)
         if any(m in rest for m in self.vague_markers):
             return True  # a price-difference link: whatever else it says, no product
         if any(b in rest for b in self.lucky_bags) and any(r in rest for r in self.random_contents):
             return True  # 福袋 … 随机发: the seller picks the goods
+        for name in sorted(own, key=len, reverse=True):
+            rest = rest.replace(name, "")
         if self._vague_words is not None:
             rest = self._vague_words.sub("", rest)
         subject = [c for c in rest if not c.isdigit() and c not in self.vague_filler]
@@ -363,8 +419,11 @@ class Screener:
         brands = brands if brands is not None else self.brands
         own = brands.own(listing.get("brand") or listing.get("brand_id"))
         reasons = self.scan(title, "title", brands, own)
-        reasons += self.scan(str(listing.get("description") or ""), "description", brands, own)
-        if self.vague_terms and title.strip() and self.vague(title):
+        description = str(listing.get("description") or "")
+        if description:
+            found = self._description_reasons(description, reasons, brands, own)  # may scope the title's
+            reasons += found
+        if self.vague_terms and title.strip() and self.vague(title, own):
             reasons.append(
                 Reason(
                     "title:vague",
