@@ -16,7 +16,17 @@ from xingqu.api import errors
 from xingqu.api.access import PUBLIC, ROUTE_ROLES
 from xingqu.api.limits import BodyLimit, RateLimiter
 from xingqu.api.metrics import MeasureRequests, Metrics
-from xingqu.api.routes import feed, governance, health, keys, matching, models, records, reports
+from xingqu.api.routes import (
+    experiments,
+    feed,
+    governance,
+    health,
+    keys,
+    matching,
+    models,
+    records,
+    reports,
+)
 from xingqu.api.schemas.common import ERRORS
 from xingqu.errors import XingquError
 from xingqu.runtime import Runtime
@@ -34,6 +44,7 @@ ROUTERS = (
     reports.router,
     reports.shops,
     models.router,
+    experiments.router,
 )
 
 
