@@ -142,9 +142,7 @@ def credit(
             if product in bad:
                 s["violating"][row] -= amount
     share = dict(arms)
-    return [
-        ArmData(a, share[a], sums[a], np.asarray(latencies[a], dtype=np.float64)) for a in names
-    ]
+    return [ArmData(a, share[a], sums[a], np.asarray(latencies[a], dtype=np.float64)) for a in names]
 
 
 _READ = ("user_id", "ts", "event_type", "product_id", "amount", "shop_id", "order_id", "request_id")

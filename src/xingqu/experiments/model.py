@@ -19,7 +19,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 #: Metrics an experiment is judged on. Ratios of sums over users (the user is the unit), except the
 #: latency quantile, which is over feed responses.
 METRICS: dict[str, str] = {
-    "quality_gpm": "quality GMV (paid − refunded − sales of goods found violating) per 1,000 impressions, yuan",
+    "quality_gpm": "quality GMV (paid − refunded − sales of goods now violating) per 1,000 impressions, yuan",
     "gpm": "paid GMV per 1,000 impressions, yuan",
     "ctr": "clicks per impression",
     "refund_rate": "refunded ÷ paid amount",
@@ -85,7 +85,9 @@ class Population(_Strict):
     def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(SEGMENT_FIELDS))
         if unknown:
-            raise ValueError(f"unknown segment field(s) {', '.join(unknown)}; use {', '.join(SEGMENT_FIELDS)}")
+            raise ValueError(
+                f"unknown segment field(s) {', '.join(unknown)}; use {', '.join(SEGMENT_FIELDS)}"
+            )
         if len(v) > len(SEGMENT_FIELDS) or any(len(x) > 64 for x in v.values()):
             raise ValueError("segment values are at most 64 characters")
         return v

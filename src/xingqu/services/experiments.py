@@ -66,7 +66,9 @@ def _check_models(runtime: Runtime, arms: Iterable[Arm]) -> None:
             raise UserError(f"arms.{arm.name}.model: model version {arm.model!r} is {why}")
 
 
-def _place(runtime: Runtime, conn: Any, spec: ExperimentSpec, start: int, end: int | None) -> tuple[float, float]:
+def _place(
+    runtime: Runtime, conn: Any, spec: ExperimentSpec, start: int, end: int | None
+) -> tuple[float, float]:
     """The experiment's slice of its layer: the lowest free one among the layer's experiments that are
     live at the same time (experiments of a layer never share a user)."""
     taken = [

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Request, status
 
 from xingqu.api.access import Caller
 from xingqu.api.routes.governance import actor
-from xingqu.errors import UserError
 from xingqu.api.schemas.experiments import (
     ExperimentIn,
     ExperimentOut,
@@ -16,6 +15,7 @@ from xingqu.api.schemas.experiments import (
     ReportOut,
     StopIn,
 )
+from xingqu.errors import UserError
 from xingqu.experiments.model import NAME_PATTERN
 from xingqu.services import experiments
 

@@ -39,7 +39,9 @@ def user_feed(
     orders) so that they are credited to those arms."""
     runtime = request.app.state.runtime
     fen = round(max_price * 100) if max_price is not None else None
-    served = serve_feed(runtime, user_id, n, max_price=fen, categories=category, brands=brand, explain=explain)
+    served = serve_feed(
+        runtime, user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
+    )
     found = served.result
     return {
         "user": user_id,
