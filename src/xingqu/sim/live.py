@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -62,10 +63,11 @@ def _rows(
         "event_id",
         pa.array([f"live-{run}-{first + k:08d}" for k in range(n)], type=pa.string()),
     )
+    when = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     rows = []
     for row in table.to_pylist():
         clean = {k: v for k, v in row.items() if v is not None}
-        clean["ts"] = ts_ms
+        clean["ts"] = when
         rid = request_of.get((row["user_id"], row.get("product_id") or ""))
         if rid is not None and row["event_type"] != "refund":
             clean["request_id"] = rid
