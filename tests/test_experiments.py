@@ -174,7 +174,7 @@ def test_definitions_are_audited_and_running_ones_cannot_be_edited(tmp_path: Pat
     assert ("experiment_create", "a") in trail and ("experiment_stop", "a") in trail
     assert ("experiment_edit", "later") in trail
     assert all(r.ok for r in runtime.store.verify_chains())
-    with pytest.raises(UserError, match="arms.control.model"):
+    with pytest.raises(UserError, match=r"arms\.control\.model"):
         service.create_experiment(
             runtime,
             {
@@ -437,30 +437,10 @@ def test_the_cli_creates_lists_shows_stops_and_reports(
     db = f"sqlite:///{tmp_path / 's.db'}"
     assert run(["init", "--db", db]) == 0
     capsys.readouterr()
-    code = run(
-        [
-            "experiments",
-            "create",
-            "feed-vs-pop",
-            "--db",
-            db,
-            "--arm",
-            "control:0.5",
-            "--arm",
-            "popular:0.5:feed=popular",
-        ]
-        + [
-            "--layer",
-            "ranking",
-            "--share",
-            "0.5",
-            "--guardrail",
-            "refund_rate:0.1",
-            "--planned-users",
-            "500",
-            "--json",
-        ]
-    )
+    create = ["experiments", "create", "feed-vs-pop", "--db", db, "--arm", "control:0.5"]
+    create += ["--arm", "popular:0.5:feed=popular", "--layer", "ranking", "--share", "0.5"]
+    create += ["--guardrail", "refund_rate:0.1", "--planned-users", "500", "--json"]
+    code = run(create)
     assert code == 0
     made = json.loads(capsys.readouterr().out)
     assert made["layer_range"] == [0.0, 0.5] and made["guardrails"] == [
