@@ -162,7 +162,8 @@ def main() -> None:
     )
     print(
         f"{args.worlds} worlds of {args.users:,} users "
-        f"({', '.join(f'{len(i):,}' for i, _ in worlds)} active in the {args.days}-day test), {args.runs} salts each; {time.perf_counter() - t0:.0f} s"
+        f"({', '.join(f'{len(i):,}' for i, _ in worlds)} active in the {args.days}-day test), "
+        f"{args.runs} salts each; {time.perf_counter() - t0:.0f} s"
     )
     print(
         f"true lift of feed over most-popular in quality GMV per 1,000 impressions, per world: "
