@@ -461,3 +461,20 @@ def test_the_cli_creates_lists_shows_stops_and_reports(
     assert run(["experiments", "create", "x", "--db", db, "--arm", "a:half"]) == 1
     assert "not a number" in capsys.readouterr().err
     assert run(["experiments", "report", "nope", "--db", db]) == 1
+
+
+def test_a_version_10_store_is_migrated_to_experiments(tmp_path: Path) -> None:
+    runtime = _store(tmp_path)
+    store = runtime.store
+    with store.writing() as conn:  # back to version 10: no experiment tables, events without request_id
+        conn.exec_driver_sql("DROP TABLE experiments")
+        conn.exec_driver_sql("DROP TABLE exposures")
+        conn.exec_driver_sql("ALTER TABLE events DROP COLUMN request_id")
+        conn.exec_driver_sql("UPDATE xingqu_meta SET value = '10' WHERE key = 'schema_version'")
+    assert store.schema_version() == 10
+    assert store.init() == 11
+    service.create_experiment(runtime, _definition("after", start_ms=0), "test")
+    assert [e["name"] for e in service.list_experiments(runtime)] == ["after"]
+    with store.reading() as conn:
+        columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(events)")]
+    assert "request_id" in columns
