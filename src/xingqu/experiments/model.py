@@ -43,7 +43,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 FEEDS: dict[str, str] = {
     "default": "the trained feed: retrievers, learned ranker, rules",
     "blend": "the trained feed without the learned ranker (the retrievers' blend)",
-    "popular": "the most-popular products that may be shown now",
+    "popular": "the most-popular products that may be shown now (under the price cap, not other filters)",
 }
 
 #: Profile fields a population may be segmented on (the users kind's columns).

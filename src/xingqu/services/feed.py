@@ -47,13 +47,15 @@ class Serving:
             self.variants[name] = found  # a race makes two equal feeds; either serves the same
         return found
 
-    def popular(self, n: int) -> list[FeedItem]:
+    def popular(self, n: int, max_price: int | None = None) -> list[FeedItem]:
         """The most-popular products (by users who interacted with them up to training) that may be
-        shown now: the same list for everyone."""
+        shown now, at most ``max_price`` fen when given: the same list for everyone."""
         m = self.model.feed
         assert m is not None
         counts = np.diff(m.history.tocsc().indptr)
         order = np.argsort(-counts, kind="stable")
+        if max_price is not None:
+            order = order[np.nan_to_num(m.cat.price[order], nan=np.inf) <= max_price]
         ids = m.cat.items.ids
         out: list[FeedItem] = []
         for lo in range(0, len(order), max(4 * n, 50)):
@@ -146,11 +148,12 @@ class FeedService:
         feed: str = "default",
     ) -> FeedResult:
         """The ranked feed of ``user`` (``max_price`` in fen) under the named configuration ``feed``
-        (default, blend, popular)."""
+        (default, blend, popular: the best-sellers honour the price cap, not the category and brand
+        filters)."""
         s = self.serving()
         segments = self.segments(s, user)
         if feed == "popular":
-            return FeedResult(user, s.version, s.popular(n))
+            return FeedResult(user, s.version, s.popular(n, max_price))
         items = s.variant(feed).recommend(
             user,
             n,
