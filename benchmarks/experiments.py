@@ -25,6 +25,7 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -72,11 +73,12 @@ def main() -> None:
     ap.add_argument("--srm-users", type=int, default=20_000)
     ap.add_argument("--mde", type=float, default=0.5, help="relative lift the planned sample is sized for")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--cache", type=Path, default=None, help="keep the worlds' outcomes in this folder")
     args = ap.parse_args()
     t0 = time.perf_counter()
     worlds = []
     for k in range(args.worlds):
-        worlds.append(world(args.seed + k, args.users, args.warmup, args.days))
+        worlds.append(world(args.seed + k, args.users, args.warmup, args.days, args.cache))
         print(
             f"  world {k + 1}/{args.worlds}: {len(worlds[-1][0]):,} active users "
             f"({time.perf_counter() - t0:.0f} s)",
@@ -104,8 +106,8 @@ def main() -> None:
     aa = aa_plain = 0
     aa_runs = 0
     ab_hits = ab_runs = 0
-    widths, aa_widths, mdes = [], [], []
-    capped = False
+    widths, aa_widths, ctr_widths, mdes = [], [], [], []
+    capped = 0
     for w, (ids, data) in enumerate(worlds):
         n = len(ids)
         for s in range(args.runs):
@@ -127,7 +129,7 @@ def main() -> None:
             # A/B at the planned sample: users arrive in a random order; the first planned of each arm
             order = np.argsort(units(f"arrival-{w}-{s}", ids))
             take = min(planned, int(min(in_b.sum(), n - in_b.sum())))
-            capped |= take < planned
+            capped += take < planned
             a_rows = order[~in_b[order]][:take]
             b_rows = order[in_b[order]][:take]
             r = analyse(
@@ -139,6 +141,9 @@ def main() -> None:
             p = r["arms"][1]["primary"]
             widths.append(p["cuped_width_ratio"])
             mdes.append(p["mde"])
+            pair = [arm("popular", data, "popular", a_rows), arm("feed", data, "feed", b_rows)]
+            ctr = analyse(pair, primary="ctr", planned_users=take)
+            ctr_widths.append(ctr["arms"][1]["primary"]["cuped_width_ratio"])
 
     # SRM: 50/50 arms, 10 % of arm B's users lost
     rng = np.random.default_rng(args.seed)
@@ -175,7 +180,7 @@ def main() -> None:
     )
     print(
         f"planned sample: {planned:,} users per arm (a {args.mde:.0%} lift at 80 % power from the pilot)"
-        + (" — more than a world has: runs use every user" if capped else "")
+        + (f"; {capped} of {ab_runs} runs had fewer in an arm and used them all" if capped else "")
     )
     print(
         "A/B feed vs most-popular detected (verdict 'winner') at the planned sample: "
@@ -183,7 +188,7 @@ def main() -> None:
     )
     print(
         f"CUPED interval-width ratio (with ÷ without), median: A/B {np.median(widths):.3f}, "
-        f"A/A {np.median(aa_widths):.3f}"
+        f"A/A {np.median(aa_widths):.3f}; with CTR as the primary metric {np.median(ctr_widths):.3f}"
     )
     print(
         f"SRM check (χ² p < 0.001) catches 10 % of one arm's users lost: {caught / args.srm_runs:.1%} of "

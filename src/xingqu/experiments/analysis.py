@@ -6,9 +6,10 @@ narrow).
   arm's users; their variance comes from the delta method: Var(R) ≈ Var(x − R·y) / (n · ȳ²).
 - The relative lift of an arm over the control, R_t / R_c − 1, gets its interval by the delta method
   too: Var(lift) ≈ (R_t/R_c)² · (Var R_t / R_t² + Var R_c / R_c²).
-- CUPED: the linearised per-user metric is regressed on the same metric's linearisation in the
-  pre-period (θ pooled over arms, the pre-period being untouched by the experiment); the adjusted
-  estimate keeps its mean and loses the variance the pre-period explains.
+- CUPED: the linearised per-user metric is regressed on the same metric's two sums over the
+  pre-period (its numerator and denominator per user; θ pooled over arms, the pre-period being
+  untouched by the experiment); the adjusted estimate keeps its mean and loses the variance the
+  pre-period explains.
 - Sample ratio mismatch: χ² of the users per arm against the arms' shares; p < 0.001 is a mismatch.
 - The decision rule is a fixed horizon: one two-sided test at α = 0.05 once every arm has the planned
   number of users. Before that, the report shows estimates and intervals but calls no winner.
@@ -109,41 +110,53 @@ def ratio(x: np.ndarray, y: np.ndarray) -> Ratio:
     return Ratio(r, float(np.var(lin, ddof=1)) / n, n, lin)
 
 
-def cuped_theta(lins: Sequence[np.ndarray], pres: Sequence[np.ndarray]) -> float:
-    """θ of CUPED pooled over arms: within-arm covariance of the metric with its pre-period form over
-    the within-arm variance of the pre-period form (0 when the pre-period does not vary)."""
-    cov = var = 0.0
-    for lin, pre in zip(lins, pres, strict=True):
+def cuped_theta(lins: Sequence[np.ndarray], covs: Sequence[np.ndarray]) -> np.ndarray:
+    """θ of CUPED pooled over arms: the least-squares coefficients of the metric's per-user
+    linearisation on the pre-period covariates, both centred within each arm (zeros when the
+    covariates do not vary)."""
+    xtx = np.zeros((covs[0].shape[1], covs[0].shape[1]))
+    xty = np.zeros(covs[0].shape[1])
+    for lin, cov in zip(lins, covs, strict=True):
         if len(lin) < 2:
             continue
-        dp = pre - pre.mean()
-        cov += float(np.dot(lin - lin.mean(), dp))
-        var += float(np.dot(dp, dp))
-    return cov / var if var > 0 else 0.0
+        d = cov - cov.mean(axis=0)
+        xtx += d.T @ d
+        xty += d.T @ (lin - lin.mean())
+    if not np.any(np.diag(xtx) > 0):
+        return np.zeros(len(xty))
+    return np.linalg.lstsq(xtx, xty, rcond=None)[0]
 
 
-def cuped(arms: Sequence[Mapping[str, np.ndarray]], metric: str) -> tuple[list[Ratio], float] | None:
-    """Each arm's ratio adjusted by CUPED with the pre-period's form of ``metric``, and θ (None when the
-    metric has no pre-period form or no user had pre-period activity)."""
+def cuped(arms: Sequence[Mapping[str, np.ndarray]], metric: str) -> tuple[list[Ratio], list[float]] | None:
+    """Each arm's ratio adjusted by CUPED with the pre-period's form of ``metric`` — its numerator and
+    denominator summed over the pre-period, per user, as two covariates — and θ (None when the metric
+    has no pre-period form or no user had pre-period activity).
+
+    The covariates are centred on their mean over all arms (the pre-period is the same population
+    before any arm acted on it), so the adjusted estimate keeps the plain one's expectation; its
+    variance is that of the linearisation minus what the covariates explain."""
     num, den, pre = RATIOS[metric]
     if pre is None:
         return None
-    px = np.concatenate([a[pre[0]] for a in arms])
-    py = np.concatenate([a[pre[1]] for a in arms])
-    if py.sum() <= 0:
+    covs = [np.column_stack([a[pre[0]], a[pre[1]]]).astype(np.float64) for a in arms]
+    pooled = np.concatenate(covs)
+    if len(pooled) < 3 or not np.any(pooled[:, 1] > 0):
         return None
-    r_pre, m_pre = px.sum() / py.sum(), py.mean()  # pooled: the pre-period is the same for all arms
+    scale = pooled.std(axis=0)
+    scale[scale == 0] = 1.0
+    centre = pooled.mean(axis=0)
+    covs = [(c - centre) / scale for c in covs]
     plain = [ratio(a[num], a[den]) for a in arms]
-    pres = [(a[pre[0]] - r_pre * a[pre[1]]) / m_pre for a in arms]
-    theta = cuped_theta([r.lin for r in plain], pres)
+    theta = cuped_theta([r.lin for r in plain], covs)
     out = []
-    for r, p in zip(plain, pres, strict=True):
+    for r, c in zip(plain, covs, strict=True):
         if math.isnan(r.value):
             out.append(r)
             continue
-        adj = r.lin - theta * (p - 0.0)  # the pooled pre-period linearisation has mean zero
-        out.append(Ratio(r.value - theta * float(p.mean()), float(np.var(adj, ddof=1)) / r.n, r.n, adj))
-    return out, theta
+        shift = c @ theta
+        adj = r.lin - shift
+        out.append(Ratio(r.value - float(shift.mean()), float(np.var(adj, ddof=1)) / r.n, r.n, adj))
+    return out, [float(t) for t in theta / scale]
 
 
 @dataclass(frozen=True)
@@ -303,7 +316,11 @@ def analyse(
         "control": control,
         "planned_users": planned_users,
         "planned_reached": reached,
-        "cuped": {"applied": adjusted is not None, "theta": _num(adjusted[1]) if adjusted else None},
+        "cuped": {
+            "applied": adjusted is not None,
+            "covariates": list(RATIOS[primary][2] or ()),
+            "theta": adjusted[1] if adjusted else None,
+        },
         "srm": check,
         "arms": out_arms,
         "verdict": verdict,
