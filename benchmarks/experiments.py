@@ -39,12 +39,23 @@ PRE = ("pre_impressions", "pre_clicks", "pre_paid", "pre_quality")
 
 
 def world(
-    seed: int, users: int, warmup: int, days: int
+    seed: int, users: int, warmup: int, days: int, cache: Path | None = None
 ) -> tuple[list[str], dict[str, dict[str, np.ndarray]]]:
-    """Active users' ids and per-user outcomes under each feed (and the pre-period) for one world."""
+    """Active users' ids and per-user outcomes under each feed (and the pre-period) for one world
+    (kept in ``cache`` when given, so that the statistics can be re-run without re-simulating)."""
     per_user: dict[str, dict[str, np.ndarray]] = {}
-    cfg = preset("tiny", users=users, products=users // 5, creators=40, seed=seed)
-    run_seed(cfg, seed, {a: BUILTIN[a] for a in ("popular", "feed")}, warmup, days, per_user=per_user)
+    saved = None if cache is None else cache / f"world-{seed}-{users}-{warmup}-{days}.npz"
+    if saved is not None and saved.exists():
+        with np.load(saved) as f:
+            for key in f.files:
+                policy, column = key.split("__")
+                per_user.setdefault(policy, {})[column] = f[key]
+    else:
+        cfg = preset("tiny", users=users, products=users // 5, creators=40, seed=seed)
+        run_seed(cfg, seed, {a: BUILTIN[a] for a in ("popular", "feed")}, warmup, days, per_user=per_user)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(saved, **{f"{p}__{c}": v for p, cols in per_user.items() for c, v in cols.items()})
     active = np.flatnonzero(per_user["feed"]["impressions"] > 0)
     ids = [f"w{seed}-u{i}" for i in active]
     out = {name: {k: v[active] for k, v in cols.items()} for name, cols in per_user.items()}

@@ -9,10 +9,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from apiserver import ROOT, World, make_key, serving
+from xingqu.cli.app import run
 from xingqu.client import ApiError, Client
 from xingqu.runtime import Runtime
 from xingqu.services.feed import feed_service
@@ -128,3 +130,20 @@ def test_bad_definitions_are_named_and_running_ones_cannot_be_edited(
     with pytest.raises(ApiError) as err:
         client.experiment("nope")
     assert err.value.status == 404
+
+
+def test_batch_scoring_gives_the_arms_the_api_serves(
+    api: tuple[str, Client, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, client, runtime = api
+    client.experiment_create(_definition("batch", layer="batch", population={"share": 0.5}))
+    out = tmp_path / "recs.jsonl"
+    argv = ["recommend", "--all-users", "-n", "3", "--out", str(out), "--db", runtime.settings.db]
+    assert run([*argv, "--models-dir", str(runtime.models_dir)]) == 0
+    capsys.readouterr()
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    batch = {x["user"]: [a for a in x.get("experiments", []) if a["experiment"] == "batch"] for x in lines}
+    assert {len(v) for v in batch.values()} == {0, 1}  # half the users are in its slice of the layer
+    for user in list(batch)[:40]:
+        served = [a for a in client.recommend(user, 3)["experiments"] if a["experiment"] == "batch"]
+        assert served == batch[user]

@@ -18,7 +18,7 @@ from typing import Any
 
 from xingqu.errors import ConflictError, NotFoundError, UserError
 from xingqu.experiments.analysis import analyse
-from xingqu.experiments.assign import assign, free_slice
+from xingqu.experiments.assign import assign, assign_many, free_slice
 from xingqu.experiments.attribution import DAY_MS, PRE_DAYS, Exposure, credit
 from xingqu.experiments.model import Arm, Experiment, ExperimentSpec, check_name, parse_spec
 from xingqu.runtime import Runtime
@@ -293,6 +293,22 @@ class Router:
 def router(runtime: Runtime) -> Router:
     """The runtime's experiment router (one per runtime)."""
     return runtime.shared(("experiments-router",), lambda: Router(runtime))
+
+
+def arms_of_users(runtime: Runtime, users: list[str], at_ms: int | None = None) -> list[list[dict[str, str]]]:
+    """Batch scoring's view of assignment: for each user, the running experiments' arms they are in —
+    the same arms the API serves them (``assign_many`` is ``assign`` vectorised)."""
+    at = now_ms() if at_ms is None else at_ms
+    running = [e for e in router(runtime).live() if e.status(at) == "running"]
+    out: list[list[dict[str, str]]] = [[] for _ in users]
+    for e in running:
+        profiles = None
+        if e.spec.population.segment:
+            profiles = {u: p for u in users if (p := runtime.store.catalogue.user_profile(u)) is not None}
+        for k, arm in enumerate(assign_many(e, users, profiles)):
+            if arm is not None:
+                out[k].append({"experiment": e.name, "arm": arm})
+    return out
 
 
 @dataclass
