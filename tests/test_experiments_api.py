@@ -85,7 +85,7 @@ def test_sim_live_through_the_api_reaches_the_report(api: tuple[str, Client, Run
 def test_a_stopped_experiment_serves_the_control(api: tuple[str, Client, Runtime], api_world: World) -> None:
     _, client, runtime = api
     client.experiment_create(_definition("stopme", layer="stop"))
-    users = [u for u in api_world.model.feed.profiles.users.ids[:80]]  # type: ignore[union-attr]
+    users = [u for u in api_world.model.feed.profiles.users.ids[:40]]  # type: ignore[union-attr]
     arms = {}
     for u in users:
         feed = client.recommend(str(u), 10)
