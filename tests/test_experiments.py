@@ -26,6 +26,7 @@ from xingqu.experiments.assign import units
 from xingqu.experiments.model import Experiment
 from xingqu.runtime import Runtime
 from xingqu.services import experiments as service
+from xingqu.services.experiments import now_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -478,3 +479,38 @@ def test_a_version_10_store_is_migrated_to_experiments(tmp_path: Path) -> None:
     with store.reading() as conn:
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(events)")]
     assert "request_id" in columns
+
+
+def test_experiments_are_stored_served_and_reported_on_every_backend(store_url: str, tmp_path: Path) -> None:
+    runtime = Runtime(db=store_url, models_dir=str(tmp_path / "models"))
+    runtime.store.init()
+    service.create_experiment(runtime, _definition("both", start_ms=0, planned_users=10), "test")
+    users = [f"u{i}" for i in range(20)]
+    routed = {u: service.router(runtime).route(u, 2**50) for u in users}
+    runtime.store.experiments.log_exposures(
+        [
+            {
+                "request_id": f"r{u}",
+                "experiment": e.name,
+                "arm": a.name,
+                "user_id": u,
+                "ts": 1,
+                "latency_ms": 3.0,
+            }
+            for u, pairs in routed.items()
+            for e, a in pairs
+        ]
+        * 2  # a repeated response is kept once
+    )
+    shown = service.show_experiment(runtime, "both")
+    assert sum(x["users"] for x in shown["exposure"]) == 20
+    assert sum(x["responses"] for x in shown["exposure"]) == 20
+    report = service.report(runtime, "both")
+    assert sum(a["users"] for a in report["arms"]) == 20 and report["verdict"]["code"] in {
+        "collecting",
+        "no_difference",
+    }
+    service.stop_experiment(runtime, "both", "done", "test")
+    assert service.router(runtime).route("u1", now_ms()) == []
+    assert all(r.ok for r in runtime.store.verify_chains())
+    runtime.store.close()

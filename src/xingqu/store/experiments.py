@@ -74,7 +74,11 @@ class Experiments(Repository):
                     )
                 )
             }
-            fresh = [r for r, k in zip(rows, keys, strict=True) if k not in found]
+            fresh = []
+            for r, k in zip(rows, keys, strict=True):
+                if k not in found:
+                    found.add(k)
+                    fresh.append(r)
             if fresh:
                 conn.execute(sa.insert(xp), fresh)
 
