@@ -5,11 +5,11 @@ narrow).
 - Ratio metrics (GMV per 1,000 impressions, CTR, refund rate…) are ratios of sums, Σx / Σy over an
   arm's users; their variance comes from the delta method: Var(R) ≈ Var(x − R·y) / (n · ȳ²).
 - The relative lift of an arm over the control, R_t / R_c − 1, gets its interval by the delta method
-  too: Var(lift) ≈ (R_t/R_c)² · (Var R_t / R_t² + Var R_c / R_c²).
-- CUPED: the linearised per-user metric is regressed on the same metric's two sums over the
-  pre-period (its numerator and denominator per user; θ pooled over arms, the pre-period being
-  untouched by the experiment); the adjusted estimate keeps its mean and loses the variance the
-  pre-period explains.
+  on the log scale: Var(log R_t/R_c) ≈ Var R_t / R_t² + Var R_c / R_c², mapped back (asymmetric).
+- CUPED: in each arm the linearised per-user metric is regressed on the same metric's two sums over
+  the pre-period (its numerator and denominator per user), centred on their mean over all arms (the
+  pre-period being untouched by the experiment); the adjusted estimate keeps its mean and loses the
+  variance the pre-period explains.
 - Sample ratio mismatch: χ² of the users per arm against the arms' shares; p < 0.001 is a mismatch.
 - The decision rule is a fixed horizon: one two-sided test at α = 0.05 once every arm has the planned
   number of users. Before that, the report shows estimates and intervals but calls no winner.
@@ -110,31 +110,30 @@ def ratio(x: np.ndarray, y: np.ndarray) -> Ratio:
     return Ratio(r, float(np.var(lin, ddof=1)) / n, n, lin)
 
 
-def cuped_theta(lins: Sequence[np.ndarray], covs: Sequence[np.ndarray]) -> np.ndarray:
-    """θ of CUPED pooled over arms: the least-squares coefficients of the metric's per-user
-    linearisation on the pre-period covariates, both centred within each arm (zeros when the
-    covariates do not vary)."""
-    xtx = np.zeros((covs[0].shape[1], covs[0].shape[1]))
-    xty = np.zeros(covs[0].shape[1])
-    for lin, cov in zip(lins, covs, strict=True):
-        if len(lin) < 2:
-            continue
-        d = cov - cov.mean(axis=0)
-        xtx += d.T @ d
-        xty += d.T @ (lin - lin.mean())
+def cuped_theta(lin: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """θ of CUPED in one arm: the least-squares coefficients of the metric's per-user linearisation on
+    the pre-period covariates, both centred (zeros when the covariates do not vary)."""
+    if len(lin) < 3:
+        return np.zeros(cov.shape[1])
+    d = cov - cov.mean(axis=0)
+    xtx = d.T @ d
     if not np.any(np.diag(xtx) > 0):
-        return np.zeros(len(xty))
-    return np.linalg.lstsq(xtx, xty, rcond=None)[0]
+        return np.zeros(cov.shape[1])
+    return np.linalg.lstsq(xtx, d.T @ (lin - lin.mean()), rcond=None)[0]
 
 
-def cuped(arms: Sequence[Mapping[str, np.ndarray]], metric: str) -> tuple[list[Ratio], list[float]] | None:
+def cuped(
+    arms: Sequence[Mapping[str, np.ndarray]], metric: str
+) -> tuple[list[Ratio], list[list[float]]] | None:
     """Each arm's ratio adjusted by CUPED with the pre-period's form of ``metric`` — its numerator and
-    denominator summed over the pre-period, per user, as two covariates — and θ (None when the metric
-    has no pre-period form or no user had pre-period activity).
+    denominator summed over the pre-period, per user, as two covariates — and each arm's θ (None when
+    the metric has no pre-period form or no user had pre-period activity).
 
     The covariates are centred on their mean over all arms (the pre-period is the same population
-    before any arm acted on it), so the adjusted estimate keeps the plain one's expectation; its
-    variance is that of the linearisation minus what the covariates explain."""
+    before any arm acted on it), so each adjusted estimate keeps the plain one's expectation; θ is
+    fitted in each arm (regression adjustment with the arm's own slope, which is never less precise
+    than one pooled slope when the arms' metrics differ in scale), and the variance is that of the
+    linearisation minus what the covariates explain."""
     num, den, pre = RATIOS[metric]
     if pre is None:
         return None
@@ -146,17 +145,19 @@ def cuped(arms: Sequence[Mapping[str, np.ndarray]], metric: str) -> tuple[list[R
     scale[scale == 0] = 1.0
     centre = pooled.mean(axis=0)
     covs = [(c - centre) / scale for c in covs]
-    plain = [ratio(a[num], a[den]) for a in arms]
-    theta = cuped_theta([r.lin for r in plain], covs)
-    out = []
-    for r, c in zip(plain, covs, strict=True):
+    out, thetas = [], []
+    for a, c in zip(arms, covs, strict=True):
+        r = ratio(a[num], a[den])
         if math.isnan(r.value):
             out.append(r)
+            thetas.append([0.0, 0.0])
             continue
+        theta = cuped_theta(r.lin, c)
         shift = c @ theta
         adj = r.lin - shift
         out.append(Ratio(r.value - float(shift.mean()), float(np.var(adj, ddof=1)) / r.n, r.n, adj))
-    return out, [float(t) for t in theta / scale]
+        thetas.append([float(t) for t in theta / scale])
+    return out, thetas
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,12 @@ class Lift:
 
 
 def lift(t: Ratio, c: Ratio, alpha: float = ALPHA) -> Lift:
-    """R_t / R_c − 1 with its interval (nan when either ratio is undefined or the control's is zero)."""
+    """R_t / R_c − 1 with its interval (nan when either ratio is undefined or the control's is zero).
+
+    When both ratios are positive the interval is the delta method's on the log scale,
+    log(R_t / R_c) ± z·√(Var R_t / R_t² + Var R_c / R_c²), mapped back: asymmetric, as a ratio's
+    uncertainty is, and better calibrated for skewed money metrics than the linear form (which is
+    used when a ratio is zero or negative); ``se`` is the linear form's in either case."""
     if not (t.value == t.value and c.value == c.value) or c.value == 0:
         nan = math.nan
         return Lift(nan, nan, nan, nan, nan)
@@ -184,6 +190,12 @@ def lift(t: Ratio, c: Ratio, alpha: float = ALPHA) -> Lift:
     if t.value == 0:  # the treatment's own variance in absolute terms
         se = math.sqrt(t.var) / abs(c.value)
     z = stats.norm.ppf(1 - alpha / 2)
+    if t.value > 0 and c.value > 0:
+        log_se = math.sqrt(rel_t + c.var / c.value**2)
+        if log_se > 0:
+            p = 2 * stats.norm.sf(abs(math.log(q)) / log_se)
+            low, high = q * math.exp(-z * log_se) - 1, q * math.exp(z * log_se) - 1
+            return Lift(q - 1, se, low, high, float(p))
     p = 2 * stats.norm.sf(abs(q - 1) / se) if se > 0 else (1.0 if q == 1 else 0.0)
     return Lift(q - 1, se, q - 1 - z * se, q - 1 + z * se, float(p))
 
