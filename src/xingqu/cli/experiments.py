@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import DbOption, JsonOption, console, open_runtime, print_json, wide_console
+from xingqu.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    finite,
+    open_runtime,
+    print_json,
+    wide_console,
+)
 from xingqu.errors import UserError
 from xingqu.experiments.model import FEEDS, METRICS
 from xingqu.services import experiments as service
@@ -99,7 +107,8 @@ def create(
     ] = None,
     layer: Annotated[str | None, typer.Option(help="Layer: one arm per layer per user.")] = None,
     share: Annotated[
-        float | None, typer.Option(min=0.0001, max=1.0, help="Share of the layer's (segment's) users.")
+        float | None,
+        typer.Option(min=0.0001, max=1.0, callback=finite, help="Share of the layer's (segment's) users."),
     ] = None,
     segment: Annotated[
         list[str] | None, typer.Option("--segment", help="FIELD=VALUE of the users' profile (crowd=gen_z).")
@@ -119,7 +128,8 @@ def create(
         int | None, typer.Option(min=10, max=10**9, help="Users per arm before a verdict (fixed horizon).")
     ] = None,
     window_h: Annotated[
-        float | None, typer.Option("--window-h", min=0.01, max=720.0, help="Attribution window, hours.")
+        float | None,
+        typer.Option("--window-h", min=0.01, max=720.0, callback=finite, help="Attribution window, hours."),
     ] = None,
     description: Annotated[str | None, typer.Option(help="What is tested and why (audited).")] = None,
     db: DbOption = None,
