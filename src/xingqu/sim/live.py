@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -54,7 +55,7 @@ class LiveReport:
 
 def _rows(
     table: pa.Table, run: str, first: int, ts_ms: int, request_of: dict[tuple[str, str], str]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Event rows for the API: fresh ids, the time of posting, and the request id of the list each
     event's product was in (None for events not about a listed product, e.g. later refunds)."""
     n = table.num_rows
@@ -101,7 +102,7 @@ def run_live(
     seen: set[int] = set()
     sent = 0
 
-    def post(rows: list[dict]) -> None:
+    def post(rows: list[dict[str, Any]]) -> None:
         nonlocal sent
         for lo in range(0, len(rows), BATCH):
             client.events(rows[lo : lo + BATCH])
