@@ -18,7 +18,7 @@ from apiserver import World, auth, make_key, serving
 from xingqu.governance import review
 from xingqu.governance.screening import Decision
 from xingqu.runtime import Runtime
-from xingqu.services import governance
+from xingqu.services import experiments, governance
 
 ROLES = ("admin", "ops", "app", "merchant", "creator")
 ALL = frozenset(ROLES)
@@ -65,6 +65,12 @@ EXPECTED: dict[str, frozenset[str]] = {
     "current_model": frozenset({"admin", "ops", "app"}),
     "training_status": frozenset({"admin", "ops"}),
     "start_training": frozenset({"admin"}),
+    "create_experiment": frozenset({"admin", "ops"}),
+    "list_experiments": frozenset({"admin", "ops"}),
+    "show_experiment": frozenset({"admin", "ops"}),
+    "edit_experiment": frozenset({"admin", "ops"}),
+    "stop_experiment": frozenset({"admin", "ops"}),
+    "experiment_report": frozenset({"admin", "ops"}),
 }
 #: Routes whose merchant or creator calls are about one tenant: another tenant's key gets 404.
 SCOPED = {
@@ -166,6 +172,28 @@ def _throwaway_key(t: Tenants) -> str:
     return create_key(t.runtime, "app", name="to revoke")[1].key_id
 
 
+def _experiment_body(name: str, start_ms: int | None = None) -> dict[str, Any]:
+    """A definition in a layer of its own (every call may make one)."""
+    arms = [{"name": "control", "share": 0.5}, {"name": "blend", "share": 0.5, "feed": "blend"}]
+    body: dict[str, Any] = {"name": name, "layer": name, "arms": arms}
+    if start_ms is not None:
+        body["start_ms"] = start_ms
+    return body
+
+
+def _made_experiment(t: Tenants, scheduled: bool = False) -> str:
+    """A fresh experiment (running, or scheduled far ahead so that it may still be edited)."""
+    name = f"matrix-{uuid.uuid4().hex[:8]}"
+    body = _experiment_body(name, 2**50 if scheduled else None)
+    experiments.create_experiment(t.runtime, body, "test")
+    return name
+
+
+def _scheduled_edit(t: Tenants) -> Req:
+    name = _made_experiment(t, scheduled=True)
+    return Req("PUT", f"/v1/experiments/{name}", json=_experiment_body(name, 2**50 + 1))
+
+
 def _shop_for(role: str, t: Tenants) -> dict[str, Any]:
     return {"shop": t.shop}
 
@@ -238,6 +266,16 @@ CASES: dict[str, Callable[[Tenants, str], Req]] = {
     "current_model": lambda t, r: Req("GET", "/v1/models/current"),
     "training_status": lambda t, r: Req("GET", "/v1/models/training"),
     "start_training": lambda t, r: Req("POST", "/v1/models/train"),
+    "create_experiment": lambda t, r: Req(
+        "POST", "/v1/experiments", json=_experiment_body(f"matrix-{uuid.uuid4().hex[:8]}")
+    ),
+    "list_experiments": lambda t, r: Req("GET", "/v1/experiments"),
+    "show_experiment": lambda t, r: Req("GET", f"/v1/experiments/{_made_experiment(t)}"),
+    "edit_experiment": lambda t, r: _scheduled_edit(t),
+    "stop_experiment": lambda t, r: Req(
+        "POST", f"/v1/experiments/{_made_experiment(t)}/stop", json={"reason": "matrix"}
+    ),
+    "experiment_report": lambda t, r: Req("GET", f"/v1/experiments/{_made_experiment(t)}/report"),
 }
 
 

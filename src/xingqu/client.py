@@ -323,3 +323,21 @@ class Client:
     def train(self) -> Json:
         """Start a training run in the background (``ApiError`` 409 while one goes)."""
         return self._post("/v1/models/train")
+
+    # -- experiments ----------------------------------------------------------------------------
+
+    def experiment_create(self, definition: Json) -> Json:
+        """Define an experiment (``ApiError`` 409 when its name exists or its layer is full)."""
+        return self._post("/v1/experiments", definition)
+
+    def experiments(self) -> list[Json]:
+        return self._get("/v1/experiments")["experiments"]  # type: ignore[no-any-return]
+
+    def experiment(self, name: str) -> Json:
+        return self._get(f"/v1/experiments/{name}")
+
+    def experiment_stop(self, name: str, reason: str) -> Json:
+        return self._post(f"/v1/experiments/{name}/stop", {"reason": reason})
+
+    def experiment_report(self, name: str) -> Json:
+        return self._get(f"/v1/experiments/{name}/report")

@@ -71,6 +71,13 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "current_model": frozenset({ADMIN, OPS, APP}),
     "training_status": frozenset({ADMIN, OPS}),
     "start_training": frozenset({ADMIN}),
+    # online experiments
+    "create_experiment": frozenset({ADMIN, OPS}),
+    "list_experiments": frozenset({ADMIN, OPS}),
+    "show_experiment": frozenset({ADMIN, OPS}),
+    "edit_experiment": frozenset({ADMIN, OPS}),
+    "stop_experiment": frozenset({ADMIN, OPS}),
+    "experiment_report": frozenset({ADMIN, OPS}),
 }
 
 

@@ -16,7 +16,17 @@ from xingqu.api import compute, errors
 from xingqu.api.access import PUBLIC, ROUTE_ROLES
 from xingqu.api.limits import BodyLimit, RateLimiter
 from xingqu.api.metrics import MeasureRequests, Metrics
-from xingqu.api.routes import feed, governance, health, keys, matching, models, records, reports
+from xingqu.api.routes import (
+    experiments,
+    feed,
+    governance,
+    health,
+    keys,
+    matching,
+    models,
+    records,
+    reports,
+)
 from xingqu.api.schemas.common import ERRORS
 from xingqu.console import mount as mount_console
 from xingqu.errors import XingquError
@@ -35,6 +45,7 @@ ROUTERS = (
     reports.router,
     reports.shops,
     models.router,
+    experiments.router,
 )
 
 

@@ -51,7 +51,10 @@ COMMANDS: dict[str, Entry] = {
     "review": Entry("govern", "review_app", "The review queue of listings screened to 'review'."),
     "points": Entry("govern", "points_app", "Penalty points of shops on a 12-month window."),
     "stores": Entry("govern", "stores_app", "Store monitoring: experience scores and flags."),
-    "sim": Entry("sim", "sim_app", "Simulator tools: closed-loop A/B comparisons."),
+    "sim": Entry("sim", "sim_app", "Simulator tools: closed-loop A/B comparisons, live traffic."),
+    "experiments": Entry(
+        "experiments", "experiments_app", "Online experiments: create, list, show, stop, report."
+    ),
     "report": Entry("report", "report_app", "Reports: GMV, funnels, customers, live, channels, shops."),
     "serve": Entry("serve", "serve_cmd", "Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs)."),
     "keys": Entry("serve", "keys_app", "API keys: create (shown once), list, revoke."),

@@ -15,6 +15,7 @@ from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
+from xingqu.services.experiments import arms_of_users
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.store import Store
 
@@ -65,11 +66,13 @@ def recommend_cmd(
         with writing_text(out) as fh:
             for lo in range(0, len(ids), 512):
                 chunk = ids[lo : lo + 512]
-                for u, items in zip(chunk, feed.recommend_many(chunk, n, **filters), strict=True):
-                    fh.write(
-                        json.dumps({"user": u, "items": [i.product_id for i in items]}, ensure_ascii=False)
-                        + "\n"
-                    )
+                arms = arms_of_users(runtime, chunk)
+                lists = feed.recommend_many(chunk, n, **filters)
+                for u, items, in_arms in zip(chunk, lists, arms, strict=True):
+                    line: dict[str, object] = {"user": u, "items": [i.product_id for i in items]}
+                    if in_arms:
+                        line["experiments"] = in_arms
+                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     written += 1
         if json_out:
             print_json({"users": written, "out": str(out), "model": model.version})

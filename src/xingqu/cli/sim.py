@@ -161,3 +161,65 @@ def ab_cmd(
         print_json(report.to_dict())
     else:
         print_ab(report)
+
+
+@sim_app.command("live")
+def live_cmd(
+    url: Annotated[str, typer.Option("--url", envvar="XINGQU_URL", help="The running server's base URL.")],
+    key: Annotated[str, typer.Option("--key", envvar="XINGQU_KEY", help="An app or admin API key.")],
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Count the responses of this experiment's arms.")
+    ] = None,
+    preset_name: PresetOption = "demo",
+    users: Annotated[
+        int | None, typer.Option(min=1, max=100_000_000, help="Consumers (as simulated).")
+    ] = None,
+    products: Annotated[
+        int | None, typer.Option(min=1, max=10_000_000, help="Products (as simulated).")
+    ] = None,
+    creators: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Creators (as simulated).")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=3_660, help="Days (as simulated).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=MAX_SEED, help="Seed (as simulated).")] = None,
+    rounds: Annotated[int, typer.Option(min=1, max=1_000, help="Rounds of feed requests.")] = 3,
+    per_round: Annotated[int, typer.Option("--per-round", min=1, max=1_000_000, help="Users a round.")] = 200,
+    slots: Annotated[int, typer.Option(min=1, max=100, help="Products per feed request.")] = 10,
+    json_out: JsonOption = False,
+) -> None:
+    """Simulated users on a running server: feeds asked through the API, their impressions, clicks,
+    orders and refunds posted back with the responses' request ids (give the simulation's options)."""
+    from xingqu.client import ApiError, Client
+    from xingqu.sim.live import run_live
+
+    if experiment is not None:
+        from xingqu.experiments.model import check_name
+
+        check_name(experiment)
+    cfg = _config(preset_name, users=users, products=products, creators=creators, days=days, seed=seed)
+    with Client(url, key, retries=3) as client, _progress(not json_out, "rounds") as bar:
+        if experiment is not None:
+            try:  # an unknown experiment is an error before any traffic (when the key may ask)
+                client.experiment(experiment)
+            except ApiError as exc:
+                if exc.status != 403:
+                    raise
+        task = bar.add_task("rounds", total=rounds)
+        report = run_live(
+            client,
+            cfg,
+            experiment,
+            rounds=rounds,
+            users_per_round=per_round,
+            slots=slots,
+            seed=cfg.seed,
+            progress=lambda done, _t: bar.update(task, completed=done),
+        )
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        arms = ", ".join(f"{a} {n:,}" for a, n in sorted(report.arms.items())) or "none"
+        console.print(
+            f"{report.requests:,} feed requests by {report.users:,} users, {report.events:,} events posted "
+            f"in {report.seconds:.1f} s; responses per arm: {arms}"
+        )

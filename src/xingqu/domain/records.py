@@ -338,6 +338,11 @@ EVENTS = KindSpec(
         _f("refund_reason", ENUM, enum=RefundReason),
         _f("rating", INT, min=1, max=5),
         _f("referrer_id", ID, ref="users", doc="who shared, for referral events"),
+        _f(
+            "request_id",
+            ID,
+            doc="the feed response the event followed from (credits it to that response's arm)",
+        ),
     ),
     requirements=(
         Requirement(

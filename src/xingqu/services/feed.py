@@ -7,8 +7,9 @@ import gc
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 
 from xingqu.errors import NotFoundError, UserError
@@ -27,10 +28,45 @@ class Serving:
 
     model: TrainedModel
     feed: Feed
+    #: The feed under other named configurations (``xingqu.experiments.model.FEEDS``), made on first use.
+    variants: dict[str, Feed] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
         return self.model.version
+
+    def variant(self, name: str) -> Feed:
+        """The feed assembled under the named configuration: default, or blend (without the ranker)."""
+        if name == "default":
+            return self.feed
+        found = self.variants.get(name)
+        if found is None:
+            if name != "blend":
+                raise UserError(f"unknown feed configuration {name!r}")
+            found = self.feed.with_config(self.feed.config.model_copy(update={"use_ranker": False}))
+            self.variants[name] = found  # a race makes two equal feeds; either serves the same
+        return found
+
+    def popular(self, n: int, max_price: int | None = None) -> list[FeedItem]:
+        """The most-popular products (by users who interacted with them up to training) that may be
+        shown now, at most ``max_price`` fen when given: the same list for everyone."""
+        m = self.model.feed
+        assert m is not None
+        counts = np.diff(m.history.tocsc().indptr)
+        order = np.argsort(-counts, kind="stable")
+        if max_price is not None:
+            order = order[np.nan_to_num(m.cat.price[order], nan=np.inf) <= max_price]
+        ids = m.cat.items.ids
+        out: list[FeedItem] = []
+        for lo in range(0, len(order), max(4 * n, 50)):
+            chunk = [str(ids[i]) for i in order[lo : lo + max(4 * n, 50)]]
+            ok = self.feed.servable(chunk)
+            for i, pid in zip(order[lo : lo + len(chunk)], chunk, strict=True):
+                if pid in ok and len(out) < n:
+                    out.append(FeedItem(pid, float(counts[i]), ["popular"], ["a best-seller"]))
+            if len(out) >= n:
+                break
+        return out
 
 
 @dataclass
@@ -109,17 +145,23 @@ class FeedService:
         brands: Iterable[str] | None = None,
         explain: bool = True,
         trace: FeedTrace | None = None,
+        feed: str = "default",
     ) -> FeedResult:
-        """The ranked feed of ``user`` (``max_price`` in fen)."""
+        """The ranked feed of ``user`` (``max_price`` in fen) under the named configuration ``feed``
+        (default, blend, popular: the best-sellers honour the price cap, not the category and brand
+        filters)."""
         s = self.serving()
-        items = s.feed.recommend(
+        segments = self.segments(s, user)
+        if feed == "popular":
+            return FeedResult(user, s.version, s.popular(n, max_price))
+        items = s.variant(feed).recommend(
             user,
             n,
             max_price=max_price,
             categories=categories,
             brands=brands,
             explain=explain,
-            segments=self.segments(s, user),
+            segments=segments,
             trace=trace,
         )
         return FeedResult(user, s.version, items)

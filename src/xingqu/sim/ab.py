@@ -164,6 +164,70 @@ def _arm_metrics(
     }
 
 
+def user_outcomes(
+    market: Market,
+    events: Events,
+    shown_u: np.ndarray,
+    first_order: int,
+    prior_pairs: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per-user sums of one arm's test period, by user index (what an online experiment's report is
+    computed from): impressions, clicks, paid, refunded, violating (paid, not refunded, of goods
+    found violating), paid orders and those that were the buyer's first at the shop."""
+    w = market.world
+    n = w.n_users
+    in_window = events.order >= first_order
+    pay = (events.etype == EV["pay"]) & in_window
+    refund = (events.etype == EV["refund"]) & in_window
+    refunded_orders = np.unique(events.order[refund])
+    bad = pay & market.behaviour.violating[np.maximum(events.product, 0)]
+    bad &= ~np.isin(events.order, refunded_orders)
+    n_shops = len(w.s_type)
+    pay_idx = np.flatnonzero(pay)
+    pairs = events.user[pay_idx] * n_shops + w.p_shop[events.product[pay_idx]]
+    _, first = np.unique(pairs, return_index=True)
+    new = np.zeros(len(pay_idx), bool)
+    new[first] = True
+    new &= ~np.isin(pairs, prior_pairs)
+
+    def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        w_ = None if weights is None else weights[mask].astype(np.float64)
+        return np.bincount(events.user[mask], weights=w_, minlength=n).astype(np.float64)
+
+    return {
+        "impressions": np.bincount(shown_u, minlength=n).astype(np.float64),
+        "clicks": count(events.etype == EV["click"]),
+        "paid": count(pay, events.amount),
+        "refunded": count(refund, events.amount),
+        "violating": count(bad, events.amount),
+        "orders": count(pay),
+        "new_orders": np.bincount(events.user[pay_idx[new]], minlength=n).astype(np.float64),
+    }
+
+
+def history_outcomes(
+    hist: pa.Table, user_index: dict[str, int], n_users: int, since_ms: int
+) -> dict[str, np.ndarray]:
+    """Per-user sums of the organic history after ``since_ms`` (the pre-period of CUPED): impressions,
+    clicks, paid and quality (paid − refunded)."""
+    recent = hist.filter(pc.greater_equal(pc.cast(hist["ts"], pa.int64()), since_ms))
+    out = {}
+    kind = recent["event_type"].to_numpy(zero_copy_only=False)
+    users = np.array([user_index[u] for u in recent["user_id"].to_pylist()], dtype=np.int64)
+    amount = np.nan_to_num(recent["amount"].to_numpy(zero_copy_only=False).astype(np.float64))
+    for name, mask, weights in (
+        ("pre_impressions", kind == "impression", None),
+        ("pre_clicks", kind == "click", None),
+        ("pre_paid", kind == "pay", amount),
+        ("pre_quality", kind == "pay", amount),
+    ):
+        w_ = None if weights is None else weights[mask]
+        out[name] = np.bincount(users[mask], weights=w_, minlength=n_users).astype(np.float64)
+    refund = kind == "refund"
+    out["pre_quality"] -= np.bincount(users[refund], weights=amount[refund], minlength=n_users)
+    return out
+
+
 def run_seed(
     cfg: SimConfig,
     seed: int,
@@ -171,8 +235,10 @@ def run_seed(
     warmup_days: int,
     test_days: int,
     slots: int | None = None,
+    per_user: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """One world, one warm-up, every arm: metrics per arm."""
+    """One world, one warm-up, every arm: metrics per arm (and, into ``per_user`` when given, each
+    arm's per-user sums by user index, with the warm-up's last 14 days under "pre")."""
     cfg = cfg.model_copy(update={"seed": seed, "days": warmup_days + test_days})
     market = Market(cfg)
     w = market.world
@@ -197,6 +263,9 @@ def run_seed(
         else np.zeros(0, np.int64)
     )
     slots = slots or max(1, round(cfg.impressions_per_visit))
+    if per_user is not None:
+        since = w.start_ms + max(0, warmup_days - 14) * DAY_MS
+        per_user["pre"] = history_outcomes(hist, user_index, w.n_users, since)
     results: dict[str, dict[str, float]] = {}
     for name, factory in policies.items():
         state = market.state.copy()
@@ -241,6 +310,8 @@ def run_seed(
         later = [e for parts in state.pending.values() for e in parts]  # refunds after the window still count
         events = Events.concat(arm_events + later)
         n_avail = int(((w.p_created_day <= warmup_days + test_days - 1) & (w.p_stock > 0)).sum())
+        if per_user is not None:
+            per_user[name] = user_outcomes(market, events, np.concatenate(shown_u), first_order, prior_pairs)
         results[name] = _arm_metrics(
             market,
             events,

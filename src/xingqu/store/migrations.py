@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.store.dialects import dialect_for
 from xingqu.store.ledger import fill_chain
 from xingqu.store.rollups import add_order_days, rebuild
@@ -21,6 +22,8 @@ from xingqu.store.schema import (
     buyer_days_table,
     daily_counts_table,
     daily_totals_table,
+    experiments_table,
+    exposures_table,
     live_viewers_table,
     model_versions_table,
     order_days_table,
@@ -106,6 +109,16 @@ def _api_keys(conn: Connection) -> None:
     api_keys_table.create(conn, checkfirst=True)
 
 
+def _experiments(conn: Connection) -> None:
+    """Version 11: online experiments and their exposure log; events say which feed response they
+    followed from (``request_id``)."""
+    experiments_table.create(conn, checkfirst=True)
+    exposures_table.create(conn, checkfirst=True)
+    present = {c["name"] for c in sa.inspect(conn).get_columns("events")}
+    if "request_id" not in present:
+        conn.exec_driver_sql(f"ALTER TABLE events ADD COLUMN request_id VARCHAR({MAX_ID_LENGTH})")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -117,6 +130,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "hash-chained audit log and penalty ledger", _hash_chains),
     Migration(9, "model registry", _model_versions),
     Migration(10, "API keys", _api_keys),
+    Migration(11, "online experiments", _experiments),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

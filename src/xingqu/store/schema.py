@@ -238,3 +238,36 @@ api_keys_table = sa.Table(
     sa.Column("created_at", sa.BigInteger(), nullable=False),  # UTC ms
     sa.Column("revoked_at", sa.BigInteger()),
 )
+
+#: Online experiments: the definition (JSON), the hash salt, the slice of its layer, its window and state.
+experiments_table = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("layer", sa.String(64), nullable=False),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("spec", sa.Text(), nullable=False),  # JSON of the definition as submitted
+    sa.Column("range_lo", sa.Double(), nullable=False),
+    sa.Column("range_hi", sa.Double(), nullable=False),
+    sa.Column("start_ms", sa.BigInteger(), nullable=False),
+    sa.Column("end_ms", sa.BigInteger()),
+    sa.Column("created_ms", sa.BigInteger(), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("stopped_ms", sa.BigInteger()),
+    sa.Column("stopped_by", sa.String(128)),
+    sa.Column("stop_reason", sa.Text()),
+    sa.Index("ix_experiments_layer", "layer"),
+)
+
+#: The exposure log: every feed response served from an experiment's arm, with its time and latency.
+exposures_table = sa.Table(
+    "exposures",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("experiment", sa.String(64), primary_key=True),
+    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("user_id", _ID, nullable=False),
+    sa.Column("ts", sa.BigInteger(), nullable=False),  # UTC ms
+    sa.Column("latency_ms", sa.Double(), nullable=False),
+    sa.Index("ix_exposures_experiment_user", "experiment", "user_id"),
+)

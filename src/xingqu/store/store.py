@@ -34,6 +34,7 @@ from xingqu.store.catalogue import Catalogue
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
 from xingqu.store.events import SqlEventLog
+from xingqu.store.experiments import Experiments
 from xingqu.store.governance import Governance
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
 from xingqu.store.rollup_reads import Rollups
@@ -475,6 +476,11 @@ class Store:
     def governance(self) -> Governance:
         """The review queue and the penalty ledger (``xingqu.store.governance``)."""
         return Governance(self)
+
+    @cached_property
+    def experiments(self) -> Experiments:
+        """Online experiments and their exposure log (``xingqu.store.experiments``)."""
+        return Experiments(self)
 
     @cached_property
     def rollups(self) -> Rollups:

@@ -11,6 +11,7 @@ from xingqu.api.compute import compute
 from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, ProductOut, SimilarOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.services import products
+from xingqu.services.experiments import serve_feed
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.services.similar import related
 
@@ -35,15 +36,24 @@ async def user_feed(
     explain: Annotated[bool, Query(description="Say why each product is there.")] = True,
 ) -> dict[str, object]:
     """The ranked feed of a user, each product with why it is there; goods that may not be shown now
-    are never in it, and the user's events since training move it."""
+    are never in it, and the user's events since training move it. A user in running experiments gets
+    their arms' feed; send the response's request_id with the events it leads to (impressions, clicks,
+    orders) so that they are credited to those arms."""
     runtime = request.app.state.runtime
     fen = round(max_price * 100) if max_price is not None else None
 
     def work() -> dict[str, object]:
-        found = feed_service(runtime).recommend(
-            user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
+        served = serve_feed(
+            runtime, user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
         )
-        return {"user": user_id, "model": found.version, "items": feed_cards(runtime.store, found.items)}
+        found = served.result
+        return {
+            "user": user_id,
+            "model": found.version,
+            "request_id": served.request_id,
+            "experiments": served.arms,
+            "items": feed_cards(runtime.store, found.items),
+        }
 
     return await compute(request, work)
 

@@ -20,9 +20,16 @@ class FeedItemOut(BaseModel):
     category: str | None
 
 
+class ArmServed(BaseModel):
+    experiment: str
+    arm: str
+
+
 class FeedOut(BaseModel):
     user: str
     model: str = Field(description="The model version that made the feed.")
+    request_id: str = Field(description="Send it with the events this response leads to (attribution).")
+    experiments: list[ArmServed] = Field(description="The experiments' arms that served this response.")
     items: list[FeedItemOut]
 
 
