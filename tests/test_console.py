@@ -37,8 +37,8 @@ BUDGET_MS = float(os.environ.get("XINGQU_CONSOLE_BUDGET_MS", "1000"))
 ROLES = ("admin", "ops", "app", "merchant", "creator")
 #: The pages in each role's navigation bar (the operations each page needs decide it).
 NAV = {
-    "admin": ["overview", "product", "creator", "audiences", "governance", "feed", "models"],
-    "ops": ["overview", "product", "creator", "audiences", "governance", "models"],
+    "admin": ["overview", "product", "creator", "audiences", "governance", "feed", "models", "experiments"],
+    "ops": ["overview", "product", "creator", "audiences", "governance", "models", "experiments"],
     "app": ["feed"],
     "merchant": ["overview", "product", "audiences"],
     "creator": ["creator", "audiences"],
@@ -549,3 +549,37 @@ def test_a_training_run_started_from_the_models_page(site: Site, tab: Tab) -> No
     assert tab.page.locator("#versions tbody tr").count() == len(after["versions"])
     status = site.api("/v1/models/training")
     assert status["last"]["exit_code"] == 0 and status["last"]["version"] in tab.page.inner_text("#training")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_experiments_page_shows_the_report_and_stops_one(site: Site, tab: Tab, lang: str) -> None:
+    """An experiment created through the API, a few users served by it: the page lists it, shows its
+    report's arms and verdict as the API gives them, and stops it (the control is served after)."""
+    name = f"console-ab-{lang}"
+    body = {
+        "name": name,
+        "layer": name,
+        "arms": [{"name": "control", "share": 0.5}, {"name": "popular", "share": 0.5, "feed": "popular"}],
+        "planned_users": 100,
+    }
+    created = httpx.post(
+        f"{site.url}/v1/experiments", json=body, headers=auth(site.keys["admin"]), timeout=60
+    )
+    assert created.status_code == 201, created.text
+    with site.runtime.store.reading() as conn:
+        users = conn.exec_driver_sql("SELECT user_id FROM users ORDER BY user_id LIMIT 24").scalars().all()
+    for user in users:  # exposures in both arms
+        site.api(f"/v1/users/{user}/feed", "app", n=5)
+    tab.sign_in("admin", lang)
+    tab.open(f"/console/experiments?name={name}", f"experiments-{lang}")
+    report = site.api(f"/v1/experiments/{name}/report")
+    assert sum(a["users"] for a in report["arms"]) == len(users)
+    assert tab.texts("#arms td[data-key='users']") == [f"{a['users']:,}" for a in report["arms"]]
+    assert tab.page.locator(f"#verdict [data-verdict='{report['verdict']['code']}']").count() == 1
+    assert tab.page.locator(f"#experiments [data-exp='{name}']").count() == 1
+    tab.page.fill("#stop-reason", "stopped from the console's test")
+    tab.page.click("#stop-form button")
+    tab.page.wait_for_selector(f"#experiments tr:has([data-exp='{name}']) [data-status='stopped']")
+    assert site.api(f"/v1/experiments/{name}")["status"] == "stopped"
+    served = site.api(f"/v1/users/{users[0]}/feed", "app", n=5)
+    assert all(a["experiment"] != name for a in served["experiments"])

@@ -31,6 +31,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("governance", "review_queue", "/governance"),
     ("feed", "user_feed", "/feed"),
     ("models", "list_models", "/models"),
+    ("experiments", "list_experiments", "/experiments"),
 )
 
 #: A digest of the static files: in their addresses, so that a browser's cached copy is never stale.
@@ -129,6 +130,11 @@ def feed_page(request: Request, lang: Lang = None) -> HTMLResponse:
 @router.get("/models")
 def models_page(request: Request, lang: Lang = None) -> HTMLResponse:
     return render(request, "models", lang)
+
+
+@router.get("/experiments")
+def experiments_page(request: Request, lang: Lang = None) -> HTMLResponse:
+    return render(request, "experiments", lang)
 
 
 class CachedStatic(StaticFiles):
