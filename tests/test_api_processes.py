@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -333,3 +336,22 @@ def test_workers_each_take_connections_and_a_killed_one_is_replaced(api_world: W
         wait_ready(url, process)
         r = httpx.get(f"{url}/v1/users/{user}/feed", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["items"]
+
+
+def test_workers_on_a_port_taken_stop_with_a_named_error(api_world: World, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    shutil.copy(api_world.db_path, db)
+    env = {"XINGQU_DB": f"sqlite:///{db}", "XINGQU_MODELS_DIR": str(api_world.models)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "xingqu.cli.app", "serve", "--port", str(port), "--workers", "2"],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert out.returncode == 1, out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr

@@ -15,8 +15,11 @@ from types import FrameType
 
 from xingqu.errors import UserError
 
-#: A worker that dies sooner than this after starting is a failure to start, not a crash to recover.
+#: A worker that exits with an error sooner than this after starting failed to start (a bad setting,
+#: a port taken): the server stops. One killed by a signal, or dying later, is replaced.
 STARTUP_S = 10.0
+#: More replacements than this per worker within a minute: the server stops rather than loop.
+MAX_RESTARTS_PER_MIN = 5
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -66,14 +69,20 @@ def supervise(host: str, port: int, workers: int, access_log: bool) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     procs = [start() for _ in range(workers)]
+    restarts: list[float] = []
     try:
         while not stop.wait(0.5):
             for i, (proc, began) in enumerate(procs):
                 if proc.is_alive():
                     continue
-                if time.monotonic() - began < STARTUP_S:
-                    raise UserError(f"a serving process exited with code {proc.exitcode} as it started")
-                procs[i] = start()  # died while serving: replaced
+                now = time.monotonic()
+                code = proc.exitcode or 0
+                if code > 0 and now - began < STARTUP_S:
+                    raise UserError(f"a serving process exited with code {code} as it started")
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > MAX_RESTARTS_PER_MIN * workers:
+                    raise UserError(f"serving processes keep exiting (the last with code {code})")
+                procs[i] = start()  # killed, or died while serving: replaced
     finally:
         for proc, _ in procs:
             if proc.is_alive():
