@@ -13,6 +13,7 @@ from rich.table import Table
 from xingqu.cli.common import (
     MAX_LIST,
     DbOption,
+    EventsOption,
     JsonOption,
     QuietOption,
     console,
@@ -38,12 +39,13 @@ SHOWN = ("ndcg@10", "ndcg@20", "recall@20", "hitrate@10", "mrr", "coverage@20", 
 
 def train_cmd(
     db: DbOption = None,
+    events: EventsOption = None,
     models_dir: ModelsDirOption = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Train the retrievers and their blend on the store; save a new model version."""
-    rt = open_runtime(db, models_dir)
+    rt = open_runtime(db, models_dir, events)
     rt.store.require_ready()
     say = None if (quiet or json_out) else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
     model = train(rt.store, rt.models_dir, progress=say)
