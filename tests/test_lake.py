@@ -138,7 +138,7 @@ def test_reimporting_is_a_no_op_and_overlapping_files_count_once(
 def test_concurrent_writers_duplicates_are_read_once_and_compacted(
     world: tuple[Path, Store, Store], tmp_path: Path
 ) -> None:
-    root, sql, _ = world
+    _, sql, _ = world
     log = LakeEventLog(str(tmp_path / "lake"))
     events = all_events(sql)
     # two writers that did not see each other's files: both publish the same events
@@ -282,7 +282,7 @@ def test_cli_imports_into_the_lake_and_compacts(world: tuple[Path, Store, Store]
     done = xingqu("import", str(root / "m"), "--db", db, "--events", lake, "--json")
     assert done.returncode == 0, done.stderr
     stats = xingqu("stats", "--db", db, "--events", lake, "--json")
-    assert '"events": %d' % sql.events.count() in stats.stdout
+    assert f'"events": {sql.events.count()}' in stats.stdout
     info = xingqu("lake", "info", "--db", db, "--events", lake, "--json")
     assert info.returncode == 0 and '"days_with_several_files": 0' in info.stdout
     missing = xingqu("lake", "compact", "--db", db)

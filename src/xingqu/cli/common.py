@@ -34,6 +34,19 @@ EventsOption = Annotated[
         show_envvar=True,
     ),
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the heavy work runs: local (this process) or spark (Apache Spark over the event lake).",
+    ),
+]
+MasterOption = Annotated[
+    str,
+    typer.Option(
+        "--master", help="Spark master with --engine spark: local[2], local[*], spark://HOST:PORT, yarn."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
@@ -72,6 +85,17 @@ def open_store(db: str | None, *, ready: bool = True, events: str | None = None)
     if ready:
         store.require_ready()
     return store
+
+
+def engine_of(engine: str, master: str) -> Any:
+    """None for ``--engine local``; the Spark engine on ``master`` for ``--engine spark``."""
+    if engine == "local":
+        return None
+    if engine != "spark":
+        raise typer.BadParameter(f"unknown engine {engine!r}; use local or spark", param_hint="--engine")
+    from xingqu.distributed.engine import SparkEngine
+
+    return SparkEngine(master)
 
 
 def print_json(data: Any) -> None:

@@ -1,0 +1,133 @@
+"""The Spark engine (local mode) over the event lake equals the one-machine path: rollups, weighted
+interactions, popularity, bought-together counts exactly; the model trained with Spark's ALS scores
+within 3 % of the one-machine model on the validation split. One SparkSession for the whole module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from test_cli import xingqu
+from xingqu.dataset import Dataset, interactions_from_store, load_dataset
+from xingqu.distributed import jobs
+from xingqu.distributed.engine import SparkEngine
+from xingqu.ingest import import_path
+from xingqu.models.popular import MostPopular
+from xingqu.sim.config import preset
+from xingqu.sim.run import simulate
+from xingqu.store import Store
+from xingqu.store.lake import LakeEventLog
+from xingqu.training import bought_together, load_trained, train
+
+pytestmark = pytest.mark.spark
+
+#: Relative tolerance of the ALS-based model's validation metrics (different ALS solvers).
+ALS_TOLERANCE = 0.03
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[SparkEngine]:
+    """One local[2] Spark engine (and session) for every test here."""
+    yield SparkEngine("local[2]")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
+    """A small simulated world, its catalogue in SQLite and its events in a lake."""
+    root = tmp_path_factory.mktemp("spark")
+    simulate(preset("tiny", users=600, products=300, days=14), root / "m")
+    store = Store(f"sqlite:///{root / 'lake.db'}")
+    store.init()
+    store.use_lake(LakeEventLog(str(root / "lake")))
+    import_path(store, root / "m")
+    return root, store
+
+
+def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
+    with store.reading() as conn:
+        return sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}")).all())
+
+
+def test_daily_rollups_on_spark_equal_those_kept_at_import(
+    engine: SparkEngine, world: tuple[Path, Store]
+) -> None:
+    _, store = world
+    events = engine.events(store)
+    products = jobs.catalogue_frame(engine.spark, store, "products", ["product_id", "shop_id"])
+    creators = jobs.catalogue_frame(engine.spark, store, "creators", ["creator_id", "kind"])
+    counts = jobs.daily_counts(events, products, creators)
+    got = sorted(tuple(r) for r in counts.collect())
+    assert len(got) > 500
+    assert got == rows(store, "daily_counts")
+    totals = sorted(tuple(r) for r in jobs.daily_totals(counts).collect())
+    assert totals == rows(store, "daily_totals")
+
+
+def test_interactions_popularity_and_cobuy_on_spark_equal_one_machine(
+    engine: SparkEngine, world: tuple[Path, Store]
+) -> None:
+    _, store = world
+    base = load_dataset(store)
+    assert base.matrix.nnz > 500
+    matrix = engine.matrix(store, base.users, base.items)
+    assert (matrix != base.matrix).nnz == 0  # small whole weights: sums exact on both sides
+    decayed = Dataset.build(interactions_from_store(store), base.users, base.items, half_life_days=7).matrix
+    spark_decayed = engine.matrix(store, base.users, base.items, half_life_days=7)
+    assert (spark_decayed != 0).nnz == decayed.nnz  # the same pairs kept (refunds cancel the same)
+    np.testing.assert_allclose(spark_decayed.toarray(), decayed.toarray(), rtol=1e-5, atol=1e-6)
+    pairs = jobs.weighted_interactions(engine.events(store))
+    pop = {r["product_id"]: r["users"] for r in jobs.popularity(pairs).collect()}
+    want = MostPopular().fit(base).popularity
+    got = np.array([pop.get(p, 0) for p in base.items.ids], np.float32)
+    assert np.array_equal(got, want)
+    users = jobs.catalogue_frame(engine.spark, store, "users", ["user_id", "consumption_level"])
+    segments = {u["user_id"]: u["consumption_level"] or "" for u in users.collect()}
+    level = np.array([segments.get(u, "") for u in base.users.ids], dtype=object)
+    by_segment = jobs.popularity_by_segment(pairs, users).collect()
+    assert len({r["segment"] for r in by_segment}) >= 2
+    for seg in {r["segment"] for r in by_segment}:  # each segment's popularity: its users' matrix rows
+        sub = base.matrix[np.flatnonzero(level == seg)]
+        want_seg = np.diff(sub.tocsc().indptr)
+        got_seg = {r["product_id"]: r["users"] for r in by_segment if r["segment"] == seg}
+        assert [got_seg.get(p, 0) for p in base.items.ids] == want_seg.tolist()
+        ranked = sorted((r for r in by_segment if r["segment"] == seg), key=lambda r: r["rank"])
+        assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+        assert [r["users"] for r in ranked] == sorted((r["users"] for r in ranked), reverse=True)
+    for support in (1, 2):
+        lift, count = bought_together(base, store, min_support=support)
+        rows_, buyers = jobs.bought_together(engine.events(store), support)
+        spark_lift, spark_count = jobs.cobuy_matrices(rows_, buyers, base.items)
+        assert count.nnz > 0 or support == 2
+        assert (spark_count != count).nnz == 0 and (spark_lift != lift).nnz == 0
+
+
+def test_training_on_spark_writes_the_same_model_within_tolerance(
+    engine: SparkEngine, world: tuple[Path, Store]
+) -> None:
+    root, store = world
+    local = train(store, root / "models-local")
+    spark = train(store, root / "models-spark", engine=engine)
+    assert spark.meta["engine"] == "spark" and spark.meta["interactions"] == local.meta["interactions"]
+    assert (spark.history != local.history).nnz == 0
+    assert (spark.cobuy_support != local.cobuy_support).nnz == 0
+    for metric in ("ndcg@10", "recall@20"):
+        a, b = local.meta["validation"][metric], spark.meta["validation"][metric]
+        assert abs(a - b) <= ALS_TOLERANCE * a, (metric, a, b)
+    loaded = load_trained(root / "models-spark", spark.version)  # serving loads it like any other
+    users = loaded.blend.users.lookup(loaded.blend.users.ids[:20])
+    assert loaded.blend.recommend(users, loaded.history[users], 10).shape == (20, 10)
+
+
+def test_cli_trains_with_spark_and_refuses_a_store_without_a_lake(
+    world: tuple[Path, Store], tmp_path: Path
+) -> None:
+    _, store = world
+    bad = xingqu("train", "--db", store.url, "--engine", "spark", "--master", "mesos://x")
+    assert bad.returncode != 0 and "--master" in bad.stderr
+    nolake = xingqu("train", "--db", store.url, "--engine", "spark", "--models-dir", str(tmp_path))
+    assert nolake.returncode == 1 and "event lake" in nolake.stderr
