@@ -4,11 +4,13 @@ within 3 % of the one-machine model on the validation split. One SparkSession fo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -16,13 +18,14 @@ from test_cli import xingqu
 from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
+from xingqu.distributed.scoring import score_all_users
 from xingqu.ingest import import_path
 from xingqu.models.popular import MostPopular
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
 from xingqu.store.lake import LakeEventLog
-from xingqu.training import bought_together, load_trained, train
+from xingqu.training import TrainedModel, bought_together, load_trained, train
 
 pytestmark = pytest.mark.spark
 
@@ -106,12 +109,18 @@ def test_interactions_popularity_and_cobuy_on_spark_equal_one_machine(
         assert (spark_count != count).nnz == 0 and (spark_lift != lift).nnz == 0
 
 
-def test_training_on_spark_writes_the_same_model_within_tolerance(
-    engine: SparkEngine, world: tuple[Path, Store]
-) -> None:
+@pytest.fixture(scope="module")
+def trained(engine: SparkEngine, world: tuple[Path, Store]) -> tuple[TrainedModel, TrainedModel]:
+    """The world trained on one machine and with the Spark engine."""
     root, store = world
-    local = train(store, root / "models-local")
-    spark = train(store, root / "models-spark", engine=engine)
+    return train(store, root / "models-local"), train(store, root / "models-spark", engine=engine)
+
+
+def test_training_on_spark_writes_the_same_model_within_tolerance(
+    trained: tuple[TrainedModel, TrainedModel], world: tuple[Path, Store]
+) -> None:
+    root, _ = world
+    local, spark = trained
     assert spark.meta["engine"] == "spark" and spark.meta["interactions"] == local.meta["interactions"]
     assert (spark.history != local.history).nnz == 0
     assert (spark.cobuy_support != local.cobuy_support).nnz == 0
@@ -131,3 +140,33 @@ def test_cli_trains_with_spark_and_refuses_a_store_without_a_lake(
     assert bad.returncode != 0 and "--master" in bad.stderr
     nolake = xingqu("train", "--db", store.url, "--engine", "spark", "--models-dir", str(tmp_path))
     assert nolake.returncode == 1 and "event lake" in nolake.stderr
+
+
+def test_every_users_feed_scored_on_spark_equals_the_one_machine_batch(
+    engine: SparkEngine, world: tuple[Path, Store], trained: tuple[TrainedModel, TrainedModel], tmp_path: Path
+) -> None:
+    root, store = world
+    model = trained[1]  # trained on Spark, served as any version is
+    models = root / "models-spark"
+    args = ("--db", store.url, "--events", str(root / "lake"), "--models-dir", str(models))
+    local = xingqu("recommend", "--all-users", "-n", "10", "--out", str(tmp_path / "feeds.jsonl"), *args)
+    assert local.returncode == 0, local.stderr
+    want = {}
+    for line in (tmp_path / "feeds.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        want[row["user"]] = row["items"]
+    parts = {
+        "db": store.url,
+        "models_dir": str(models),
+        "events": str(root / "lake"),
+        "version": model.version,
+    }
+    written = score_all_users(engine, parts, sorted(want), str(tmp_path / "spark-feeds"), n=10)
+    table = pq.read_table(tmp_path / "spark-feeds")
+    assert written == table.num_rows == sum(len(v) for v in want.values()) > 0
+    assert {p.name.split("=")[0] for p in (tmp_path / "spark-feeds").iterdir() if p.is_dir()} == {"bucket"}
+    got: dict[str, list[tuple[int, str]]] = {}
+    cols = (table["user_id"].to_pylist(), table["rank"].to_pylist(), table["product_id"].to_pylist())
+    for u, k, p in zip(*cols, strict=True):
+        got.setdefault(u, []).append((k, p))
+    assert {u: [p for _, p in sorted(v)] for u, v in got.items()} == {u: v for u, v in want.items() if v}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +61,28 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "xingqu") -> Spa
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", os.environ.get("XINGQU_SPARK_PARTITIONS", "8"))
+            .config("spark.sql.shuffle.partitions", str(_partitions(master)))
+            .config("spark.default.parallelism", str(_partitions(master)))
+            .config("spark.driver.extraJavaOptions", "-Xss16m")  # ALS's long lineages recurse deeply
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.driver.memory", os.environ.get("XINGQU_SPARK_DRIVER_MEMORY", "2g"))
             .config("spark.driver.maxResultSize", "0")
         )
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
+        if spark.sparkContext.getCheckpointDir() is None and master.startswith("local"):
+            spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="xingqu-spark-"))
         return spark
+
+
+def _partitions(master: str) -> int:
+    """Shuffle partitions: ``XINGQU_SPARK_PARTITIONS``, else the local cores (a cluster: 64)."""
+    given = os.environ.get("XINGQU_SPARK_PARTITIONS")
+    if given:
+        return max(int(given), 1)
+    if master == "local":
+        return 1
+    if master.startswith("local["):
+        inner = master[6:-1].split(",")[0]
+        return os.cpu_count() or 2 if inner == "*" else max(int(inner) if inner.isdigit() else 2, 1)
+    return 64
