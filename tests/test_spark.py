@@ -21,6 +21,8 @@ from xingqu.distributed.engine import SparkEngine
 from xingqu.distributed.scoring import score_all_users
 from xingqu.ingest import import_path
 from xingqu.models.popular import MostPopular
+from xingqu.runtime import Runtime
+from xingqu.services import reports
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
@@ -59,7 +61,7 @@ def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
 def test_daily_rollups_on_spark_equal_those_kept_at_import(
     engine: SparkEngine, world: tuple[Path, Store]
 ) -> None:
-    _, store = world
+    root, store = world
     events = engine.events(store)
     products = jobs.catalogue_frame(engine.spark, store, "products", ["product_id", "shop_id"])
     creators = jobs.catalogue_frame(engine.spark, store, "creators", ["creator_id", "kind"])
@@ -69,6 +71,9 @@ def test_daily_rollups_on_spark_equal_those_kept_at_import(
     assert got == rows(store, "daily_counts")
     totals = sorted(tuple(r) for r in jobs.daily_totals(counts).collect())
     assert totals == rows(store, "daily_totals")
+    runtime = Runtime(db=store.url, events=str(root / "lake"))
+    on_spark, kept = reports.daily(runtime, engine), reports.daily(runtime)
+    assert on_spark.rows == kept.rows and on_spark.extra["events"] == store.events.count()
 
 
 def test_interactions_popularity_and_cobuy_on_spark_equal_one_machine(
