@@ -65,6 +65,27 @@ def _mix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+_P = np.uint64(0x100000001B3)
+_POWERS: tuple[np.ndarray, np.ndarray] = (np.ones(1, np.uint64), np.ones(1, np.uint64))
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """p^k and p^-k modulo 2^64 for k < n (at least), computed once and grown by doubling."""
+    global _POWERS
+    have = _POWERS
+    if len(have[0]) >= n:
+        return have
+    size = max(n, 2 * len(have[0]), 1 << 16)
+    with np.errstate(over="ignore"):
+        inv = np.uint64(1)
+        for _ in range(7):  # Newton's iteration for p's inverse modulo 2^64 (p odd)
+            inv = inv * (np.uint64(2) - _P * inv)
+        powers = np.r_[np.uint64(1), np.cumprod(np.full(size - 1, _P, np.uint64))]
+        inv_powers = np.r_[np.uint64(1), np.cumprod(np.full(size - 1, inv, np.uint64))]
+    _POWERS = (powers, inv_powers)
+    return _POWERS
+
+
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A 64-bit hash of each string (vectorised: a polynomial over the bytes, then mixed)."""
     if isinstance(ids, pa.ChunkedArray):
@@ -79,16 +100,9 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     data = np.zeros(0, np.uint64)
     if hi > lo:
         data = np.frombuffer(data_buf, np.uint8, hi - lo, lo).astype(np.uint64)
-    p = np.uint64(0x100000001B3)
+    powers, inv_powers = _powers(len(data) + 1)
     with np.errstate(over="ignore"):
-        powers = np.cumprod(np.full(len(data), p, np.uint64)) if len(data) else np.zeros(0, np.uint64)
-        # inverse of p modulo 2^64 (p odd): Newton's iteration
-        inv = np.uint64(1)
-        for _ in range(7):
-            inv = inv * (np.uint64(2) - p * inv)
-        inv_powers = np.cumprod(np.full(len(data) + 1, inv, np.uint64))
-        inv_powers = np.r_[np.uint64(1), inv_powers[:-1]]
-        sums = np.r_[np.uint64(0), np.cumsum(data * powers, dtype=np.uint64)]
+        sums = np.r_[np.uint64(0), np.cumsum(data * powers[1 : len(data) + 1], dtype=np.uint64)]
         starts, ends = offsets[:-1] - lo, offsets[1:] - lo
         h = (sums[ends] - sums[starts]) * inv_powers[starts]
         h = h + (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
