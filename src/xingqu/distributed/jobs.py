@@ -39,13 +39,16 @@ def events_frame(spark: SparkSession, lake: LakeEventLog, columns: Sequence[str]
     beside ``ts``; ``columns`` only (and those two) when given."""
     from pyspark.sql import functions as F
 
-    if not any(lake.files(d) for d in lake.days()):
+    files = [len(lake.files(d)) for d in lake.days()]
+    if not any(files):
         raise UserError(f"the event lake {lake.url} holds no events; import some first")
     path = lake_path(lake)
     df = spark.read.option("basePath", path).parquet(path).drop("date")
     if columns is not None:
         df = df.select(*dict.fromkeys(["event_id", "ts", *columns]))
-    return df.dropDuplicates(["event_id"]).withColumn("ts_ms", F.unix_millis(F.col("ts")))
+    if max(files) > 1:  # one file holds each event once: only days of several files need the shuffle
+        df = df.dropDuplicates(["event_id"])
+    return df.withColumn("ts_ms", F.unix_millis(F.col("ts")))
 
 
 def weighted_interactions(
