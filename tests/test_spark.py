@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -175,3 +176,19 @@ def test_every_users_feed_scored_on_spark_equals_the_one_machine_batch(
     for u, k, p in zip(*cols, strict=True):
         got.setdefault(u, []).append((k, p))
     assert {u: [p for _, p in sorted(v)] for u, v in got.items()} == {u: v for u, v in want.items() if v}
+
+
+def test_spark_reads_each_event_once_from_files_of_concurrent_writers(
+    engine: SparkEngine, world: tuple[Path, Store], tmp_path: Path
+) -> None:
+    _, store = world
+    events = pa.Table.from_batches(list(store.events.scan())).slice(0, 3000)
+    log = LakeEventLog(str(tmp_path / "lake"))
+    one, two = log.appender(), log.appender()  # two imports that did not see each other
+    one.append(events.slice(0, 2000))
+    two.append(events.slice(1000, 2000))
+    one.publish()
+    two.publish()
+    read = jobs.events_frame(engine.spark, log, ["user_id"]).select("event_id").toArrow()
+    assert read.num_rows == 3000
+    assert sorted(read["event_id"].to_pylist()) == sorted(events["event_id"].to_pylist())
