@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -50,6 +51,11 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "xingqu") -> Spa
     from pyspark.sql import SparkSession
 
     check_master(master)
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise UserError(
+            "the Spark engine needs Java 17 or newer: install it (Debian: apt-get install "
+            "openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     with _lock:
         if master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
