@@ -20,6 +20,8 @@ from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
 from xingqu.distributed.scoring import score_all_users
+from xingqu.distributed.session import spark_session
+from xingqu.errors import UserError
 from xingqu.ingest import import_path
 from xingqu.models.popular import MostPopular
 from xingqu.runtime import Runtime
@@ -192,3 +194,12 @@ def test_spark_reads_each_event_once_from_files_of_concurrent_writers(
     read = jobs.events_frame(engine.spark, log, ["user_id"]).select("event_id").toArrow()
     assert read.num_rows == 3000
     assert sorted(read["event_id"].to_pylist()) == sorted(events["event_id"].to_pylist())
+
+
+def test_a_machine_without_java_is_told_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(UserError, match="openjdk-17-jre-headless"):
+        spark_session("local[2]")
+    with pytest.raises(UserError, match="--master"):
+        SparkEngine("mesos://somewhere")
