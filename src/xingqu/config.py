@@ -21,6 +21,13 @@ class Settings(BaseSettings):
         default=DEFAULT_DB_URL,
         description="SQLAlchemy URL of the store: a SQLite file (default) or postgresql+psycopg://…",
     )
+    events: str | None = Field(
+        default=None,
+        description=(
+            "Where the event log lives: unset keeps events in the store; a folder or a filesystem URI "
+            "(s3://…, hdfs://…, file://…) keeps them in a Parquet event lake partitioned by date"
+        ),
+    )
     models_dir: str = Field(
         default="./xingqu-data/models",
         description="Folder of trained model versions (one sub-folder per version).",

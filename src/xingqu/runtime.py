@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from xingqu.config import Settings
 from xingqu.online.state import OnlineState
 from xingqu.registry import ModelRegistry
-from xingqu.store import Store
+from xingqu.store import EventLog, Store
 
 T = TypeVar("T")
 
@@ -33,6 +33,11 @@ class Runtime:
     def store(self) -> Store:
         """The store of ``settings.db`` (opened once)."""
         return Store.open(self.settings)
+
+    @property
+    def events(self) -> EventLog:
+        """The event log: the store's table, or the Parquet event lake ``settings.events`` names."""
+        return self.store.events
 
     @property
     def models_dir(self) -> Path:

@@ -7,20 +7,21 @@ import hashlib
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.dataset import Dataset, interactions_from_store, load_dataset, temporal_split
+from xingqu.dataset import Dataset, Vocabulary, interactions_from_store, load_dataset, temporal_split
 from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
 from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender, artifacts
+from xingqu.models.factors import solving_als
 from xingqu.store import Store
 from xingqu.store import models as registered
 
@@ -83,10 +84,39 @@ def bought_together(data: Dataset, store: Store, min_support: int = 2) -> tuple[
     return (sp.csr_matrix((lift.astype(np.float32), (coo.row, coo.col)), shape=(n, n)), support.tocsr())
 
 
-def train(store: Store, models_dir: Path | str, progress: Any = None) -> TrainedModel:
-    """Tune on a validation split of the store's interactions, fit on all of them, save a version."""
+class TrainingEngine(Protocol):
+    """Where the parts of training that grow with the event log run (``xingqu.distributed``'s Spark
+    engine); absent, they run here. Each returns what the one-machine code would."""
+
+    name: str
+
+    def matrix(self, store: Store, users: Vocabulary, items: Vocabulary) -> sp.csr_matrix: ...
+
+    def bought_together(self, store: Store, data: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]: ...
+
+    def als(self, matrix: sp.csr_matrix, config: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def train(
+    store: Store, models_dir: Path | str, progress: Any = None, engine: TrainingEngine | None = None
+) -> TrainedModel:
+    """Tune on a validation split of the store's interactions, fit on all of them, save a version;
+    with ``engine``, the weighted matrix, bought-together statistics and ALS come from it."""
+    if engine is None:
+        return _train(store, models_dir, progress, None)
+    with solving_als(engine.als):
+        return _train(store, models_dir, progress, engine)
+
+
+def _train(
+    store: Store, models_dir: Path | str, progress: Any, engine: TrainingEngine | None
+) -> TrainedModel:
     start = time.perf_counter()
     base = load_dataset(store)
+    if engine is not None:
+        if progress:
+            progress(f"weighted interactions on {engine.name}")
+        base = replace(base, matrix=engine.matrix(store, base.users, base.items))
     if base.matrix.nnz == 0:
         raise UserError("the store has no interactions with products to learn from; import events first")
     interactions = interactions_from_store(store)
@@ -104,7 +134,10 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
     if progress:
         progress("fitting on all data")
     blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights, half_life)
-    lift, support = bought_together(base, store)
+    if engine is not None:
+        lift, support = engine.bought_together(store, base)
+    else:
+        lift, support = bought_together(base, store)
     if progress:
         progress("profiles and the feed ranker")
     hist = base.history(half_life).tocsr()
@@ -153,6 +186,7 @@ def train(store: Store, models_dir: Path | str, progress: Any = None) -> Trained
         "ranker": feed.ranker.meta | {"importance": feed.ranker.importance()} if feed.ranker else None,
         "trained_until_ms": feed.trained_until_ms,
         "seconds": round(time.perf_counter() - start, 2),
+        "engine": engine.name if engine is not None else "local",
     }
     artifacts.save_json(folder / "meta.json", meta, indent=1)
     artifacts.write_manifest(folder)  # last: a version without a manifest was never finished

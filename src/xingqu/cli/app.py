@@ -32,6 +32,7 @@ COMMANDS: dict[str, Entry] = {
     "init": Entry("data", "init", "Create the store's schema, or migrate an older one."),
     "import": Entry("data", "import_", "Import CSV/TSV, JSON Lines or Parquet: all rows or none."),
     "stats": Entry("data", "stats", "Rows per kind, events per type, and the event log's time range."),
+    "lake": Entry("lake", "lake_app", "The Parquet event lake: info, compact."),
     "export": Entry("data", "export", "Export catalog, relations and events (re-importable)."),
     "demo": Entry("demo", "demo", "A simulated month end to end on a fresh embedded store."),
     "simulate": Entry("sim", "simulate_cmd", "Simulate a marketplace in import formats, truth apart."),

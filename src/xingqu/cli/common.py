@@ -25,6 +25,28 @@ DbOption = Annotated[
         "--db", envvar="XINGQU_DB", help="Store URL (SQLite file or postgresql://…).", show_envvar=True
     ),
 ]
+EventsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events",
+        envvar="XINGQU_EVENTS",
+        help="Event lake (a folder or s3://, hdfs://, file:// URI); events stay in the store when unset.",
+        show_envvar=True,
+    ),
+]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the heavy work runs: local (this process) or spark (Apache Spark over the event lake).",
+    ),
+]
+MasterOption = Annotated[
+    str,
+    typer.Option(
+        "--master", help="Spark master with --engine spark: local[2], local[*], spark://HOST:PORT, yarn."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
@@ -48,20 +70,32 @@ def wide_console(min_width: int) -> Console:
     return Console(width=max(console.width, min_width))
 
 
-def open_runtime(db: str | None = None, models_dir: Path | None = None) -> Runtime:
-    """The command's runtime: settings read once, ``--db`` and ``--models-dir`` (when given) over them."""
-    return Runtime(db=db, models_dir=str(models_dir) if models_dir else None)
+def open_runtime(db: str | None = None, models_dir: Path | None = None, events: str | None = None) -> Runtime:
+    """The command's runtime: settings read once, ``--db``, ``--models-dir`` and ``--events`` (when
+    given) over them."""
+    return Runtime(db=db, models_dir=str(models_dir) if models_dir else None, events=events)
 
 
-def open_store(db: str | None, *, ready: bool = True) -> Store:
+def open_store(db: str | None, *, ready: bool = True, events: str | None = None) -> Store:
     """The store the command works on: ``--db``, else ``XINGQU_DB``, else the default SQLite file.
 
     With ``ready`` (every command but ``init`` and ``import``) the store must hold the current schema:
     a missing, older, newer or damaged one is refused before any work starts."""
-    store = open_runtime(db).store
+    store = open_runtime(db, events=events).store
     if ready:
         store.require_ready()
     return store
+
+
+def engine_of(engine: str, master: str) -> Any:
+    """None for ``--engine local``; the Spark engine on ``master`` for ``--engine spark``."""
+    if engine == "local":
+        return None
+    if engine != "spark":
+        raise typer.BadParameter(f"unknown engine {engine!r}; use local or spark", param_hint="--engine")
+    from xingqu.distributed.engine import SparkEngine
+
+    return SparkEngine(master)
 
 
 def print_json(data: Any) -> None:

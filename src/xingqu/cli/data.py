@@ -11,6 +11,7 @@ from rich.table import Table
 
 from xingqu.cli.common import (
     DbOption,
+    EventsOption,
     JsonOption,
     QuietOption,
     console,
@@ -71,13 +72,14 @@ def import_(
         ),
     ] = False,
     db: DbOption = None,
+    events: EventsOption = None,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Import CSV/TSV, JSON Lines or Parquet: all rows or none, events deduplicated by event_id."""
     with file_progress(not (quiet or json_out)) as progress:
         report = screening.import_records(
-            open_runtime(db),
+            open_runtime(db, events=events),
             path,
             kind=kind,
             skip_invalid=skip_invalid,
@@ -143,9 +145,9 @@ def _iso(ms: int) -> str:
         return f"{ms} ms since 1970 (outside the calendar)"
 
 
-def stats(db: DbOption = None, json_out: JsonOption = False) -> None:
+def stats(db: DbOption = None, events: EventsOption = None, json_out: JsonOption = False) -> None:
     """Rows per kind, events per type, and the time range of the event log."""
-    store = open_store(db)
+    store = open_store(db, events=events)
     store.require_ready()
     counts = store.counts()
     per_type = store.event_type_counts()

@@ -13,9 +13,13 @@ from rich.table import Table
 from xingqu.cli.common import (
     MAX_LIST,
     DbOption,
+    EngineOption,
+    EventsOption,
     JsonOption,
+    MasterOption,
     QuietOption,
     console,
+    engine_of,
     err_console,
     open_runtime,
     open_store,
@@ -38,15 +42,19 @@ SHOWN = ("ndcg@10", "ndcg@20", "recall@20", "hitrate@10", "mrr", "coverage@20", 
 
 def train_cmd(
     db: DbOption = None,
+    events: EventsOption = None,
     models_dir: ModelsDirOption = None,
+    engine: EngineOption = "local",
+    master: MasterOption = "local[2]",
     json_out: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Train the retrievers and their blend on the store; save a new model version."""
-    rt = open_runtime(db, models_dir)
+    """Train the retrievers and their blend on the store; save a new model version. With
+    ``--engine spark`` the weighted interactions, bought-together statistics and ALS run on Spark."""
+    rt = open_runtime(db, models_dir, events)
     rt.store.require_ready()
     say = None if (quiet or json_out) else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
-    model = train(rt.store, rt.models_dir, progress=say)
+    model = train(rt.store, rt.models_dir, progress=say, engine=engine_of(engine, master))
     if json_out:
         print_json(model.meta)
     elif not quiet:

@@ -10,7 +10,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from xingqu.cli.common import MAX_YUAN, DbOption, JsonOption, console, finite, open_runtime, print_json
+from xingqu.cli.common import (
+    MAX_YUAN,
+    DbOption,
+    EngineOption,
+    EventsOption,
+    JsonOption,
+    MasterOption,
+    console,
+    engine_of,
+    finite,
+    open_runtime,
+    print_json,
+)
 from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
@@ -40,10 +52,16 @@ def recommend_cmd(
     all_users: Annotated[
         bool, typer.Option("--all-users", help="Every user of the model, to --out.")
     ] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="JSON lines file for --all-users.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="JSON lines file for --all-users (a Parquet folder with --engine spark)."),
+    ] = None,
     version: VersionOption = None,
     db: DbOption = None,
+    events: EventsOption = None,
     models_dir: ModelsDirOption = None,
+    engine: EngineOption = "local",
+    master: MasterOption = "local[2]",
     json_out: JsonOption = False,
 ) -> None:
     """The ranked feed of USER, with why each item is there; or every user's with --all-users."""
@@ -51,14 +69,34 @@ def recommend_cmd(
         raise UserError("give a USER, or --all-users with --out (not both)")
     if all_users and out is None:
         raise UserError("--all-users writes JSON lines: give --out FILE")
-    if out is not None:
+    spark = engine_of(engine, master)
+    if spark is not None and not all_users:
+        raise UserError("--engine spark scores every user: add --all-users and --out FOLDER")
+    if out is not None and spark is None:
         check_output_file(out, "--out")
-    runtime = open_runtime(db, models_dir)
+    runtime = open_runtime(db, models_dir, events)
     service = feed_service(runtime, version)
     serving = service.serving()
     model, feed, store = serving.model, serving.feed, runtime.store
     fen = round(max_price * 100) if max_price is not None else None
     filters = {"max_price": fen, "categories": category, "brands": brand}
+    if all_users and spark is not None:
+        assert model.feed is not None and out is not None
+        from xingqu.distributed.scoring import score_all_users
+
+        parts = {
+            "db": runtime.settings.db,
+            "models_dir": str(runtime.models_dir.resolve()),
+            "events": runtime.settings.events,
+            "version": model.version,
+        }
+        ids = model.feed.profiles.users.ids.tolist()
+        rows = score_all_users(spark, parts, ids, str(out), n, filters)
+        if json_out:
+            print_json({"users": len(ids), "rows": rows, "out": str(out), "model": model.version})
+        else:
+            console.print(f"{len(ids):,} feeds ({rows:,} rows) → {out} (model {model.version}, Spark)")
+        return
     if all_users:
         assert model.feed is not None and out is not None
         ids = model.feed.profiles.users.ids.tolist()

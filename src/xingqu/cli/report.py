@@ -12,7 +12,19 @@ from rich.table import Table
 
 from xingqu.analytics.chart import CHART_SUFFIXES, line_chart
 from xingqu.analytics.gmv import SLICES, GmvSummary
-from xingqu.cli.common import MAX_COUNT, DbOption, JsonOption, console, open_runtime, print_json, wide_console
+from xingqu.cli.common import (
+    MAX_COUNT,
+    DbOption,
+    EngineOption,
+    EventsOption,
+    JsonOption,
+    MasterOption,
+    console,
+    engine_of,
+    open_runtime,
+    print_json,
+    wide_console,
+)
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.services import reports
 from xingqu.services.reports import RowsReport
@@ -161,6 +173,19 @@ def _cell(name: str, v: object) -> str:
 
 CsvOption = Annotated[Path | None, typer.Option("--csv", help="Write rows as CSV ('-' for stdout).")]
 ShopOption = Annotated[str | None, typer.Option(help="Only this shop.")]
+
+
+@report_app.command("daily")
+def daily_cmd(
+    engine: EngineOption = "local",
+    master: MasterOption = "local[2]",
+    csv_out: CsvOption = None,
+    db: DbOption = None,
+    events: EventsOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Events per day and type: from the rollups, or recounted from the event lake with --engine spark."""
+    _emit(reports.daily(open_runtime(db, events=events), engine_of(engine, master)), csv_out, json_out)
 
 
 @report_app.command("funnel")

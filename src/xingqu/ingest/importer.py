@@ -36,6 +36,7 @@ from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
 from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
+from xingqu.store.lake import LakeAppender
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
@@ -327,7 +328,9 @@ def _prepare(
     if screening is not None:
         records, flagged = screen_products(screening, records)
     storage = to_storage(spec.name, records)
-    encoded = store.prepare_storage(spec.name, storage)
+    # events bound for a lake are written as canonical Parquet, never encoded for the database
+    to_lake = spec.name == "events" and store.lake is not None
+    encoded = None if to_lake else store.prepare_storage(spec.name, storage)
     partial = rollups.partial(storage) if rollups is not None else None
     return _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
 
@@ -425,6 +428,7 @@ class _Run:
     lookups: Lookups | None = None
     screener: Screener | None = None
     window: TimeWindow | None = None  # plausible record times, fixed for the whole import
+    lake: LakeAppender | None = None  # where events go when they are kept in an event lake
 
     @property
     def failed(self) -> bool:
@@ -499,9 +503,14 @@ class _Run:
                 if item.flagged:
                     record_screening(self.store, conn, item.flagged)
                 continue
-            written, new_keys = self.store.append_prepared(
-                conn, spec.name, item.encoded, item.storage.num_rows
-            )
+            if self.lake is not None:
+                fresh = self.lake.append(item.records)
+                written = fresh.num_rows
+                new_keys = None if written == item.records.num_rows else fresh.column("event_id").to_pylist()
+            else:
+                written, new_keys = self.store.append_prepared(
+                    conn, spec.name, item.encoded, item.storage.num_rows
+                )
             fr.written += written
             fr.duplicates += item.checked.records.num_rows - written
             if rollups is not None and item.partial is not None:
@@ -553,6 +562,7 @@ def import_path(
     rejects = _Rejects(rejects_path or default_rejects_path(path)) if skip_invalid else None
     settings = settings or Settings.declared()
     run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
+    run.lake = store.lake.appender() if store.lake is not None else None
     committed = False
     with _timed(run.report):
         try:
@@ -562,16 +572,22 @@ def import_path(
                     files = [file for file, _ in group]
                     # one index rebuild for all of a kind's files (a month of daily event files)
                     incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
+                    if fkind == "events" and run.lake is not None:
+                        incoming = 0  # the events table is not written
                     with store.bulk_load(conn, fkind, incoming):
                         for file in files:
                             run.import_file(conn, known, file, kind_spec(fkind))
                 if run.failed:
                     raise ValidationFailed(str(path), run.shown, run.total_errors)
+                _publish(run)
             committed = True
         finally:
+            if run.lake is not None and not committed:
+                run.lake.abort()
             if rejects is not None:
                 rejects.close(committed)
-        if sum(f.written for f in run.report.files if f.kind == "events") >= REFRESH_AFTER_EVENTS:
+        written = sum(f.written for f in run.report.files if f.kind == "events")
+        if run.lake is None and written >= REFRESH_AFTER_EVENTS:
             store.refresh_statistics()
     if rejects is not None and run.report.rejected:
         run.report.rejects_path = str(rejects.path)
@@ -600,6 +616,26 @@ def import_items(
     # a request names every bad item, not the first few
     settings = settings.model_copy(update={"max_reported_errors": max(settings.max_reported_errors, 10_000)})
     run = _Run(store, settings, None, None, screener=screener, window=window)
+    run.lake = store.lake.appender() if store.lake is not None and batches.get("events") else None
+    try:
+        _import_items(store, batches, run, source)
+    except BaseException:
+        if run.lake is not None:
+            run.lake.abort()
+        raise
+    return run.report
+
+
+def _publish(run: _Run) -> None:
+    """Publish the event lake files of an import, last, inside the database transaction: when it fails
+    the transaction rolls back (and the files are removed). Only the database failing to commit in the
+    moment after it would leave published events whose rollups were not written."""
+    if run.lake is not None:
+        run.lake.publish()
+
+
+def _import_items(store: Store, batches: dict[str, list[Any]], run: _Run, source: str) -> None:
+    """The transaction of ``import_items``; events posted alone are validated before it."""
     with _timed(run.report):
         ready: dict[str, _Prepared] = {}
         if [k for k, v in batches.items() if v] == ["events"]:
@@ -633,8 +669,8 @@ def import_items(
                 run.report.accepted[kind] = item.records
             if run.failed:
                 raise ValidationFailed(source, run.shown, run.total_errors)
+            _publish(run)
     known.committed()
-    return run.report
 
 
 __all__ = [

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
@@ -16,6 +20,21 @@ class ALSConfig(ModelConfig):
     alpha: float = Field(2.0, gt=0, description="confidence scaling of observed interactions")
     iterations: int = Field(15, ge=1)
     seed: int = Field(0)
+
+
+#: Where ALS is solved when not here: (matrix, config) → (user factors, item factors).
+ALSSolver = Callable[[sp.csr_matrix, ALSConfig], tuple[np.ndarray, np.ndarray]]
+_ALS_SOLVER: ContextVar[ALSSolver | None] = ContextVar("xingqu_als_solver", default=None)
+
+
+@contextmanager
+def solving_als(solver: ALSSolver | None) -> Iterator[None]:
+    """Within the block, ALS models fit through ``solver`` (a distributed engine's) when given."""
+    token = _ALS_SOLVER.set(solver)
+    try:
+        yield
+    finally:
+        _ALS_SOLVER.reset(token)
 
 
 class BPRConfig(ModelConfig):
@@ -70,6 +89,12 @@ class ALS(_Factorised):
         from implicit.cpu.als import AlternatingLeastSquares
 
         c = self.config
+        solver = _ALS_SOLVER.get()
+        if solver is not None:
+            users, items = solver(matrix, c)  # type: ignore[arg-type]
+            self.user_factors = np.asarray(users, np.float32)
+            self.item_factors = np.asarray(items, np.float32)
+            return
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads only slow it
             model = AlternatingLeastSquares(
                 factors=c.factors,

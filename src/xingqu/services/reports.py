@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import IO, Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from xingqu.analytics.orders import OrderFacts
 from xingqu.errors import UserError
 from xingqu.runtime import Runtime
 from xingqu.store import Store
+from xingqu.store.rollup_reads import daily_event_totals
 from xingqu.store.rollups import DAY_MS, MARKET_UTC_OFFSET_MS
 
 
@@ -218,3 +219,26 @@ def write_csv(rows: list[dict[str, object]], fh: IO[str]) -> None:
     writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
     writer.writeheader()
     writer.writerows(rows)
+
+
+def daily(runtime: Runtime, engine: Any = None) -> RowsReport:
+    """Events per marketplace day and event type: from the rollups kept at import, or (with a Spark
+    engine) recounted from the event lake in Spark SQL — the same rows either way."""
+    runtime.store.require_ready()
+    if engine is None:
+        found = daily_event_totals(runtime.store)
+        source = "rollups"
+    else:
+        from xingqu.distributed.reports import daily_event_totals as on_spark
+
+        found = on_spark(engine, runtime.store)
+        source = f"{engine.name} over the event lake"
+    rows: list[dict[str, object]] = []
+    for day, kind, n in found:
+        rows.append({"day": day_label(day), "event_type": kind, "events": n})
+    return RowsReport("Events per day", rows, {"source": source, "events": sum(n for _, _, n in found)})
+
+
+def day_label(day: int) -> str:
+    """A marketplace day number (days since 1970-01-01, UTC+8) as its date."""
+    return (date(1970, 1, 1) + timedelta(days=day)).isoformat()

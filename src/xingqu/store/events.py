@@ -44,8 +44,8 @@ class EventLog(Protocol):
         batch_rows: int = SCAN_BATCH_ROWS,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the events in the range (of ``event_types`` only, when given) as batches of
-        ``columns`` (every column when None); in event-id order when ``ordered``, else in the order
-        the log reads fastest."""
+        ``columns`` (every column when None); in event-id order when ``ordered`` (a log partitioned by
+        day: in event-id order within each day, days in order), else in the order it reads fastest."""
         ...
 
     def count(self, start_ms: int | None = None, end_ms: int | None = None) -> int:

@@ -395,3 +395,15 @@ class Rollups(Repository):
                 )
                 seen.update({cid: (int(n), int(u), float(w)) for cid, n, u, w in conn.execute(views)})
         return seen
+
+
+def daily_event_totals(store: Any) -> list[tuple[int, str, int]]:
+    """(marketplace day, event type, events) over the whole marketplace, from ``daily_totals``."""
+    t = daily_totals_table
+    q = (
+        sa.select(t.c.day, t.c.event_type, sa.func.sum(t.c.n))
+        .group_by(t.c.day, t.c.event_type)
+        .order_by(t.c.day, t.c.event_type)
+    )
+    with store.reading() as conn:
+        return [(int(d), str(e), int(n)) for d, e, n in conn.execute(q).all()]

@@ -33,9 +33,10 @@ from xingqu.store import ledger
 from xingqu.store.catalogue import Catalogue
 from xingqu.store.convert import from_storage_rows, to_storage
 from xingqu.store.dialects import WRITE_OPTION, Dialect, dialect_for
-from xingqu.store.events import SqlEventLog
+from xingqu.store.events import EventLog, SqlEventLog
 from xingqu.store.experiments import Experiments
 from xingqu.store.governance import Governance
+from xingqu.store.lake import LakeEventLog
 from xingqu.store.migrations import APPEND_ONLY_TABLES, LATEST_VERSION, MIGRATIONS
 from xingqu.store.rollup_reads import Rollups
 from xingqu.store.rollups import RollupBuilder
@@ -197,7 +198,21 @@ class Store:
     @classmethod
     def open(cls, settings: Settings) -> Store:
         """Open the store the settings name (``XINGQU_DB``, else the default SQLite file)."""
-        return cls(settings.db, busy_timeout_s=settings.sqlite_busy_timeout_s)
+        store = cls(settings.db, busy_timeout_s=settings.sqlite_busy_timeout_s)
+        if settings.events:
+            store.use_lake(LakeEventLog(settings.events))
+        return store
+
+    def use_lake(self, lake: LakeEventLog) -> None:
+        """Keep events in ``lake`` instead of the ``events`` table: every reader of ``events`` and
+        every import of events go there; catalogue, governance and rollups stay in the database."""
+        self.__dict__["events"] = lake
+
+    @property
+    def lake(self) -> LakeEventLog | None:
+        """The event lake events are kept in, or None when they are kept in the database."""
+        log = self.events
+        return log if isinstance(log, LakeEventLog) else None
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -463,7 +478,7 @@ class Store:
     # -- repositories -------------------------------------------------------------------------
 
     @cached_property
-    def events(self) -> SqlEventLog:
+    def events(self) -> EventLog:
         """The event log (``xingqu.store.events.EventLog``): scans by columns and time range."""
         return SqlEventLog(self)
 
@@ -534,7 +549,10 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Rows per kind."""
         with self.reading() as conn:
-            return {kind: self.count(kind, conn) for kind in KINDS}
+            counts = {kind: self.count(kind, conn) for kind in KINDS if kind != "events" or self.lake is None}
+        if self.lake is not None:
+            counts["events"] = self.lake.count()
+        return {kind: counts[kind] for kind in KINDS}
 
     def event_type_counts(self) -> dict[str, int]:
         """Events per event type, every known type listed (zero when absent), from the daily rollup."""

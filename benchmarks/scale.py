@@ -1,0 +1,170 @@
+"""Past one machine, side by side: each offline stage (import, train, batch scoring of every user, the
+daily report) on the one-machine SQL path, the one-machine lake path and Spark over the lake, in one run
+— wall time and peak memory of the whole process tree (the JVM and Python workers included).
+
+The market is simulated first (not timed). Each stage is one ``xingqu`` command in a child process;
+memory is sampled from /proc every 0.2 s. Spark reads the lake the lake path imported (its import row
+is the lake's). Targets on the large preset (30 days, ~53M events): lake import ≥ 500,000 events/s;
+the lake path trains in ≤ 15 min and ≤ 12 GB; Spark local completes every stage.
+
+    python benchmarks/scale.py [--preset large] [--days 30] [--master local[2]] [--paths sql,lake,spark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+STAGES = ("import", "train", "score", "report")
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and every descendant, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * page
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run ``xingqu cmd``: (seconds, peak bytes of its process tree, standard output)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xingqu.cli.app", *cmd],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    done.set()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"xingqu {' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return seconds, peak, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="large", help="simulator preset (tiny, demo, large)")
+    ap.add_argument("--days", type=int, default=30, help="days simulated")
+    ap.add_argument("--users", type=int, default=None, help="override the preset's users")
+    ap.add_argument("--products", type=int, default=None, help="override the preset's products")
+    ap.add_argument("--master", default="local[2]", help="Spark master")
+    ap.add_argument("--paths", default="sql,lake,spark", help="which paths to run, in order")
+    ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    args = ap.parse_args()
+    paths = [p for p in args.paths.split(",") if p]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at start"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XINGQU_")}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        market = work / "market"
+        if not (market / "users.parquet").exists():
+            sim = ["simulate", "--preset", args.preset, "--days", str(args.days), "--out", str(market), "-q"]
+            if args.users:
+                sim += ["--users", str(args.users)]
+            if args.products:
+                sim += ["--products", str(args.products)]
+            t, _, _ = run(sim, env)
+            print(f"simulated {args.preset} ({args.days} days) in {t:.0f} s (not counted)")
+        results: dict[str, dict[str, tuple[float, int]]] = {}
+        events_imported = 0
+        for path in paths:
+            name = "lake" if path == "spark" else path
+            db = f"sqlite:///{work / (name + '.db')}"
+            lake = ["--events", str(work / "lake")] if name == "lake" else []
+            eng = ["--engine", "spark", "--master", args.master] if path == "spark" else []
+            models = ["--models-dir", str(work / f"models-{path}")]
+            row: dict[str, tuple[float, int]] = {}
+            if path != "spark":
+                run(["init", "--db", db, "-q"], env)
+                t, peak, out = run(["import", str(market), "--db", db, *lake, "--json"], env)
+                rep = json.loads(out)
+                events = sum(f["rows"] for f in rep["files"] if f["kind"] == "events")
+                events_imported = events
+                row["import"] = (t, peak)
+                print(
+                    f"{path}: imported {events:,} events in {rep['seconds']:.1f} s "
+                    f"({events / rep['seconds']:,.0f} events/s, catalogue included)",
+                    flush=True,
+                )
+            else:
+                row["import"] = results.get("lake", {}).get("import", (float("nan"), 0))
+            row["train"] = run(["train", "--db", db, *lake, *models, *eng, "-q"], env)[:2]
+            print(f"{path}: trained in {row['train'][0]:.0f} s", flush=True)
+            scored = work / f"feeds-{path}{'' if path == 'spark' else '.jsonl'}"
+            row["score"] = run(
+                [
+                    "recommend",
+                    "--all-users",
+                    "-n",
+                    "20",
+                    "--out",
+                    str(scored),
+                    "--db",
+                    db,
+                    *lake,
+                    *models,
+                    *eng,
+                ],
+                env,
+            )[:2]
+            print(f"{path}: scored every user in {row['score'][0]:.0f} s", flush=True)
+            row["report"] = run(["report", "daily", "--db", db, *lake, *eng, "--json"], env)[:2]
+            results[path] = row
+        print()
+        print(f"{events_imported:,} events; wall seconds / peak GB of the process tree")
+        print(f"{'stage':<8}" + "".join(f"{p:>22}" for p in paths))
+        for stage in STAGES:
+            cells = []
+            for p in paths:
+                t, peak = results[p][stage]
+                shared = " (lake's)" if p == "spark" and stage == "import" else ""
+                cells.append(f"{t:>8.1f} s {peak / 2**30:>5.2f} GB{shared}")
+            print(f"{stage:<8}" + "".join(f"{c:>22}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""Spark jobs over the event lake, each the twin of a one-machine computation and equal to it: weighted
+interactions (refunds subtract, time decay), popularity, bought-together co-occurrence, the daily
+rollups, and ALS factors through ``pyspark.ml``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from xingqu.dataset import Vocabulary
+from xingqu.dataset.interactions import EVENT_WEIGHTS
+from xingqu.domain.arrow import arrow_schema
+from xingqu.errors import UserError
+from xingqu.store import Store
+from xingqu.store.lake import DAY_MS, LakeEventLog
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Marketplace time (UTC+8) for the daily rollups, as ``xingqu.store.rollups`` counts days.
+MARKET_UTC_OFFSET_MS = 8 * 3_600_000
+SELF_KINDS = ("shop_official", "shop_channel")
+COBUY_WINDOW_MS = 7 * 86_400_000
+
+
+def lake_path(lake: LakeEventLog) -> str:
+    """The lake's events folder as a Spark path (``file://…`` for a local folder)."""
+    if "://" not in lake.url:
+        return "file://" + lake.events_root
+    return lake.url.rstrip("/") + "/events"
+
+
+def events_frame(spark: SparkSession, lake: LakeEventLog, columns: Sequence[str] | None = None) -> DataFrame:
+    """The lake's events, each once (deduplicated by ``event_id``), with ``ts_ms`` (UTC milliseconds)
+    beside ``ts``; ``columns`` only (and those two) when given."""
+    from pyspark.sql import functions as F
+
+    files = [len(lake.files(d)) for d in lake.days()]
+    if not any(files):
+        raise UserError(f"the event lake {lake.url} holds no events; import some first")
+    path = lake_path(lake)
+    df = spark.read.option("basePath", path).parquet(path).drop("date")
+    if columns is not None:
+        df = df.select(*dict.fromkeys(["event_id", "ts", *columns]))
+    if max(files) > 1:  # one file holds each event once: only days of several files need the shuffle
+        df = df.dropDuplicates(["event_id"])
+    return df.withColumn("ts_ms", F.unix_millis(F.col("ts")))
+
+
+def weighted_interactions(
+    events: DataFrame, weights: dict[str, float] | None = None, half_life_days: float | None = None
+) -> DataFrame:
+    """(user_id, product_id, weight): summed event weights per pair (a refund's weight is negative),
+    each decayed by its age before the latest interaction when ``half_life_days`` is given, pairs at
+    or below zero dropped — ``Dataset.build``'s matrix."""
+    from pyspark.sql import functions as F
+
+    weights = weights or EVENT_WEIGHTS
+    kinds = [k for k, w in weights.items() if w != 0]
+    table = F.create_map(*[F.lit(x) for k in kinds for x in (k, float(weights[k]))])
+    e = events.where(F.col("product_id").isNotNull() & F.col("event_type").isin(kinds))
+    e = e.withColumn("w", table[F.col("event_type")])
+    if half_life_days:
+        latest = e.agg(F.max("ts_ms")).first()[0]
+        if latest is not None:
+            age = (F.lit(int(latest)) - F.col("ts_ms")) / F.lit(float(DAY_MS))
+            e = e.withColumn("w", F.col("w") * F.pow(F.lit(0.5), age / F.lit(float(half_life_days))))
+    pairs = e.groupBy("user_id", "product_id").agg(F.sum("w").alias("weight"))
+    return pairs.where(F.col("weight") > 0)
+
+
+def popularity(pairs: DataFrame) -> DataFrame:
+    """(product_id, users): how many users have a positive weight with each product (``popular``)."""
+    from pyspark.sql import functions as F
+
+    return pairs.groupBy("product_id").agg(F.countDistinct("user_id").alias("users"))
+
+
+def popularity_by_segment(
+    pairs: DataFrame, users: DataFrame, segment: str = "consumption_level"
+) -> DataFrame:
+    """(segment, product_id, users, rank): popularity within each user segment, ranked (1 = most)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    joined = pairs.join(
+        users.select("user_id", F.coalesce(F.col(segment), F.lit("")).alias("segment")), "user_id"
+    )
+    counted = joined.groupBy("segment", "product_id").agg(F.countDistinct("user_id").alias("users"))
+    order = Window.partitionBy("segment").orderBy(F.desc("users"), F.asc("product_id"))
+    return counted.withColumn("rank", F.row_number().over(order))
+
+
+def bought_together(events: DataFrame, min_support: int = 2) -> tuple[DataFrame, int]:
+    """((a, b, support, buyers_a, buyers_b), buyers): pay events of one user within 7 days of each other
+    counted per ordered product pair, kept at ``min_support`` or more, with each product's pay count;
+    ``buyers`` is how many users paid at all — ``xingqu.training.bought_together``'s inputs to lift."""
+    from pyspark.sql import functions as F
+
+    p = events.where((F.col("event_type") == "pay") & F.col("product_id").isNotNull()).select(
+        "event_id", "user_id", "product_id", "ts_ms"
+    )
+    a, b = p.alias("a"), p.alias("b")
+    pairs = a.join(
+        b,
+        (F.col("a.user_id") == F.col("b.user_id"))
+        & (F.col("a.event_id") < F.col("b.event_id"))
+        & (F.abs(F.col("a.ts_ms") - F.col("b.ts_ms")) <= COBUY_WINDOW_MS)
+        & (F.col("a.product_id") != F.col("b.product_id")),
+    )
+    one = pairs.select(F.col("a.product_id").alias("a"), F.col("b.product_id").alias("b"))
+    both = one.unionAll(one.select(F.col("b").alias("a"), F.col("a").alias("b")))
+    support = both.groupBy("a", "b").agg(F.count("*").alias("support")).where(F.col("support") >= min_support)
+    paid = p.groupBy("product_id").agg(F.count("*").alias("n"))
+    out = support.join(paid.select(F.col("product_id").alias("a"), F.col("n").alias("buyers_a")), "a").join(
+        paid.select(F.col("product_id").alias("b"), F.col("n").alias("buyers_b")), "b"
+    )
+    buyers = p.select("user_id").distinct().count()
+    return out, int(buyers)
+
+
+def daily_counts(events: DataFrame, products: DataFrame, creators: DataFrame) -> DataFrame:
+    """The ``daily_counts`` rollup (shop, marketplace day, surface, channel, event type → events) in
+    Spark SQL: the shop from the catalogue, else the event's own, else ""."""
+    spark = events.sparkSession
+    events.createOrReplaceTempView("xq_events")
+    products.select("product_id", "shop_id").createOrReplaceTempView("xq_products")
+    creators.select("creator_id", "kind").createOrReplaceTempView("xq_creators")
+    kinds = ", ".join(f"'{k}'" for k in SELF_KINDS)
+    return spark.sql(
+        f"""
+        SELECT coalesce(p.shop_id, e.shop_id, '') AS shop_id,
+               CAST(floor((e.ts_ms + {MARKET_UTC_OFFSET_MS}) / {DAY_MS}) AS INT) AS day,
+               coalesce(e.surface, '') AS surface,
+               CASE WHEN c.kind IN ({kinds}) THEN 'self'
+                    WHEN e.creator_id IS NOT NULL THEN 'creator' ELSE 'other' END AS channel,
+               e.event_type AS event_type,
+               count(*) AS n
+        FROM xq_events e
+        LEFT JOIN xq_products p ON p.product_id = e.product_id
+        LEFT JOIN xq_creators c ON c.creator_id = e.creator_id
+        GROUP BY 1, 2, 3, 4, 5
+        """
+    )
+
+
+def daily_totals(counts: DataFrame) -> DataFrame:
+    """The ``daily_totals`` rollup: ``daily_counts`` over the whole marketplace."""
+    from pyspark.sql import functions as F
+
+    return counts.groupBy("day", "surface", "channel", "event_type").agg(F.sum("n").cast("long").alias("n"))
+
+
+def frame_of(spark: SparkSession, table: pa.Table) -> DataFrame:
+    """A Spark DataFrame of an Arrow table (a catalogue kind read on the driver)."""
+    return spark.createDataFrame(table)
+
+
+def catalogue_frame(spark: SparkSession, store: Store, kind: str, columns: Sequence[str]) -> DataFrame:
+    """``columns`` of a catalogue kind (products, users, creators…), read from the store."""
+    schema = arrow_schema(kind)
+    sub = pa.schema([schema.field(c) for c in columns])
+    return spark.createDataFrame(pa.Table.from_batches(list(store.iter_records(kind, columns=columns)), sub))
+
+
+def pairs_matrix(
+    pairs: DataFrame, users: Vocabulary, items: Vocabulary, value: str = "weight"
+) -> sp.csr_matrix:
+    """A (user_id, product_id, value) frame as a users × items matrix (unknown ids dropped)."""
+    t = pairs.select("user_id", "product_id", value).toArrow()
+    u = users.lookup(t.column("user_id").to_numpy(zero_copy_only=False))
+    i = items.lookup(t.column("product_id").to_numpy(zero_copy_only=False))
+    ok = (u >= 0) & (i >= 0)
+    v = t.column(value).to_numpy().astype(np.float32)
+    m = sp.csr_matrix((v[ok], (u[ok], i[ok])), shape=(len(users), len(items)))
+    m.sum_duplicates()
+    return m
+
+
+def cobuy_matrices(rows: DataFrame, buyers: int, items: Vocabulary) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(lift, support) as ``xingqu.training.bought_together`` returns them, from ``bought_together``."""
+    t = rows.toArrow()
+    a = items.lookup(t.column("a").to_numpy(zero_copy_only=False))
+    b = items.lookup(t.column("b").to_numpy(zero_copy_only=False))
+    ok = (a >= 0) & (b >= 0)
+    support = t.column("support").to_numpy()[ok].astype(np.float32)
+    ba = t.column("buyers_a").to_numpy()[ok].astype(np.float64)
+    bb = t.column("buyers_b").to_numpy()[ok].astype(np.float64)
+    n = len(items)
+    lift = support * max(buyers, 1) / (ba * bb)
+    s = sp.csr_matrix((support, (a[ok], b[ok])), shape=(n, n))
+    ll = sp.csr_matrix((lift.astype(np.float32), (a[ok], b[ok])), shape=(n, n))
+    return ll, s
+
+
+def als_factors(
+    spark: SparkSession,
+    matrix: sp.csr_matrix,
+    factors: int,
+    reg: float,
+    alpha: float,
+    iterations: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """User and item factors of implicit-feedback ALS (``pyspark.ml.recommendation.ALS``) on a
+    users × items weight matrix; rows without interactions stay zero."""
+    from pyspark.ml.recommendation import ALS
+
+    coo = matrix.tocoo()
+    table = pa.table(
+        {
+            "u": pa.array(coo.row.astype(np.int32)),
+            "i": pa.array(coo.col.astype(np.int32)),
+            "r": pa.array(coo.data.astype(np.float32)),
+        }
+    )
+    df = spark.createDataFrame(table)
+    model = ALS(
+        rank=factors,
+        maxIter=iterations,
+        regParam=reg,
+        alpha=alpha,
+        implicitPrefs=True,
+        userCol="u",
+        itemCol="i",
+        ratingCol="r",
+        seed=seed,
+        numUserBlocks=2,
+        numItemBlocks=2,
+        coldStartStrategy="drop",
+    ).fit(df)
+
+    def dense(frame: DataFrame, n: int) -> np.ndarray:
+        t = frame.toArrow()
+        out = np.zeros((n, factors), np.float32)
+        ids = t.column("id").to_numpy()
+        if len(ids):
+            out[ids] = np.asarray(t.column("features").to_pylist(), dtype=np.float32)
+        return out
+
+    return dense(model.userFactors, matrix.shape[0]), dense(model.itemFactors, matrix.shape[1])

@@ -1,0 +1,205 @@
+"""The Spark engine (local mode) over the event lake equals the one-machine path: rollups, weighted
+interactions, popularity, bought-together counts exactly; the model trained with Spark's ALS scores
+within 3 % of the one-machine model on the validation split. One SparkSession for the whole module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from test_cli import xingqu
+from xingqu.dataset import Dataset, interactions_from_store, load_dataset
+from xingqu.distributed import jobs
+from xingqu.distributed.engine import SparkEngine
+from xingqu.distributed.scoring import score_all_users
+from xingqu.distributed.session import spark_session
+from xingqu.errors import UserError
+from xingqu.ingest import import_path
+from xingqu.models.popular import MostPopular
+from xingqu.runtime import Runtime
+from xingqu.services import reports
+from xingqu.sim.config import preset
+from xingqu.sim.run import simulate
+from xingqu.store import Store
+from xingqu.store.lake import LakeEventLog
+from xingqu.training import TrainedModel, bought_together, load_trained, train
+
+pytestmark = pytest.mark.spark
+
+#: Relative tolerance of the ALS-based model's validation metrics (different ALS solvers).
+ALS_TOLERANCE = 0.03
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[SparkEngine]:
+    """One local[2] Spark engine (and session) for every test here."""
+    yield SparkEngine("local[2]")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
+    """A small simulated world, its catalogue in SQLite and its events in a lake."""
+    root = tmp_path_factory.mktemp("spark")
+    simulate(preset("tiny", users=600, products=300, days=14), root / "m")
+    store = Store(f"sqlite:///{root / 'lake.db'}")
+    store.init()
+    store.use_lake(LakeEventLog(str(root / "lake")))
+    import_path(store, root / "m")
+    return root, store
+
+
+def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
+    with store.reading() as conn:
+        return sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}")).all())
+
+
+def test_daily_rollups_on_spark_equal_those_kept_at_import(
+    engine: SparkEngine, world: tuple[Path, Store]
+) -> None:
+    root, store = world
+    events = engine.events(store)
+    products = jobs.catalogue_frame(engine.spark, store, "products", ["product_id", "shop_id"])
+    creators = jobs.catalogue_frame(engine.spark, store, "creators", ["creator_id", "kind"])
+    counts = jobs.daily_counts(events, products, creators)
+    got = sorted(tuple(r) for r in counts.collect())
+    assert len(got) > 500
+    assert got == rows(store, "daily_counts")
+    totals = sorted(tuple(r) for r in jobs.daily_totals(counts).collect())
+    assert totals == rows(store, "daily_totals")
+    runtime = Runtime(db=store.url, events=str(root / "lake"))
+    on_spark, kept = reports.daily(runtime, engine), reports.daily(runtime)
+    assert on_spark.rows == kept.rows and on_spark.extra["events"] == store.events.count()
+
+
+def test_interactions_popularity_and_cobuy_on_spark_equal_one_machine(
+    engine: SparkEngine, world: tuple[Path, Store]
+) -> None:
+    _, store = world
+    base = load_dataset(store)
+    assert base.matrix.nnz > 500
+    matrix = engine.matrix(store, base.users, base.items)
+    assert (matrix != base.matrix).nnz == 0  # small whole weights: sums exact on both sides
+    decayed = Dataset.build(interactions_from_store(store), base.users, base.items, half_life_days=7).matrix
+    spark_decayed = engine.matrix(store, base.users, base.items, half_life_days=7)
+    assert (spark_decayed != 0).nnz == decayed.nnz  # the same pairs kept (refunds cancel the same)
+    np.testing.assert_allclose(spark_decayed.toarray(), decayed.toarray(), rtol=1e-5, atol=1e-6)
+    pairs = jobs.weighted_interactions(engine.events(store))
+    pop = {r["product_id"]: r["users"] for r in jobs.popularity(pairs).collect()}
+    want = MostPopular().fit(base).popularity
+    got = np.array([pop.get(p, 0) for p in base.items.ids], np.float32)
+    assert np.array_equal(got, want)
+    users = jobs.catalogue_frame(engine.spark, store, "users", ["user_id", "consumption_level"])
+    segments = {u["user_id"]: u["consumption_level"] or "" for u in users.collect()}
+    level = np.array([segments.get(u, "") for u in base.users.ids], dtype=object)
+    by_segment = jobs.popularity_by_segment(pairs, users).collect()
+    assert len({r["segment"] for r in by_segment}) >= 2
+    for seg in {r["segment"] for r in by_segment}:  # each segment's popularity: its users' matrix rows
+        sub = base.matrix[np.flatnonzero(level == seg)]
+        want_seg = np.diff(sub.tocsc().indptr)
+        got_seg = {r["product_id"]: r["users"] for r in by_segment if r["segment"] == seg}
+        assert [got_seg.get(p, 0) for p in base.items.ids] == want_seg.tolist()
+        ranked = sorted((r for r in by_segment if r["segment"] == seg), key=lambda r: r["rank"])
+        assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+        assert [r["users"] for r in ranked] == sorted((r["users"] for r in ranked), reverse=True)
+    for support in (1, 2):
+        lift, count = bought_together(base, store, min_support=support)
+        rows_, buyers = jobs.bought_together(engine.events(store), support)
+        spark_lift, spark_count = jobs.cobuy_matrices(rows_, buyers, base.items)
+        assert count.nnz > 0 or support == 2
+        assert (spark_count != count).nnz == 0 and (spark_lift != lift).nnz == 0
+
+
+@pytest.fixture(scope="module")
+def trained(engine: SparkEngine, world: tuple[Path, Store]) -> tuple[TrainedModel, TrainedModel]:
+    """The world trained on one machine and with the Spark engine."""
+    root, store = world
+    return train(store, root / "models-local"), train(store, root / "models-spark", engine=engine)
+
+
+def test_training_on_spark_writes_the_same_model_within_tolerance(
+    trained: tuple[TrainedModel, TrainedModel], world: tuple[Path, Store]
+) -> None:
+    root, _ = world
+    local, spark = trained
+    assert spark.meta["engine"] == "spark" and spark.meta["interactions"] == local.meta["interactions"]
+    assert (spark.history != local.history).nnz == 0
+    assert (spark.cobuy_support != local.cobuy_support).nnz == 0
+    for metric in ("ndcg@10", "recall@20"):
+        a, b = local.meta["validation"][metric], spark.meta["validation"][metric]
+        assert abs(a - b) <= ALS_TOLERANCE * a, (metric, a, b)
+    loaded = load_trained(root / "models-spark", spark.version)  # serving loads it like any other
+    users = loaded.blend.users.lookup(loaded.blend.users.ids[:20])
+    assert loaded.blend.recommend(users, loaded.history[users], 10).shape == (20, 10)
+
+
+def test_cli_trains_with_spark_and_refuses_a_store_without_a_lake(
+    world: tuple[Path, Store], tmp_path: Path
+) -> None:
+    _, store = world
+    bad = xingqu("train", "--db", store.url, "--engine", "spark", "--master", "mesos://x")
+    assert bad.returncode != 0 and "--master" in bad.stderr
+    nolake = xingqu("train", "--db", store.url, "--engine", "spark", "--models-dir", str(tmp_path))
+    assert nolake.returncode == 1 and "event lake" in nolake.stderr
+
+
+def test_every_users_feed_scored_on_spark_equals_the_one_machine_batch(
+    engine: SparkEngine, world: tuple[Path, Store], trained: tuple[TrainedModel, TrainedModel], tmp_path: Path
+) -> None:
+    root, store = world
+    model = trained[1]  # trained on Spark, served as any version is
+    models = root / "models-spark"
+    args = ("--db", store.url, "--events", str(root / "lake"), "--models-dir", str(models))
+    local = xingqu("recommend", "--all-users", "-n", "10", "--out", str(tmp_path / "feeds.jsonl"), *args)
+    assert local.returncode == 0, local.stderr
+    want = {}
+    for line in (tmp_path / "feeds.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        want[row["user"]] = row["items"]
+    parts = {
+        "db": store.url,
+        "models_dir": str(models),
+        "events": str(root / "lake"),
+        "version": model.version,
+    }
+    written = score_all_users(engine, parts, sorted(want), str(tmp_path / "spark-feeds"), n=10)
+    table = pq.read_table(tmp_path / "spark-feeds")
+    assert written == table.num_rows == sum(len(v) for v in want.values()) > 0
+    assert {p.name.split("=")[0] for p in (tmp_path / "spark-feeds").iterdir() if p.is_dir()} == {"bucket"}
+    got: dict[str, list[tuple[int, str]]] = {}
+    cols = (table["user_id"].to_pylist(), table["rank"].to_pylist(), table["product_id"].to_pylist())
+    for u, k, p in zip(*cols, strict=True):
+        got.setdefault(u, []).append((k, p))
+    assert {u: [p for _, p in sorted(v)] for u, v in got.items()} == {u: v for u, v in want.items() if v}
+
+
+def test_spark_reads_each_event_once_from_files_of_concurrent_writers(
+    engine: SparkEngine, world: tuple[Path, Store], tmp_path: Path
+) -> None:
+    _, store = world
+    events = pa.Table.from_batches(list(store.events.scan())).slice(0, 3000)
+    log = LakeEventLog(str(tmp_path / "lake"))
+    one, two = log.appender(), log.appender()  # two imports that did not see each other
+    one.append(events.slice(0, 2000))
+    two.append(events.slice(1000, 2000))
+    one.publish()
+    two.publish()
+    read = jobs.events_frame(engine.spark, log, ["user_id"]).select("event_id").toArrow()
+    assert read.num_rows == 3000
+    assert sorted(read["event_id"].to_pylist()) == sorted(events["event_id"].to_pylist())
+
+
+def test_a_machine_without_java_is_told_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(UserError, match="openjdk-17-jre-headless"):
+        spark_session("local[2]")
+    with pytest.raises(UserError, match="--master"):
+        SparkEngine("mesos://somewhere")
