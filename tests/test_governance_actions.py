@@ -68,7 +68,7 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 10
+    assert store.init() == LATEST_VERSION == 11
     with store.reading() as conn:  # the model registry (version 9) came with the migration
         assert conn.exec_driver_sql("SELECT count(*) FROM model_versions").scalar_one() == 0
     import_path(store, SAMPLE)
