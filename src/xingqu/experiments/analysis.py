@@ -6,10 +6,11 @@ narrow).
   arm's users; their variance comes from the delta method: Var(R) ≈ Var(x − R·y) / (n · ȳ²).
 - The relative lift of an arm over the control, R_t / R_c − 1, gets its interval by the delta method
   on the log scale: Var(log R_t/R_c) ≈ Var R_t / R_t² + Var R_c / R_c², mapped back (asymmetric).
-- CUPED: in each arm the linearised per-user metric is regressed on the same metric's two sums over
-  the pre-period (its numerator and denominator per user), centred on their mean over all arms (the
-  pre-period being untouched by the experiment); the adjusted estimate keeps its mean and loses the
-  variance the pre-period explains.
+- CUPED: in each arm the linearised per-user metric is regressed on the user's pre-period activity —
+  the same metric's numerator and denominator, and for money metrics the clicks and the other GMV too
+  (a week's purchases are sparse; clicks say more about the next week's) — centred on their mean over
+  all arms (the pre-period being untouched by the experiment); the adjusted estimate keeps its mean and
+  loses the variance the pre-period explains.
 - Sample ratio mismatch: χ² of the users per arm against the arms' shares; p < 0.001 is a mismatch.
 - The decision rule is a fixed horizon: one two-sided test at α = 0.05 once every arm has the planned
   number of users. Before that, the report shows estimates and intervals but calls no winner.
@@ -33,14 +34,19 @@ POWER = 0.80
 SRM_P = 0.001
 METHOD = (
     "fixed horizon: one two-sided test at α = 0.05 once every arm has its planned users; "
-    "95 % intervals by the delta method with the user as the unit; CUPED with the pre-period's metric"
+    "95 % intervals by the delta method with the user as the unit; CUPED with the pre-period's metric "
+    "and activity"
 )
 
 #: Per-user columns each ratio metric is the ratio of (numerator, denominator), and the pre-period
-#: columns of the same ratio (for CUPED; None: no pre-period form).
-RATIOS: dict[str, tuple[str, str, tuple[str, str] | None]] = {
-    "quality_gpm": ("quality_x10", "impressions", ("pre_quality_x10", "pre_impressions")),
-    "gpm": ("paid_x10", "impressions", ("pre_paid_x10", "pre_impressions")),
+#: columns CUPED adjusts it with (the same ratio's first; None: no pre-period form).
+RATIOS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
+    "quality_gpm": (
+        "quality_x10",
+        "impressions",
+        ("pre_quality_x10", "pre_impressions", "pre_clicks", "pre_paid_x10"),
+    ),
+    "gpm": ("paid_x10", "impressions", ("pre_paid_x10", "pre_impressions", "pre_clicks", "pre_quality_x10")),
     "ctr": ("clicks", "impressions", ("pre_clicks", "pre_impressions")),
     "refund_rate": ("refunded", "paid", None),
     "new_customer_share": ("new_orders", "orders", None),
@@ -125,9 +131,10 @@ def cuped_theta(lin: np.ndarray, cov: np.ndarray) -> np.ndarray:
 def cuped(
     arms: Sequence[Mapping[str, np.ndarray]], metric: str
 ) -> tuple[list[Ratio], list[list[float]]] | None:
-    """Each arm's ratio adjusted by CUPED with the pre-period's form of ``metric`` — its numerator and
-    denominator summed over the pre-period, per user, as two covariates — and each arm's θ (None when
-    the metric has no pre-period form or no user had pre-period activity).
+    """Each arm's ratio adjusted by CUPED with the pre-period covariates of ``metric`` (``RATIOS``: its
+    numerator and denominator summed over the pre-period per user, and for money metrics the user's
+    pre-period clicks and other GMV) and each arm's θ (None when the metric has no pre-period form or
+    no user had pre-period activity).
 
     The covariates are centred on their mean over all arms (the pre-period is the same population
     before any arm acted on it), so each adjusted estimate keeps the plain one's expectation; θ is
@@ -137,9 +144,9 @@ def cuped(
     num, den, pre = RATIOS[metric]
     if pre is None:
         return None
-    covs = [np.column_stack([a[pre[0]], a[pre[1]]]).astype(np.float64) for a in arms]
+    covs = [np.column_stack([a[c] for c in pre]).astype(np.float64) for a in arms]
     pooled = np.concatenate(covs)
-    if len(pooled) < 3 or not np.any(pooled[:, 1] > 0):
+    if len(pooled) < 3 or not np.any(pooled > 0):
         return None
     scale = pooled.std(axis=0)
     scale[scale == 0] = 1.0
@@ -150,7 +157,7 @@ def cuped(
         r = ratio(a[num], a[den])
         if math.isnan(r.value):
             out.append(r)
-            thetas.append([0.0, 0.0])
+            thetas.append([0.0] * len(pre))
             continue
         theta = cuped_theta(r.lin, c)
         shift = c @ theta
