@@ -375,3 +375,19 @@ def test_a_json_line_with_two_bad_fields_is_one_rejected_row(loaded: Store, tmp_
         "product_id",
         "user_id",
     }
+
+
+def test_keys_of_a_rolled_back_batch_stay_unknown_to_later_batches(loaded: Store) -> None:
+    """A request batch that fails writes nothing, and the catalogue keys it carried are not remembered
+    as known: a later batch naming them is refused as the store would refuse it."""
+    from xingqu.ingest.importer import import_items
+
+    user = {"user_id": "u-rolled-back"}
+    bad = _event(901, user_id="u-rolled-back", event_type="teleport")
+    with pytest.raises(ValidationFailed):
+        import_items(loaded, {"users": [user], "events": [_event(900, user_id="u-rolled-back"), bad]})
+    with pytest.raises(ValidationFailed, match="u-rolled-back"):
+        import_items(loaded, {"events": [_event(902, user_id="u-rolled-back")]})
+    import_items(loaded, {"users": [user]})  # committed now: its events are taken
+    report = import_items(loaded, {"events": [_event(903, user_id="u-rolled-back")]})
+    assert report.files[0].written == 1
