@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -449,9 +451,7 @@ def test_json_feed_items_say_what_the_product_is(trained: tuple[Store, TrainedMo
         assert {"score", "found_by", "reasons"} <= set(i)
 
 
-def test_tables_fold_at_80_columns_without_breaking_ids(
-    trained: tuple[Store, TrainedModel, Path], tmp_path: Path
-) -> None:
+def test_tables_fold_at_80_columns_without_breaking_ids(trained: tuple[Store, TrainedModel, Path]) -> None:
     store, model, root = trained
     user = _users(model, 1)[0]
     common = ["--db", store.url, "--models-dir", str(root / "models")]
@@ -463,11 +463,15 @@ def test_tables_fold_at_80_columns_without_breaking_ids(
     for i in items:  # ids and prices whole on a line
         assert any(i["product"] in x and f"¥{i['price_yuan']:,.2f}" in x for x in lines), i["product"]
     assert any(f"Feed of {user}" in x for x in lines)
-    sim = _at_80_columns(
-        "simulate", "--preset", "tiny", "--days", "1", "--out", str(tmp_path / "a-long-folder-name")
-    )
+    # a long path that still fits a line (70 characters, whatever the temporary folder's own length)
+    base = Path(tempfile.mkdtemp(prefix="xq-"))
+    out = base / ("a-long-folder-name-" + "x" * (70 - len(str(base)) - 20))
+    try:
+        sim = _at_80_columns("simulate", "--preset", "tiny", "--days", "1", "--out", str(out))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     assert sim.returncode == 0, sim.stderr
     lines = sim.stdout.splitlines()
     assert max(cell_len(x) for x in lines) <= 80
     assert any("Simulated marketplace" in x for x in lines)
-    assert any(str(tmp_path / "a-long-folder-name") in x.replace(" ", "") for x in lines)
+    assert len(str(out)) == 70 and any(str(out) in x.replace(" ", "") for x in lines)
