@@ -79,7 +79,20 @@ class ContentModel(Recommender):
         self.feature_names = np.array(vocab, dtype=str)
 
     def profile_row(self, history: sp.csr_matrix, b: int) -> np.ndarray:
-        """Row ``b`` of ``history`` as a unit-length dense profile over the content features."""
+        """Row ``b`` of ``history`` as a unit-length dense profile over the content features. A request's
+        sources and scores ask it of the same history several times: the last history's rows are kept
+        (the history object itself is held, so it cannot be another that reuses its identity)."""
+        last = self.__dict__.get("_last_profiles")
+        if last is not None and last[0] is history and b in last[1]:
+            return last[1][b]
+        if last is None or last[0] is not history:
+            last = (history, {})
+            self.__dict__["_last_profiles"] = last  # one assignment: another thread sees old or new
+        row = self._profile_row(history, b)
+        last[1][b] = row
+        return row
+
+    def _profile_row(self, history: sp.csr_matrix, b: int) -> np.ndarray:
         h = rowops.csr_rows(history)
         lo, hi = h.indptr[b], h.indptr[b + 1]
         v = rowops.vector_times(h.indices[lo:hi], h.data[lo:hi], self.features).astype(np.float64)
