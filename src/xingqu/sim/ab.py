@@ -22,6 +22,7 @@ from xingqu.sim.behaviour import DAY_MS, EV, SURF, Events, Exposure, MarketState
 from xingqu.sim.config import SimConfig
 from xingqu.sim.policies import FeedPolicy, MarketView, OraclePolicy, Policy, PopularPolicy, RandomPolicy
 from xingqu.sim.run import Market
+from xingqu.sim.visits import ITEM_MS, OpeningContent, hour_cohorts, page_times
 from xingqu.sim.writer import Ids, catalog_tables, events_table
 
 #: Two-sided 95 % Student t quantiles by degrees of freedom.
@@ -228,6 +229,78 @@ def history_outcomes(
     return out
 
 
+class ArmLoop:
+    """One arm's test days: each day's refunds that came due, then the visits in hourly cohorts
+    (``xingqu.sim.visits``), page by page; everything that happens is told to the arm at once."""
+
+    def __init__(
+        self,
+        market: Market,
+        ids: Ids,
+        policy: Policy,
+        state: MarketState,
+        seed: int,
+        pages: int,
+        per_page: int,
+        product_index: dict[str, int],
+        opening: OpeningContent,
+    ) -> None:
+        self.market, self.ids, self.policy, self.state, self.seed = market, ids, policy, state, seed
+        self.pages, self.per_page, self.product_index, self.opening = pages, per_page, product_index, opening
+        self.events: list[Events] = []
+        self.shown_u: list[np.ndarray] = []
+        self.shown_p: list[np.ndarray] = []
+        self._seq = 0
+
+    def _log(self, ev: Events, day: int) -> None:
+        self.events.append(ev)
+        if len(ev):
+            table = events_table(ev, self.ids, day, self._seq)
+            self._seq += table.num_rows
+            self.policy.observe(table)
+
+    def day(self, day: int) -> None:
+        """Run one test day (the same users, visit times and draws in every arm)."""
+        market, state, w = self.market, self.state, self.market.world
+        intent = market.behaviour.intent
+        act_rng = market.day_rng(day, stream=5)
+        active = np.flatnonzero(act_rng.random(w.n_users) < w.u_activity)
+        hour = np.where(
+            act_rng.random(len(active)) < 0.6,
+            act_rng.normal(20, 1.5, len(active)),
+            act_rng.uniform(8, 23, len(active)),
+        )
+        self._seq = 0
+        self._log(Events.concat(state.pending.pop(day, [])), day)
+        for t_visit, users in hour_cohorts(w.start_ms + day * DAY_MS, active, hour):
+            rng = np.random.default_rng([self.seed, 8, day, t_visit])
+            intents = intent.start_visits(state, users, t_visit, day, rng)
+            self._log(
+                self.opening.open(state, users, intents, t_visit, rng, w.cfg.stimulus_play, intent.wake), day
+            )
+            user_ids = self.ids.users.take(pa.array(users)).to_pylist()
+            for page in range(self.pages):
+                t_req = page_times(t_visit, page, self.per_page)
+                lists = self.policy.recommend(user_ids, self.per_page, t_req)
+                lens = np.array([len(x) for x in lists], dtype=np.int64)
+                shown = np.repeat(users, lens)
+                products = np.array([self.product_index[p] for x in lists for p in x], dtype=np.int64)
+                pos = np.arange(len(shown)) - np.repeat(np.cumsum(lens) - lens, lens)
+                exp = Exposure(
+                    shown,
+                    products,
+                    pos + page * self.per_page,
+                    np.full(len(shown), SURF["feed"], np.int8),
+                    np.full(len(shown), -1, np.int64),
+                    t_req + pos * ITEM_MS,
+                )
+                page_rng = np.random.default_rng([self.seed, 6, day, t_visit, page])
+                self._log(market.behaviour.respond(exp, day, state, page_rng), day)
+                self.shown_u.append(shown)
+                self.shown_p.append(products)
+        state.sales *= 0.85
+
+
 def run_seed(
     cfg: SimConfig,
     seed: int,
@@ -236,9 +309,14 @@ def run_seed(
     test_days: int,
     slots: int | None = None,
     per_user: dict[str, dict[str, np.ndarray]] | None = None,
+    pages: int = 2,
 ) -> dict[str, dict[str, float]]:
     """One world, one warm-up, every arm: metrics per arm (and, into ``per_user`` when given, each
-    arm's per-user sums by user index, with the warm-up's last 14 days under "pre")."""
+    arm's per-user sums by user index, with the warm-up's last 14 days under "pre").
+
+    Each test day, the active users visit in hourly cohorts (``xingqu.sim.visits``): a visit opens
+    with a video or live room, then asks the arm for ``pages`` pages of the ``slots`` items, each
+    answered (and told to the arm) before the next is asked."""
     cfg = cfg.model_copy(update={"seed": seed, "days": warmup_days + test_days})
     market = Market(cfg)
     w = market.world
@@ -263,6 +341,9 @@ def run_seed(
         else np.zeros(0, np.int64)
     )
     slots = slots or max(1, round(cfg.impressions_per_visit))
+    pages = max(1, min(pages, slots))
+    per_page = -(-slots // pages)
+    opening = OpeningContent(w)
     if per_user is not None:
         since = w.start_ms + max(0, warmup_days - 14) * DAY_MS
         per_user["pre"] = history_outcomes(hist, user_index, w.n_users, since)
@@ -272,41 +353,10 @@ def run_seed(
         first_order = state.next_order
         policy = factory(ArmContext(market, state, ids, seed))
         policy.fit(MarketView(catalog["products"], catalog["users"], hist, catalog))
-        arm_events: list[Events] = []
-        shown_u: list[np.ndarray] = []
-        shown_p: list[np.ndarray] = []
+        loop = ArmLoop(market, ids, policy, state, seed, pages, per_page, product_index, opening)
         for day in range(warmup_days, warmup_days + test_days):
-            act_rng = market.day_rng(day, stream=5)
-            active = np.flatnonzero(act_rng.random(w.n_users) < w.u_activity)
-            hour = np.where(
-                act_rng.random(len(active)) < 0.6,
-                act_rng.normal(20, 1.5, len(active)),
-                act_rng.uniform(8, 23, len(active)),
-            )
-            visit = w.start_ms + day * DAY_MS + (np.clip(hour, 0, 23.9) * 3_600_000).astype(np.int64)
-            lists = policy.recommend(
-                ids.users.take(pa.array(active)).to_pylist(), slots, w.start_ms + day * DAY_MS
-            )
-            lens = np.array([len(x) for x in lists], dtype=np.int64)
-            users = np.repeat(active, lens)
-            products = np.array([product_index[p] for x in lists for p in x], dtype=np.int64)
-            pos = np.arange(len(users)) - np.repeat(np.cumsum(lens) - lens, lens)
-            exp = Exposure(
-                users,
-                products,
-                pos,
-                np.full(len(users), SURF["feed"], np.int8),
-                np.full(len(users), -1, np.int64),
-                np.repeat(visit, lens) + pos * 20_000,
-            )
-            due = state.pending.pop(day, [])
-            todays = Events.concat([*due, market.behaviour.respond(exp, day, state, market.day_rng(day, 6))])
-            state.sales *= 0.85
-            arm_events.append(todays)
-            shown_u.append(users)
-            shown_p.append(products)
-            if len(todays):
-                policy.observe(events_table(todays, ids, day))
+            loop.day(day)
+        arm_events, shown_u, shown_p = loop.events, loop.shown_u, loop.shown_p
         later = [e for parts in state.pending.values() for e in parts]  # refunds after the window still count
         events = Events.concat(arm_events + later)
         n_avail = int(((w.p_created_day <= warmup_days + test_days - 1) & (w.p_stock > 0)).sum())
@@ -332,6 +382,7 @@ def run_ab(
     test_days: int = 14,
     slots: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    pages: int = 2,
 ) -> ABReport:
     """Run every policy over several seeds; summarise each metric with a 95 % interval."""
     start = time.perf_counter()
@@ -340,7 +391,7 @@ def run_ab(
     report = ABReport(seeds=seed_list)
     per_seed = []
     for i, seed in enumerate(seed_list):
-        per_seed.append(run_seed(cfg, seed, policies, warmup_days, test_days, slots))
+        per_seed.append(run_seed(cfg, seed, policies, warmup_days, test_days, slots, pages=pages))
         if progress is not None:
             progress(i + 1, len(seed_list))
     for arm in policies:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xingqu.domain.units import DAY_MS
+from xingqu.sim.intent import Intent, empty_arrays
 from xingqu.sim.world import World, sorted_unique
 
 SURFACES = ["feed", "search", "live_room", "video", "shop_page", "mall"]
@@ -155,9 +156,14 @@ def _events(n: int, etype: int, ts: np.ndarray, user: np.ndarray, **kw: np.ndarr
     )
 
 
+_EMPTY = np.zeros(0, np.int64)
+
+
 @dataclass
 class MarketState:
-    """What changes as the market runs: follows, purchases, sales counts, order numbers."""
+    """What changes as the market runs: follows, purchases, sales counts, order numbers, and the
+    moving part of tastes (``xingqu.sim.intent``): woken needs per user and category as of
+    ``stim_ms``, the leaf of the last product that woke one, the intent of each user's visit."""
 
     follow_keys: np.ndarray
     member_keys: np.ndarray
@@ -166,6 +172,11 @@ class MarketState:
     sales: np.ndarray  # paid orders per product, decayed daily
     next_order: int = 0
     pending: dict[int, list[Events]] = field(default_factory=dict)  # refunds due on later days
+    stim: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (N, C)
+    stim_ms: np.ndarray = field(default_factory=lambda: _EMPTY)
+    last_leaf: np.ndarray = field(default_factory=lambda: _EMPTY)  # category * LEAF_WIDTH + leaf, -1
+    last_leaf_ms: np.ndarray = field(default_factory=lambda: _EMPTY)
+    visit_intent: np.ndarray = field(default_factory=lambda: _EMPTY)  # category, -1 browsing
 
     def copy(self) -> MarketState:
         return MarketState(
@@ -176,6 +187,11 @@ class MarketState:
             self.sales.copy(),
             self.next_order,
             {d: list(v) for d, v in self.pending.items()},
+            self.stim.copy(),
+            self.stim_ms.copy(),
+            self.last_leaf.copy(),
+            self.last_leaf_ms.copy(),
+            self.visit_intent.copy(),
         )
 
 
@@ -197,6 +213,7 @@ class Behaviour:
         self.a_click = 0.0
         self.a_order = 0.0
         self.refund_norm = np.ones(len(cats))
+        self.intent = Intent(world)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -208,6 +225,7 @@ class Behaviour:
             owned_keys=np.zeros(0, np.int64),
             owned_day=np.zeros(0, np.int64),
             sales=np.zeros(w.n_products),
+            **empty_arrays(w.n_users, w.n_categories),
         )
 
     # -- utility ------------------------------------------------------------------------------
@@ -224,11 +242,15 @@ class Behaviour:
         day: float,
         state: MarketState,
         content: np.ndarray | None = None,
+        ts: np.ndarray | int | None = None,
     ) -> dict[str, np.ndarray]:
-        """The utility's parts for each (user, product) pair."""
+        """The utility's parts for each (user, product) pair, at ``ts`` (ms; the start of ``day`` when
+        not given): the lasting ones, then the moving ones (woken need, visit intent, likeness to what
+        woke it)."""
         w = self.w
         cats = w.p_category[products]
-        interest = np.log(np.maximum(w.u_interest[users, cats] * w.n_categories, 1e-3))
+        t = w.start_ms + int(day * DAY_MS) if ts is None else ts
+        interest = np.log(np.maximum(self.intent.interest(users, cats, day) * w.n_categories, 1e-3))
         z = (self.log_price[products] - w.u_budget_mu[users, cats]) / w.u_budget_sd[users]
         price = -0.5 * z**2
         style = (
@@ -262,6 +284,9 @@ class Behaviour:
             "trend": trend,
             "social": social,
             "quality": quality,
+            "intent": np.minimum(self.intent.stimulation(state, users, cats, t), w.cfg.stimulus_cap),
+            "session": (state.visit_intent[users] == cats).astype(float),
+            "similar": self.intent.similar(state, users, products, t),
         }
 
     def utility(self, parts: dict[str, np.ndarray]) -> np.ndarray:
@@ -314,7 +339,7 @@ class Behaviour:
     def calibrate(self, exposure: Exposure, state: MarketState) -> None:
         """Fit intercepts so that ``exposure`` (organic traffic) meets the configured rates."""
         cfg = self.w.cfg
-        parts = self.parts(exposure.users, exposure.products, 0.0, state, exposure.content)
+        parts = self.parts(exposure.users, exposure.products, 0.0, state, exposure.content, exposure.ts)
         u = self.utility(parts)
         decay = cfg.position_decay * np.minimum(exposure.positions, 30)
         self.a_click = _solve(lambda a: sigmoid(a + u - decay).mean(), cfg.target_ctr)
@@ -335,7 +360,7 @@ class Behaviour:
 
     def paid_chance(self, exposure: Exposure, state: MarketState) -> np.ndarray:
         """Per impression, the chance it ends in a paid order (calibrated intercepts, day 0)."""
-        parts = self.parts(exposure.users, exposure.products, 0.0, state, exposure.content)
+        parts = self.parts(exposure.users, exposure.products, 0.0, state, exposure.content, exposure.ts)
         u = self.utility(parts)
         decay = self.w.cfg.position_decay * np.minimum(exposure.positions, 30)
         return sigmoid(self.a_click + u - decay) * sigmoid(self.a_order + u) * self.w.cfg.order_to_pay
@@ -383,7 +408,7 @@ class Behaviour:
                 position=exp.positions,
             )
         )
-        parts = self.parts(exp.users, exp.products, float(day), state, exp.content)
+        parts = self.parts(exp.users, exp.products, float(day), state, exp.content, exp.ts)
         u = self.utility(parts)
         p_click = sigmoid(self.a_click + u - cfg.position_decay * np.minimum(exp.positions, 30))
         r = rng.random((n, 5))
@@ -484,6 +509,14 @@ class Behaviour:
                 )
             )
             state.follow_keys = _insert_sorted(state.follow_keys, keys)
+        # needs woken by what was watched and clicked
+        if len(c_idx):
+            self.intent.wake(
+                state, exp.users[c_idx], exp.products[c_idx], exp.ts[c_idx] - 15_000, cfg.stimulus_play
+            )
+        self.intent.wake(
+            state, exp.users[clicked], exp.products[clicked], exp.ts[clicked] + 5_000, cfg.stimulus_click
+        )
         # bookkeeping: ownership and sales
         if len(paid):
             keys = np.unique(exp.users[paid] * w.n_products + exp.products[paid])

@@ -22,6 +22,9 @@ class CategoryParams(BaseModel):
     repurchase_days: float = Field(description="mean days between repeat purchases of one product")
     durable: bool = Field(description="bought once; consumables may be bought again")
     restricted: bool = False
+    intent_half_life_h: float = Field(
+        24.0, gt=0, description="hours for a need woken by content or a click to halve (short-term intent)"
+    )
 
 
 def _c(
@@ -36,6 +39,7 @@ def _c(
     restricted: bool = False,
 ) -> CategoryParams:
     return CategoryParams(
+        intent_half_life_h=_INTENT_HALF_LIFE_H[name],
         name=name,
         median_yuan=med,
         log_sd=sd,
@@ -47,6 +51,25 @@ def _c(
         restricted=restricted,
     )
 
+
+#: Hours for a woken need to halve: fast for snacks and fashion, slow for appliances and big purchases.
+_INTENT_HALF_LIFE_H = {
+    "women_apparel": 12.0,
+    "men_apparel": 12.0,
+    "shoes_bags": 24.0,
+    "beauty_skincare": 24.0,
+    "personal_care": 24.0,
+    "food_snacks": 6.0,
+    "fresh": 6.0,
+    "mother_baby": 72.0,
+    "home_living": 72.0,
+    "appliances": 168.0,
+    "digital_3c": 120.0,
+    "jewelry_accessories": 48.0,
+    "sports_outdoor": 48.0,
+    "health_supplements": 72.0,
+    "books_education": 48.0,
+}
 
 #: §8.3 prices, §8.6 refund rates, §8.7 repurchase intervals.
 DEFAULT_CATEGORIES: tuple[CategoryParams, ...] = (
@@ -144,10 +167,30 @@ class SimConfig(BaseModel):
             "trend": 0.8,
             "social": 0.7,
             "quality": 0.4,
+            "intent": 0.9,
+            "session": 1.0,
+            "similar": 0.6,
         },
         description="weights of the utility's parts",
     )
     position_decay: float = Field(0.08, ge=0, description="click propensity lost per list position")
+
+    # interest in motion (short-term intent, sessions, life events, seasons)
+    stimulus_play: float = Field(0.35, ge=0, description="need woken by watching content carrying a product")
+    stimulus_click: float = Field(0.6, ge=0, description="need woken by clicking a product")
+    stimulus_cap: float = Field(2.0, gt=0, description="most a woken need adds to a category's utility part")
+    session_focus: float = Field(
+        0.7, ge=0, le=1, description="visits that have an intent (a category looked for); the rest browse"
+    )
+    session_stimulus_gain: float = Field(
+        1.5, ge=0, description="how much woken needs steer a visit's intent, beside lasting interests"
+    )
+    visit_content_share: float = Field(
+        0.6, ge=0, le=1, description="visits that open with a video or live room (closed loop)"
+    )
+    life_event_share: float = Field(
+        0.04, ge=0, le=1, description="users whose lasting interests shift during the window (life events)"
+    )
     counterfeit_refund_multiplier: float = Field(3.0, ge=1)
 
     # store misconduct (ground truth for store monitoring), planted where the volume makes it observable

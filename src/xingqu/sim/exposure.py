@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from xingqu.sim.behaviour import DAY_MS, SURF, Exposure, MarketState
+from xingqu.sim.intent import Intent
 from xingqu.sim.world import World
 
 SOURCES = ("popular", "follow", "search", "random")
@@ -15,8 +16,11 @@ CONTENT_SHARE = 0.4
 class OrganicTraffic:
     """Samples a day's impressions for a set of users from the configured exposure mix."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, intent: Intent | None = None) -> None:
         self.w = world
+        self.intent = intent
+        #: The last call's visits: (users, intents, visit start ms), for the truth files.
+        self.last_visits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         P = world.n_products
         rng = np.random.default_rng([world.cfg.seed, 7])
         # the platform's head before any sales leans towards broadly appealing products
@@ -52,9 +56,20 @@ class OrganicTraffic:
     def exposures(
         self, users: np.ndarray, day: int, state: MarketState, rng: np.random.Generator
     ) -> Exposure:
-        """A day's organic impressions for the active ones among ``users``."""
+        """A day's organic impressions for the active ones among ``users``: one visit each, around the
+        evening peak, with an intent drawn at its start that its searches follow."""
         w, cfg = self.w, self.w.cfg
         active = users[rng.random(len(users)) < w.u_activity[users]]
+        hour = np.where(
+            rng.random(len(active)) < 0.6, rng.normal(20, 1.5, len(active)), rng.uniform(8, 23, len(active))
+        )
+        visit = w.start_ms + day * DAY_MS + (np.clip(hour, 0, 23.9) * 3_600_000).astype(np.int64)
+        intent = (
+            self.intent.start_visits(state, active, visit, float(day), rng)
+            if self.intent is not None
+            else np.full(len(active), -1)
+        )
+        self.last_visits = (active, intent, visit)
         counts = 1 + rng.poisson(cfg.impressions_per_visit - 1, len(active))
         u = np.repeat(active, counts)
         E = len(u)
@@ -71,12 +86,14 @@ class OrganicTraffic:
         m = source == 0
         products[m] = avail[np.searchsorted(cum, rng.random(m.sum()) * cum[-1])]
         surface[m & (rng.random(E) < 0.3)] = SURF["mall"]
-        # search: a category from the user's interests, then a product in it
+        # search: the visit's intent, else a category from the user's interests; then a product in it
         m = source == 2
         idx = np.flatnonzero(m)
         if len(idx):
             g = rng.gumbel(size=(len(idx), w.n_categories))
             cat = np.argmax(np.log(w.u_interest[u[idx]] + 1e-12) + g, axis=1)
+            looked_for = np.repeat(intent, counts)[idx]
+            cat = np.where(looked_for >= 0, looked_for, cat)
             by_cat = avail[np.argsort(w.p_category[avail], kind="stable")]
             ptr = np.searchsorted(w.p_category[by_cat], np.arange(w.n_categories + 1))
             size = ptr[cat + 1] - ptr[cat]
@@ -124,11 +141,7 @@ class OrganicTraffic:
             ok = n_pub > 0
             content[disc[ok]] = vid[ok]
             surface[disc[ok]] = np.where(w.v_live[vid[ok]], SURF["live_room"], SURF["video"])
-        # times: a visit around the evening peak, 20 s per item
-        hour = np.where(
-            rng.random(len(active)) < 0.6, rng.normal(20, 1.5, len(active)), rng.uniform(8, 23, len(active))
-        )
-        visit = w.start_ms + day * DAY_MS + (np.clip(hour, 0, 23.9) * 3_600_000).astype(np.int64)
+        # times: 20 s per item from the visit's start
         ts = np.repeat(visit, counts) + pos * 20_000
         # a live room is entered while it is live: same-day sessions move the visit into the broadcast,
         # earlier ones are watched as replays (surface "video")

@@ -110,6 +110,9 @@ def run_live(
 
     for r in range(rounds):
         active = rng.choice(w.n_users, size=min(users_per_round, w.n_users), replace=False)
+        day = cfg.days + r
+        base = w.start_ms + day * 86_400_000 + 20 * 3_600_000
+        market.behaviour.intent.start_visits(state, active, base, day, rng)  # what each visit is after
         users, products, positions, request_of = [], [], [], {}
         for u in active.tolist():
             feed = client.recommend(user_ids[u], slots)
@@ -126,8 +129,6 @@ def run_live(
                 request_of[(user_ids[u], ids.products[p].as_py())] = feed["request_id"]
         if not users:
             continue
-        day = cfg.days + r
-        base = w.start_ms + day * 86_400_000 + 20 * 3_600_000
         exp = Exposure(
             np.asarray(users, np.int64),
             np.asarray(products, np.int64),

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.domain.units import DAY_MS
 from xingqu.domain.vocab import servable_mask
 from xingqu.sim.behaviour import Behaviour, MarketState
 
@@ -216,7 +217,7 @@ class FeedPolicy:
     def fit(self, view: MarketView) -> None:
         self.view = view
         self.log = [view.events]
-        self.days = 0
+        self.fitted_at: int | None = None  # the first request served by the current fit
         self._refit()
 
     def _refit(self) -> None:
@@ -233,6 +234,11 @@ class FeedPolicy:
         return self._available.intersection(ids)
 
     def recommend(self, user_ids: Sequence[str], n: int, day_ms: int) -> list[list[str]]:
+        if self.fitted_at is None:
+            self.fitted_at = day_ms
+        elif self.retrain_days and day_ms - self.fitted_at >= self.retrain_days * DAY_MS:
+            self._refit()
+            self.fitted_at = day_ms
         self._available = set(self.view.available(day_ms).tolist())
         feeds = self.feed.recommend_many(list(user_ids), n, now_ms=day_ms)
         return [[item.product_id for item in feed] for feed in feeds]
@@ -240,6 +246,3 @@ class FeedPolicy:
     def observe(self, events: pa.Table) -> None:
         self.log.append(events)
         self.feed.observe(events)
-        self.days += 1
-        if self.retrain_days and self.days % self.retrain_days == 0:
-            self._refit()

@@ -19,7 +19,14 @@ from xingqu.sim.config import SimConfig
 from xingqu.sim.exposure import OrganicTraffic
 from xingqu.sim.misconduct import brushing_events, plant
 from xingqu.sim.world import World, generate_world
-from xingqu.sim.writer import PARQUET_OPTIONS, Ids, events_table, write_catalog, write_truth
+from xingqu.sim.writer import (
+    PARQUET_OPTIONS,
+    Ids,
+    events_table,
+    write_catalog,
+    write_motion_truth,
+    write_truth,
+)
 
 CALIBRATION_USERS = 50_000
 
@@ -48,8 +55,11 @@ class Market:
         self.cfg = cfg
         self.world: World = generate_world(cfg)
         self.behaviour = Behaviour(self.world)
-        self.traffic = OrganicTraffic(self.world)
+        self.traffic = OrganicTraffic(self.world, self.behaviour.intent)
         self.state: MarketState = self.behaviour.initial_state()
+        self.behaviour.intent.warm(self.state, np.random.default_rng([cfg.seed, 22]))
+        #: Every organic visit (users, intents, start ms) when a list is set here (the truth files).
+        self.visit_log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         rng = np.random.default_rng([cfg.seed, 1])
         sample = np.arange(min(cfg.users, CALIBRATION_USERS))
         exposure = self.traffic.exposures(sample, 0, self.state, rng)
@@ -73,6 +83,8 @@ class Market:
         for lo in range(0, self.cfg.users, self.cfg.chunk_users):
             users = np.arange(lo, min(lo + self.cfg.chunk_users, self.cfg.users))
             exp = self.traffic.exposures(users, day, state, rng)
+            if self.visit_log is not None and self.traffic.last_visits is not None:
+                self.visit_log.append(self.traffic.last_visits)
             parts.append(self.behaviour.respond(exp, day, state, rng))
         parts.extend(brushing_events(self.world, day, state, self.day_rng(day, stream=11)))
         state.sales *= 0.85  # popularity remembers about a week
@@ -100,6 +112,7 @@ def simulate(
     market = Market(cfg)
     ids = Ids(market.world)
     report = SimReport(str(out), write_catalog(market.world, ids, out))
+    market.visit_log = []
     counts: Counter[str] = Counter()
     daily_gmv: list[int] = []
     for day in range(cfg.days):
@@ -129,6 +142,7 @@ def simulate(
     report.events = sum(counts.values())
     report.events_by_type = dict(sorted(counts.items()))
     late = sum(len(e) for parts in market.state.pending.values() for e in parts)
+    motion = write_motion_truth(market.world, market.behaviour.intent, ids, out / "truth", market.visit_log)
     write_truth(
         market.world,
         ids,
@@ -141,6 +155,7 @@ def simulate(
             "refunded_fen": report.refunded_fen,
             "daily_paid_gmv_fen": daily_gmv,
             "refunds_after_window": late,
+            "interest_in_motion": motion,
             "calibration": {
                 "click_intercept": market.behaviour.a_click,
                 "order_intercept": market.behaviour.a_order,

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from xingqu.domain.arrow import TIMESTAMP_TYPE, arrow_schema
 from xingqu.sim import text
 from xingqu.sim.behaviour import DAY_MS, EVENT_TYPES, REFUND_REASONS, SURFACES, Events
+from xingqu.sim.intent import LIFE_EVENTS, Intent
 from xingqu.sim.world import (
     AGE_BANDS,
     BRAND_TIERS,
@@ -337,3 +338,44 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
     (out / "summary.json").write_text(
         json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
+
+
+def write_motion_truth(
+    w: World,
+    intent: Intent,
+    ids: Ids,
+    out: Path,
+    visits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> dict[str, object]:
+    """The moving side of tastes: life events (who, which, from which day), every visit's intent (a
+    category, or none for browsing), and what the summary says of them (half-lives, seasons by day)."""
+    out.mkdir(parents=True, exist_ok=True)
+    has = np.flatnonzero(intent.u_life_kind >= 0)
+    life = pa.table(
+        {
+            "user_id": ids.users.take(pa.array(has)),
+            "life_event": pa.array([LIFE_EVENTS[k].name for k in intent.u_life_kind[has]], pa.string()),
+            "from_day": pa.array(intent.u_life_day[has]),
+            "categories": pa.array([list(LIFE_EVENTS[k].categories) for k in intent.u_life_kind[has]]),
+        }
+    )
+    pq.write_table(life, out / "life_events.parquet", **PARQUET_OPTIONS)
+    users = np.concatenate([v[0] for v in visits]) if visits else np.zeros(0, np.int64)
+    cats = np.concatenate([v[1] for v in visits]) if visits else np.zeros(0, np.int64)
+    start = np.concatenate([v[2] for v in visits]) if visits else np.zeros(0, np.int64)
+    names = pa.array([*w.cat_names, None], pa.string())
+    table = pa.table(
+        {
+            "user_id": ids.users.take(pa.array(users)),
+            "start": pa.array(start, pa.int64()).cast(TIMESTAMP_TYPE),
+            "intent": names.take(pa.array(np.where(cats >= 0, cats, len(w.cat_names)))),
+        }
+    )
+    pq.write_table(table, out / "visits.parquet", **PARQUET_OPTIONS)
+    return {
+        "intent_half_life_hours": {c.name: c.intent_half_life_h for c in w.cfg.categories},
+        "seasons_by_day": [intent.seasons_on(d) for d in range(w.cfg.days)],
+        "life_events": {e.name: int((intent.u_life_kind == k).sum()) for k, e in enumerate(LIFE_EVENTS)},
+        "visits": len(users),
+        "visits_with_intent": int((cats >= 0).sum()),
+    }
