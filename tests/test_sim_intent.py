@@ -235,3 +235,19 @@ def test_the_motion_is_written_to_the_truth_files(tmp_path: Path) -> None:
     assert summary["seasons_by_day"] == [[]] * 10  # 1–10 May: no shopping season yet
     # every visit's user did something that day (an impression at least)
     assert report.events_by_type["impression"] >= visits.num_rows
+
+
+def test_eager_shoppers_click_and_buy_more_for_good(market: Market) -> None:
+    """A lasting per-user eagerness: the top quarter clicks more than the bottom quarter, by as much as
+    the model says, on the same goods."""
+    b, w = market.behaviour, market.world
+    order = np.argsort(w.u_shopper)
+    low, high = order[:1_000], order[-1_000:]
+    products = np.arange(0, w.n_products, 40)
+    state = _quiet(market)
+    t = w.start_ms + 86_400_000
+    n = 1_000 * len(products)
+    lo, hi = _show(b, state.copy(), low, products, t, 31), _show(b, state.copy(), high, products, t, 32)
+    assert hi[0] > 2 * lo[0] and _z(hi[0], n, lo[0], n) > 6
+    for clicks, expected, var in (lo, hi):
+        assert abs(clicks - expected) < 4 * math.sqrt(var)

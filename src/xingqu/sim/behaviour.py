@@ -2,8 +2,10 @@
 
 Utility of product p for user u on day d (each part weighted by ``SimConfig.weights``):
 interest in p's category, price fit to u's band in that category, style, brand affinity, function
-need, trend × trend sensitivity, social relation (follows the creator or is a member of the shop) and
-product quality. Click and order chances are logistic in the utility, with intercepts calibrated so
+need, trend × trend sensitivity, social relation (follows the creator or is a member of the shop),
+product quality, the user's lasting eagerness to shop, and the parts that move (``xingqu.sim.intent``:
+needs woken by content and clicks, the visit's intent, likeness to what woke a need). Click and order
+chances are logistic in the utility, with intercepts calibrated so
 that organic traffic meets the configured CTR and click→pay rates. Refund chances rise with taste
 mismatch and counterfeits, normalised so that each category meets its configured refund rate.
 """
@@ -287,6 +289,7 @@ class Behaviour:
             "intent": np.minimum(self.intent.stimulation(state, users, cats, t), w.cfg.stimulus_cap),
             "session": (state.visit_intent[users] == cats).astype(float),
             "similar": self.intent.similar(state, users, products, t),
+            "shopper": w.u_shopper[users],
         }
 
     def utility(self, parts: dict[str, np.ndarray]) -> np.ndarray:

@@ -111,6 +111,9 @@ class SimConfig(BaseModel):
     age_shares: tuple[float, ...] = Field((0.20, 0.27, 0.25, 0.15, 0.13), description="18-23 … 50+")
     tier_shares: tuple[float, ...] = Field((0.08, 0.15, 0.20, 0.22, 0.15, 0.12, 0.08), description="T1 … T6")
     interest_alpha: float = Field(0.3, gt=0, description="Dirichlet concentration of category interests")
+    shopper_sd: float = Field(
+        0.7, ge=0, description="spread of users' lasting eagerness to click and buy (log-odds)"
+    )
     budget_log_sd: float = Field(0.45, gt=0, description="width of a user's price band (log scale)")
     budget_spread: float = Field(0.6, ge=0, description="spread of users' band centres around the median")
     styles: int = Field(8, ge=2, description="size of the style vocabulary")
@@ -170,6 +173,7 @@ class SimConfig(BaseModel):
             "intent": 0.9,
             "session": 1.0,
             "similar": 0.6,
+            "shopper": 1.0,
         },
         description="weights of the utility's parts",
     )

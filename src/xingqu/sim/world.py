@@ -89,6 +89,7 @@ class World:
     u_function: np.ndarray  # (N, C) need slot looked for in each category (text.Category.needs)
     u_trend: np.ndarray  # (N,) trend sensitivity 0..1
     u_activity: np.ndarray  # (N,) chance of a visit on a day
+    u_shopper: np.ndarray  # (N,) how readily the user clicks and buys: a log-odds shift, for good
     # brands
     b_name: list[str]
     b_tier: np.ndarray
@@ -552,6 +553,8 @@ def generate_world(cfg: SimConfig) -> World:
         u_function=u_function,
         u_trend=trend,
         u_activity=activity,
+        # from a stream of its own, so that everything else drawn above and below stays the same
+        u_shopper=np.random.default_rng([cfg.seed, 24]).normal(0.0, cfg.shopper_sd, N),
         b_name=b_name,
         b_tier=b_tier,
         b_price_pos=b_price_pos,

@@ -289,6 +289,7 @@ def write_truth(w: World, ids: Ids, out: Path, summary: dict[str, object]) -> No
             ),
             "trend_sensitivity": pa.array(w.u_trend),
             "activity": pa.array(w.u_activity),
+            "shopper": pa.array(w.u_shopper),
         }
     )
     pq.write_table(users, out / "users.parquet", **PARQUET_OPTIONS)
