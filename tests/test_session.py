@@ -4,6 +4,7 @@ impression), the same values when serving continues a session, and the content a
 from __future__ import annotations
 
 import math
+import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,8 @@ from xingqu.features.session import (
     serving_rows,
 )
 from xingqu.feed_training import session_log
-from xingqu.online.recent import events_of
+from xingqu.online.recent import MemoryRecentEvents, RecentEvent, events_of
+from xingqu.online.redis import RedisRecentEvents, connect
 from xingqu.pipelines.feed.context import Recent
 
 MIN = 60_000
@@ -172,3 +174,37 @@ def test_serving_continues_the_last_session_of_training_to_the_same_values(world
         rows = serving_rows([recent.session], int(t[q]), i[q : q + 1, None], cat.level1)
         for name in ("gap_hours", "clicks", "cat_clicks", "watched", "watched_hours"):
             np.testing.assert_allclose(getattr(rows, name), getattr(full, name)[q : q + 1], rtol=1e-6)
+
+
+def _plays() -> pa.Table:
+    rows = [
+        {"event_id": "x1", "event_type": "video_play", "ts": T0, "user_id": "u9", "content_id": "v1"},
+        {"event_id": "x2", "event_type": "follow", "ts": T0 + 1, "user_id": "u9", "creator_id": "c1"},
+        {"event_id": "x3", "event_type": "click", "ts": T0 + 2, "user_id": "u9", "product_id": "p2"},
+        {"event_id": "x4", "event_type": "share", "ts": T0 + 3, "user_id": "u9", "content_id": "v1"},
+    ]
+    return pa.Table.from_pylist([r | {"watch_s": 3.0} for r in rows], schema=arrow_schema("events"))
+
+
+WANT = [
+    RecentEvent(T0, "video_play", "", None, "v1"),  # a play is kept, with what was watched
+    RecentEvent(T0 + 2, "click", "p2", None, None),  # neither a follow nor a share of content is
+]
+
+
+def test_the_online_state_keeps_what_a_user_watched() -> None:
+    recent = MemoryRecentEvents()
+    recent.record(_plays())
+    assert recent.for_users(["u9"], T0 - 1) == [WANT]
+
+
+@pytest.mark.redis
+def test_redis_keeps_what_a_user_watched(redis_url: str) -> None:
+    prefix = f"xingqu-test-{uuid.uuid4().hex[:8]}:"
+    recent = RedisRecentEvents(connect(redis_url), redis_url, prefix)
+    try:
+        recent.record(_plays())
+        recent.record(_plays())  # a retried batch changes nothing
+        assert recent.for_users(["u9"], T0 - 1) == [WANT]
+    finally:
+        recent.client.delete(f"{prefix}events:u9")

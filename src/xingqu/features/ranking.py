@@ -231,6 +231,14 @@ def _watched(
     return carries, same
 
 
+def warm(cat: Catalogue) -> None:
+    """Build the catalogue's lookups that ``build_features`` would otherwise build on first use."""
+    none = np.zeros(0, np.int64)
+    for name in ("content_goods", "content_categories"):
+        _has(cat, name, none, none)
+    cat.log_price  # noqa: B018
+
+
 def _has(cat: Catalogue, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """1 where a 0/1 matrix of the catalogue holds (rows[k], cols[k]): a binary search in its sorted
     keys (row × width + column, built once per matrix), so no row is ever made dense."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.features.ranking import PHRASES, feature_names
+from xingqu.features.ranking import PHRASES, feature_names, warm
 from xingqu.feed_training import FeedModel
 from xingqu.models.base import ContentFeatures, Factorised, top_n
 from xingqu.pipelines.feed.model import FeedConfig
@@ -85,6 +85,7 @@ class Prepared:
                 self.carried_by[a] = items[np.argsort(-m.stats.recent[items], kind="stable")].tolist()
         self.groups = explained_groups(m, self.names)
         # lookups built now rather than by the first request
+        warm(m.cat)
         m.profiles.users.index  # noqa: B018
         m.cat.items.index  # noqa: B018
 
