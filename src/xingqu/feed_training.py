@@ -356,6 +356,11 @@ def load_feed_parts(folder: Path, retrievers: dict[str, Recommender], history: s
     if (folder / "content.parquet").exists():
         content = artifacts.read_parquet(folder / "content.parquet")
     ranker = Ranker.load(folder / "ranker") if (folder / "ranker" / "ranker.json").exists() else None
+    if ranker is not None and ranker.features != feature_names(list(retrievers)):
+        raise artifacts.ArtifactError(
+            f"{folder / 'ranker'}: its features are not those this xingqu builds (saved by another "
+            "version); train again"
+        )
     with artifacts.reading(folder / "feed.json"):
         return FeedModel(
             retrievers, weights, history, cat, profiles, stats, ranker, trained_until, content, segs, sessions

@@ -35,10 +35,10 @@ class FeedConfig(BaseModel):
     live_boost: float = Field(1.0, ge=0, description="content feed: boost of rooms live now")
     follow_boost: float = Field(0.5, ge=0, description="content feed: boost of followed creators")
     recent_half_life_hours: float | None = Field(
-        24.0,
+        48.0,
         gt=0,
         description="the pull of an event since training halves every this many hours (short-term "
-        "intent fades; None: it never does)",
+        "intent fades; forgotten after four half-lives, past a weekly retrain; None: it never fades)",
     )
     sequence: bool = Field(
         True, description="use the sequence-aware retrievers and the session features of the ranker"
