@@ -10,7 +10,7 @@ relevance.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from xingqu.dataset import Dataset, Vocabulary
 from xingqu.features.market import MarketTables, kept_pays, market_dataset, strings
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
 from xingqu.features.ranking import ProfileRows, build_features, feature_names, list_ranks
+from xingqu.features.session import SessionLog, SessionRows, SessionTails
 from xingqu.models import REGISTRY, Recommender, artifacts
 from xingqu.models.ranker import Ranker, RankerConfig
 from xingqu.models.sparse import csr_arrays, csr_from
@@ -48,6 +49,7 @@ class FeedModel:
     trained_until_ms: int
     content: pa.Table | None = None
     user_segments: dict[str, tuple[str, str]] = field(default_factory=dict)  # user → (crowd, level)
+    sessions: SessionTails | None = None  # each user's last session in training, for serving to continue
 
     @property
     def kinds(self) -> list[str]:
@@ -58,6 +60,16 @@ def fit_retrievers(data: Dataset, specs: dict[str, dict[str, Any]]) -> dict[str,
     return {k: REGISTRY[k](**cfg).fit(data) for k, cfg in specs.items()}
 
 
+def without_sequence(specs: dict[str, Any]) -> dict[str, Any]:
+    """The retrievers of ``specs`` (configs or fitted models) that do not read the order of events."""
+    return {k: v for k, v in specs.items() if not REGISTRY[k].sequential}
+
+
+def session_log(market: MarketTables, users: Vocabulary, cat: Catalogue) -> SessionLog:
+    """The market's visit events cut into sessions, over the model's vocabularies."""
+    return SessionLog.of(market.events, users, cat.items, cat.level1, cat.contents)
+
+
 @dataclass
 class Impressions:
     """Labelled impression groups: rows grouped consecutively by (user, day)."""
@@ -66,6 +78,7 @@ class Impressions:
     items: list[np.ndarray]  # per group, item indices
     labels: list[np.ndarray]
     positions: list[np.ndarray]
+    times: list[np.ndarray]  # per group, when each impression was shown (ms)
 
 
 def labelled_impressions(
@@ -96,10 +109,11 @@ def labelled_impressions(
             if v is not None:
                 label[q] = 2 + int(np.searchsorted(cuts, v, side="right"))
     pos = np.nan_to_num(e["position"].to_numpy(zero_copy_only=False).astype(float)[imp])
+    shown_at = pc.cast(e["ts"], pa.int64()).to_numpy()[imp]
     gkey = u[imp].astype(np.int64) * 100_000 + (day[imp] - day.min(initial=0))
     order = np.argsort(gkey, kind="stable")
     bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
-    g_users, g_items, g_labels, g_pos = [], [], [], []
+    g_users, g_items, g_labels, g_pos, g_times = [], [], [], [], []
     for lo, hi in itertools.pairwise(bounds):
         rows = order[lo:hi]
         lab = label[rows]
@@ -109,7 +123,8 @@ def labelled_impressions(
         g_items.append(i[imp][rows])
         g_labels.append(lab)
         g_pos.append(pos[rows])
-    return Impressions(np.array(g_users, np.int64), g_items, g_labels, g_pos)
+        g_times.append(shown_at[rows])
+    return Impressions(np.array(g_users, np.int64), g_items, g_labels, g_pos, g_times)
 
 
 def retriever_features(
@@ -139,9 +154,11 @@ def train_ranker(
     label_days: float = LABEL_DAYS,
     config: RankerConfig | None = None,
     max_groups: int = MAX_GROUPS,
+    sequence: bool = True,
 ) -> Ranker | None:
     """LambdaRank on the last ``label_days`` of impressions (up to the last impression logged), features
-    as of the cut; None when the log holds too few impressions with a click."""
+    as of the cut but the session's, which are as of each impression (from the events before it; none
+    without ``sequence``); None when the log holds too few impressions with a click."""
     shown = market.events.filter(pc.equal(market.events["event_type"], "impression"))
     if shown.num_rows == 0:
         return None
@@ -161,10 +178,20 @@ def train_ranker(
             [imps.items[k] for k in keep],
             [imps.labels[k] for k in keep],
             [imps.positions[k] for k in keep],
+            [imps.times[k] for k in keep],
         )
     retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(before, data.items)
     profiles, stats = build_profiles(before, data.users, cat)
+    sizes = np.array([len(x) for x in imps.items])
+    shown = np.concatenate(imps.items)
+    if sequence:  # each impression's session, from the whole log's events before it
+        at = session_log(market, data.users, cat).rows_at(
+            np.repeat(imps.users, sizes), np.concatenate(imps.times), shown, cat.level1
+        )
+    else:
+        at = SessionRows.blank(len(shown))
+    starts = np.r_[0, np.cumsum(sizes)]
     xs, ys, gs = [], [], []
     for lo in range(0, len(imps.users), 512):
         hi = min(lo + 512, len(imps.users))
@@ -172,14 +199,20 @@ def train_ranker(
         width = max(len(x) for x in imps.items[lo:hi])
         items = np.zeros((hi - lo, width), np.int64)
         pos = np.zeros((hi - lo, width))
+        pairs = np.zeros((hi - lo, width), np.int64)  # each pair's impression (padding: the group's first)
         for b in range(hi - lo):
             k = len(imps.items[lo + b])
             items[b, :k] = imps.items[lo + b]
             pos[b, :k] = imps.positions[lo + b]
+            pairs[b] = starts[lo + b]
+            pairs[b, :k] += np.arange(k)
         history = data.matrix[users]
         scores, ranks = retriever_features(retrievers, users, history, items)
         rows = ProfileRows.of(profiles, users)
-        x = build_features(cat, stats, rows, items, scores, ranks, cut, pos).reshape(hi - lo, width, -1)
+        flat = pairs.ravel()
+        session = SessionRows(*(getattr(at, f)[flat] for f in SESSION_FIELDS))
+        x = build_features(cat, stats, rows, items, scores, ranks, cut, pos, session)
+        x = x.reshape(hi - lo, width, -1)
         for b in range(hi - lo):
             k = len(imps.items[lo + b])
             xs.append(x[b, :k])
@@ -187,6 +220,9 @@ def train_ranker(
             gs.append(k)
     ranker = Ranker(config)
     return ranker.fit(np.concatenate(xs), np.concatenate(ys), np.array(gs), feature_names(list(specs)))
+
+
+SESSION_FIELDS = tuple(f.name for f in fields(SessionRows))
 
 
 def fit_feed(
@@ -201,16 +237,24 @@ def fit_feed(
     history: sp.csr_matrix | None = None,
     label_days: float = LABEL_DAYS,
     max_groups: int = MAX_GROUPS,
+    sequence: bool = True,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
-    ones, sharing ``data``'s vocabularies), profiles, statistics and a ranker if impressions allow."""
+    ones, sharing ``data``'s vocabularies), profiles, statistics, each user's last session and a ranker
+    if impressions allow; without ``sequence``, no sequence-aware retriever and no session features
+    (the ablation of what they add)."""
+    if not sequence:
+        specs = without_sequence(specs)
+        retrievers = without_sequence(retrievers) if retrievers is not None else None
+        weights = without_sequence(weights) if weights is not None else None
     if data is None:
         data = market_dataset(market)
     if retrievers is None:
         retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(market, data.items)
     profiles, stats = build_profiles(market, data.users, cat)
-    ranker = train_ranker(market, specs, label_days, ranker_config, max_groups) if rank else None
+    ranker = train_ranker(market, specs, label_days, ranker_config, max_groups, sequence) if rank else None
+    sessions = session_log(market, data.users, cat).tails(len(data.users)) if sequence else None
     segs = {}
     if market.users.num_rows:
         for uid, crowd, level in zip(
@@ -231,6 +275,7 @@ def fit_feed(
         market.last_event_ms(),
         market.content,
         segs,
+        sessions,
     )
 
 
@@ -264,8 +309,8 @@ def _unpack(cls: type, prefix: str, arrays: dict[str, np.ndarray], meta: dict[st
         elif key in arrays:
             a = arrays[key]
             values[f.name] = a.astype(object) if a.dtype.kind == "U" else a
-        else:
-            values[f.name] = meta[key]
+        elif key in meta or (f.default is MISSING and f.default_factory is MISSING):
+            values[f.name] = meta[key]  # a field added since the artifact was saved keeps its default
     return cls(**values)
 
 
@@ -278,6 +323,8 @@ def save_feed_parts(model: FeedModel, folder: Path) -> None:
     _pack(model.cat, "cat.", arrays, meta)
     _pack(model.profiles, "profiles.", arrays, meta)
     _pack(model.stats, "stats.", arrays, meta)
+    if model.sessions is not None:
+        _pack(model.sessions, "sessions.", arrays, meta)
     arrays["segments.users"] = np.array(list(model.user_segments), dtype=str)
     arrays["segments.values"] = np.array(list(model.user_segments.values()), dtype=str).reshape(-1, 2)
     meta["trained_until_ms"] = model.trained_until_ms
@@ -297,6 +344,7 @@ def load_feed_parts(folder: Path, retrievers: dict[str, Recommender], history: s
         cat = _unpack(Catalogue, "cat.", arrays, meta)
         profiles = _unpack(UserProfiles, "profiles.", arrays, meta)
         stats = _unpack(ItemStats, "stats.", arrays, meta)
+        sessions = _unpack(SessionTails, "sessions.", arrays, meta) if "sessions.last_ms" in arrays else None
         segs = {
             u: (a, b)
             for u, (a, b) in zip(
@@ -308,7 +356,12 @@ def load_feed_parts(folder: Path, retrievers: dict[str, Recommender], history: s
     if (folder / "content.parquet").exists():
         content = artifacts.read_parquet(folder / "content.parquet")
     ranker = Ranker.load(folder / "ranker") if (folder / "ranker" / "ranker.json").exists() else None
+    if ranker is not None and ranker.features != feature_names(list(retrievers)):
+        raise artifacts.ArtifactError(
+            f"{folder / 'ranker'}: its features are not those this xingqu builds (saved by another "
+            "version); train again"
+        )
     with artifacts.reading(folder / "feed.json"):
         return FeedModel(
-            retrievers, weights, history, cat, profiles, stats, ranker, trained_until, content, segs
+            retrievers, weights, history, cat, profiles, stats, ranker, trained_until, content, segs, sessions
         )

@@ -6,7 +6,7 @@ gathers its features without a query."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -80,6 +80,11 @@ class Catalogue:
     functions: sp.csr_matrix  # items × function tags
     created_ms: np.ndarray  # int64
     cat_median: np.ndarray  # by level-1: median log-yuan price of the catalogue
+    contents: Vocabulary = field(default_factory=lambda: Vocabulary(np.zeros(0, dtype=object)))
+    content_goods: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32))
+    content_categories: sp.csr_matrix = field(  # contents × level-1: the categories a content is about
+        default_factory=lambda: sp.csr_matrix((0, 0), dtype=np.float32)
+    )
 
     @property
     def log_price(self) -> np.ndarray:
@@ -164,7 +169,45 @@ class Catalogue:
             functions,
             created,
             cat_median,
+            *_content_goods(market.content, items, level1, names),
         )
+
+
+def _content_goods(
+    content: pa.Table, items: Vocabulary, level1: np.ndarray, names: list[str]
+) -> tuple[Vocabulary, sp.csr_matrix, sp.csr_matrix]:
+    """Every video and live room: the products it carries (contents × items) and the level-1
+    categories it is about (its own category and its goods' categories, contents × categories)."""
+    ids = np.array(content["content_id"].to_pylist() if content.num_rows else [], dtype=object)
+    contents = Vocabulary(ids)
+    n_c, n_cat = len(ids), max(len(names), 1)
+    if not n_c:
+        return (
+            contents,
+            sp.csr_matrix((0, len(items)), dtype=np.float32),
+            sp.csr_matrix((0, n_cat), dtype=np.float32),
+        )
+    lists = content["product_ids"]
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+    owner = np.repeat(np.arange(n_c), lengths)
+    flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
+    item = items.lookup(flat) if len(flat) else np.zeros(0, np.int64)
+    ok = item >= 0
+    goods = sp.csr_matrix(
+        (np.ones(int(ok.sum()), np.float32), (owner[ok], item[ok])), shape=(n_c, len(items))
+    )
+    goods.data[:] = 1.0
+    cat_of = {c: k for k, c in enumerate(names)}
+    own = np.array([cat_of.get(str(c or "").split(">")[0], -1) for c in _col(content, "category")], np.int64)
+    rows = np.r_[owner[ok], np.arange(n_c)]
+    cols = np.r_[level1[item[ok]], own]
+    has = cols >= 0
+    cats = sp.csr_matrix((np.ones(int(has.sum()), np.float32), (rows[has], cols[has])), shape=(n_c, n_cat))
+    cats.sum_duplicates()
+    cats.data[:] = 1.0
+    goods.sum_duplicates()
+    goods.data[:] = 1.0
+    return contents, goods, cats
 
 
 @dataclass

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles
+from xingqu.features.session import WATCH_HALF_LIFE_HOURS, SessionRows
 from xingqu.models import rowops
 
 #: Features every ranker reads, after the per-retriever score and rank columns.
@@ -32,6 +33,10 @@ BASE_FEATURES = (
     "shop_score",
     "refund_rate",
     "fresh_days",
+    "visit_gap_hours",  # the session's: hours away before it began (nan: no earlier visit known)
+    "session_category",  # share of this session's clicks in the candidate's level-1 category
+    "watched_carries",  # carried by the content watched last (fading with WATCH_HALF_LIFE_HOURS)
+    "watched_category",  # in a category of the content watched last (fading likewise)
     "position",  # training only: the logged position; 0 when serving (position bias)
 )
 
@@ -52,6 +57,9 @@ PHRASES = {
     "refund_rate": "rarely returned",
     "fresh_days": "new arrival",
     "log_price": "in your usual price range",
+    "session_category": "in what you are browsing now",
+    "watched_carries": "in what you just watched",
+    "watched_category": "like what you just watched",
 }
 
 
@@ -136,11 +144,13 @@ def build_features(
     retriever_ranks: np.ndarray,
     now_ms: int,
     positions: np.ndarray | None = None,
+    session: SessionRows | None = None,
 ) -> np.ndarray:
     """Feature matrix, one row per (batch user b, candidate items[b, k]) in row-major order.
 
     ``retriever_scores`` and ``retriever_ranks`` are (R, B, K): each retriever's score of the pair and
-    the pair's rank in that retriever's own list for the user (capped)."""
+    the pair's rank in that retriever's own list for the user (capped); ``session`` the pairs'
+    session quantities (none known when absent)."""
     b, k = items.shape
     flat = items.ravel()
     r = np.repeat(np.arange(b), k)
@@ -171,6 +181,8 @@ def build_features(
     carrier = (_rowdot(rows.follows, stats.carriers, r, flat) > 0).astype(np.float32)
     shop_score = np.where(hs, cat.shop_score[np.maximum(shop, 0)], np.nan)
     fresh = np.where(cat.created_ms[flat] > 0, (now_ms - cat.created_ms[flat]) / DAY_MS, np.nan)
+    session = session if session is not None else SessionRows.blank(len(flat))
+    watched_carries, watched_category = _watched(cat, session, flat, c)
     cols = [
         *retriever_scores.reshape(len(retriever_scores), -1),
         *retriever_ranks.reshape(len(retriever_ranks), -1),
@@ -189,9 +201,60 @@ def build_features(
         shop_score,
         stats.refund_rate[flat],
         fresh,
+        session.gap_hours,
+        session.cat_clicks / np.maximum(session.clicks, 1),
+        watched_carries,
+        watched_category,
         positions.ravel() if positions is not None else np.zeros(len(flat)),
     ]
     return np.column_stack(cols).astype(np.float32)
+
+
+def _watched(
+    cat: Catalogue, session: SessionRows, flat: np.ndarray, level1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each candidate is carried by, and whether it shares a category with, the content its
+    user watched last, each fading by half every ``WATCH_HALF_LIFE_HOURS``."""
+    carries = np.zeros(len(flat), np.float32)
+    same = np.zeros(len(flat), np.float32)
+    w = session.watched
+    hw = (w >= 0) & (w < cat.content_goods.shape[0])
+    if not hw.any():
+        return carries, same
+    fade = np.power(0.5, session.watched_hours[hw] / WATCH_HALF_LIFE_HOURS).astype(np.float32)
+    carries[hw] = _has(cat, "content_goods", w[hw], flat[hw]) * fade
+    hc = hw & (level1 >= 0)
+    if hc.any():
+        same[hc] = _has(cat, "content_categories", w[hc], level1[hc]) * np.power(
+            0.5, session.watched_hours[hc] / WATCH_HALF_LIFE_HOURS
+        )
+    return carries, same
+
+
+def warm(cat: Catalogue) -> None:
+    """Build the catalogue's lookups that ``build_features`` would otherwise build on first use."""
+    none = np.zeros(0, np.int64)
+    for name in ("content_goods", "content_categories"):
+        _has(cat, name, none, none)
+    cat.log_price  # noqa: B018
+
+
+def _has(cat: Catalogue, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """1 where a 0/1 matrix of the catalogue holds (rows[k], cols[k]): a binary search in its sorted
+    keys (row × width + column, built once per matrix), so no row is ever made dense."""
+    cache = cat.__dict__.setdefault("_pair_keys", {})
+    keys = cache.get(name)
+    m = getattr(cat, name)
+    if keys is None:
+        m.sort_indices()
+        keys = cache[name] = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr)) * m.shape[
+            1
+        ] + m.indices.astype(np.int64)
+    if not len(keys):
+        return np.zeros(len(rows), np.float32)
+    want = rows.astype(np.int64) * m.shape[1] + cols
+    at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return (keys[at] == want).astype(np.float32)
 
 
 def list_ranks(top: np.ndarray, items: np.ndarray, depth: int, n_items: int) -> np.ndarray:

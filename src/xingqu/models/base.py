@@ -49,6 +49,9 @@ class Recommender(ABC):
     #: False when scores depend only on which items a history holds (and the order the model keeps),
     #: not on their weights: a history's half-life then changes nothing, and tuning need not re-score.
     reads_weights: ClassVar[bool] = True
+    #: True for sequence-aware models (they read the order of a user's events): the feed's switch
+    #: ``FeedConfig.sequence`` leaves them out.
+    sequential: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
         try:

@@ -29,6 +29,7 @@ class RecentItemKNN(ItemKNN):
     phrase = "like what you just viewed"
     blend_rank = 6
     reads_weights = False
+    sequential = True
 
     def _fit_data(self, data: Dataset) -> None:
         super()._fit_data(data)

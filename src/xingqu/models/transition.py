@@ -37,6 +37,7 @@ class Transitions(Recommender):
     phrase = "often next after what you viewed"
     blend_rank = 7
     reads_weights = False
+    sequential = True
 
     def _fit_data(self, data: Dataset) -> None:
         log = data.log

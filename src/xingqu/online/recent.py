@@ -12,6 +12,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from xingqu.features.session import PLAYS
+
 #: Events kept per user at most (the newest); older ones are in the next model.
 MAX_PER_USER = 1_000
 
@@ -23,25 +25,36 @@ class RecentEvent(NamedTuple):
     event_type: str
     product_id: str
     order_id: str | None
+    content_id: str | None = None  # the video or live room of a play
+
+
+def kept(kind: str, product: str | None, order: str | None, content: str | None) -> bool:
+    """Whether the feed keeps an event: about a product or an order (a refund may name only its
+    order), or a play of a video or a live room (the session's last content watched)."""
+    return bool(product or order or (content and kind in PLAYS))
 
 
 def events_of(table: pa.Table) -> dict[str, list[RecentEvent]]:
-    """Canonical event rows grouped by user (in row order), keeping those about a product or an order
-    (a refund may name only its order)."""
+    """Canonical event rows grouped by user (in row order), keeping those the feed reads (``kept``)."""
     if table.num_rows == 0:
         return {}
     ts = pc.cast(table["ts"], pa.int64()).to_pylist()
+    contents = (
+        table["content_id"].to_pylist() if "content_id" in table.column_names else [None] * table.num_rows
+    )
     out: dict[str, list[RecentEvent]] = {}
-    for user, kind, product, t, order in zip(
+    for user, kind, product, t, order, content in zip(
         table["user_id"].to_pylist(),
         table["event_type"].to_pylist(),
         table["product_id"].to_pylist(),
         ts,
         table["order_id"].to_pylist(),
+        contents,
         strict=True,
     ):
-        if user and (product or order):
-            out.setdefault(user, []).append(RecentEvent(int(t), kind, product or "", order))
+        if user and kept(kind, product, order, content):
+            play = content if kind in PLAYS else None
+            out.setdefault(user, []).append(RecentEvent(int(t), kind, product or "", order, play))
     return out
 
 

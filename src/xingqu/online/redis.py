@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from xingqu.errors import MissingDependencyError, UnavailableError
-from xingqu.online.recent import MAX_PER_USER, RecentEvent, events_of
+from xingqu.online.recent import MAX_PER_USER, RecentEvent, events_of, kept
 from xingqu.online.servability import ServableQuery
 
 #: Product ids listed per Redis call when the servable set is rebuilt.
@@ -70,9 +70,11 @@ def _members(table: pa.Table) -> dict[str, list[tuple[str, int]]]:
     seen: dict[str, int] = {}
     users = table["user_id"].to_pylist()
     products, orders = table["product_id"].to_pylist(), table["order_id"].to_pylist()
+    kinds = table["event_type"].to_pylist()
+    contents = table["content_id"].to_pylist() if "content_id" in table.column_names else [None] * len(users)
     for row, user in enumerate(users):
-        if not user or not (products[row] or orders[row]):
-            continue  # as ``events_of``: only events about a product or an order
+        if not user or not kept(kinds[row], products[row], orders[row], contents[row]):
+            continue  # as ``events_of``
         k = seen.get(user, 0)
         seen[user] = k + 1
         e = grouped[user][k]

@@ -7,7 +7,9 @@ the user's price band; only servable products (listed, in stock, shop in good st
 every call, so a takedown acts at once); caps per category and per shop in the list; a share of
 slots kept for new products (保量). Events since training (the online state's recent events) move
 the next feed without retraining: recent clicks pull in similar products, a purchase removes the
-product.
+product, clicks and plays continue the session the ranker reads; their pull fades by
+``FeedConfig.recent_half_life_hours``. ``FeedConfig.without_sequence()`` leaves out the
+sequence-aware retrievers and the session features.
 """
 
 from xingqu.features.ranking import list_ranks

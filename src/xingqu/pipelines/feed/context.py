@@ -11,43 +11,64 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.dataset import Vocabulary
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.domain.units import DAY_MS
+from xingqu.features.profiles import Catalogue
 from xingqu.features.ranking import ProfileRows
+from xingqu.features.session import HOUR_MS, NOT_VISITS, UserSession
 from xingqu.online.recent import RecentEvent
+
+#: An event whose pull has faded below this share is forgotten until the next model holds it.
+FADED = 1 / 16
 
 
 @dataclass
 class Recent:
-    """A user's events since training, as item indices."""
+    """A user's events since training, as item indices, and the session they continue."""
 
-    engaged: dict[int, float] = field(default_factory=dict)  # item → interest weight
-    clicks: list[int] = field(default_factory=list)  # most recent last
+    engaged: dict[int, float] = field(default_factory=dict)  # item → interest weight (fading)
+    clicks: list[int] = field(default_factory=list)  # most recent last (not yet faded)
     bought: dict[int, float] = field(default_factory=dict)  # item → day
     shown: dict[int, int] = field(default_factory=dict)
     clicked: set[int] = field(default_factory=set)
+    session: UserSession = field(default_factory=UserSession)
 
     @classmethod
-    def of(cls, items: Vocabulary, events: Sequence[RecentEvent]) -> Recent:
-        """Fold a user's events (oldest first): interest from engagement, clicks in order, purchases
-        not refunded, impressions counted."""
-        r = cls()
+    def of(
+        cls,
+        cat: Catalogue,
+        events: Sequence[RecentEvent],
+        now_ms: int = 0,
+        half_life_hours: float | None = None,
+        session: UserSession | None = None,
+    ) -> Recent:
+        """Fold a user's events (oldest first): interest from engagement, halving every
+        ``half_life_hours`` before ``now_ms`` and forgotten once below ``FADED`` (clicks too); purchases
+        not refunded, impressions counted; ``session`` (the last one in training) continued."""
+        r = cls(session=session if session is not None else UserSession())
         if not events:
             return r
-        index = items.lookup(np.array([e.product_id for e in events], dtype=object)).tolist()
+        index = cat.items.lookup(np.array([e.product_id for e in events], dtype=object)).tolist()
+        plays = [e.content_id or "" for e in events]
+        watched = cat.contents.lookup(np.array(plays, dtype=object)).tolist() if any(plays) else None
         refunded = {e.order_id for e in events if e.event_type == "refund"}
-        for e, j in zip(events, index, strict=True):
+        scale = half_life_hours * HOUR_MS if half_life_hours else 0.0
+        for k, (e, j) in enumerate(zip(events, index, strict=True)):
+            kind = e.event_type
+            content = watched[k] if watched is not None else -1
+            if kind not in NOT_VISITS:
+                r.session.see(e.ts, int(cat.level1[j]) if j >= 0 else -1, kind == "click", content)
             if j < 0:
                 continue
-            kind = e.event_type
+            pull = 0.5 ** (max(now_ms - e.ts, 0) / scale) if scale else 1.0
             w = EVENT_WEIGHTS.get(kind, 0.0)
-            if w > 0:
-                r.engaged[j] = r.engaged.get(j, 0.0) + w
+            if w > 0 and pull >= FADED:
+                r.engaged[j] = r.engaged.get(j, 0.0) + w * pull
             if kind == "impression":
                 r.shown[j] = r.shown.get(j, 0) + 1
             elif kind == "click":
-                r.clicks.append(j)
+                if pull >= FADED:
+                    r.clicks.append(j)
                 r.clicked.add(j)
             elif kind == "pay" and e.order_id not in refunded:
                 r.bought[j] = e.ts / DAY_MS

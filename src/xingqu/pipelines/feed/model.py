@@ -34,6 +34,19 @@ class FeedConfig(BaseModel):
     ann_threshold: int = Field(20_000, ge=1, description="catalogues larger than this use an ANN index")
     live_boost: float = Field(1.0, ge=0, description="content feed: boost of rooms live now")
     follow_boost: float = Field(0.5, ge=0, description="content feed: boost of followed creators")
+    recent_half_life_hours: float | None = Field(
+        48.0,
+        gt=0,
+        description="the pull of an event since training halves every this many hours (short-term "
+        "intent fades; forgotten after four half-lives, past a weekly retrain; None: it never fades)",
+    )
+    sequence: bool = Field(
+        True, description="use the sequence-aware retrievers and the session features of the ranker"
+    )
+
+    def without_sequence(self) -> FeedConfig:
+        """This config with the sequence-aware parts switched off (to measure what they add)."""
+        return self.model_copy(update={"sequence": False})
 
 
 @dataclass

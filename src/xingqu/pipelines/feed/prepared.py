@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from xingqu.features.ranking import PHRASES, feature_names
+from xingqu.features.ranking import PHRASES, feature_names, warm
 from xingqu.feed_training import FeedModel
 from xingqu.models.base import ContentFeatures, Factorised, top_n
 from xingqu.pipelines.feed.model import FeedConfig
@@ -37,6 +37,7 @@ class Prepared:
     model: FeedModel
     config: FeedConfig
     item_ids: np.ndarray = field(init=False)
+    kinds: list[str] = field(init=False)  # the retrievers this config uses
     names: list[str] = field(init=False)
     global_top: dict[str, np.ndarray] = field(init=False)
     shop_products: dict[int, list[int]] = field(init=False)
@@ -59,6 +60,7 @@ class Prepared:
         m, cfg = self.model, self.config
         n_items = len(m.cat.items.ids)
         self.item_ids = m.cat.items.ids
+        self.kinds = [k for k in m.kinds if cfg.sequence or not m.retrievers[k].sequential]
         self.names = feature_names(m.kinds)
         self.ann = build_ann(m, cfg) if n_items > cfg.ann_threshold else {}
         self.global_top = {
@@ -83,6 +85,7 @@ class Prepared:
                 self.carried_by[a] = items[np.argsort(-m.stats.recent[items], kind="stable")].tolist()
         self.groups = explained_groups(m, self.names)
         # lookups built now rather than by the first request
+        warm(m.cat)
         m.profiles.users.index  # noqa: B018
         m.cat.items.index  # noqa: B018
 

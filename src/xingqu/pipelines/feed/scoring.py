@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from xingqu.features.ranking import ProfileRows, build_features, list_ranks
+from xingqu.features.session import SessionRows, serving_rows
 from xingqu.models.blend import standardise
 from xingqu.pipelines.feed.context import Recent, Request
 from xingqu.pipelines.feed.prepared import Prepared
@@ -40,16 +41,24 @@ def score(req: Request, prep: Prepared, items: np.ndarray) -> np.ndarray:
     m, cfg = prep.model, prep.config
     assert req.rows is not None
     kinds = m.kinds
-    scores = np.stack([m.retrievers[k].candidate_scores(req.users, req.history, items) for k in kinds])
-    ranks = np.stack([list_ranks(req.lists[k], items, cfg.rank_depth, len(prep.item_ids)) for k in kinds])
+    scores = np.zeros((len(kinds), *items.shape), np.float32)  # a retriever left out finds nothing
+    ranks = np.full((len(kinds), *items.shape), cfg.rank_depth, np.float32)
+    for r, k in enumerate(kinds):
+        if k in prep.kinds:
+            scores[r] = m.retrievers[k].candidate_scores(req.users, req.history, items)
+            ranks[r] = list_ranks(req.lists[k], items, cfg.rank_depth, len(prep.item_ids))
     if cfg.use_ranker and m.ranker is not None:
-        x = build_features(m.cat, m.stats, req.rows, items, scores, ranks, req.now)
+        if cfg.sequence:
+            session = serving_rows([r.session for r in req.recent], req.now, items, m.cat.level1)
+        else:
+            session = SessionRows.blank(items.size)
+        x = build_features(m.cat, m.stats, req.rows, items, scores, ranks, req.now, session=session)
         req.features = x.reshape(len(req.users), items.shape[1], -1)
         return m.ranker.predict(x).reshape(items.shape)
     req.features = None
     total = np.zeros(items.shape, np.float32)
     for r, k in enumerate(kinds):
-        w = m.weights.get(k, 0.0)
+        w = m.weights.get(k, 0.0) if k in prep.kinds else 0.0
         if w:
             total += w * standardise(scores[r])
     return total

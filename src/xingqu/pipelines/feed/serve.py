@@ -134,16 +134,14 @@ class Feed:
             if users[k] < 0
         }
         events = self.recent.for_users(user_ids, m.trained_until_ms)
-        recent = [Recent.of(m.cat.items, evs) for evs in events]
-        req = Request(
-            user_ids,
-            users,
-            n,
-            now_ms if now_ms is not None else m.trained_until_ms,
-            filters,
-            segs,
-            recent,
-        )
+        now = now_ms if now_ms is not None else m.trained_until_ms
+        half_life = self.config.recent_half_life_hours
+        tails = m.sessions
+        recent = [
+            Recent.of(m.cat, evs, now, half_life, tails.user(int(u)) if tails is not None else None)
+            for u, evs in zip(users, events, strict=True)
+        ]
+        req = Request(user_ids, users, n, now, filters, segs, recent)
         req.history = self._history(users, recent)
         levels = [req.segment(b)[1] if users[b] < 0 else "" for b in range(len(users))]
         req.rows = ProfileRows.of(m.profiles, users, levels)
@@ -266,7 +264,7 @@ class Feed:
         j = m.cat.items.lookup(np.array(products, dtype=object))
         valid = j >= 0
         items = j[valid][None, :]
-        req.lists = {k: retrieve(k, req, prep) for k in m.kinds}
+        req.lists = {k: retrieve(k, req, prep) for k in prep.kinds}
         s = score(req, prep, items)[0]
         score_of = dict(zip(np.array(products, dtype=object)[valid].tolist(), s.tolist(), strict=True))
         creators = t["creator_id"].to_pylist()

@@ -228,7 +228,7 @@ class NewSource:
 def sources_for(prep: Prepared) -> list[CandidateSource]:
     """The sources a config switches on, in the order their candidates are merged."""
     cfg, m = prep.config, prep.model
-    out: list[CandidateSource] = [RetrieverSource(k, cfg.quota) for k in m.kinds]
+    out: list[CandidateSource] = [RetrieverSource(k, cfg.quota) for k in prep.kinds]
     trending = m.retrievers.get("trending")
     if isinstance(trending, SegmentScores):
         out.append(SegmentSource(trending, cfg.quota))
@@ -245,7 +245,7 @@ def gather(req: Request, prep: Prepared, sources: list[CandidateSource]) -> list
     """Every source's candidates merged per user (first finder first), each item's sources kept in
     ``req.sources``; the retrievers' full lists stay in ``req.lists`` for the rank features."""
     found = [src.candidates(req, prep) for src in sources]
-    for kind in prep.model.kinds:  # every retriever's list, also those with no quota here
+    for kind in prep.kinds:  # every retriever's list, also those with no quota here
         if kind not in req.lists:
             req.lists[kind] = retrieve(kind, req, prep)
     req.sources = []
