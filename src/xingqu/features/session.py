@@ -90,6 +90,19 @@ class UserSession:
         gap = (self.start_ms - self.prev_end_ms) / HOUR_MS if self.prev_end_ms >= 0 else float("nan")
         return gap, self.clicks
 
+    def browsing(self, now_ms: int, content_categories: sp.csr_matrix) -> frozenset[int]:
+        """Level-1 categories the user is browsing now: those clicked in the session current at
+        ``now_ms`` and those of the content watched in it (none once the session has ended)."""
+        if self.last_ms < 0 or now_ms - self.last_ms >= SESSION_GAP_MS:
+            return frozenset()
+        out = set(self.clicks)
+        if 0 <= self.watched < content_categories.shape[0] and self.watched_ms >= self.start_ms:
+            row = content_categories.indices[
+                content_categories.indptr[self.watched] : content_categories.indptr[self.watched + 1]
+            ]
+            out.update(int(c) for c in row)
+        return frozenset(out)
+
 
 def serving_rows(
     sessions: list[UserSession], now_ms: int, items: np.ndarray, level1: np.ndarray

@@ -168,6 +168,8 @@ class OraclePolicy:
         return out
 
 
+#: Retrievers that read the order of a user's history (left out when the feed's sequence switch is off).
+SEQUENTIAL = ("recentknn", "transition")
 #: Retrievers (and their configs) the feed arms fit in simulation: the blend's usual members.
 FEED_RETRIEVERS: dict[str, dict[str, Any]] = {
     "ease": {"reg": 1000.0},
@@ -176,6 +178,8 @@ FEED_RETRIEVERS: dict[str, dict[str, Any]] = {
     "popular": {},
     "content": {"title_weight": 0.5},
     "trending": {"half_life_days": 3.0},
+    "recentknn": {"neighbors": 200, "shrink": 10.0, "half_life": 5.0, "window": 50},
+    "transition": {"window": 5, "backward": 0.0, "beta": 0.3, "last": 5, "half_life": 1.0},
 }
 
 
@@ -226,7 +230,9 @@ class FeedPolicy:
         from xingqu.pipelines.feed import Feed
 
         market = MarketTables.of(self.view.tables, pa.concat_tables(self.log))
-        model = fit_feed(market, self.specs, rank=self.rank)
+        sequence = self.config.sequence if self.config is not None else True
+        specs = self.specs if sequence else {k: v for k, v in self.specs.items() if k not in SEQUENTIAL}
+        model = fit_feed(market, specs, rank=self.rank, sequence=sequence)
         self.feed = Feed(model, self._servable, self.config)
         self._available: set[str] = set()
 

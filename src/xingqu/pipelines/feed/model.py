@@ -41,7 +41,9 @@ class FeedConfig(BaseModel):
         "intent fades; forgotten after four half-lives, past a weekly retrain; None: it never fades)",
     )
     sequence: bool = Field(
-        True, description="use the sequence-aware retrievers and the session features of the ranker"
+        True,
+        description="use the sequence-aware retrievers, the session features of the ranker, and lift the "
+        "category cap for the categories browsed in the current session",
     )
 
     def without_sequence(self) -> FeedConfig:

@@ -184,9 +184,11 @@ class Servable:
 
 
 class Reranker:
-    """Assembles one user's list from the ranked candidates: caps per level-1 category and per shop,
-    and a share of slots kept for new products at evenly spread positions; candidates the governance
-    check did not reach are asked about (once, together) only if the caps make the list reach them."""
+    """Assembles one user's list from the ranked candidates: caps per level-1 category (except the
+    categories the user is browsing now: a shopper after rice cookers wants rice cookers, not variety)
+    and per shop, and a share of slots kept for new products at evenly spread positions; candidates
+    the governance check did not reach are asked about (once, together) only if the caps make the
+    list reach them."""
 
     name = "caps_and_slots"
 
@@ -194,9 +196,16 @@ class Reranker:
         self.prep, self.servable = prep, servable
 
     def assemble(
-        self, items: np.ndarray, scores: np.ndarray, asked: np.ndarray, is_new: np.ndarray, n: int
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        asked: np.ndarray,
+        is_new: np.ndarray,
+        n: int,
+        browsing: frozenset[int] = frozenset(),
     ) -> list[int]:
-        """Positions into ``items`` of the final list, in order."""
+        """Positions into ``items`` of the final list, in order (``browsing``: level-1 categories
+        exempt from the category cap)."""
         cfg, cat, ids = self.prep.config, self.prep.model.cat, self.prep.item_ids
         order = [int(q) for q in np.argsort(-scores, kind="stable") if np.isfinite(scores[q])]
         verdict: dict[int, bool] = {}
@@ -216,7 +225,7 @@ class Reranker:
 
         def fits(q: int) -> bool:
             c, s = int(cat.level1[items[q]]), int(cat.shop[items[q]])
-            if c >= 0 and per_cat.get(c, 0) >= cap_cat:
+            if c >= 0 and c not in browsing and per_cat.get(c, 0) >= cap_cat:
                 return False
             return not (cfg.max_per_shop is not None and s >= 0 and per_shop.get(s, 0) >= cfg.max_per_shop)
 

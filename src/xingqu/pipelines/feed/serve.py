@@ -190,8 +190,12 @@ class Feed:
         t = trace.add("servable", t)
         out: list[list[FeedItem]] = []
         explained = 0.0
+        open_cats = cat.content_categories
         for b in range(len(user_ids)):
-            final = self._reranker.assemble(items[b], scores[b], asked[b], is_new[b], n)
+            browsing = (
+                req.recent[b].session.browsing(req.now, open_cats) if prep.config.sequence else frozenset()
+            )
+            final = self._reranker.assemble(items[b], scores[b], asked[b], is_new[b], n, browsing)
             e = time.perf_counter()
             block = req.features[b] if req.features is not None else None
             words = reasons(prep, block, final, scores[b]) if explain else [[] for _ in final]
