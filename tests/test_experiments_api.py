@@ -147,3 +147,53 @@ def test_batch_scoring_gives_the_arms_the_api_serves(
     for user in list(batch)[:40]:
         served = [a for a in client.recommend(user, 3)["experiments"] if a["experiment"] == "batch"]
         assert served == batch[user]
+
+
+@pytest.fixture
+def alone(api_world: World, tmp_path: Path) -> Iterator[tuple[Client, Runtime]]:
+    """A server over a fresh copy of the world: no experiment but the test's own."""
+    db, models = api_world.copy(tmp_path / "alone")
+    runtime = Runtime(db=db, models_dir=str(models))
+    with serving(runtime) as url, Client(url, make_key(runtime, "admin")) as client:
+        yield client, runtime
+
+
+def test_batch_scoring_serves_each_user_the_feed_of_their_arm(
+    alone: tuple[Client, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, runtime = alone
+    arms = [
+        {"name": "control", "share": 0.4},
+        {"name": "blend", "share": 0.3, "feed": "blend"},
+        {"name": "popular", "share": 0.3, "feed": "popular"},
+    ]
+    client.experiment_create(_definition("perarm", arms=arms))
+    out = tmp_path / "recs.jsonl"
+    argv = ["recommend", "--all-users", "-n", "6", "--max-price", "300", "--out", str(out)]
+    assert run([*argv, "--db", runtime.settings.db, "--models-dir", str(runtime.models_dir)]) == 0
+    capsys.readouterr()
+    lines = {x["user"]: x for x in map(json.loads, out.read_text().splitlines())}
+    of_arm: dict[str, list[str]] = {"control": [], "blend": [], "popular": []}
+    for user, line in lines.items():
+        assert [a["experiment"] for a in line["experiments"]] == ["perarm"]
+        of_arm[line["experiments"][0]["arm"]].append(user)
+    assert all(len(users) >= 60 for users in of_arm.values())
+    service = feed_service(runtime)
+    feed_of = {"control": "default", "blend": "blend", "popular": "popular"}
+    for arm, users in of_arm.items():
+        for user in users[:15]:
+            served = client.recommend(user, 6, max_price=300)
+            assert served["experiments"] == [{"experiment": "perarm", "arm": arm}]
+            api_items = [i["product"] for i in served["items"]]
+            assert lines[user]["items"] == api_items, (arm, user)
+            alone_items = service.recommend(user, 6, max_price=30_000, feed=feed_of[arm]).items
+            assert api_items == [i.product_id for i in alone_items]
+    # the arms differ visibly: the popular arm's list is everyone's best-sellers, the others' are not
+    popular_lists = {tuple(lines[u]["items"]) for u in of_arm["popular"]}
+    assert len(popular_lists) == 1
+    control = of_arm["control"]
+    assert sum(tuple(lines[u]["items"]) in popular_lists for u in control) < len(control) // 10
+    ranked = {
+        u: [i.product_id for i in service.recommend(u, 6, max_price=30_000).items] for u in of_arm["blend"]
+    }
+    assert sum(lines[u]["items"] != ranked[u] for u in ranked) > len(ranked) // 4
