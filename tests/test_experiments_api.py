@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,73 @@ def test_batch_scoring_serves_each_user_the_feed_of_their_arm(
         u: [i.product_id for i in service.recommend(u, 6, max_price=30_000).items] for u in of_arm["blend"]
     }
     assert sum(lines[u]["items"] != ranked[u] for u in ranked) > len(ranked) // 4
+
+
+def test_the_content_feed_is_served_from_the_arms_and_its_events_credited(
+    alone: tuple[Client, Runtime], api_world: World
+) -> None:
+    client, runtime = alone
+    client.experiment_create(_definition("shows", planned_users=10))
+    service = feed_service(runtime)
+    users = [str(u) for u in api_world.model.feed.profiles.users.ids[:60]]  # type: ignore[union-attr]
+    served = {u: client.recommend(u, 6, content=True) for u in users}
+    arm_of = {}
+    for u, body in served.items():
+        assert len(body["experiments"]) == 1 and body["experiments"][0]["experiment"] == "shows"
+        arm_of[u] = body["experiments"][0]["arm"]
+        feed = "popular" if arm_of[u] == "popular" else "default"
+        version, items = service.content(u, 6, feed=feed)
+        assert body["model"] == version and body["items"] and len(body["request_id"]) == 32
+        assert [c["content"] for c in body["items"]] == [c.content_id for c in items]
+    treated = [u for u in users if arm_of[u] == "popular"]
+    assert 10 <= len(treated) <= 50
+    # the popular arm's order is the best-sellers', not the user's
+    differs = 0
+    for u in treated:
+        sales = [c["score"] for c in served[u]["items"]]
+        assert sales == sorted(sales, reverse=True)
+        mine = [c.content_id for c in service.content(u, 6)[1]]
+        differs += mine != [c["content"] for c in served[u]["items"]]
+    assert differs > len(treated) // 2
+    # every response is in the exposure log under its arm
+    exposure = {x["arm"]: x for x in client.experiment("shows")["exposure"]}
+    for arm in ("control", "popular"):
+        assert exposure[arm]["responses"] == sum(a == arm for a in arm_of.values())
+    # events sent with a response's request id count for the arm that served it
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    events, paid = [], {"control": 0, "popular": 0}
+    for k, (u, body) in enumerate(served.items()):
+        rid = body["request_id"]
+        for c in body["items"]:
+            events.append(
+                _event(f"imp-{k}-{c['content']}", "impression", u, now, rid, content_id=c["content"])
+            )
+        first = body["items"][0]
+        events.append(_event(f"clk-{k}", "click", u, now, rid, content_id=first["content"]))
+        if k % 3 == 0:
+            order = {"product_id": first["products"][0], "order_id": f"o-shows-{k}", "amount": 5000 + k}
+            events.append(_event(f"pay-{k}", "pay", u, now, rid, **order))
+            paid[arm_of[u]] += 5000 + k
+    assert client.events(events)["written"] == len(events)
+    report = {a["arm"]: a for a in client.experiment_report("shows")["arms"]}
+    for arm in ("control", "popular"):
+        shown = sum(len(b["items"]) for u, b in served.items() if arm_of[u] == arm)
+        assert report[arm]["impressions"] == shown
+        assert report[arm]["metrics"]["ctr"]["value"] == pytest.approx(
+            sum(arm_of[u] == arm for u in users) / shown
+        )
+        gpm = report[arm]["metrics"]["gpm"]["value"]
+        assert gpm == pytest.approx(paid[arm] / 100 / shown * 1000)
+
+
+def _event(
+    event_id: str, kind: str, user: str, ts: str, request_id: str, **fields: object
+) -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "event_type": kind,
+        "ts": ts,
+        "user_id": user,
+        "request_id": request_id,
+        **fields,
+    }
