@@ -422,22 +422,22 @@ def score_users(
     at_ms: int | None = None,
 ) -> list[ServedFeed]:
     """Batch scoring: the feed of each of ``users`` under their arms' treatment, exactly as
-    ``serve_feed`` serves them one by one (``version`` stands for the current model where no arm names
-    one); users are scored together per treatment, and nothing is logged (no response was served)."""
+    ``serve_feed`` serves them (``version`` stands for the current model where no arm names one);
+    nothing is logged (no response was served).
+
+    Each user is scored alone, as the API does: float32 scores computed for many users at once can
+    differ in the last bit from one user's, enough to reorder products whose retriever scores tie
+    (about 3 % of the users of a small world), and batch output is meant to be what the API serves."""
     at = now_ms() if at_ms is None else at_ms
-    routed = router(runtime).route_many(users, at)
-    groups: dict[Treatment, list[int]] = {}
-    for k, r in enumerate(routed):
-        groups.setdefault(treatment(r, version), []).append(k)
     cats = list(categories) if categories is not None else None
-    out: list[ServedFeed | None] = [None] * len(users)
-    for how, rows in groups.items():
-        found = feed_service(runtime, how.model).recommend_many(
-            [users[k] for k in rows], n, max_price=max_price, categories=cats, brands=brands, feed=how.feed
+    out = []
+    for user, routed in zip(users, router(runtime).route_many(users, at), strict=True):
+        how = treatment(routed, version)
+        found = feed_service(runtime, how.model).recommend(
+            user, n, max_price=max_price, categories=cats, brands=brands, explain=False, feed=how.feed
         )
-        for k, result in zip(rows, found, strict=True):
-            out[k] = ServedFeed(result, None, _arms(routed[k]))
-    return [x for x in out if x is not None]
+        out.append(ServedFeed(found, None, _arms(routed)))
+    return out
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -477,6 +477,8 @@ def report(runtime: Runtime, name: str) -> dict[str, Any]:
         primary=exp.spec.primary_metric,
         guardrails=exp.spec.guardrails,
         planned_users=exp.spec.planned_users,
+        analysis=exp.spec.analysis,
+        tau2=exp.spec.sequential_tau2,
     )
     return {
         "experiment": exp.name,
