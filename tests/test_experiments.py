@@ -24,7 +24,7 @@ from xingqu.experiments import ArmData, Exposure, analyse, assign, assign_many, 
 from xingqu.experiments.analysis import COLUMNS, ratio, srm
 from xingqu.experiments.assign import units
 from xingqu.experiments.model import Experiment
-from xingqu.experiments.sequential import always_valid_p, sequential
+from xingqu.experiments.sequential import always_valid_p, ratio_looks, sequential
 from xingqu.runtime import Runtime
 from xingqu.services import experiments as service
 from xingqu.services.experiments import now_ms
@@ -461,20 +461,11 @@ def _stream(rng: np.random.Generator, n: int, lift: float = 0.0) -> tuple[np.nda
     return buys * rng.lognormal(5, 0.8, n) * 10, imp.astype(float)
 
 
-def _looks(x: np.ndarray, y: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``ratio`` of the first m users at every look m at once (cumulative sums): Σx/Σy and its
-    delta-method variance."""
-    sx, sy = np.cumsum(x)[m - 1], np.cumsum(y)[m - 1]
-    sxx, sxy, syy = (np.cumsum(a * b)[m - 1] for a, b in ((x, x), (x, y), (y, y)))
-    r = sx / sy
-    return r, (sxx - 2 * r * sxy + r * r * syy) / ((m - 1) * (sy / m) ** 2) / m
-
-
 def _monitor(rng: np.random.Generator, n: int, looks: int, lift: float) -> tuple[np.ndarray, np.ndarray]:
     """One stream looked at ``looks`` times: the always-valid p and the fixed horizon's p at each."""
     m = np.linspace(30, n, looks).astype(int)
     (xc, yc), (xt, yt) = _stream(rng, n), _stream(rng, n, lift)
-    (rc, vc), (rt, vt) = _looks(xc, yc, m), _looks(xt, yt, m)
+    (rc, vc), (rt, vt) = ratio_looks(xc, yc, m), ratio_looks(xt, yt, m)
     d, v = rt - rc, vt + vc
     return always_valid_p(d, v, 0.01 * rc**2), 2 * stats.norm.sf(np.abs(d) / np.sqrt(v))
 
@@ -483,7 +474,7 @@ def test_the_looks_are_the_reports_ratios_and_msprt() -> None:
     rng = np.random.default_rng(5)
     (xc, yc), (xt, yt) = _stream(rng, 2000), _stream(rng, 2000, 0.3)
     m = np.array([50, 400, 1200, 2000])
-    (rc, vc), (rt, vt) = _looks(xc, yc, m), _looks(xt, yt, m)
+    (rc, vc), (rt, vt) = ratio_looks(xc, yc, m), ratio_looks(xt, yt, m)
     p = always_valid_p(rt - rc, vt + vc, 0.01 * rc**2)
     for k, size in enumerate(m):
         c, t = ratio(xc[:size], yc[:size]), ratio(xt[:size], yt[:size])

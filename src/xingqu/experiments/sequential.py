@@ -51,6 +51,19 @@ def always_valid_p(
     return np.where(v > 0, p, np.nan)
 
 
+def ratio_looks(x: np.ndarray, y: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σx / Σy of the first m users and its delta-method variance (``analysis.ratio``'s) at every look
+    m of ``sizes`` at once, from cumulative sums: how a stream of arriving users is monitored."""
+    m = np.asarray(sizes, dtype=np.int64)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    sx, sy = np.cumsum(x)[m - 1], np.cumsum(y)[m - 1]
+    sxx, sxy, syy = (np.cumsum(a * b)[m - 1] for a, b in ((x, x), (x, y), (y, y)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = sx / sy
+        var = (sxx - 2 * r * sxy + r * r * syy) / ((m - 1) * (sy / m) ** 2) / m
+    return r, var
+
+
 def radius(var: float, tau2: float, alpha: float) -> float:
     """Half-width of the confidence sequence around the estimate (nan when the variance is not positive)."""
     if not var > 0 or not tau2 > 0:
