@@ -15,6 +15,10 @@ arms by ``xingqu.experiments.assign.units`` and the report's analysis (``analyse
   power, from the variance of the first world's most-popular arm (a pilot); each run is analysed on
   its first planned users per arm (in a random arrival order) and counts when the verdict is "winner".
 - CUPED: the ratio of the lift interval's width with CUPED to without (median over the A/B runs).
+- Sequential (mSPRT, ``analysis: sequential``) under continuous monitoring: in each run users arrive
+  in a random order and the always-valid p-value of the plain quality GMV per 1,000 impressions is read
+  at ``--looks`` looks up to every user; A/A counts runs that ever cross α = 0.05 (and, as contrast, runs
+  where the fixed-horizon test read at every look ever does), A/B runs that cross by the last look.
 - SRM: assignment of ``--srm-users`` ids over 50/50 arms with 10 % of one arm's users lost (a logging
   fault); counts as caught when the χ² check reports a mismatch (p < 0.001). Also at the worlds' size.
 """
@@ -28,9 +32,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from xingqu.experiments.analysis import ArmData, analyse, ratio, srm, users_needed
 from xingqu.experiments.assign import units
+from xingqu.experiments.sequential import DEFAULT_TAU2, always_valid_p, ratio_looks
 from xingqu.sim.ab import BUILTIN, run_seed
 from xingqu.sim.config import preset
 
@@ -68,6 +74,27 @@ def arm(name: str, data: dict[str, dict[str, np.ndarray]], policy: str, rows: np
     return ArmData(name, 0.5, cols)
 
 
+def monitored(
+    a: ArmData, b: ArmData, looks: int, tau2: float = DEFAULT_TAU2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The always-valid p and the fixed horizon's p of B against A at ``looks`` looks as users arrive
+    (their order in the arm), and the users per arm at each look."""
+    n = min(a.users, b.users)
+    sizes = np.unique(np.linspace(min(30, n), n, looks).astype(int))
+    (ra, va), (rb, vb) = (
+        ratio_looks(
+            (x.columns["paid"] - x.columns["refunded"] - x.columns["violating"]) * 10,
+            x.columns["impressions"],
+            sizes,
+        )
+        for x in (a, b)
+    )
+    d, v = rb - ra, va + vb
+    with np.errstate(divide="ignore", invalid="ignore"):  # no purchase yet at the first looks
+        fixed = 2 * stats.norm.sf(np.abs(d) / np.sqrt(v))
+    return always_valid_p(d, v, tau2 * ra**2), fixed, sizes
+
+
 def flagged(lift: dict[str, float | None]) -> bool:
     low, high = lift["low"], lift["high"]
     return low is not None and high is not None and (low > 0 or high < 0)
@@ -80,6 +107,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=7, help="organic days before the test week")
     ap.add_argument("--days", type=int, default=7, help="days of the test period")
     ap.add_argument("--runs", type=int, default=300, help="experiments (salts) per world and study")
+    ap.add_argument("--looks", type=int, default=100, help="looks per run of the sequential study")
     ap.add_argument("--srm-runs", type=int, default=1000)
     ap.add_argument("--srm-users", type=int, default=20_000)
     ap.add_argument("--mde", type=float, default=0.5, help="relative lift the planned sample is sized for")
@@ -119,6 +147,9 @@ def main() -> None:
     ab_hits = ab_runs = 0
     widths, aa_widths, ctr_widths, mdes = [], [], [], []
     capped = 0
+    seq_aa = peek_aa = 0
+    seq_ab = {DEFAULT_TAU2: 0, args.mde**2: 0}
+    seq_at: dict[float, list[int]] = {t: [] for t in seq_ab}
     for w, (ids, data) in enumerate(worlds):
         n = len(ids)
         for s in range(args.runs):
@@ -143,6 +174,19 @@ def main() -> None:
             capped += take < planned
             a_rows = order[~in_b[order]][:take]
             b_rows = order[in_b[order]][:take]
+            # continuous monitoring of every user in arrival order (not only the planned sample)
+            a_all, b_all = order[~in_b[order]], order[in_b[order]]
+            always, fixed, _ = monitored(
+                arm("A", data, "feed", a_all), arm("A2", data, "feed", b_all), args.looks
+            )
+            seq_aa += bool((always < 0.05).any())
+            peek_aa += bool((fixed < 0.05).any())
+            pair = (arm("popular", data, "popular", a_all), arm("feed", data, "feed", b_all))
+            for tau2 in seq_ab:
+                always, _, sizes = monitored(*pair, args.looks, tau2)
+                if (always < 0.05).any():
+                    seq_ab[tau2] += 1
+                    seq_at[tau2].append(int(sizes[np.argmax(always < 0.05)]))
             r = analyse(
                 [arm("popular", data, "popular", a_rows), arm("feed", data, "feed", b_rows)],
                 planned_users=take,
@@ -200,6 +244,16 @@ def main() -> None:
     print(
         f"CUPED interval-width ratio (with ÷ without), median: A/B {np.median(widths):.3f}, "
         f"A/A {np.median(aa_widths):.3f}; with CTR as the primary metric {np.median(ctr_widths):.3f}"
+    )
+    detected = "; ".join(
+        f"τ² = {t:g}: {seq_ab[t] / ab_runs:.1%}, median "
+        f"{np.median(seq_at[t]) if seq_at[t] else float('nan'):,.0f} users per arm at detection"
+        for t in seq_ab
+    )
+    print(
+        f"sequential (mSPRT) read at {args.looks} looks up to every user: A/A false-positive rate "
+        f"{seq_aa / ab_runs:.1%} of {ab_runs} runs at τ² = {DEFAULT_TAU2:g} (the fixed-horizon test read "
+        f"at every look: {peek_aa / ab_runs:.1%}); feed vs most-popular detected with {detected}"
     )
     print(
         f"SRM check (χ² p < 0.001) catches 10 % of one arm's users lost: {caught / args.srm_runs:.1%} of "

@@ -24,6 +24,7 @@ from xingqu.experiments import ArmData, Exposure, analyse, assign, assign_many, 
 from xingqu.experiments.analysis import COLUMNS, ratio, srm
 from xingqu.experiments.assign import units
 from xingqu.experiments.model import Experiment
+from xingqu.experiments.sequential import always_valid_p, ratio_looks, sequential
 from xingqu.runtime import Runtime
 from xingqu.services import experiments as service
 from xingqu.services.experiments import now_ms
@@ -429,6 +430,108 @@ def test_an_arm_without_users_gives_a_report_not_an_error() -> None:
     assert ratio(np.zeros(1), np.zeros(1)).value != ratio(np.zeros(1), np.zeros(1)).value  # nan
 
 
+# -- sequential (mSPRT) -------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    analysis=st.one_of(st.text(max_size=20), st.sampled_from(["fixed_horizon", "sequential"])),
+    tau2=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.01, 1.0])),
+)
+def test_the_analysis_method_is_checked_naming_its_field(analysis: str, tau2: float) -> None:
+    data = {"name": "m", "arms": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}
+    good_method = analysis in ("fixed_horizon", "sequential")
+    good_tau = tau2 == tau2 and 0 < tau2 <= 100
+    try:
+        spec = parse_spec({**data, "analysis": analysis, "sequential_tau2": tau2})
+    except UserError as exc:
+        assert not (good_method and good_tau)
+        assert ("analysis:" in str(exc)) == (not good_method)
+        assert ("sequential_tau2:" in str(exc)) == (not good_tau)
+        return
+    assert good_method and good_tau and spec.analysis == analysis and spec.sequential_tau2 == tau2
+    default = parse_spec(data)
+    assert default.analysis == "fixed_horizon" and default.sequential_tau2 == 0.01
+
+
+def _stream(rng: np.random.Generator, n: int, lift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Users of one arm in arrival order: GMV (x10, heavy-tailed, mostly zero) and impressions."""
+    imp = rng.poisson(20, n) + 1
+    buys = rng.binomial(imp, 0.02 * (1 + lift))
+    return buys * rng.lognormal(5, 0.8, n) * 10, imp.astype(float)
+
+
+def _monitor(rng: np.random.Generator, n: int, looks: int, lift: float) -> tuple[np.ndarray, np.ndarray]:
+    """One stream looked at ``looks`` times: the always-valid p and the fixed horizon's p at each."""
+    m = np.linspace(30, n, looks).astype(int)
+    (xc, yc), (xt, yt) = _stream(rng, n), _stream(rng, n, lift)
+    (rc, vc), (rt, vt) = ratio_looks(xc, yc, m), ratio_looks(xt, yt, m)
+    d, v = rt - rc, vt + vc
+    return always_valid_p(d, v, 0.01 * rc**2), 2 * stats.norm.sf(np.abs(d) / np.sqrt(v))
+
+
+def test_the_looks_are_the_reports_ratios_and_msprt() -> None:
+    rng = np.random.default_rng(5)
+    (xc, yc), (xt, yt) = _stream(rng, 2000), _stream(rng, 2000, 0.3)
+    m = np.array([50, 400, 1200, 2000])
+    (rc, vc), (rt, vt) = ratio_looks(xc, yc, m), ratio_looks(xt, yt, m)
+    p = always_valid_p(rt - rc, vt + vc, 0.01 * rc**2)
+    for k, size in enumerate(m):
+        c, t = ratio(xc[:size], yc[:size]), ratio(xt[:size], yt[:size])
+        assert c.value == pytest.approx(rc[k]) and c.var == pytest.approx(vc[k], rel=1e-9)
+        seq = sequential(t, c, 0.05, 0.01)
+        assert seq.p == pytest.approx(p[k], rel=1e-9)
+        # the confidence sequence excludes zero exactly when the always-valid p is below α
+        assert (seq.p < 0.05) == (seq.low > 0 or seq.high < 0)
+        assert seq.low < seq.difference < seq.high
+
+
+def test_msprt_keeps_its_level_under_continuous_peeking_where_the_fixed_test_does_not() -> None:
+    rng = np.random.default_rng(11)
+    streams, looks = 400, 200
+    seq_fp = fixed_fp = 0
+    for _ in range(streams):
+        always, fixed = _monitor(rng, 3000, looks, 0.0)
+        seq_fp += bool((always < 0.05).any())
+        fixed_fp += bool((fixed < 0.05).any())
+    assert seq_fp / streams <= 0.07
+    assert fixed_fp / streams > 0.15  # the peeking problem: a fixed-horizon test read at every look
+
+
+def test_msprt_rejects_a_real_effect_eventually() -> None:
+    rng = np.random.default_rng(12)
+    stops = []
+    for _ in range(100):
+        always, _ = _monitor(rng, 6000, 200, 0.3)
+        crossed = np.flatnonzero(always < 0.05)
+        stops.append(crossed[0] if len(crossed) else None)
+    assert sum(s is not None for s in stops) >= 95
+    assert np.median([s for s in stops if s is not None]) < 150  # most well before the last look
+
+
+def test_a_sequential_experiment_calls_a_winner_before_the_planned_sample() -> None:
+    rng = np.random.default_rng(2)
+    arms = [_arm("c", rng, 800), _arm("t", rng, 800, lift=1.0)]
+    fixed = analyse(arms, planned_users=5000)
+    assert fixed["verdict"]["code"] == "collecting" and fixed["analysis"] == "fixed_horizon"
+    assert "sequential" not in fixed["arms"][1]["primary"]
+    # the mixture sized for large effects (τ² = 0.25: about ±50 %) detects this one early; one sized
+    # for small effects is slower to cross (it is valid whatever τ², but less powerful far from it)
+    small = analyse(arms, planned_users=5000, analysis="sequential", tau2=0.01)
+    assert small["arms"][1]["primary"]["sequential"]["p"] > 0.05 and small["verdict"]["code"] == "collecting"
+    seq = analyse(arms, planned_users=5000, analysis="sequential", tau2=0.25)
+    s = seq["arms"][1]["primary"]["sequential"]
+    assert seq["analysis"] == "sequential" and "mSPRT" in seq["method"] and "τ² = 0.25" in seq["method"]
+    assert s["p"] < 0.05 and s["lift_low"] > 0 and s["lift_low"] < seq["arms"][1]["primary"]["lift"]["low"]
+    assert seq["verdict"]["code"] == "winner" and "always-valid p" in seq["verdict"]["text"]
+    # without an effect the sequential report keeps monitoring, and says looking is allowed
+    aa = analyse([_arm("c", rng, 800), _arm("t", rng, 800)], planned_users=5000, analysis="sequential")
+    assert aa["verdict"]["code"] == "collecting" and "Monitoring" in aa["verdict"]["text"]
+    assert aa["arms"][1]["primary"]["sequential"]["p"] >= 0.05
+    done = analyse([_arm("c", rng, 800), _arm("t", rng, 800)], planned_users=800, analysis="sequential")
+    assert done["verdict"]["code"] == "no_difference"
+
+
 # -- CLI ----------------------------------------------------------------------------------------------
 
 
@@ -462,6 +565,17 @@ def test_the_cli_creates_lists_shows_stops_and_reports(
     assert run(["experiments", "create", "x", "--db", db, "--arm", "a:half"]) == 1
     assert "not a number" in capsys.readouterr().err
     assert run(["experiments", "report", "nope", "--db", db]) == 1
+    seq = ["experiments", "create", "watched", "--db", db, "--arm", "a:0.5", "--arm", "b:0.5:feed=blend"]
+    assert run([*seq, "--layer", "seq", "--analysis", "sequential", "--tau2", "0.04", "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["analysis"] == "sequential" and made["sequential_tau2"] == 0.04
+    assert run(["experiments", "report", "watched", "--db", db, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["analysis"] == "sequential" and "τ² = 0.04" in report["method"]
+    assert run(["experiments", "report", "watched", "--db", db]) == 0
+    assert "sequential (always valid)" in capsys.readouterr().out
+    assert run([*seq[:2], "w2", *seq[3:], "--layer", "s2", "--analysis", "bayes"]) == 1
+    assert "analysis: Input should be 'fixed_horizon' or 'sequential'" in capsys.readouterr().err
 
 
 def test_a_version_10_store_is_migrated_to_experiments(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,123 @@ def test_batch_scoring_gives_the_arms_the_api_serves(
     for user in list(batch)[:40]:
         served = [a for a in client.recommend(user, 3)["experiments"] if a["experiment"] == "batch"]
         assert served == batch[user]
+
+
+@pytest.fixture
+def alone(api_world: World, tmp_path: Path) -> Iterator[tuple[Client, Runtime]]:
+    """A server over a fresh copy of the world: no experiment but the test's own."""
+    db, models = api_world.copy(tmp_path / "alone")
+    runtime = Runtime(db=db, models_dir=str(models))
+    with serving(runtime) as url, Client(url, make_key(runtime, "admin")) as client:
+        yield client, runtime
+
+
+def test_batch_scoring_serves_each_user_the_feed_of_their_arm(
+    alone: tuple[Client, Runtime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, runtime = alone
+    arms = [
+        {"name": "control", "share": 0.4},
+        {"name": "blend", "share": 0.3, "feed": "blend"},
+        {"name": "popular", "share": 0.3, "feed": "popular"},
+    ]
+    client.experiment_create(_definition("perarm", arms=arms))
+    out = tmp_path / "recs.jsonl"
+    argv = ["recommend", "--all-users", "-n", "6", "--max-price", "300", "--out", str(out)]
+    assert run([*argv, "--db", runtime.settings.db, "--models-dir", str(runtime.models_dir)]) == 0
+    capsys.readouterr()
+    lines = {x["user"]: x for x in map(json.loads, out.read_text().splitlines())}
+    of_arm: dict[str, list[str]] = {"control": [], "blend": [], "popular": []}
+    for user, line in lines.items():
+        assert [a["experiment"] for a in line["experiments"]] == ["perarm"]
+        of_arm[line["experiments"][0]["arm"]].append(user)
+    assert all(len(users) >= 60 for users in of_arm.values())
+    service = feed_service(runtime)
+    feed_of = {"control": "default", "blend": "blend", "popular": "popular"}
+    for arm, users in of_arm.items():
+        for user in users[:15]:
+            served = client.recommend(user, 6, max_price=300)
+            assert served["experiments"] == [{"experiment": "perarm", "arm": arm}]
+            api_items = [i["product"] for i in served["items"]]
+            assert lines[user]["items"] == api_items, (arm, user)
+            alone_items = service.recommend(user, 6, max_price=30_000, feed=feed_of[arm]).items
+            assert api_items == [i.product_id for i in alone_items]
+    # the arms differ visibly: the popular arm's list is everyone's best-sellers, the others' are not
+    popular_lists = {tuple(lines[u]["items"]) for u in of_arm["popular"]}
+    assert len(popular_lists) == 1
+    control = of_arm["control"]
+    assert sum(tuple(lines[u]["items"]) in popular_lists for u in control) < len(control) // 10
+    ranked = {
+        u: [i.product_id for i in service.recommend(u, 6, max_price=30_000).items] for u in of_arm["blend"]
+    }
+    assert sum(lines[u]["items"] != ranked[u] for u in ranked) > len(ranked) // 4
+
+
+def test_the_content_feed_is_served_from_the_arms_and_its_events_credited(
+    alone: tuple[Client, Runtime], api_world: World
+) -> None:
+    client, runtime = alone
+    client.experiment_create(_definition("shows", planned_users=10))
+    service = feed_service(runtime)
+    users = [str(u) for u in api_world.model.feed.profiles.users.ids[:60]]  # type: ignore[union-attr]
+    served = {u: client.recommend(u, 6, content=True) for u in users}
+    arm_of = {}
+    for u, body in served.items():
+        assert len(body["experiments"]) == 1 and body["experiments"][0]["experiment"] == "shows"
+        arm_of[u] = body["experiments"][0]["arm"]
+        feed = "popular" if arm_of[u] == "popular" else "default"
+        version, items = service.content(u, 6, feed=feed)
+        assert body["model"] == version and body["items"] and len(body["request_id"]) == 32
+        assert [c["content"] for c in body["items"]] == [c.content_id for c in items]
+    treated = [u for u in users if arm_of[u] == "popular"]
+    assert 10 <= len(treated) <= 50
+    # the popular arm's order is the best-sellers', not the user's
+    differs = 0
+    for u in treated:
+        sales = [c["score"] for c in served[u]["items"]]
+        assert sales == sorted(sales, reverse=True)
+        mine = [c.content_id for c in service.content(u, 6)[1]]
+        differs += mine != [c["content"] for c in served[u]["items"]]
+    assert differs > len(treated) // 2
+    # every response is in the exposure log under its arm
+    exposure = {x["arm"]: x for x in client.experiment("shows")["exposure"]}
+    for arm in ("control", "popular"):
+        assert exposure[arm]["responses"] == sum(a == arm for a in arm_of.values())
+    # events sent with a response's request id count for the arm that served it
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    events, paid = [], {"control": 0, "popular": 0}
+    for k, (u, body) in enumerate(served.items()):
+        rid = body["request_id"]
+        for c in body["items"]:
+            events.append(
+                _event(f"imp-{k}-{c['content']}", "impression", u, now, rid, content_id=c["content"])
+            )
+        first = body["items"][0]
+        events.append(_event(f"clk-{k}", "click", u, now, rid, content_id=first["content"]))
+        if k % 3 == 0:
+            order = {"product_id": first["products"][0], "order_id": f"o-shows-{k}", "amount": 5000 + k}
+            events.append(_event(f"pay-{k}", "pay", u, now, rid, **order))
+            paid[arm_of[u]] += 5000 + k
+    assert client.events(events)["written"] == len(events)
+    report = {a["arm"]: a for a in client.experiment_report("shows")["arms"]}
+    for arm in ("control", "popular"):
+        shown = sum(len(b["items"]) for u, b in served.items() if arm_of[u] == arm)
+        assert report[arm]["impressions"] == shown
+        assert report[arm]["metrics"]["ctr"]["value"] == pytest.approx(
+            sum(arm_of[u] == arm for u in users) / shown
+        )
+        gpm = report[arm]["metrics"]["gpm"]["value"]
+        assert gpm == pytest.approx(paid[arm] / 100 / shown * 1000)
+
+
+def _event(
+    event_id: str, kind: str, user: str, ts: str, request_id: str, **fields: object
+) -> dict[str, object]:
+    return {
+        "event_id": event_id,
+        "event_type": kind,
+        "ts": ts,
+        "user_id": user,
+        "request_id": request_id,
+        **fields,
+    }

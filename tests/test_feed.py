@@ -173,6 +173,19 @@ def test_diversity_caps_hold(trained: tuple[Store, TrainedModel, Path]) -> None:
     assert widest > 2  # the cap is what held it
 
 
+def test_a_users_blended_feed_does_not_depend_on_who_is_scored_with_them(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    """Batch scoring gives each user the blend (the feed without its ranker) they get alone: each
+    retriever's z-scores are over the user's own candidates, not the padding up to the batch's widest."""
+    store, model, _ = trained
+    feed = _feed(store, model, use_ranker=False)
+    users = _users(model, 40)
+    together = [[i.product_id for i in f] for f in feed.recommend_many(users, 10)]
+    alone = [[i.product_id for i in feed.recommend(u, 10)] for u in users]
+    assert together == alone
+
+
 def test_new_product_slots_are_filled(trained: tuple[Store, TrainedModel, Path]) -> None:
     store, model, _ = trained
     feed = _feed(store, model, new_share=0.2, new_days=14.0)

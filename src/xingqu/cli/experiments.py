@@ -127,6 +127,20 @@ def create(
     planned_users: Annotated[
         int | None, typer.Option(min=10, max=10**9, help="Users per arm before a verdict (fixed horizon).")
     ] = None,
+    analysis: Annotated[
+        str | None,
+        typer.Option(
+            "--analysis",
+            help="fixed_horizon (default): one test at the planned sample; sequential: an always-valid "
+            "test (mSPRT) that may call a winner at any look.",
+        ),
+    ] = None,
+    tau2: Annotated[
+        float | None,
+        typer.Option(
+            "--tau2", callback=finite, help="sequential: mixture variance of the relative effect (0.01)."
+        ),
+    ] = None,
     window_h: Annotated[
         float | None,
         typer.Option("--window-h", min=0.01, max=720.0, callback=finite, help="Attribution window, hours."),
@@ -163,6 +177,8 @@ def create(
         "end_ms": _time(end, "--end"),
         "primary_metric": metric,
         "planned_users": planned_users,
+        "analysis": analysis,
+        "sequential_tau2": tau2,
         "attribution_window_h": window_h,
         "description": description,
     }
@@ -312,6 +328,14 @@ def report_cmd(name: NameArg, db: DbOption = None, json_out: JsonOption = False)
             "" if p.get("cuped_width_ratio") is None else f"{p['cuped_width_ratio']:.2f}",
         )
     out.print(table)
+    for a in r["arms"][1:]:
+        s = a["primary"].get("sequential")
+        if s is not None:
+            out.print(
+                f"{a['arm']}: always-valid p = {_val(s['p'], 4)}; "
+                f"lift 95 % confidence sequence {_pct(s['lift_low'])} – {_pct(s['lift_high'])} "
+                "(valid at every look)"
+            )
     guards = Table(title="Guardrails (lift over the control; tolerance of harm)", show_edge=False)
     for col in ("arm", "metric", "control", "arm value", "lift", "lift 95 %", "tolerance", "status"):
         guards.add_column(col, no_wrap=True)

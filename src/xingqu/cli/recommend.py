@@ -1,5 +1,6 @@
 """``xingqu recommend``: a user's ranked feed (or their videos and live rooms), or every user's feed
-as JSON lines, from the latest trained model and the store's current state."""
+as JSON lines, from the latest trained model and the store's current state; in batch each user in
+running experiments is scored under their arms' feed configuration and model, as the API serves them."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
-from xingqu.services.experiments import arms_of_users
+from xingqu.services.experiments import score_users
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.store import Store
 
@@ -77,7 +78,7 @@ def recommend_cmd(
     runtime = open_runtime(db, models_dir, events)
     service = feed_service(runtime, version)
     serving = service.serving()
-    model, feed, store = serving.model, serving.feed, runtime.store
+    model, store = serving.model, runtime.store
     fen = round(max_price * 100) if max_price is not None else None
     filters = {"max_price": fen, "categories": category, "brands": brand}
     if all_users and spark is not None:
@@ -104,12 +105,15 @@ def recommend_cmd(
         with writing_text(out) as fh:
             for lo in range(0, len(ids), 512):
                 chunk = ids[lo : lo + 512]
-                arms = arms_of_users(runtime, chunk)
-                lists = feed.recommend_many(chunk, n, **filters)
-                for u, items, in_arms in zip(chunk, lists, arms, strict=True):
-                    line: dict[str, object] = {"user": u, "items": [i.product_id for i in items]}
-                    if in_arms:
-                        line["experiments"] = in_arms
+                for served in score_users(runtime, chunk, n, version=model.version, **filters):
+                    found = served.result
+                    line: dict[str, object] = {
+                        "user": found.user,
+                        "items": [i.product_id for i in found.items],
+                    }
+                    if served.arms:
+                        line["experiments"] = served.arms
+                        line["model"] = found.version
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
                     written += 1
         if json_out:

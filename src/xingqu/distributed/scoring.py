@@ -1,6 +1,7 @@
 """Every user's feed scored on Spark: users spread over the executors, each executor loading the model
-version once and ranking its users through the same feed pipeline serving uses (``mapInPandas``);
-written as Parquet partitioned by user bucket."""
+version once and ranking its users through the same feed pipeline serving uses (``mapInPandas``),
+each under their running experiments' arms as the API serves them; written as Parquet partitioned by
+user bucket."""
 
 from __future__ import annotations
 
@@ -43,17 +44,17 @@ def score_all_users(
         import pandas as pd
 
         from xingqu.runtime import Runtime
-        from xingqu.services.feed import feed_service
+        from xingqu.services.experiments import score_users
 
-        feed = feed_service(Runtime(**opened), version).serving().feed
+        runtime = Runtime(**opened)
         for pdf in batches:
             ids = pdf["user_id"].tolist()
             rows: dict[str, list[Any]] = {"user_id": [], "rank": [], "product_id": []}
             for lo in range(0, len(ids), CHUNK):
                 chunk = ids[lo : lo + CHUNK]
-                for u, items in zip(chunk, feed.recommend_many(chunk, n, **filters), strict=True):
-                    for k, item in enumerate(items, 1):
-                        rows["user_id"].append(u)
+                for served in score_users(runtime, chunk, n, version=version, **filters):
+                    for k, item in enumerate(served.result.items, 1):
+                        rows["user_id"].append(served.result.user)
                         rows["rank"].append(k)
                         rows["product_id"].append(item.product_id)
             yield pd.DataFrame(rows).astype({"rank": "int32"})

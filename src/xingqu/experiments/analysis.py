@@ -12,8 +12,11 @@ narrow).
   all arms (the pre-period being untouched by the experiment); the adjusted estimate keeps its mean and
   loses the variance the pre-period explains.
 - Sample ratio mismatch: χ² of the users per arm against the arms' shares; p < 0.001 is a mismatch.
-- The decision rule is a fixed horizon: one two-sided test at α = 0.05 once every arm has the planned
-  number of users. Before that, the report shows estimates and intervals but calls no winner.
+- The decision rule is the experiment's choice. A fixed horizon (the default): one two-sided test at
+  α = 0.05 once every arm has the planned number of users; before that, the report shows estimates and
+  intervals but calls no winner. Sequential: the always-valid mSPRT (``xingqu.experiments.sequential``)
+  of the primary metric, read at every look; a winner (or loser) is called as soon as its always-valid
+  p-value is below α, and "no detectable difference" once the planned sample is reached without that.
 """
 
 from __future__ import annotations
@@ -27,16 +30,25 @@ import numpy as np
 from scipy import stats
 
 from xingqu.experiments.model import HIGHER_IS_BETTER, METRICS, Guardrail
+from xingqu.experiments.sequential import DEFAULT_TAU2, sequential
 
 ALPHA = 0.05
 POWER = 0.80
 #: Below this p-value the users per arm are said not to match the arms' shares.
 SRM_P = 0.001
-METHOD = (
-    "fixed horizon: one two-sided test at α = 0.05 once every arm has its planned users; "
+_COMMON = (
     "95 % intervals by the delta method with the user as the unit; CUPED with the pre-period's metric "
     "and activity"
 )
+#: The report's description of each decision rule (``ExperimentSpec.analysis``).
+METHODS = {
+    "fixed_horizon": "fixed horizon: one two-sided test at α = 0.05 once every arm has its planned users; "
+    + _COMMON,
+    "sequential": "sequential (always valid): mixture SPRT (mSPRT, normal mixture, τ² = {tau2:g} of the "
+    "control's metric squared) on the difference of the primary metric, read at every look, a winner "
+    "called as soon as its always-valid p < α = 0.05; " + _COMMON + "; guardrails by fixed intervals",
+}
+METHOD = METHODS["fixed_horizon"]
 
 #: Per-user columns each ratio metric is the ratio of (numerator, denominator), and the pre-period
 #: columns CUPED adjusts it with (the same ratio's first; None: no pre-period form).
@@ -276,9 +288,14 @@ def analyse(
     guardrails: Sequence[Guardrail] = (),
     planned_users: int = 1000,
     alpha: float = ALPHA,
+    analysis: str = "fixed_horizon",
+    tau2: float = DEFAULT_TAU2,
 ) -> dict[str, Any]:
     """The report's figures: per arm the primary metric and guardrails with intervals, lifts over the
-    control (the first arm), CUPED, MDE, the SRM check and a plain-words verdict."""
+    control (the first arm), CUPED, MDE, the SRM check and a plain-words verdict under the decision
+    rule ``analysis`` (fixed_horizon, or sequential: the mSPRT with mixture variance ``tau2``)."""
+    if analysis not in METHODS:
+        raise ValueError(f"unknown analysis {analysis!r}; known: {', '.join(METHODS)}")
     cols = [derived(a.columns) for a in arms]
     control = arms[0].name
     plain = {m: [ratio(c[RATIOS[m][0]], c[RATIOS[m][1]]) for c in cols] for m in RATIOS}
@@ -324,11 +341,14 @@ def analyse(
             row["primary"]["cuped_width_ratio"] = _num(width)
             row["primary"]["mde"] = _num(mde(r_cv, chosen[0], alpha))
             row["guardrails"] = [_guardrail(g, metrics) for g in guardrails]
+            if analysis == "sequential":
+                row["primary"]["sequential"] = sequential(r_cv, chosen[0], alpha, tau2).to_dict()
         out_arms.append(row)
     reached = min(a.users for a in arms) >= planned_users
-    verdict = _verdict(out_arms, check, reached, planned_users, primary, control)
+    verdict = _verdict(out_arms, check, reached, planned_users, primary, control, analysis, alpha)
     return {
-        "method": METHOD,
+        "method": METHODS[analysis].format(tau2=tau2),
+        "analysis": analysis,
         "alpha": alpha,
         "primary_metric": primary,
         "primary_metric_means": METRICS[primary],
@@ -365,8 +385,23 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.1%}"
 
 
+def _below(p: float | None, alpha: float) -> bool:
+    return p is not None and p < alpha
+
+
+def _p(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
 def _verdict(
-    arms: list[dict[str, Any]], check: dict[str, Any], reached: bool, planned: int, primary: str, control: str
+    arms: list[dict[str, Any]],
+    check: dict[str, Any],
+    reached: bool,
+    planned: int,
+    primary: str,
+    control: str,
+    analysis: str = "fixed_horizon",
+    alpha: float = ALPHA,
 ) -> dict[str, Any]:
     """The decision in plain words, and a short code for scripts."""
     if check["mismatch"]:
@@ -378,7 +413,17 @@ def _verdict(
         )
         return {"code": "srm", "text": text}
     fewest = min(a["users"] for a in arms)
-    if not reached:
+    seq = analysis == "sequential"
+    crossed = seq and any(_below(a["primary"]["sequential"]["p"], alpha) for a in arms[1:])
+    if seq and not reached and not crossed:
+        ps = ", ".join(f"{a['arm']} {_p(a['primary']['sequential']['p'])}" for a in arms[1:])
+        text = (
+            f"Monitoring (sequential): no arm differs from {control} yet (always-valid p: {ps}); "
+            f"{fewest:,} of the {planned:,} planned users per arm. A winner is called as soon as an "
+            f"always-valid p falls below {alpha:g}; looking now and again is allowed."
+        )
+        return {"code": "collecting", "text": text}
+    if not reached and not seq:
         text = (
             f"Collecting: {fewest:,} of the {planned:,} planned users per arm ({fewest / planned:.0%}). "
             "No winner is called before the planned sample (fixed horizon); the intervals below are "
@@ -389,7 +434,12 @@ def _verdict(
     code = "no_difference"
     for a in arms[1:]:
         p = a["primary"]
-        lf = p["lift"]
+        lf = dict(p["lift"])
+        kind = "95 % interval"
+        if seq:
+            s = p["sequential"]
+            lf.update(low=s["lift_low"], high=s["lift_high"])
+            kind = f"always-valid p = {_p(s['p'])}, 95 % confidence sequence"
         broken = [g for g in a["guardrails"] if g["status"] == "breached"]
         interval = f"{_pct(lf['low'])} to {_pct(lf['high'])}"
         if broken:
@@ -397,16 +447,18 @@ def _verdict(
             parts.append(f"{a['arm']} breaks guardrail(s) {names}: do not ship it.")
             code = "guardrail_breached"
         elif lf["low"] is not None and lf["low"] > 0:
-            parts.append(
-                f"{a['arm']} beats {control} on {primary}: {_pct(lf['value'])} (95 % interval {interval})."
-            )
+            parts.append(f"{a['arm']} beats {control} on {primary}: {_pct(lf['value'])} ({kind} {interval}).")
             code = "winner" if code == "no_difference" else code
         elif lf["high"] is not None and lf["high"] < 0:
             parts.append(
-                f"{a['arm']} is worse than {control} on {primary}: {_pct(lf['value'])} "
-                f"(95 % interval {interval})."
+                f"{a['arm']} is worse than {control} on {primary}: {_pct(lf['value'])} ({kind} {interval})."
             )
             code = "loser" if code == "no_difference" else code
+        elif seq and not reached:
+            parts.append(
+                f"{a['arm']}: not different from {control} on {primary} yet ({kind} {interval}); "
+                "keep collecting."
+            )
         else:
             mde_text = "n/a" if p.get("mde") is None else f"{p['mde']:.1%}"
             parts.append(

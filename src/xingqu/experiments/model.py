@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xingqu.errors import UserError
+from xingqu.experiments.sequential import DEFAULT_TAU2
 
 #: Names of experiments, layers and arms: what a URL path and a command line take unquoted.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -26,6 +27,8 @@ METRICS: dict[str, str] = {
     "new_customer_share": "paid orders that were the buyer's first at the shop ÷ paid orders",
     "latency_p99_ms": "99th percentile of the feed's response time, ms",
 }
+#: How the report decides: a fixed horizon or an always-valid sequential test.
+Analysis = Literal["fixed_horizon", "sequential"]
 PrimaryMetric = Literal["quality_gpm", "gpm", "ctr"]
 GuardrailMetric = Literal["quality_gpm", "gpm", "ctr", "refund_rate", "new_customer_share", "latency_p99_ms"]
 #: Which way is worse for each metric.
@@ -128,7 +131,24 @@ class ExperimentSpec(_Strict):
     primary_metric: PrimaryMetric = "quality_gpm"
     guardrails: list[Guardrail] = Field(default_factory=lambda: list(DEFAULT_GUARDRAILS), max_length=10)
     planned_users: int = Field(
-        1000, ge=10, le=10**9, description="Users per arm before a verdict may be given (fixed horizon)."
+        1000,
+        ge=10,
+        le=10**9,
+        description="Users per arm before a verdict may be given (fixed horizon); under sequential, "
+        "the sample after which no detectable difference is called.",
+    )
+    analysis: Analysis = Field(
+        "fixed_horizon",
+        description="fixed_horizon: one test once every arm has planned_users; sequential: an always-valid "
+        "test (mSPRT) that may call a winner at any look.",
+    )
+    sequential_tau2: float = Field(
+        DEFAULT_TAU2,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="sequential: the mixture variance τ² of the relative effect "
+        "(0.01: effects of about ±10 %).",
     )
     attribution_window_h: float = Field(
         24.0, gt=0, le=24 * 30, allow_inf_nan=False, description="Hours after an impression events count."

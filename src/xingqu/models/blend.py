@@ -35,10 +35,16 @@ class BlendConfig(ModelConfig):
     )
 
 
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores, so that retrievers on different scales can be added."""
-    mean = scores.mean(axis=1, keepdims=True)
-    sd = scores.std(axis=1, keepdims=True)
+def standardise(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-row z-scores, so that retrievers on different scales can be added; with ``mask``, each row's
+    mean and spread are those of its entries where the mask is true (padding does not count)."""
+    if mask is None:
+        mean = scores.mean(axis=1, keepdims=True)
+        sd = scores.std(axis=1, keepdims=True)
+    else:
+        n = np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        mean = np.where(mask, scores, 0).sum(axis=1, keepdims=True) / n
+        sd = np.sqrt(np.where(mask, (scores - mean) ** 2, 0).sum(axis=1, keepdims=True) / n)
     return (scores - mean) / np.where(sd > 0, sd, 1.0)
 
 

@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from xingqu.experiments.analysis import analyse
 from xingqu.experiments.assign import assign, assign_many, free_slice
 from xingqu.experiments.attribution import DAY_MS, PRE_DAYS, Exposure, credit
 from xingqu.experiments.model import Arm, Experiment, ExperimentSpec, check_name, parse_spec
+from xingqu.pipelines.feed import ContentItem
 from xingqu.runtime import Runtime
 from xingqu.services.feed import FeedResult, feed_service
 
@@ -289,58 +290,74 @@ class Router:
                 out.append((e, next(a for a in e.spec.arms if a.name == arm)))
         return out
 
+    def route_many(self, users: Sequence[str], at_ms: int) -> list[list[tuple[Experiment, Arm]]]:
+        """``route`` of many users at once (batch scoring): the same experiments and arms, in the same
+        order, as one by one (``assign_many`` is ``assign`` vectorised)."""
+        out: list[list[tuple[Experiment, Arm]]] = [[] for _ in users]
+        for e in (e for e in self.live() if e.status(at_ms) == "running"):
+            profiles = None
+            if e.spec.population.segment:
+                catalogue = self.runtime.store.catalogue
+                profiles = {u: p for u in users if (p := catalogue.user_profile(u)) is not None}
+            arms = {a.name: a for a in e.spec.arms}
+            for k, arm in enumerate(assign_many(e, users, profiles)):
+                if arm is not None:
+                    out[k].append((e, arms[arm]))
+        return out
+
 
 def router(runtime: Runtime) -> Router:
     """The runtime's experiment router (one per runtime)."""
     return runtime.shared(("experiments-router",), lambda: Router(runtime))
 
 
-def arms_of_users(runtime: Runtime, users: list[str], at_ms: int | None = None) -> list[list[dict[str, str]]]:
-    """Batch scoring's view of assignment: for each user, the running experiments' arms they are in —
-    the same arms the API serves them (``assign_many`` is ``assign`` vectorised)."""
-    at = now_ms() if at_ms is None else at_ms
-    running = [e for e in router(runtime).live() if e.status(at) == "running"]
-    out: list[list[dict[str, str]]] = [[] for _ in users]
-    for e in running:
-        profiles = None
-        if e.spec.population.segment:
-            profiles = {u: p for u in users if (p := runtime.store.catalogue.user_profile(u)) is not None}
-        for k, arm in enumerate(assign_many(e, users, profiles)):
-            if arm is not None:
-                out[k].append({"experiment": e.name, "arm": arm})
-    return out
+@dataclass(frozen=True)
+class Treatment:
+    """What a user's arms serve them: a model version (None: the current one) and a named feed
+    configuration (``xingqu.experiments.model.FEEDS``)."""
+
+    model: str | None
+    feed: str
+
+
+def treatment(routed: Sequence[tuple[Experiment, Arm]], version: str | None = None) -> Treatment:
+    """The treatment of a user in the ``routed`` experiments: the first arm, by the order the
+    experiments were made, that names a model decides the model (else ``version``), and the first that
+    names a feed configuration other than the default decides the configuration."""
+    model = next((a.model for _, a in routed if a.model is not None), version)
+    feed = next((a.feed for _, a in routed if a.feed != "default"), "default")
+    return Treatment(model, feed)
+
+
+def _arms(routed: Sequence[tuple[Experiment, Arm]]) -> list[dict[str, str]]:
+    return [{"experiment": e.name, "arm": a.name} for e, a in routed]
 
 
 @dataclass
 class ServedFeed:
-    """A feed served under the user's experiments, with its request id for attribution."""
+    """A feed served under the user's experiments, with its request id for attribution (None: scored
+    in a batch, not served, so nothing was logged)."""
 
     result: FeedResult
+    request_id: str | None
+    arms: list[dict[str, str]]
+
+
+@dataclass
+class ServedContent:
+    """Videos and live rooms served under the user's experiments, with the request id for attribution."""
+
+    version: str
+    items: list[ContentItem]
     request_id: str
     arms: list[dict[str, str]]
 
 
-def serve_feed(
-    runtime: Runtime,
-    user: str,
-    n: int = 20,
-    *,
-    max_price: int | None = None,
-    categories: Iterable[str] | None = None,
-    brands: Iterable[str] | None = None,
-    explain: bool = True,
-) -> ServedFeed:
-    """The feed of ``user`` from the arms of the experiments they are in (the first arm, by the order
-    the experiments were made, that names a model or a feed configuration decides it), with the
-    response logged per experiment (request id, arm, time, latency)."""
-    t0 = time.perf_counter()
-    at = now_ms()
-    routed = router(runtime).route(user, at)
-    model = next((a.model for _, a in routed if a.model is not None), None)
-    feed = next((a.feed for _, a in routed if a.feed != "default"), "default")
-    found = feed_service(runtime, model).recommend(
-        user, n, max_price=max_price, categories=categories, brands=brands, explain=explain, feed=feed
-    )
+def _log_exposure(
+    runtime: Runtime, routed: Sequence[tuple[Experiment, Arm]], user: str, at: int, t0: float
+) -> str:
+    """A new request id, with the response logged under it for each experiment that served it (arm,
+    time, latency): events sent with that id are credited to those arms."""
     request_id = uuid.uuid4().hex
     if routed:
         latency = (time.perf_counter() - t0) * 1000
@@ -357,7 +374,70 @@ def serve_feed(
                 for e, a in routed
             ]
         )
-    return ServedFeed(found, request_id, [{"experiment": e.name, "arm": a.name} for e, a in routed])
+    return request_id
+
+
+def serve_feed(
+    runtime: Runtime,
+    user: str,
+    n: int = 20,
+    *,
+    max_price: int | None = None,
+    categories: Iterable[str] | None = None,
+    brands: Iterable[str] | None = None,
+    explain: bool = True,
+) -> ServedFeed:
+    """The feed of ``user`` from the arms of the experiments they are in (``treatment``), with the
+    response logged per experiment (request id, arm, time, latency)."""
+    t0 = time.perf_counter()
+    at = now_ms()
+    routed = router(runtime).route(user, at)
+    how = treatment(routed)
+    found = feed_service(runtime, how.model).recommend(
+        user, n, max_price=max_price, categories=categories, brands=brands, explain=explain, feed=how.feed
+    )
+    return ServedFeed(found, _log_exposure(runtime, routed, user, at, t0), _arms(routed))
+
+
+def serve_content(runtime: Runtime, user: str, n: int = 10) -> ServedContent:
+    """The videos and live rooms of ``user`` from the arms of the experiments they are in, logged like
+    ``serve_feed``'s responses (the content feed under the arm's model and feed configuration)."""
+    t0 = time.perf_counter()
+    at = now_ms()
+    routed = router(runtime).route(user, at)
+    how = treatment(routed)
+    version, items = feed_service(runtime, how.model).content(user, n, feed=how.feed)
+    return ServedContent(version, items, _log_exposure(runtime, routed, user, at, t0), _arms(routed))
+
+
+def score_users(
+    runtime: Runtime,
+    users: Sequence[str],
+    n: int = 20,
+    *,
+    version: str | None = None,
+    max_price: int | None = None,
+    categories: Iterable[str] | None = None,
+    brands: Iterable[str] | None = None,
+    at_ms: int | None = None,
+) -> list[ServedFeed]:
+    """Batch scoring: the feed of each of ``users`` under their arms' treatment, exactly as
+    ``serve_feed`` serves them (``version`` stands for the current model where no arm names one);
+    nothing is logged (no response was served).
+
+    Each user is scored alone, as the API does: float32 scores computed for many users at once can
+    differ in the last bit from one user's, enough to reorder products whose retriever scores tie
+    (about 3 % of the users of a small world), and batch output is meant to be what the API serves."""
+    at = now_ms() if at_ms is None else at_ms
+    cats = list(categories) if categories is not None else None
+    out = []
+    for user, routed in zip(users, router(runtime).route_many(users, at), strict=True):
+        how = treatment(routed, version)
+        found = feed_service(runtime, how.model).recommend(
+            user, n, max_price=max_price, categories=cats, brands=brands, explain=False, feed=how.feed
+        )
+        out.append(ServedFeed(found, None, _arms(routed)))
+    return out
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -397,6 +477,8 @@ def report(runtime: Runtime, name: str) -> dict[str, Any]:
         primary=exp.spec.primary_metric,
         guardrails=exp.spec.guardrails,
         planned_users=exp.spec.planned_users,
+        analysis=exp.spec.analysis,
+        tau2=exp.spec.sequential_tau2,
     )
     return {
         "experiment": exp.name,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,12 +47,18 @@ class Serving:
             self.variants[name] = found  # a race makes two equal feeds; either serves the same
         return found
 
+    def sales_counts(self) -> np.ndarray:
+        """Per product index, the users who interacted with it up to training (its popularity)."""
+        m = self.model.feed
+        assert m is not None
+        return np.diff(m.history.tocsc().indptr)
+
     def popular(self, n: int, max_price: int | None = None) -> list[FeedItem]:
         """The most-popular products (by users who interacted with them up to training) that may be
         shown now, at most ``max_price`` fen when given: the same list for everyone."""
         m = self.model.feed
         assert m is not None
-        counts = np.diff(m.history.tocsc().indptr)
+        counts = self.sales_counts()
         order = np.argsort(-counts, kind="stable")
         if max_price is not None:
             order = order[np.nan_to_num(m.cat.price[order], nan=np.inf) <= max_price]
@@ -67,6 +73,39 @@ class Serving:
             if len(out) >= n:
                 break
         return out
+
+    def popular_content(
+        self, user: str, n: int, segments: Mapping[str, tuple[str, str]] | None = None
+    ) -> list[ContentItem]:
+        """The videos and live rooms the content feed may show ``user``, ordered by how popular the
+        best-selling good each carries is (users who interacted with it up to training), rooms live now
+        first among equals: most-popular for content."""
+        m = self.model.feed
+        assert m is not None
+        shown = self.feed.content(user, 10**6, segments=segments)
+        counts = self.sales_counts()
+        index = m.cat.items.index
+
+        def sold(product: str) -> int:
+            j = index.get(product)
+            return int(counts[j]) if j is not None and j >= 0 else 0
+
+        def sales(c: ContentItem) -> int:
+            return max((sold(p) for p in c.products), default=0)
+
+        ranked = sorted(shown, key=lambda c: (-sales(c), not c.live_now, c.content_id))
+        return [
+            ContentItem(
+                c.content_id,
+                c.kind,
+                c.creator_id,
+                float(sales(c)),
+                c.live_now,
+                sorted(c.products, key=lambda p: -sold(p)),
+                [*(["live now"] if c.live_now else []), "carries a best-seller"],
+            )
+            for c in ranked[:n]
+        ]
 
 
 @dataclass
@@ -150,12 +189,40 @@ class FeedService:
         """The ranked feed of ``user`` (``max_price`` in fen) under the named configuration ``feed``
         (default, blend, popular: the best-sellers honour the price cap, not the category and brand
         filters)."""
+        return self.recommend_many(
+            [user],
+            n,
+            max_price=max_price,
+            categories=categories,
+            brands=brands,
+            explain=explain,
+            trace=trace,
+            feed=feed,
+        )[0]
+
+    def recommend_many(
+        self,
+        users: Sequence[str],
+        n: int = 20,
+        *,
+        max_price: int | None = None,
+        categories: Iterable[str] | None = None,
+        brands: Iterable[str] | None = None,
+        explain: bool = False,
+        trace: FeedTrace | None = None,
+        feed: str = "default",
+    ) -> list[FeedResult]:
+        """``recommend`` of many users at once under one configuration (batch scoring): each user's
+        feed is the one ``recommend`` gives them alone."""
         s = self.serving()
-        segments = self.segments(s, user)
+        segments: dict[str, tuple[str, str]] = {}
+        for u in users:
+            segments.update(self.segments(s, u))
         if feed == "popular":
-            return FeedResult(user, s.version, s.popular(n, max_price))
-        items = s.variant(feed).recommend(
-            user,
+            best = s.popular(n, max_price)
+            return [FeedResult(u, s.version, list(best)) for u in users]
+        lists = s.variant(feed).recommend_many(
+            users,
             n,
             max_price=max_price,
             categories=categories,
@@ -164,12 +231,17 @@ class FeedService:
             segments=segments,
             trace=trace,
         )
-        return FeedResult(user, s.version, items)
+        return [FeedResult(u, s.version, items) for u, items in zip(users, lists, strict=True)]
 
-    def content(self, user: str, n: int = 10) -> tuple[str, list[ContentItem]]:
-        """Videos and live rooms for ``user``, with the model version."""
+    def content(self, user: str, n: int = 10, feed: str = "default") -> tuple[str, list[ContentItem]]:
+        """Videos and live rooms for ``user`` under the named configuration ``feed``, with the model
+        version: default and blend score the goods each carries with that feed; popular puts those
+        carrying best-sellers first (live rooms still boosted)."""
         s = self.serving()
-        return s.version, s.feed.content(user, n, segments=self.segments(s, user))
+        segments = self.segments(s, user)
+        if feed != "popular":
+            return s.version, s.variant(feed).content(user, n, segments=segments)
+        return s.version, s.popular_content(user, n, segments)
 
     def record(self, events: pa.Table) -> None:
         """Events the store has accepted reach the online state: the next feed of every process that

@@ -11,8 +11,8 @@ from xingqu.api.compute import compute
 from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, ProductOut, SimilarOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.services import products
-from xingqu.services.experiments import serve_feed
-from xingqu.services.feed import feed_cards, feed_service
+from xingqu.services.experiments import serve_content, serve_feed
+from xingqu.services.feed import feed_cards
 from xingqu.services.similar import related
 
 router = APIRouter(tags=["feed"])
@@ -65,10 +65,17 @@ async def user_content_feed(
     request: Request,
     n: Annotated[int, Query(ge=1, le=500, description="How many videos and live rooms.")] = 10,
 ) -> dict[str, object]:
-    """Videos and live rooms for a user, with the goods each carries for them."""
-    service = feed_service(request.app.state.runtime)
-    version, items = await compute(request, service.content, user_id, n)
-    return {"user": user_id, "model": version, "items": [c.to_dict() for c in items]}
+    """Videos and live rooms for a user, with the goods each carries for them. A user in running
+    experiments gets their arms' content feed; send the response's request_id with the events it leads
+    to, as with the product feed."""
+    served = await compute(request, serve_content, request.app.state.runtime, user_id, n)
+    return {
+        "user": user_id,
+        "model": served.version,
+        "request_id": served.request_id,
+        "experiments": served.arms,
+        "items": [c.to_dict() for c in served.items],
+    }
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)

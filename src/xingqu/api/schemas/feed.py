@@ -45,7 +45,9 @@ class ContentItemOut(BaseModel):
 
 class ContentFeedOut(BaseModel):
     user: str
-    model: str
+    model: str = Field(description="The model version that made the feed.")
+    request_id: str = Field(description="Send it with the events this response leads to (attribution).")
+    experiments: list[ArmServed] = Field(description="The experiments' arms that served this response.")
     items: list[ContentItemOut]
 
 

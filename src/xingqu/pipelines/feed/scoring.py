@@ -35,9 +35,10 @@ def apply_recent(rows: ProfileRows, recent: list[Recent], prep: Prepared) -> Non
         )
 
 
-def score(req: Request, prep: Prepared, items: np.ndarray) -> np.ndarray:
-    """Scores of each user's candidates (``items``: users × candidates); with the ranker, its feature
-    rows are kept on the request for the explanations."""
+def score(req: Request, prep: Prepared, items: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Scores of each user's candidates (``items``: users × candidates, ``mask`` false on padding);
+    with the ranker, its feature rows are kept on the request for the explanations. A user's scores do
+    not depend on who else is in the batch."""
     m, cfg = prep.model, prep.config
     assert req.rows is not None
     kinds = m.kinds
@@ -60,7 +61,7 @@ def score(req: Request, prep: Prepared, items: np.ndarray) -> np.ndarray:
     for r, k in enumerate(kinds):
         w = m.weights.get(k, 0.0) if k in prep.kinds else 0.0
         if w:
-            total += w * standardise(scores[r])
+            total += w * standardise(scores[r], mask)
     return total
 
 

@@ -181,7 +181,7 @@ class Feed:
         for b, k in enumerate(kept):
             items[b, : len(k)] = k
             mask[b, : len(k)] = True
-        scores = np.where(mask, score(req, prep, items), -np.inf)
+        scores = np.where(mask, score(req, prep, items, mask), -np.inf)
         t = trace.add("ranker", t)
         trace.features, trace.names = req.features, prep.names
         born = cat.created_ms[items]
