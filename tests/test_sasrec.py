@@ -12,8 +12,8 @@ import scipy.sparse as sp
 
 pytest.importorskip("torch")
 
-from xingqu.dataset import Dataset, Interactions  # noqa: E402
-from xingqu.models import REGISTRY, ModelError, Recommender  # noqa: E402
+from xingqu.dataset import Dataset, Interactions
+from xingqu.models import REGISTRY, ModelError, Recommender
 
 N_ITEMS = 30
 SMALL = {"hidden": 32, "max_len": 10, "epochs": 40, "batch": 32, "learning_rate": 0.005, "dropout": 0.1}
