@@ -33,8 +33,8 @@ class SASRecConfig(ModelConfig):
     heads: int = Field(1, ge=1, description="attention heads (must divide hidden)")
     max_len: int = Field(50, ge=2, description="newest items of a user's sequence that are read")
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout on embeddings, attention and feed-forward")
-    epochs: int = Field(40, ge=1, description="passes over every user's sequence")
-    learning_rate: float = Field(1e-3, gt=0, description="Adam's step size")
+    epochs: int = Field(30, ge=1, description="passes over every user's sequence")
+    learning_rate: float = Field(0.01, gt=0, description="Adam's step size")
     batch: int = Field(128, ge=1, description="sequences per step")
     seed: int = Field(0, description="seeds initial weights, dropout, order and negative samples")
     threads: int = Field(1, ge=1, description="torch threads while training and scoring (fixed: repeatable)")
@@ -43,7 +43,7 @@ class SASRecConfig(ModelConfig):
 class SASRec(Recommender):
     kind = "sasrec"
     Config = SASRecConfig
-    grid = tuple({"epochs": e, "dropout": d} for e in (20, 40) for d in (0.2, 0.5))
+    grid = ({"dropout": 0.2}, {"dropout": 0.5})
     phrase = "what usually comes next after your latest views"
     reads_weights = False
 
