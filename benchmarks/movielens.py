@@ -9,7 +9,13 @@ same protocol. The peers: popular, item-kNN, RP3β, EASE, ALS, recency-weighted 
 item-to-item transition model. On MovieLens all ratings count as interactions. Each protocol's whole
 ``xingqu evaluate`` command is timed (training and tuning included), wall clock and CPU.
 
+``--with KIND`` (repeatable; e.g. ``sasrec``, which needs the ``seq`` extra) measures retrievers that are
+not blend members: a second ``evaluate`` per protocol tunes them as peers and adds them to the blend
+(``--blend-with``); their rows, their fit time on the full training split (with scoring the test users)
+and the blend with them beside the default blend are printed.
+
     python benchmarks/movielens.py [--data ../shared/data/ml-100k/ml-100k.inter] [--runs 1] [--skip-demo]
+                                   [--with sasrec]
 """
 
 from __future__ import annotations
@@ -59,6 +65,31 @@ def table(title: str, report: dict) -> list[bool]:
     return met
 
 
+def with_extra(extra: list[str], cmd: list[str], default_out: Path, out: Path) -> None:
+    """Evaluate ``extra`` retrievers as peers and as added blend members; print them beside the default
+    blend of the same protocol (``default_out``)."""
+    models = [a for k in (*extra, "blend") for a in ("--model", k)]
+    blend_with = [a for k in extra for a in ("--blend-with", k)]
+    at = cmd.index("--out")
+    wall, cpu = run_cli([*cmd[:at], *models, *blend_with, "--out", str(out)])
+    base = json.loads(default_out.read_text())["models"]
+    report = json.loads(out.read_text())["models"]
+    label = "blend+" + "+".join(extra)
+    print(f"{'model':<11}" + "".join(f"{m:>13}" for m in SHOWN))
+    for name in extra:
+        r = report[name]
+        print(f"{name:<11}" + "".join(f"{r['metrics'][m]:>13.4f}" for m in SHOWN))
+        print(f"  {name}: fit on the full training split and scoring: {r['seconds']:.1f} s; {r['config']}")
+    for name, r in (("blend", base["blend"]), (label, report["blend"])):
+        print(f"{name:<11}" + "".join(f"{r['metrics'][m]:>13.4f}" for m in SHOWN))
+    for m in ("ndcg@10", "recall@20"):
+        b, w = base["blend"]["metrics"][m], report["blend"]["metrics"][m]
+        print(f"{label} {m} {w:.4f} vs blend {b:.4f}: {w / b - 1:+.1%}")
+    weights = {k: v["weight"] for k, v in report["blend"]["config"]["members"].items()}
+    print(f"{label} weights: {json.dumps(weights)}")
+    print(f"evaluate with {', '.join(extra)} (tuning included): {wall:.1f} s wall, {cpu:.1f} s CPU")
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run a command of ``xingqu``; its wall-clock and CPU seconds (the child's user + system time)."""
     start, before = time.perf_counter(), os.times()
@@ -79,6 +110,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--runs", type=int, default=1, help="timed runs of each evaluate command")
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument(
+        "--with", dest="extra", action="append", default=[], help="a retriever outside the blend to measure"
+    )
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,6 +140,8 @@ def main() -> None:
                 f"(median of {args.runs}; target ≤ 30 s)"
             )
             summary.append((protocol, met, wall))
+            if args.extra:
+                with_extra(args.extra, cmd, out, Path(tmp) / f"ml-{protocol}-with.json")
         print("\nsummary (blend ≥ 1.05× the best tuned peer; evaluate ≤ 30 s):")
         for protocol, (ndcg, recall), wall in summary:
             print(

@@ -136,6 +136,20 @@ def test_evaluate_tunes_and_measures_under_each_protocol(protocol: str) -> None:
     assert report.results["blend"].metrics["ndcg@10"] >= report.results["popular"].metrics["ndcg@10"]
 
 
+def test_blend_with_adds_a_retriever_to_the_blend_members() -> None:
+    rows = [(f"u{u}", f"i{(u + k) % 20}", k * 60) for u in range(40) for k in range(8)]
+    train, test = protocol_split(_log(rows), "next-item")
+    plain = evaluate(train, test, ["blend"], protocol="next-item")
+    added = evaluate(train, test, ["blend"], protocol="next-item", blend_with=["rp3beta"])
+    members = added.results["blend"].config["members"]
+    assert "rp3beta" not in plain.results["blend"].config["members"]
+    assert list(members)[:-1] == list(plain.results["blend"].config["members"])
+    assert list(members)[-1] == "rp3beta"
+    assert [m.kind for m in added.models["blend"].members][-1] == "rp3beta"
+    with pytest.raises(UserError, match="unknown model 'nope'"):
+        evaluate(train, test, ["blend"], protocol="next-item", blend_with=["nope"])
+
+
 @pytest.mark.slow
 def test_movielens_blend_beats_tuned_baselines_and_recs_check_out(tmp_path: Path) -> None:
     if not ML100K.exists():

@@ -144,6 +144,10 @@ def evaluate_cmd(
         ),
     ] = "temporal",
     out: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
+    blend_with: Annotated[
+        list[str] | None,
+        typer.Option("--blend-with", help="Add a retriever to the blend's members (repeatable)."),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -171,7 +175,9 @@ def evaluate_cmd(
     if save_recs is not None and recs_model not in names:
         names.append(recs_model)
     say = None if json_out else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
-    report = evaluate(train_i, test_i, names, progress=say, base=base, protocol=protocol)
+    report = evaluate(
+        train_i, test_i, names, progress=say, base=base, protocol=protocol, blend_with=blend_with or ()
+    )
     if save_recs is not None:
         write_recs(report, recs_model, test_i.users, save_recs)
     if out is not None:

@@ -210,14 +210,16 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     base: Dataset | None = None,
     protocol: str = "temporal",
+    blend_with: Iterable[str] = (),
 ) -> EvaluationReport:
     """Tune every model on validation (cut from ``train`` by ``protocol``), refit on train, measure on
-    test; see the module docstring."""
+    test; see the module docstring. ``blend_with`` adds retrievers to the blend's usual members (to
+    measure what one that is not a member would bring)."""
     start = time.perf_counter()
     inner, valid = protocol_split(train, protocol)
     vsplit = Split.of(inner, valid, base)
     tsplit = Split.of(train, test, base)
-    members = blend_members(base)
+    members = tuple(dict.fromkeys((*blend_members(base), *blend_with)))
     report = EvaluationReport(n_train=len(train), n_test=len(test), protocol=protocol)
     names = list(models)
     wanted = [n for n in names if n != "blend"] + (list(members) if "blend" in names else [])

@@ -9,6 +9,7 @@ from xingqu.models.itemknn import ItemKNN
 from xingqu.models.popular import MostPopular
 from xingqu.models.recentknn import RecentItemKNN
 from xingqu.models.rp3 import RP3Beta
+from xingqu.models.sasrec import SASRec
 from xingqu.models.transition import Transitions
 from xingqu.models.trending import Trending
 
@@ -25,6 +26,7 @@ __all__ = [
     "RP3Beta",
     "RecentItemKNN",
     "Recommender",
+    "SASRec",
     "Transitions",
     "Trending",
     "top_n",
