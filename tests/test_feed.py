@@ -193,8 +193,14 @@ def test_new_product_slots_are_filled(trained: tuple[Store, TrainedModel, Path])
         assert [k for k, i in enumerate(items) if i.new] == [2, 7]
         assert all("new arrival" in i.reasons for i in items if i.new)
     more = _feed(store, model, new_share=0.4, new_days=14.0)
+    full = 0
     for items in more.recommend_many(_users(model, 10), 10):
-        assert [k for k, i in enumerate(items) if i.new] == [1, 3, 6, 8]
+        # the slots in order; a user with fewer new products that pass the rules leaves the last ones
+        # to regular products
+        new_at = [k for k, i in enumerate(items) if i.new]
+        assert new_at == [1, 3, 6, 8][: len(new_at)] and len(new_at) >= 3
+        full += len(new_at) == 4
+    assert full >= 8
     # a product listed an hour before training, with no behaviour at all, reaches users through the slots
     fresh = _feed(store, model, new_share=0.2, new_days=2.0)
     reached = [
