@@ -5,7 +5,8 @@
 Builds the large preset's world, simulates ``--days`` organic days of it (impressions, clicks, orders…),
 imports the catalogue into an embedded SQLite store (servability is asked of it on every request, as in
 production), fits the feed through the same code as ``xingqu train`` (ALS, item-kNN, content, popular,
-trending retrievers, profiles, LambdaRank on ``--groups`` user-days of the last day's impressions) and
+trending, recency-weighted item-kNN and transition retrievers, profiles, LambdaRank on ``--groups``
+user-days of the last day's impressions) and
 serves it with an ANN (faiss HNSW) index over the ALS item factors. Then measures single-request
 ``recommend(user, 20)`` with every rule on (p50 / p99 over ``--requests`` random users, several runs)
 and batch throughput, with one BLAS thread as a server process runs it, and the time spent per stage
@@ -45,6 +46,8 @@ RETRIEVERS = {
     "popular": {},
     "content": {"title_weight": 0.5},
     "trending": {"half_life_days": 3.0},
+    "recentknn": {"neighbors": 100, "shrink": 10.0, "half_life": 5.0, "window": 50},
+    "transition": {"window": 5, "backward": 0.0, "beta": 0.3, "last": 5, "half_life": 1.0},
 }
 
 
