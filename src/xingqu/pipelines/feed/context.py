@@ -127,6 +127,7 @@ class Request:
     lists: dict[str, np.ndarray] = field(default_factory=dict)  # retriever → each user's top list
     sources: list[dict[int, list[str]]] = field(default_factory=list)  # item → sources that found it
     features: np.ndarray | None = None  # (users, candidates, features) when the ranker scored them
+    ranked: np.ndarray | None = None  # (users, candidates): the ranker's own scores, when it scored them
 
     def segment(self, b: int) -> tuple[str, str]:
         """(crowd, consumption level) of the b-th user, for users the model never saw."""

@@ -22,6 +22,12 @@ class FeedConfig(BaseModel):
     followed_quota: int = Field(20, ge=0, description="candidates from followed shops and creators")
     new_quota: int = Field(20, ge=0, description="new products considered for guaranteed slots")
     use_ranker: bool = Field(True, description="rank with the learned ranker when one was trained")
+    value_weight: float = Field(
+        0.5,
+        ge=0,
+        description="with the ranker: add this × log(price) to its score, ranking towards expected value "
+        "(a purchase of a dearer good is worth more; 0: relevance alone)",
+    )
     price_band_z: float | None = Field(
         1.5, gt=0, description="keep products within this many band widths of the user's price centre"
     )

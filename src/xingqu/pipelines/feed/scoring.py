@@ -55,7 +55,9 @@ def score(req: Request, prep: Prepared, items: np.ndarray, mask: np.ndarray | No
             session = SessionRows.blank(items.size)
         x = build_features(m.cat, m.stats, req.rows, items, scores, ranks, req.now, session=session)
         req.features = x.reshape(len(req.users), items.shape[1], -1)
-        return m.ranker.predict(x).reshape(items.shape)
+        req.ranked = m.ranker.predict(x).reshape(items.shape)
+        # towards expected value: a purchase of a dearer good is worth more (price^value_weight)
+        return req.ranked + np.float32(cfg.value_weight) * m.cat.log_price[items].astype(np.float32)
     req.features = None
     total = np.zeros(items.shape, np.float32)
     for r, k in enumerate(kinds):

@@ -198,7 +198,8 @@ class Feed:
             final = self._reranker.assemble(items[b], scores[b], asked[b], is_new[b], n, browsing)
             e = time.perf_counter()
             block = req.features[b] if req.features is not None else None
-            words = reasons(prep, block, final, scores[b]) if explain else [[] for _ in final]
+            own = req.ranked[b] if req.ranked is not None else scores[b]
+            words = reasons(prep, block, final, own) if explain else [[] for _ in final]
             explained += time.perf_counter() - e
             row = []
             for k, q in enumerate(final):
