@@ -554,13 +554,16 @@ def test_a_training_run_started_from_the_models_page(site: Site, tab: Tab) -> No
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_experiments_page_shows_the_report_and_stops_one(site: Site, tab: Tab, lang: str) -> None:
     """An experiment created through the API, a few users served by it: the page lists it, shows its
-    report's arms and verdict as the API gives them, and stops it (the control is served after)."""
+    report's arms and verdict as the API gives them (the Chinese run's experiment is analysed
+    sequentially: its always-valid p-values are shown too), and stops it (the control is served
+    after)."""
     name = f"console-ab-{lang}"
     body = {
         "name": name,
         "layer": name,
         "arms": [{"name": "control", "share": 0.5}, {"name": "popular", "share": 0.5, "feed": "popular"}],
         "planned_users": 100,
+        "analysis": "sequential" if lang == "zh" else "fixed_horizon",
     }
     created = httpx.post(
         f"{site.url}/v1/experiments", json=body, headers=auth(site.keys["admin"]), timeout=60
@@ -577,6 +580,13 @@ def test_the_experiments_page_shows_the_report_and_stops_one(site: Site, tab: Ta
     assert tab.texts("#arms td[data-key='users']") == [f"{a['users']:,}" for a in report["arms"]]
     assert tab.page.locator(f"#verdict [data-verdict='{report['verdict']['code']}']").count() == 1
     assert tab.page.locator(f"#experiments [data-exp='{name}']").count() == 1
+    shown_p = tab.texts("#arms td[data-key='seq_p']")
+    if lang == "zh":
+        want = [a["primary"].get("sequential", {}).get("p") for a in report["arms"]]
+        assert report["analysis"] == "sequential" and len(want) == 2
+        assert shown_p == [f"{p:,.4f}" if p is not None else "–" for p in want]
+    else:
+        assert report["analysis"] == "fixed_horizon" and shown_p == []
     tab.page.fill("#stop-reason", "stopped from the console's test")
     tab.page.click("#stop-form button")
     tab.page.wait_for_selector(f"#experiments tr:has([data-exp='{name}']) [data-status='stopped']")

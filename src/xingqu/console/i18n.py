@@ -269,6 +269,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "exp.lift": ("相对提升", "Lift"),
     "exp.lift_interval": ("提升的 95% 区间", "Lift 95 % interval"),
     "exp.mde": ("最小可检测效应", "Minimum detectable effect"),
+    "exp.seq_p": ("始终有效 p 值", "Always-valid p"),
+    "exp.seq_interval": ("提升的置信序列", "Lift confidence sequence"),
     "exp.guardrails": ("护栏指标", "Guardrails"),
     "exp.chart": ("各组主指标及 95% 区间", "Primary metric of each arm with its 95 % interval"),
     "exp.stop": ("停止实验", "Stop the experiment"),

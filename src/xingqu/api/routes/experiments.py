@@ -67,6 +67,6 @@ def experiment_report(name: Name, caller: Caller, request: Request) -> dict[str,
     lifts over the control, CUPED, the minimum detectable effect, the sample-ratio check and a verdict
     that calls no winner before the planned sample."""
     full = experiments.report(request.app.state.runtime, name)
-    keys = ("experiment", "status", "method", "primary_metric", "control", "planned_users")
+    keys = ("experiment", "status", "analysis", "method", "primary_metric", "control", "planned_users")
     keys += ("planned_reached", "srm", "cuped", "arms", "verdict")
     return {**{k: full[k] for k in keys}, "report": {k: v for k, v in full.items() if k not in keys}}

@@ -56,6 +56,7 @@ class ExperimentsOut(BaseModel):
 class ReportOut(BaseModel):
     experiment: str
     status: str
+    analysis: str = Field(description="fixed_horizon or sequential (mSPRT: always-valid p-values).")
     method: str = Field(description="The decision rule and how intervals are computed.")
     primary_metric: str
     control: str

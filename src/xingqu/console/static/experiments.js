@@ -49,9 +49,15 @@
       { key: "lift", label: T("exp.lift"), num: true, fmt: (v) => signed(v) },
       { key: "lift_ci", label: T("exp.lift_interval"), num: true, fmt: (_, x) => interval(x.lift_low, x.lift_high, (y) => signed(y)) },
       { key: "mde", label: T("exp.mde"), num: true, fmt: (v) => (v === null || v === undefined ? "–" : pct(v, 1)) },
+      // sequential analysis: the always-valid p-value and the lift's confidence sequence
+      ...(r.analysis === "sequential" ? [
+        { key: "seq_p", label: T("exp.seq_p"), num: true, fmt: (v) => (v === null || v === undefined ? "–" : dec(v, 4)) },
+        { key: "seq_ci", label: T("exp.seq_interval"), num: true, fmt: (_, x) => interval(x.seq_low, x.seq_high, (y) => signed(y)) },
+      ] : []),
     ], r.arms.map((a) => ({
       arm: a.arm, users: a.users, impressions: a.impressions, value: a.primary.value, low: a.primary.low, high: a.primary.high,
       lift: a.primary.lift?.value, lift_low: a.primary.lift?.low, lift_high: a.primary.lift?.high, mde: a.primary.mde,
+      seq_p: a.primary.sequential?.p, seq_low: a.primary.sequential?.lift_low, seq_high: a.primary.sequential?.lift_high,
     })), { csv: `experiment-${name}` });
     Charts.bars($("#arms-chart"), r.arms.map((a) => ({
       label: a.arm, value: a.primary.value ?? 0, title: `${a.arm} ${fmt(a.primary.value)} ${interval(a.primary.low, a.primary.high, fmt)}`,
