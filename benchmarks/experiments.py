@@ -1,6 +1,6 @@
 """Simulation study of the online experiments' statistics (``xingqu.experiments``).
 
-    python benchmarks/experiments.py [--worlds 2] [--users 3000] [--runs 300] [--srm-runs 1000]
+    python benchmarks/experiments.py [--worlds 4] [--users 5000] [--runs 300] [--srm-runs 1000]
 
 Each world is a small simulated marketplace (``tiny`` preset at ``--users`` users): a warm-up of
 organic traffic, then a test week run twice in closed loop, once with every feed from the trained feed
@@ -102,8 +102,8 @@ def flagged(lift: dict[str, float | None]) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--worlds", type=int, default=2)
-    ap.add_argument("--users", type=int, default=3000)
+    ap.add_argument("--worlds", type=int, default=4)
+    ap.add_argument("--users", type=int, default=5000)
     ap.add_argument("--warmup", type=int, default=7, help="organic days before the test week")
     ap.add_argument("--days", type=int, default=7, help="days of the test period")
     ap.add_argument("--runs", type=int, default=300, help="experiments (salts) per world and study")
