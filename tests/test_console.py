@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_pla
 
 from apiserver import World, auth, make_key, serve_process
 from xingqu.console.i18n import LABELS, LANGS
+from xingqu.pipelines.audience import MIN_SEEDS
 from xingqu.runtime import Runtime
 
 pytestmark = pytest.mark.browser
@@ -76,14 +77,21 @@ class Site:
 
 
 def _ids(runtime: Runtime, world: World) -> dict[str, str]:
-    """The shop with the most products the model knows, its product with the most buyers, another
-    shop's product, the creator with the most followers and the busiest user."""
+    """The shop with the most buyers (enough to seed a lookalike) and of those the most products the
+    model knows, its product with the most buyers, another shop's product, the creator with the most
+    followers and the busiest user."""
     with runtime.store.reading() as conn:
         rows = conn.exec_driver_sql(
             "SELECT p.shop_id, p.product_id, COUNT(DISTINCT e.user_id) FROM products p "
             "LEFT JOIN events e ON e.product_id = p.product_id AND e.event_type = 'pay' "
             "WHERE p.status = 'listed' GROUP BY p.shop_id, p.product_id ORDER BY p.shop_id, p.product_id"
         ).all()
+        buyers_of = dict(
+            conn.exec_driver_sql(
+                "SELECT p.shop_id, COUNT(DISTINCT e.user_id) FROM events e "
+                "JOIN products p ON p.product_id = e.product_id WHERE e.event_type = 'pay' GROUP BY p.shop_id"
+            ).all()
+        )
         creator, second = conn.exec_driver_sql(
             "SELECT creator_id FROM creators ORDER BY follower_count DESC, creator_id LIMIT 2"
         ).scalars()
@@ -92,7 +100,7 @@ def _ids(runtime: Runtime, world: World) -> dict[str, str]:
     for shop, product, buyers in rows:
         if product in known:
             by_shop.setdefault(shop, []).append((-int(buyers), product))
-    shops = sorted(by_shop, key=lambda s: (-len(by_shop[s]), s))
+    shops = sorted(by_shop, key=lambda s: (buyers_of.get(s, 0) < MIN_SEEDS, -len(by_shop[s]), s))
     return {
         "shop": shops[0],
         "product": min(by_shop[shops[0]])[1],

@@ -329,8 +329,9 @@ def test_sequence_retrievers_follow_a_click_since_training(trained: tuple[Store,
 
 
 #: How far one click must move a 20-item feed towards the clicked product's category, as a share
-#: (mean over users; 0.145 measured on this world).
-CLICK_PULL = 0.1
+#: (mean over users; 0.10 measured on this world with the default value weight, 0.145 without it:
+#: ranking towards expected value holds cheaper goods of the clicked category back a little).
+CLICK_PULL = 0.075
 
 
 def test_a_click_moves_the_next_feed_towards_its_category_then_fades(
@@ -366,7 +367,9 @@ def test_a_click_moves_the_next_feed_towards_its_category_then_fades(
     n = np.array(found) / 20
     assert (n[:, 1] - n[:, 0]).mean() >= CLICK_PULL, found
     assert (n[:, 1] >= n[:, 0]).all(), found
-    assert (n[:, 3] < n[:, 1]).all(), found  # faded
+    pulled = n[:, 1] > n[:, 0]  # (a user whose band or caps leave the category out is not)
+    assert pulled.sum() >= 7, found
+    assert (n[pulled, 3] < n[pulled, 1]).all(), found  # faded
     assert np.abs(n[:, 3] - n[:, 2]).max() <= 1 / 20 and abs((n[:, 3] - n[:, 2]).mean()) <= 0.02, found
 
 

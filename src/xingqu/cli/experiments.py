@@ -138,7 +138,11 @@ def create(
     tau2: Annotated[
         float | None,
         typer.Option(
-            "--tau2", callback=finite, help="sequential: mixture variance of the relative effect (0.01)."
+            "--tau2",
+            min=1e-9,
+            max=100.0,
+            callback=finite,
+            help="sequential: mixture variance of the relative effect (0.01).",
         ),
     ] = None,
     window_h: Annotated[
