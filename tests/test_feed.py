@@ -573,3 +573,63 @@ def test_tables_fold_at_80_columns_without_breaking_ids(trained: tuple[Store, Tr
     assert max(cell_len(x) for x in lines) <= 80
     assert any("Simulated marketplace" in x for x in lines)
     assert len(str(out)) == 70 and any(str(out) in x.replace(" ", "") for x in lines)
+
+
+def test_the_category_browsed_in_this_visit_is_exempt_from_the_category_cap(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    """A click a minute ago opens a visit in its category: that category may fill more of the list
+    than the cap allows, every other one stays under it; after the visit, or with the sequence-aware
+    parts off, the cap holds for it too."""
+    store, model, _ = trained
+    m = model.feed
+    assert m is not None
+    level, cap = m.cat.level1, 2  # 10 % of 20
+    config = FeedConfig(max_category_share=0.1, price_band_z=None, new_share=0.0)
+    feed = Feed(m, store.servable_products, config)
+    plain = feed.with_config(config.without_sequence())
+    t0 = m.trained_until_ms + 60_000
+    later = t0 + 2 * 3_600_000  # the visit has ended
+    over = 0
+    for k, user in enumerate(_users(model, 20)):
+        first = feed.recommend(user, 20, now_ms=t0)
+        c = int(level[m.cat.items.index[first[0].product_id]])
+        row = {"event_id": f"t-open-{k}", "event_type": "click", "ts": t0, "user_id": user}
+        row |= {"surface": "feed", "product_id": first[0].product_id}
+        feed.observe(pa.Table.from_pylist([row], schema=arrow_schema("events")))
+
+        def counts(f: Feed, now: int, user: str = user) -> Counter[int]:
+            return Counter(
+                int(level[m.cat.items.index[i.product_id]]) for i in f.recommend(user, 20, now_ms=now)
+            )
+
+        during = counts(feed, t0 + 60_000)
+        assert all(n <= cap for cat_, n in during.items() if cat_ != c), during
+        over += during[c] > cap
+        assert max(counts(plain, t0 + 60_000).values()) <= cap
+        assert max(counts(feed, later).values()) <= cap
+    assert over >= 5, over
+
+
+def test_the_served_score_adds_the_value_weight_times_log_price(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    store, model, _ = trained
+    m = model.feed
+    assert m is not None
+    relevance = _feed(store, model, value_weight=0.0, price_band_z=None)
+    valued = _feed(store, model, value_weight=0.5, price_band_z=None)
+    checked = 0
+    for user in _users(model, 5):
+        a = {i.product_id: i.score for i in relevance.recommend(user, 20, explain=False)}
+        b = {i.product_id: i.score for i in valued.recommend(user, 20, explain=False)}
+        for p in a.keys() & b.keys():
+            want = a[p] + 0.5 * float(m.cat.log_price[m.cat.items.index[p]])
+            assert math.isclose(b[p], want, rel_tol=1e-5, abs_tol=1e-5), (p, a[p], b[p])
+            checked += 1
+        # dearer goods move up: the valued list's mean log price is at least the plain one's
+        lp = m.cat.log_price
+        assert np.mean([lp[m.cat.items.index[p]] for p in b]) >= np.mean(
+            [lp[m.cat.items.index[p]] for p in a]
+        )
+    assert checked >= 20
