@@ -275,9 +275,7 @@ class ArmLoop:
         for t_visit, users in hour_cohorts(w.start_ms + day * DAY_MS, active, hour):
             rng = np.random.default_rng([self.seed, 8, day, t_visit])
             intents = intent.start_visits(state, users, t_visit, day, rng)
-            self._log(
-                self.opening.open(state, users, intents, t_visit, rng, w.cfg.stimulus_play, intent.wake), day
-            )
+            self._log(self.opening.open(state, users, intents, t_visit, rng, intent), day)
             user_ids = self.ids.users.take(pa.array(users)).to_pylist()
             for page in range(self.pages):
                 t_req = page_times(t_visit, page, self.per_page)

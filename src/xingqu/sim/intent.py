@@ -147,9 +147,9 @@ class Intent:
         dt = np.maximum(np.asarray(t_ms) - state.stim_ms[users], 0)
         return state.stim[users, cats] * np.power(0.5, dt / self.half_life_ms[cats])
 
-    def stimulation_rows(self, state, users: np.ndarray, t_ms: int) -> np.ndarray:
-        """(len(users), C) woken needs at ``t_ms``."""
-        dt = np.maximum(t_ms - state.stim_ms[users], 0)[:, None]
+    def stimulation_rows(self, state, users: np.ndarray, t_ms: np.ndarray | int) -> np.ndarray:
+        """(len(users), C) woken needs at ``t_ms`` (one time, or one per user)."""
+        dt = np.maximum(np.asarray(t_ms) - state.stim_ms[users], 0)[:, None]
         return state.stim[users] * np.power(0.5, dt / self.half_life_ms[None, :])
 
     def similar(self, state, users: np.ndarray, products: np.ndarray, t_ms: np.ndarray | int) -> np.ndarray:
@@ -197,8 +197,8 @@ class Intent:
 
     def warm(self, state, rng: np.random.Generator, days: int = 14) -> None:
         """Give the state the woken needs of the days before the window: each day a user was active,
-        a few plays and a click in categories drawn from their interests (so that calibration on day 0
-        sees the level the market runs at)."""
+        a few plays (about as many as a visit has) in categories drawn from their interests, so that
+        calibration on day 0 sees the level the market runs at."""
         w, cfg = self.w, self.w.cfg
         for back in range(days, 0, -1):
             active = np.flatnonzero(rng.random(w.n_users) < w.u_activity)
@@ -235,9 +235,7 @@ class Intent:
         users = np.asarray(users, np.int64)
         if len(users) == 0:
             return np.zeros(0, np.int64)
-        t = np.broadcast_to(np.asarray(t_ms, np.int64), users.shape)
-        dt = np.maximum(t - state.stim_ms[users], 0)[:, None]
-        woken = state.stim[users] * np.power(0.5, dt / self.half_life_ms[None, :])
+        woken = self.stimulation_rows(state, users, t_ms)
         weight = self.interest_rows(users, day) * (1.0 + cfg.session_stimulus_gain * woken)
         g = rng.gumbel(size=weight.shape)
         intent = np.argmax(np.log(weight + 1e-12) + g, axis=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from xingqu.sim.behaviour import EV, SURF, Events, MarketState, _events
-from xingqu.sim.intent import HOUR_MS
+from xingqu.sim.intent import HOUR_MS, Intent
 from xingqu.sim.world import World
 
 #: Seconds from a visit's start to its first feed request (the opening video is watched first).
@@ -39,11 +39,10 @@ class OpeningContent:
         intents: np.ndarray,
         t_ms: int,
         rng: np.random.Generator,
-        stimulus: float,
-        wake,
+        intent: Intent,
     ) -> Events:
         """The opening plays of the visits of ``users`` starting at ``t_ms`` (a share of visits has
-        one), as play events; they wake the needs they show through ``wake``."""
+        one), as play events; they wake the needs they show (``intent``)."""
         w = self.w
         watches = rng.random(len(users)) < w.cfg.visit_content_share
         g = rng.gumbel(size=(len(users), w.n_categories))
@@ -72,7 +71,7 @@ class OpeningContent:
             creator=w.v_creator[vid],
             watch_s=np.round(watch, 1),
         )
-        wake(state, users[idx], product, ts, stimulus)
+        intent.wake(state, users[idx], product, ts, w.cfg.stimulus_play)
         return plays
 
 
