@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from xingqu.features.ranking import _gather, _rowdot
 from xingqu.models import rowops
-from xingqu.models.base import item_matrix_scores
+from xingqu.models.base import item_matrix_scores, top_n
+from xingqu.pipelines.feed.sources import top_of
 
 
 def matrix(seed: int, rows: int, cols: int, density: float) -> sp.csr_matrix:
@@ -57,11 +58,18 @@ def test_pairwise_dot_and_gather_equal_fancy_indexing(shape: tuple[int, int, int
         np.testing.assert_allclose(_gather(a, rows, cols), np.asarray(a[rows, cols]).ravel(), rtol=1e-6)
 
 
-def test_vector_times_is_the_row_product() -> None:
-    m = matrix(3, 40, 30, 0.2)
-    idx, w = np.array([1, 5, 17]), np.array([0.5, 2.0, 1.0], np.float32)
-    v = sp.csr_matrix((w, (np.zeros(3, int), idx)), shape=(1, 40))
-    np.testing.assert_allclose(rowops.vector_times(idx, w, m), (v @ m).toarray().ravel(), rtol=1e-6)
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 3 * rowops.MAX_SLICED_ROWS), st.floats(0.0, 0.5))
+def test_vector_times_is_the_row_product(seed: int, terms: int, density: float) -> None:
+    """Both ways of reading the rows (slices for a few, a gather for many) give the product."""
+    m = matrix(seed, 400, 30, density)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(400, size=terms, replace=False)
+    w = rng.uniform(-2, 2, size=terms).astype(np.float32)
+    v = sp.csr_matrix((w, (np.zeros(terms, int), idx)), shape=(1, 400))
+    got = rowops.vector_times(idx, w, m)
+    assert got.shape == (30,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, (v @ m).toarray().ravel(), rtol=1e-5, atol=1e-6)
     assert rowops.spans(m.indptr, np.array([], np.int64))[0].size == 0
 
 
@@ -71,3 +79,19 @@ def test_take_rows_is_fancy_row_indexing() -> None:
     got = rowops.take_rows(m, rows)
     assert got.shape == (4, 12)
     np.testing.assert_array_equal(got.toarray(), m[rows].toarray())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 300), st.integers(1, 40), st.integers(1, 8))
+def test_top_of_a_sparse_row_is_the_dense_top_with_ties_by_index(
+    seed: int, nnz: int, depth: int, levels: int
+) -> None:
+    """The partition-and-sort top list equals ``top_n`` of the dense row (few distinct values make
+    ties at the cut, which go to the lower index)."""
+    rng = np.random.default_rng(seed)
+    depth = min(depth, nnz)
+    idx = rng.choice(1_000, size=nnz, replace=False)  # unsorted, as a sparse product leaves them
+    val = (rng.integers(1, levels + 1, size=nnz) / levels).astype(np.float32)
+    dense = np.full(1_000, -1.0, np.float32)
+    dense[idx] = val
+    np.testing.assert_array_equal(top_of(idx, val, depth), top_n(dense[None, :], depth)[0])

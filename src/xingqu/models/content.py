@@ -106,9 +106,9 @@ class ContentModel(Recommender):
             cols, vals, indptr = [], [], [0]
             for b in range(history.shape[0]):
                 p = self.profile_row(history, b)
-                terms = np.flatnonzero(p)
+                terms = np.flatnonzero(p != 0)
                 row = rowops.vector_times(terms, p[terms], postings)
-                nz = np.flatnonzero(row)
+                nz = np.flatnonzero(row != 0)
                 cols.append(nz)
                 vals.append(row[nz])
                 indptr.append(indptr[-1] + len(nz))

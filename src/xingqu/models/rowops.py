@@ -33,8 +33,21 @@ def rows_dot(m: sp.csr_matrix, rows: np.ndarray, vector: np.ndarray) -> np.ndarr
     return np.bincount(seg, vals, minlength=len(rows)).astype(np.float32)
 
 
+#: Up to this many rows are read as contiguous slices (copies) rather than gathered by position.
+MAX_SLICED_ROWS = 64
+
+
 def vector_times(idx: np.ndarray, weights: np.ndarray, m: sp.csr_matrix) -> np.ndarray:
     """The dense row ``v @ m`` of a sparse vector ``v`` (``idx`` / ``weights``) times a CSR matrix."""
+    if len(idx) <= MAX_SLICED_ROWS:  # a few long rows: slices are copies, far cheaper than a gather
+        bounds = [(int(m.indptr[i]), int(m.indptr[i + 1])) for i in np.asarray(idx).tolist()]
+        if not bounds:
+            return np.zeros(m.shape[1], np.float32)
+        cols = np.concatenate([m.indices[lo:hi] for lo, hi in bounds])
+        lengths = [hi - lo for lo, hi in bounds]
+        vals = np.concatenate([m.data[lo:hi] for lo, hi in bounds]).astype(np.float64)
+        vals *= np.repeat(np.asarray(weights, np.float64), lengths)
+        return np.bincount(cols, vals, minlength=m.shape[1]).astype(np.float32)
     pos, seg = spans(m.indptr, idx)
     vals = m.data[pos].astype(np.float64) * np.asarray(weights, np.float64)[seg]
     return np.bincount(m.indices[pos], vals, minlength=m.shape[1]).astype(np.float32)

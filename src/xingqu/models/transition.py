@@ -78,8 +78,12 @@ class Transitions(Recommender):
         c = self.config
         return recency_weights(self.ranks, users, history, c.half_life, c.last)
 
+    def sparse_scores(self, users: np.ndarray, history: sp.csr_matrix) -> sp.csr_matrix:
+        """Scores as a sparse product: only what followed a user's recent items scores above zero."""
+        return sp.csr_matrix(self.votes(np.asarray(users, dtype=np.int64), history) @ self.rules)
+
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        return (self.votes(users, history) @ self.rules).toarray()
+        return self.sparse_scores(users, history).toarray()
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)

@@ -187,8 +187,8 @@ class Reranker:
     """Assembles one user's list from the ranked candidates: caps per level-1 category (except the
     categories the user is browsing now: a shopper after rice cookers wants rice cookers, not variety)
     and per shop, and a share of slots kept for new products at evenly spread positions; candidates
-    the governance check did not reach are asked about (once, together) only if the caps make the
-    list reach them."""
+    the governance check did not reach are asked about only if the caps make the list reach them (the
+    next best ``2n`` not yet asked, together)."""
 
     name = "caps_and_slots"
 
@@ -213,8 +213,8 @@ class Reranker:
         def allowed(q: int) -> bool:
             if asked[q]:
                 return True
-            if q not in verdict:
-                rest = [r for r in order if not asked[r] and r not in verdict]
+            if q not in verdict:  # ask about q and the next best not yet asked, together
+                rest = [q, *(r for r in order if r != q and not asked[r] and r not in verdict)][: 2 * n]
                 ok = self.servable.servable(sorted({ids[items[r]] for r in rest}))
                 verdict.update({r: ids[items[r]] in ok for r in rest})
             return verdict[q]

@@ -80,7 +80,7 @@ def dense_top(scores: np.ndarray, depth: int) -> np.ndarray:
 
 def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, depth: int) -> np.ndarray:
     """Each user's top ``depth`` items read from the nonzero scores of a sparse-scoring model (the
-    same list as from the dense row, but for the order among equal scores); a row with fewer than
+    same list as from the dense row, ties by the lower index); a row with fewer than
     ``depth`` positive scores has its list filled with zero-scored items by index (which of the equal
     zeros a dense row would pick is arbitrary too; this costs no pass over the whole catalogue)."""
     s = model.sparse_scores(users, history)
@@ -90,14 +90,23 @@ def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, d
         positive = val > 0
         if positive.sum() < depth:  # the positives, best first, then zero-scored items by index
             idx, val = idx[positive], val[positive]
-            first = idx[np.argsort(-val, kind="stable")]
+            first = idx[np.lexsort((idx, -val))]
             rest = np.setdiff1d(np.arange(depth + len(first)), first, assume_unique=True)
             out[b] = np.concatenate([first, rest[: depth - len(first)]])
             continue
-        idx, val = idx[positive], val[positive]
-        top = np.argpartition(-val, depth - 1)[:depth]
-        out[b] = idx[top[np.argsort(-val[top])]]
+        out[b] = top_of(idx[positive], val[positive], depth)
     return out
+
+
+def top_of(idx: np.ndarray, val: np.ndarray, depth: int) -> np.ndarray:
+    """The ``depth`` entries of a sparse row (``idx`` / ``val``, at least ``depth`` of them) with the
+    largest values, best first, ties by the lower index: a partition finds the cut, a sort orders the
+    few at or above it."""
+    cut = len(val) - depth
+    kth = np.partition(val, cut)[cut]
+    above = np.flatnonzero(val >= kth)
+    order = np.lexsort((idx[above], -val[above]))[:depth]
+    return idx[above[order]]
 
 
 class RetrieverSource:
@@ -157,10 +166,10 @@ class RecentSource:
             else:  # Σ of the cosines to the clicked items: through the postings of their terms
                 f = src.features  # type: ignore[attr-defined]
                 v = rowops.vector_times(np.array(last), ones, f)
-                terms = np.flatnonzero(v)
+                terms = np.flatnonzero(v != 0)
                 sim = rowops.vector_times(terms, v[terms], transposed_csr(src, "features"))
             sim[last] = 0
-            top = np.argsort(-sim, kind="stable")[: self.quota // len(parts)]
+            top = top_n(sim[None, :], self.quota // len(parts))[0]
             out += [int(j) for j in top if sim[j] > 0]
         return out
 
