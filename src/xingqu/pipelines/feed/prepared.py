@@ -24,6 +24,7 @@ EXPLAINED_GROUPS = 10
 class NewPool:
     """The new products of one moment, the busiest first, with their content rows."""
 
+    first: int  # position of the oldest of them in ``Prepared.by_created``
     pool: np.ndarray
     busiest: np.ndarray
     tie: np.ndarray
@@ -44,6 +45,9 @@ class Prepared:
     carried_by: dict[int, list[int]] = field(init=False)
     ann: dict[str, object] = field(init=False)
     groups: list[tuple[list[int], str]] = field(init=False)
+    official_shops: dict[int, list[int]] = field(init=False)  # creator → shops it is the official account of
+    by_created: np.ndarray = field(init=False)  # items with a creation time, oldest first
+    created_sorted: np.ndarray = field(init=False)  # their creation times, ascending
     _new_pool: NewPool | None = field(init=False, default=None)
     _segment_tops: dict[tuple[str, int], np.ndarray] = field(init=False, default_factory=dict)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -84,23 +88,34 @@ class Prepared:
             if len(items):
                 self.carried_by[a] = items[np.argsort(-m.stats.recent[items], kind="stable")].tolist()
         self.groups = explained_groups(m, self.names)
+        self.official_shops = {}
+        for shop, account in enumerate(m.cat.shop_official.tolist()):
+            if account >= 0:
+                self.official_shops.setdefault(account, []).append(shop)
+        dated = np.flatnonzero(m.cat.created_ms > 0)
+        self.by_created = dated[np.argsort(m.cat.created_ms[dated], kind="stable")]
+        self.created_sorted = m.cat.created_ms[self.by_created]
         # lookups built now rather than by the first request
         warm(m.cat)
         m.profiles.users.index  # noqa: B018
         m.cat.items.index  # noqa: B018
 
-    def new_pool(self, pool: np.ndarray) -> NewPool:
-        """The pool's ordering and content rows, kept while the pool stands still (it moves with the
-        clock only)."""
+    def new_pool(self, since_ms: int, size: int) -> NewPool:
+        """The ``size`` busiest products created at or after ``since_ms``, with their ordering and
+        content rows, kept while the pool stands still (it moves with the clock only)."""
+        first = int(np.searchsorted(self.created_sorted, since_ms, side="left"))
         cached = self._new_pool
-        if cached is not None and np.array_equal(cached.pool, pool):
+        if cached is not None and cached.first == first:
             return cached
         m = self.model
+        pool = np.sort(self.by_created[first:])
+        if len(pool) > size:
+            pool = pool[np.argsort(-m.stats.recent[pool], kind="stable")[:size]]
         busiest = np.argsort(-m.stats.recent[pool], kind="stable")
         tie = (1e-6 * (len(pool) - np.argsort(busiest))).astype(np.float32)
         content = m.retrievers.get("content")
         rows = content.features[pool] if isinstance(content, ContentFeatures) else None
-        made = NewPool(pool, busiest, tie, rows)
+        made = NewPool(first, pool, busiest, tie, rows)
         with self._lock:
             self._new_pool = made
         return made

@@ -191,8 +191,8 @@ class FollowedSource:
         out: list[int] = []
         accounts = p.follows.indices[p.follows.indptr[u] : p.follows.indptr[u + 1]]
         shops = set(p.members.indices[p.members.indptr[u] : p.members.indptr[u + 1]].tolist())
-        official = prep.model.cat.shop_official
-        shops |= set(np.flatnonzero(np.isin(official, accounts)).tolist()) if len(accounts) else set()
+        for a in accounts.tolist():
+            shops.update(prep.official_shops.get(a, ()))
         for s in shops:
             out += prep.shop_products.get(int(s), [])[:5]
         for a in accounts.tolist():
@@ -210,15 +210,10 @@ class NewSource:
 
     def candidates(self, req: Request, prep: Prepared) -> list[list[int]]:
         m = prep.model
-        cat = m.cat
-        pool = np.flatnonzero(
-            (cat.created_ms > 0) & (cat.created_ms >= req.now - prep.config.new_days * DAY_MS)
-        )
-        if len(pool) > NEW_POOL:
-            pool = pool[np.argsort(-m.stats.recent[pool], kind="stable")[:NEW_POOL]]
+        cached = prep.new_pool(req.now - prep.config.new_days * DAY_MS, NEW_POOL)
+        pool = cached.pool
         if not len(pool):
             return [[] for _ in req.users]
-        cached = prep.new_pool(pool)
         content = m.retrievers.get("content")
         if not isinstance(content, ContentFeatures) or cached.rows is None:
             best = pool[cached.busiest[: self.quota]].tolist()
