@@ -479,6 +479,29 @@ def _ref_check(
     errs.add(mask, f.name, f"unknown {noun} id", col)
 
 
+class _Codes:
+    """The values of the fields requirements depend on, coded once per batch as their position among
+    the values the requirements name (−1: another value or missing), so that each "field is value" is
+    an integer comparison, not a pass over strings."""
+
+    def __init__(self, spec: KindSpec, columns: dict[str, pa.Array]) -> None:
+        self._columns = columns
+        self._named: dict[str, list[str]] = {}
+        for req in spec.requirements:
+            self._named.setdefault(req.when_field, []).extend(str(v) for v in req.when_values)
+        self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+
+    def equal(self, fname: str, value: str) -> np.ndarray:
+        """Where ``fname`` is ``value`` (as ``pc.equal``, missing values false)."""
+        if fname not in self._codes:
+            named = sorted(set(self._named[fname]))
+            found = pc.index_in(self._columns[fname], value_set=pa.array(named, pa.string()))
+            code = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+            self._codes[fname] = (code, {v: i for i, v in enumerate(named)})
+        code, index = self._codes[fname]
+        return code == index[value]
+
+
 def validate_batch(
     spec: KindSpec,
     raw: pa.Table,
@@ -511,17 +534,19 @@ def validate_batch(
             errs.add(missing, f.name, "required field is missing", None)
         _range_checks(f, out, errs, window)
         columns[f.name] = out
+    codes = _Codes(spec, columns)
     for req in spec.requirements:
         absent = pc.is_null(columns[req.any_of[0]])
         for other in req.any_of[1:]:
             absent = pc.and_(absent, pc.is_null(columns[other]))
         named = np.logical_or.reduce([unconvertible[c] for c in req.any_of])
         absent_np = absent.to_numpy(zero_copy_only=False) & ~named
+        if not absent_np.any():
+            continue
         needed = " or ".join(req.any_of)
         for value in sorted(req.when_values):
-            applies = pc.fill_null(pc.equal(columns[req.when_field], str(value)), False)
             errs.add(
-                applies.to_numpy(zero_copy_only=False) & absent_np,
+                codes.equal(req.when_field, str(value)) & absent_np,
                 needed,
                 f"required when {req.when_field} is '{value}'",
                 None,
