@@ -9,15 +9,17 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE
 from helpers import records, snapshot, write_rows
-from xingqu.domain.records import KINDS, FieldSpec, FieldType
+from xingqu.domain.records import KINDS, MAX_ID_LENGTH, FieldSpec, FieldType
 from xingqu.errors import UserError, ValidationFailed
 from xingqu.ingest import import_path
+from xingqu.ingest.validate import ID_REASONS, id_verdicts
 from xingqu.store import Store
 
 FORMATS = [".csv", ".jsonl", ".parquet"]
@@ -300,3 +302,48 @@ def test_valid_products_round_trip_exactly(
     assert got["commission_rate"] == rate
     assert got["created_at"] == stamp
     assert json.dumps(got, default=str)
+
+
+#: What Arrow's ``utf8_trim_whitespace`` trims (Unicode White_Space, U+FEFF not among them).
+_SPACES = "".join(map(chr, [*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B)]))
+_SPACES += "\u2028\u2029\u202f\u205f\u3000"
+#: Ids near every edge the narrowed checks test: spaces (ASCII and Unicode), control characters, byte-order
+#: marks, other characters of 0xEF.., blanks, lengths around the limit, non-ASCII first and last
+#: characters.
+_id_chars = st.one_of(
+    st.sampled_from(
+        [" ", "\t", "\n", "\x1c", "\x00", "\x7f", "\ufeff", "\u3000", "\u00a0", "\u2003", "\uffe5"]
+    ),
+    st.sampled_from(["a", "Z", "0", "-", "_", "~", "!", "商", "品"]),
+    st.characters(codec="utf-8", exclude_categories=("Cs",)),
+)
+_id_values = st.one_of(
+    st.none(),
+    st.text(alphabet=_id_chars, max_size=8),
+    st.builds(
+        lambda c, n, tail: c * n + tail,
+        st.sampled_from(["a", "商", " "]),
+        st.integers(60, 70),
+        st.text(_id_chars, max_size=2),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_id_values, max_size=40), start=st.integers(0, 3))
+def test_narrowed_id_checks_give_the_kernels_verdicts(values: list[str | None], start: int) -> None:
+    text = pa.array(["x"] * start + values, pa.string()).slice(start)  # an offset, as a sliced batch has
+    fast_text, fast = id_verdicts(text)
+    ref_text, ref = id_verdicts(text, narrowed=False)
+    assert fast_text.to_pylist() == ref_text.to_pylist()
+    assert [r for _, r in fast] == [r for _, r in ref] == list(ID_REASONS)
+    for (a, _), (b, _) in zip(fast, ref, strict=True):
+        assert a.tolist() == b.tolist()
+    # and the kernels' verdicts are the rules themselves
+    for v, length, control, spaces in zip(values, *(m for m, _ in ref), strict=True):
+        if v is None or v.strip(_SPACES) == "":
+            assert not (length or control or spaces)
+            continue
+        assert length == (len(v) > MAX_ID_LENGTH)
+        assert control == any(c < " " or c in "\x7f\ufeff" for c in v)
+        assert spaces == (v != v.strip(_SPACES))

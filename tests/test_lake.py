@@ -289,3 +289,51 @@ def test_cli_imports_into_the_lake_and_compacts(world: tuple[Path, Store, Store]
     assert missing.returncode == 1 and "no event lake" in missing.stderr
     rt = Runtime(db=db, events=lake)
     assert rt.events.count() == sql.events.count()
+
+
+@pytest.mark.parametrize("held_rows", [None, 700])
+def test_appender_writes_each_new_event_once_in_whole_row_groups(
+    world: tuple[Path, Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held_rows: int | None
+) -> None:
+    """Batches in time order and shuffled, repeating earlier ones: each event is written once, to its
+    day's file; a day's rows go out as whole row groups, not one per batch (unless more rows than
+    ``HELD_ROWS`` are held across the days, when every day's are written)."""
+    from xingqu.store import lake as lake_module
+
+    if held_rows is not None:
+        monkeypatch.setattr(lake_module, "HELD_ROWS", held_rows)
+    _, sql, _ = world
+    events = pa.Table.from_batches(list(sql.events.scan()))
+    events = events.take(pc.sort_indices(events, [("ts", "ascending"), ("event_id", "ascending")]))
+    rng = np.random.default_rng(7)
+    shuffled = events.take(pa.array(rng.permutation(events.num_rows)))
+    log = LakeEventLog(str(tmp_path / "lake"))
+    appender = log.appender()
+    written = 0
+    half = events.num_rows // 2
+    batches = [events.slice(i, 200) for i in range(0, half, 200)]  # in time order: days cut in runs
+    batches += [shuffled.slice(i, 300) for i in range(0, shuffled.num_rows, 300)]  # any order
+    batches += [events.slice(0, 500)]  # all seen before
+    for batch in batches:
+        written += appender.append(batch).num_rows
+    assert appender.append(events.slice(0, 500)).num_rows == 0
+    assert appender.publish() == len(log.days())
+    assert written == events.num_rows
+    got = pa.Table.from_batches(list(log.scan(ordered=True)))
+    want = events.take(pc.sort_indices(events, [("ts", "ascending"), ("event_id", "ascending")]))
+    got = got.take(pc.sort_indices(got, [("ts", "ascending"), ("event_id", "ascending")]))
+    assert got.equals(want.select(got.column_names).cast(got.schema))
+    groups = 0
+    for day in log.days():
+        (path,) = log.files(day)
+        groups += pq.ParquetFile(path).metadata.num_row_groups
+        day_events = log.read_day(day, ["ts"]).column("ts")
+        assert {d.date().isoformat() for d in day_events.to_pylist()} == {day}
+    days = len(log.days())
+    if held_rows is None:  # each day fewer rows than a row group: one row group, whatever the batches
+        assert groups == days
+    else:  # written out every time 700 rows were held: more groups, each a few batches' rows
+        assert days < groups <= days * (1 + events.num_rows // held_rows)
+    again = log.appender()
+    assert again.append(shuffled).num_rows == 0
+    assert again.publish() == 0

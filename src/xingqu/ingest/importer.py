@@ -139,6 +139,10 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
 #: Events written by one import after which the planner's statistics are refreshed at once.
 REFRESH_AFTER_EVENTS = 500_000
 
+#: Events folded into rollups after which they are merged into the store, inside the transaction
+#: (the merge overlaps the validation of the next batches; fewer merges would repeat fewer keys).
+ROLLUP_FLUSH_EVENTS = 1_000_000
+
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
 REFERENCED_KINDS = frozenset(
     {f.ref for spec in KINDS.values() for f in spec.fields if f.ref}
@@ -489,6 +493,7 @@ class _Run:
     ) -> None:
         """Account for and write prepared batches of one source inside ``conn``'s transaction."""
         self.report.files.append(fr)
+        folded = 0  # events folded into ``rollups`` since they were last merged
         for item in batches:
             self._account(fr, item)
             if progress is not None:
@@ -517,6 +522,10 @@ class _Run:
                 rollups.add(
                     item.partial if new_keys is None else rollups.partial(_only(item.storage, new_keys))
                 )
+                folded += written
+                if folded >= ROLLUP_FLUSH_EVENTS:  # merged while the next batches are being validated
+                    self.store.flush_rollups(conn, rollups)
+                    folded = 0
         if rollups is not None and not self.failed:
             self.store.flush_rollups(conn, rollups)
 

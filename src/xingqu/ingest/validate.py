@@ -75,17 +75,31 @@ class _Collector:
         self.flagged = np.zeros(len(self.rows), dtype=bool)
 
     def add(
-        self, mask: pa.Array | np.ndarray, fname: str | None, reason: str, values: pa.Array | None
+        self,
+        mask: pa.Array | np.ndarray,
+        fname: str | None,
+        reason: str,
+        values: pa.Array | None,
+        shown_as: Callable[[pa.Array], pa.Array] | None = None,
     ) -> None:
-        flags = (
-            mask if isinstance(mask, np.ndarray) else pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-        )
+        """Name each row of ``mask`` (null: not flagged) with the value it holds in ``values``, shown
+        through ``shown_as`` (applied to the flagged values only) when given."""
+        if isinstance(mask, np.ndarray):
+            flags = mask
+        elif not pc.any(mask).as_py():  # nothing flagged: skip unpacking the bits
+            return
+        else:
+            flags = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
         idx = np.flatnonzero(flags)
         if idx.size == 0:
             return
         self.bad[idx] = True
         self.flagged[idx] = True
-        shown = values.take(pa.array(idx)).to_pylist() if values is not None else [None] * idx.size
+        if values is None:
+            shown = [None] * idx.size
+        else:
+            picked = values.take(pa.array(idx))
+            shown = (picked if shown_as is None else shown_as(picked)).to_pylist()
         for i, v in zip(idx.tolist(), shown, strict=True):
             self.errors.append(
                 RowError(
@@ -211,6 +225,74 @@ def _tag_checks(f: FieldSpec, tags: pa.Array, errs: _Collector) -> None:
             errs.add(mask, f.name, reason, None)
 
 
+def _as_text(values: pa.Array) -> pa.Array:
+    return pc.cast(values, pa.string())
+
+
+#: The reasons an id is refused, in the order they are reported.
+ID_REASONS = (
+    f"ids are at most {MAX_ID_LENGTH} characters",
+    "ids must not contain control characters",
+    "ids must not start or end with spaces",
+)
+
+
+def _id_suspects(text: pa.Array) -> np.ndarray:
+    """Rows an id check could flag or blank, found from the raw UTF-8 bytes; every other row passes
+    them all: at most ``MAX_ID_LENGTH`` bytes (so characters), no byte of a control character or of a
+    byte-order mark's first byte (0xEF), non-empty, and first and last bytes printable ASCII (Unicode
+    spaces and control characters are all outside 0x21–0x7E)."""
+    n = len(text)
+    _, offsets_buf, data_buf = text.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int32, n + 1, text.offset * 4).astype(np.int64)
+    lo = int(offsets[0])
+    data = np.frombuffer(data_buf, np.uint8, int(offsets[-1]) - lo, lo) if data_buf else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1] - lo, np.diff(offsets)
+    out = (lengths == 0) | (lengths > MAX_ID_LENGTH)
+    if text.null_count:  # a missing id passes (the kernels give null)
+        out &= text.is_valid().to_numpy(zero_copy_only=False)
+    if not len(data):
+        return out
+    odd = (data < 0x21) | (data > 0x7E)  # spaces, control bytes, every byte of a non-ASCII character
+    some = lengths > 0
+    first = np.where(some, starts, 0)
+    last = np.where(some, starts + lengths - 1, 0)
+    out |= some & (odd[first] | odd[last])
+    inner = (data < 0x20) | (data == 0x7F) | (data == 0xEF)
+    if inner.any():
+        rows = np.searchsorted(offsets[1:] - lo, np.flatnonzero(inner), side="right")
+        out[rows] = True
+    return out
+
+
+def id_verdicts(text: pa.Array, narrowed: bool = True) -> tuple[pa.Array, list[tuple[np.ndarray, str]]]:
+    """An id column with blank values made missing, and a mask of the rows each of ``ID_REASONS`` refuses.
+
+    The checks are Arrow's string kernels; ``narrowed`` runs them only on the rows ``_id_suspects``
+    finds (the same verdicts: the rows it leaves out pass every check unchanged)."""
+    n = len(text)
+    rows = np.flatnonzero(_id_suspects(text)) if narrowed else np.arange(n)
+    sub = text if len(rows) == n else text.take(pa.array(rows))
+    trimmed = pc.utf8_trim_whitespace(sub)
+    blank = pc.fill_null(pc.equal(trimmed, ""), False).to_numpy(zero_copy_only=False)
+    sub_masks = (
+        pc.greater(pc.utf8_length(sub), MAX_ID_LENGTH),
+        pc.match_substring_regex(sub, _CONTROL_RE),
+        pc.not_equal(trimmed, sub),
+    )
+    masks = []
+    for mask, reason in zip(sub_masks, ID_REASONS, strict=True):
+        flags = pc.fill_null(mask, False).to_numpy(zero_copy_only=False) & ~blank
+        full = np.zeros(n, dtype=bool)
+        full[rows[flags]] = True
+        masks.append((full, reason))
+    if blank.any():
+        cleared = np.zeros(n, dtype=bool)
+        cleared[rows[blank]] = True
+        text = pc.if_else(pa.array(cleared), pa.scalar(None, pa.string()), text)
+    return text, masks
+
+
 def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) -> pa.Array:
     """Convert one raw column to the field's canonical type; flag rows that cannot be converted."""
     text = _as_string(col)
@@ -221,25 +303,9 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) 
             errs.add(pc.is_valid(col), f.name, f"expected text, the column holds {col.type}", None)
             return pa.nulls(len(col), pa.string())
         if f.type is FieldType.ID:
-            text = pc.if_else(pc.equal(pc.utf8_trim_whitespace(text), ""), pa.scalar(None, pa.string()), text)
-            errs.add(
-                pc.greater(pc.utf8_length(text), MAX_ID_LENGTH),
-                f.name,
-                f"ids are at most {MAX_ID_LENGTH} characters",
-                text,
-            )
-            errs.add(
-                pc.match_substring_regex(text, _CONTROL_RE),
-                f.name,
-                "ids must not contain control characters",
-                text,
-            )
-            errs.add(
-                pc.not_equal(pc.utf8_trim_whitespace(text), text),
-                f.name,
-                "ids must not start or end with spaces",
-                text,
-            )
+            text, flags = id_verdicts(text)
+            for mask, reason in flags:
+                errs.add(mask, f.name, reason, text)
         if f.type is FieldType.TEXT:
             errs.add(
                 pc.greater(pc.utf8_length(text), MAX_TEXT_LENGTH),
@@ -340,7 +406,7 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) 
             raw = col.cast(pa.int64())
             lo, hi = int(window.earliest_ms * per_ms), int(window.latest_ms * per_ms)
             outside = pc.or_(pc.less(raw, lo), pc.greater(raw, hi))
-            errs.add(outside, f.name, f"must lie {window.describe()}", pc.cast(raw, pa.string()))
+            errs.add(outside, f.name, f"must lie {window.describe()}", raw, _as_text)
             col = pc.if_else(outside, pa.scalar(None, col.type), col)
             naive_ms = col.cast(pa.timestamp(col.type.unit, tz=col.type.tz), safe=False)
             return pc.cast(naive_ms, pa.timestamp("ms", tz=col.type.tz), safe=False).cast(TIMESTAMP_TYPE)
@@ -371,7 +437,7 @@ def _range_checks(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWin
     elif f.type is FieldType.TIMESTAMP:
         ms = col.cast(pa.int64())
         outside = pc.or_(pc.less(ms, window.earliest_ms), pc.greater(ms, window.latest_ms))
-        errs.add(outside, f.name, f"must lie {window.describe()}", pc.cast(col, pa.string()))
+        errs.add(outside, f.name, f"must lie {window.describe()}", col, _as_text)
     elif f.type is FieldType.TAGS:
         _tag_checks(f, col, errs)
 
@@ -396,6 +462,8 @@ def _ref_check(
                 mask &= pc.fill_null(where, False).to_numpy(zero_copy_only=False)
             errs.add(mask, f.name, f"names an unknown {kind[:-1] if kind.endswith('s') else kind} id", col)
         return
+    if col.null_count == len(col):  # nothing named: nothing to look up
+        return
     keys = known(kind, col if where is None else col.filter(pc.fill_null(where, False)))
     mask = pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=keys)))
     if where is not None:
@@ -409,6 +477,29 @@ def _ref_check(
         "products": "product",
     }.get(kind, kind)
     errs.add(mask, f.name, f"unknown {noun} id", col)
+
+
+class _Codes:
+    """The values of the fields requirements depend on, coded once per batch as their position among
+    the values the requirements name (−1: another value or missing), so that each "field is value" is
+    an integer comparison, not a pass over strings."""
+
+    def __init__(self, spec: KindSpec, columns: dict[str, pa.Array]) -> None:
+        self._columns = columns
+        self._named: dict[str, list[str]] = {}
+        for req in spec.requirements:
+            self._named.setdefault(req.when_field, []).extend(str(v) for v in req.when_values)
+        self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+
+    def equal(self, fname: str, value: str) -> np.ndarray:
+        """Where ``fname`` is ``value`` (as ``pc.equal``, missing values false)."""
+        if fname not in self._codes:
+            named = sorted(set(self._named[fname]))
+            found = pc.index_in(self._columns[fname], value_set=pa.array(named, pa.string()))
+            code = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+            self._codes[fname] = (code, {v: i for i, v in enumerate(named)})
+        code, index = self._codes[fname]
+        return code == index[value]
 
 
 def validate_batch(
@@ -443,17 +534,19 @@ def validate_batch(
             errs.add(missing, f.name, "required field is missing", None)
         _range_checks(f, out, errs, window)
         columns[f.name] = out
+    codes = _Codes(spec, columns)
     for req in spec.requirements:
         absent = pc.is_null(columns[req.any_of[0]])
         for other in req.any_of[1:]:
             absent = pc.and_(absent, pc.is_null(columns[other]))
         named = np.logical_or.reduce([unconvertible[c] for c in req.any_of])
         absent_np = absent.to_numpy(zero_copy_only=False) & ~named
+        if not absent_np.any():
+            continue
         needed = " or ".join(req.any_of)
         for value in sorted(req.when_values):
-            applies = pc.fill_null(pc.equal(columns[req.when_field], str(value)), False)
             errs.add(
-                applies.to_numpy(zero_copy_only=False) & absent_np,
+                codes.equal(req.when_field, str(value)) & absent_np,
                 needed,
                 f"required when {req.when_field} is '{value}'",
                 None,

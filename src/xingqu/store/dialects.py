@@ -7,6 +7,7 @@ from collections.abc import Hashable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -248,6 +249,8 @@ class SQLiteDialect(Dialect):
             return
         names = [c.name for c in table.columns]
         marks = ", ".join("?" for _ in names)
+        # in key order, each B-tree page is visited once instead of once per row landing on it
+        rows = rows.take(pc.sort_indices(rows, [(c.name, "ascending") for c in table.primary_key.columns]))
         data = list(zip(*(rows.column(c).to_pylist() for c in names), strict=True))
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:

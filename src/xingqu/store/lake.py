@@ -11,6 +11,7 @@ asked for.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
@@ -36,6 +37,20 @@ EVENTS_DIR = "events"
 PART_PREFIX = "part-"
 #: Rows per Parquet row group written to the lake.
 ROW_GROUP_ROWS = 256_000
+#: How rows are written to the lake: zstd at its fastest level; no dictionary for the columns of
+#: unique ids (it would be dropped after the first page anyway); min/max statistics for the columns
+#: readers filter on (times, users, event types), which are what row groups are skipped by.
+WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": [
+        n for n in arrow_schema("events").names if n not in ("event_id", "order_id", "request_id")
+    ],
+    "write_statistics": ["ts", "user_id", "event_type"],
+}
+#: New rows an appender holds across its days before writing them all (bounds its memory; a day's
+#: rows are written as soon as they fill a row group).
+HELD_ROWS = 4 * ROW_GROUP_ROWS
 
 
 def day_of(ts_ms: int) -> str:
@@ -299,7 +314,7 @@ class LakeEventLog:
             table = self.read_day(day, ordered=True)
             name = _part_name()
             tmp = f"{self.day_dir(day)}/.{name}.tmp"
-            pq.write_table(table, tmp, filesystem=self.fs, row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(table, tmp, filesystem=self.fs, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
             final = f"{self.day_dir(day)}/{PART_PREFIX}{name}"
             self.fs.move(tmp, final)
             # the new file sorts last: until the old ones go, the first copies (theirs) are read
@@ -331,33 +346,56 @@ def _part_name() -> str:
 
 @dataclass
 class _DayState:
-    """What one appender knows about one day: hashes of the ids already in the lake or written now."""
+    """What one appender knows about one day: hashes of the ids already in the lake or written now, and
+    the new rows not yet written to its temporary file."""
 
     known: np.ndarray  # sorted
     pending: list[np.ndarray] = field(default_factory=list)  # sorted, not yet merged
     writer: pq.ParquetWriter | None = None
     tmp: str = ""
     final: str = ""
+    held: list[pa.Table] = field(default_factory=list)  # new rows, in order, not yet written
+    held_rows: int = 0
 
     def seen(self, h: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(h), bool)
+        order = np.argsort(h)
+        probe = h[order]  # sorted needles: each binary search starts where the last one ended
+        found = np.zeros(len(h), bool)
         for arr in (self.known, *self.pending):
             if len(arr):
-                pos = np.searchsorted(arr, h)
+                pos = np.searchsorted(arr, probe)
                 pos[pos == len(arr)] = 0
-                out |= arr[pos] == h
+                found |= arr[pos] == probe
+        out = np.empty(len(h), bool)
+        out[order] = found
         return out
 
     def add(self, h: np.ndarray) -> None:
         self.pending.append(np.sort(h))
-        if sum(len(p) for p in self.pending) > max(len(self.known), 1_000_000) // 4:
+        waiting = sum(len(p) for p in self.pending)
+        if waiting > max(len(self.known), 1_000_000) // 4:
             self.known = np.sort(np.concatenate([self.known, *self.pending]))
             self.pending = []
+        elif len(self.pending) > 8:  # few sorted runs to search, each merge at least doubling
+            self.pending = [np.sort(np.concatenate(self.pending))]
+
+
+def _day_runs(day_no: np.ndarray) -> list[tuple[int, np.ndarray | slice]]:
+    """Each day number of a batch with its rows: a slice when the batch is in time order (files of
+    one day or sorted by time), else the row positions."""
+    if len(day_no) == 0:
+        return []
+    if np.all(day_no[1:] >= day_no[:-1]):
+        cuts = np.flatnonzero(day_no[1:] != day_no[:-1]) + 1
+        bounds = [0, *cuts.tolist(), len(day_no)]
+        return [(int(day_no[a]), slice(a, b)) for a, b in itertools.pairwise(bounds)]
+    return [(int(d), np.flatnonzero(day_no == d)) for d in np.unique(day_no)]
 
 
 class LakeAppender:
     """Appends validated canonical events to the lake: each day's new events go to one temporary file
-    per import, published by ``publish`` (renamed into place) or removed by ``abort``.
+    per import (held and written in row groups of up to ``ROW_GROUP_ROWS``), published by ``publish``
+    (renamed into place) or removed by ``abort``.
 
     An event whose id is already in the lake (or earlier in this import) is not written: ids are
     compared by a 64-bit hash, so re-importing a file writes nothing."""
@@ -366,6 +404,7 @@ class LakeAppender:
         self.lake = lake
         self._days: dict[str, _DayState] = {}
         self._schema = arrow_schema("events")
+        self._held = 0
 
     def _day(self, day: str) -> _DayState:
         state = self._days.get(day)
@@ -386,33 +425,57 @@ class LakeAppender:
             return records
         records = records.select(self._schema.names).cast(self._schema)
         ts = pc.cast(records.column("ts"), pa.int64()).to_numpy()
-        day_no = ts // DAY_MS
         hashes = id_hashes(records.column("event_id"))
         new = np.zeros(records.num_rows, bool)
-        for d in np.unique(day_no):
-            rows = np.flatnonzero(day_no == d)
-            day = day_of(int(d) * DAY_MS)
+        for d, rows in _day_runs(ts // DAY_MS):
+            day = day_of(d * DAY_MS)
             state = self._day(day)
-            fresh = rows[~state.seen(hashes[rows])]
-            if not len(fresh):
+            old = state.seen(hashes[rows])
+            if old.all():
                 continue
-            state.add(hashes[fresh])
-            new[fresh] = True
-            self._write(day, state, records.take(pa.array(fresh)))
+            if isinstance(rows, slice) and not old.any():
+                state.add(hashes[rows])
+                new[rows] = True
+                part = records.slice(rows.start, rows.stop - rows.start)
+            else:
+                fresh = np.arange(records.num_rows)[rows][~old]
+                state.add(hashes[fresh])
+                new[fresh] = True
+                part = records.take(pa.array(fresh))
+            self._hold(day, state, part)
         return records if new.all() else records.filter(pa.array(new))
 
-    def _write(self, day: str, state: _DayState, part: pa.Table) -> None:
+    def _hold(self, day: str, state: _DayState, part: pa.Table) -> None:
+        state.held.append(part)
+        state.held_rows += part.num_rows
+        self._held += part.num_rows
+        if state.held_rows >= ROW_GROUP_ROWS:
+            self._write(day, state)
+        if self._held >= HELD_ROWS:
+            for d, s in self._days.items():
+                self._write(d, s)
+
+    def _write(self, day: str, state: _DayState) -> None:
+        """Write a day's held rows to its temporary file (opened on its first rows)."""
+        if not state.held:
+            return
         if state.writer is None:
             name = _part_name()
             folder = self.lake.day_dir(day)
             self.lake.fs.create_dir(folder, recursive=True)
             state.tmp = f"{folder}/.{name}.tmp"
             state.final = f"{folder}/{PART_PREFIX}{name}"
-            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs)
-        state.writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
+        table = pa.concat_tables(state.held) if len(state.held) > 1 else state.held[0]
+        state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self._held -= state.held_rows
+        state.held, state.held_rows = [], 0
 
     def publish(self) -> int:
-        """Close and rename every temporary file into place; returns the files published."""
+        """Write what is held, close and rename every temporary file into place; returns the files
+        published."""
+        for day, state in self._days.items():
+            self._write(day, state)
         done = 0
         for state in self._days.values():
             if state.writer is not None:
@@ -421,16 +484,19 @@ class LakeAppender:
                 self.lake.fs.move(state.tmp, state.final)
                 done += 1
         self._days.clear()
+        self._held = 0
         return done
 
     def abort(self) -> None:
-        """Remove every temporary file: the lake is as before."""
+        """Drop what is held and remove every temporary file: the lake is as before."""
         for state in self._days.values():
+            state.held, state.held_rows = [], 0
             if state.writer is not None:
                 state.writer.close()
                 state.writer = None
                 self.lake.fs.delete_file(state.tmp)
         self._days.clear()
+        self._held = 0
 
 
 def sweep_temporary(lake: LakeEventLog, older_than_s: float = 86_400.0) -> int:
