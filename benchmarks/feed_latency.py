@@ -4,9 +4,10 @@
 
 Builds the large preset's world, simulates ``--days`` organic days of it (impressions, clicks, orders…),
 imports the catalogue into an embedded SQLite store (servability is asked of it on every request, as in
-production), fits the feed through the same code as ``xingqu train`` (ALS, item-kNN, content, popular,
-trending, recency-weighted item-kNN and transition retrievers, profiles, LambdaRank on ``--groups``
-user-days of the last day's impressions) and
+production: the servable set kept in memory, brought up to date from the store's change log), fits the
+feed through the same code as ``xingqu train`` (ALS, item-kNN, content, popular, trending,
+recency-weighted item-kNN and transition retrievers, profiles, LambdaRank on ``--groups`` user-days of
+the last day's impressions) and
 serves it with an ANN (faiss HNSW) index over the ALS item factors. Then measures single-request
 ``recommend(user, 20)`` with every rule on (p50 / p99 over ``--requests`` random users, several runs)
 and batch throughput, with one BLAS thread as a server process runs it, and the time spent per stage
@@ -34,6 +35,7 @@ from xingqu.features.market import MarketTables
 from xingqu.feed_training import fit_feed, load_feed_parts, save_feed_parts
 from xingqu.ingest import import_path
 from xingqu.models import Recommender
+from xingqu.online.servability import store_servability
 from xingqu.pipelines.feed import Feed, FeedModel, FeedTrace
 from xingqu.sim.config import preset
 from xingqu.sim.run import Market
@@ -98,7 +100,7 @@ def main() -> None:
                 sp.save_npz(cache / "history.npz", model.history)
         assert model.ranker is not None
         t = time.perf_counter()
-        feed = Feed(model, store.servable_products)
+        feed = Feed(model, store_servability(store).servable)  # as ``xingqu serve`` asks it
         gc.freeze()  # as a server does once its model is loaded: requests' collections skip it
         print(
             f"served with ANN over {len(feed.prepared.ann)} factor model(s), index built in "

@@ -68,11 +68,14 @@ def test_a_version_1_store_is_migrated(sqlite_url: str) -> None:
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '1' WHERE key = 'schema_version'")
     with pytest.raises(Exception, match="run 'xingqu init' to migrate"):
         store.require_ready()
-    assert store.init() == LATEST_VERSION == 11
+    assert store.init() == LATEST_VERSION == 12
     with store.reading() as conn:  # the model registry (version 9) came with the migration
         assert conn.exec_driver_sql("SELECT count(*) FROM model_versions").scalar_one() == 0
     import_path(store, SAMPLE)
+    seen = store.catalogue.servability_changes(0, 10_000)[0][-1]
     take_down(store, "p-cream", reason="r", actor="a")
+    # the servability change log (version 12) records the takedown for processes keeping the set
+    assert store.catalogue.servability_changes(seen, 10) == ([seen + 1], ["p-cream"])
     with pytest.raises(StoreError, match="append-only"), store.writing() as conn:
         conn.exec_driver_sql("DELETE FROM audit_log")
 

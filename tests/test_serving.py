@@ -24,6 +24,7 @@ import pytest
 from test_cli import xingqu
 from xingqu.errors import ConflictError, UnavailableError
 from xingqu.features.profiles import DAY_MS
+from xingqu.governance import actions
 from xingqu.ingest import import_path
 from xingqu.models.artifacts import ArtifactError
 from xingqu.online import StoreRecentEvents
@@ -411,3 +412,111 @@ def test_the_registry_publishes_retires_and_refuses_a_changed_manifest(
         registry.load()
     r = xingqu("recommend", _busy_user(model), "--models-dir", str(models), db=db)
     assert r.returncode == 1 and "not the manifest registered" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- the embedded store's servable set, kept in memory ---------------------------------------------
+
+
+def _records(store: Store, kind: str) -> pa.Table:
+    return pa.Table.from_batches(list(store.iter_records(kind)))
+
+
+def _set_rows(store: Store, kind: str, key: str, changes: dict[str, dict[str, object]]) -> None:
+    """Rewrite some records of ``kind`` with a few fields changed, as an import of them would."""
+    rows = [r for r in _records(store, kind).to_pylist() if r[key] in changes]
+    for r in rows:
+        r.update(changes[r[key]])
+    with store.writing() as conn:
+        store.write_records(conn, kind, pa.Table.from_pylist(rows, schema=_records(store, kind).schema))
+
+
+SNAPSHOT_SERVER = """
+import json, sys
+from xingqu.runtime import Runtime
+servability = Runtime().online.servability
+print(type(servability).__name__, flush=True)
+for line in sys.stdin:
+    print(json.dumps(sorted(servability.servable(json.loads(line)))), flush=True)
+"""
+
+
+def test_the_embedded_store_servable_set_follows_every_change_made_by_another_process(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path
+) -> None:
+    """A process keeps the servable set in memory and reads the store's change log at every call: a
+    takedown, a reinstatement, an emptied stock, a suspended shop and a new listing made by another
+    process are each honoured on its next call, and every answer equals the store's own query."""
+    root, _, _ = world
+    db = _copy_store(root, tmp_path / "s.db")
+    store = Store(db)
+    other = subprocess.Popen(
+        [sys.executable, "-c", SNAPSHOT_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": str(root / "models")},
+    )
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "SnapshotServability"
+        every = sorted(store.catalogue.product_ids())
+
+        def ask() -> set[str]:
+            other.stdin.write(json.dumps(every) + "\n")  # type: ignore[union-attr]
+            other.stdin.flush()  # type: ignore[union-attr]
+            seen = set(json.loads(other.stdout.readline()))  # type: ignore[union-attr]
+            assert seen == store.servable_products(every)  # the rule, asked of the store itself
+            return seen
+
+        start = ask()
+        assert 0 < len(start) < len(every)  # the world has unservable goods too
+        products = _records(store, "products").to_pylist()
+        shop_of = {p["product_id"]: p["shop_id"] for p in products}
+        gone, emptied = sorted(start)[:2]
+        actions.take_down(store, gone, reason="test: counterfeit", actor="test")
+        assert ask() == start - {gone}
+        actions.reinstate(store, gone, reason="test: cleared", actor="test")
+        assert ask() == start
+        _set_rows(store, "products", "product_id", {emptied: {"stock": 0}})
+        assert ask() == start - {emptied}
+        shop = shop_of[sorted(start)[-1]]
+        _set_rows(store, "shops", "shop_id", {shop: {"status": "suspended"}})
+        now = ask()
+        assert now == start - {emptied} - {p for p in start if shop_of[p] == shop}
+        _set_rows(store, "shops", "shop_id", {shop: {"status": "active"}})
+        new = dict(next(p for p in products if p["product_id"] in start), product_id="p-new-listing")
+        with store.writing() as conn:
+            store.write_records(
+                conn, "products", pa.Table.from_pylist([new], schema=_records(store, "products").schema)
+            )
+        every.append("p-new-listing")
+        assert ask() == (start - {emptied}) | {"p-new-listing"}
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_servable_set_rereads_the_store_when_the_log_has_moved_on(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path
+) -> None:
+    """Behind by more changes than one read takes, or past changes the log has pruned, the set is read
+    whole again; in every case it answers as the store's query does."""
+    from xingqu.online.servability import SnapshotServability
+
+    root, _, _ = world
+    store = Store(_copy_store(root, tmp_path / "s.db"))
+    snapshot = SnapshotServability(store.catalogue)
+    snapshot.BATCH = 3
+    every = sorted(store.catalogue.product_ids())
+    start = snapshot.servable(every)
+    assert start == store.servable_products(every)
+    rng = np.random.default_rng(5)
+    many = sorted(rng.choice(sorted(start), 6, replace=False).tolist())
+    _set_rows(store, "products", "product_id", {p: {"stock": 0} for p in many})  # 6 changes > BATCH
+    assert snapshot.servable(every) == start - set(many) == store.servable_products(every)
+    _set_rows(store, "products", "product_id", {many[0]: {"stock": 5}})
+    with sqlite3.connect(tmp_path / "s.db") as conn:  # the log pruned past what the set has seen
+        conn.execute("DELETE FROM servability_changes WHERE seq = (SELECT max(seq) FROM servability_changes)")
+    _set_rows(store, "products", "product_id", {many[1]: {"stock": 5}})
+    assert snapshot.servable(every) == (start - set(many)) | {many[0], many[1]}
+    assert snapshot.servable(every) == store.servable_products(every)

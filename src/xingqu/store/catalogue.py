@@ -21,7 +21,7 @@ from xingqu.domain.records import kind_spec
 from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES
 from xingqu.errors import NotFoundError
 from xingqu.store.repository import Repository
-from xingqu.store.schema import TABLES
+from xingqu.store.schema import TABLES, servability_changes_table
 
 if TYPE_CHECKING:
     from xingqu.store.store import Store
@@ -39,20 +39,21 @@ def listed_in_good_standing(product: sa.Table, shop: sa.Table) -> sa.ColumnEleme
     )
 
 
-#: Which of some product ids may be shown now, built once: a feed asks it on every request.
-_SERVABLE = (
+#: Every product that may be shown now: listed, in stock, its shop in good standing.
+_ALL_SERVABLE = (
     sa.select(TABLES["products"].c.product_id)
     .select_from(
         TABLES["products"].outerjoin(
             TABLES["shops"], TABLES["shops"].c.shop_id == TABLES["products"].c.shop_id
         )
     )
-    .where(
-        TABLES["products"].c.product_id.in_(sa.bindparam("ids", expanding=True)),
-        TABLES["products"].c.stock > 0,
-        listed_in_good_standing(TABLES["products"], TABLES["shops"]),
-    )
+    .where(TABLES["products"].c.stock > 0, listed_in_good_standing(TABLES["products"], TABLES["shops"]))
 )
+#: Changes in the servability log after a sequence number, oldest first (SQLite's parameter style: the
+#: log is kept only where writers are serialised, ``Dialect.logs_servability``).
+_CHANGES_SQL = "SELECT seq, product_id, shop_id FROM servability_changes WHERE seq > ? ORDER BY seq LIMIT ?"
+#: Which of some product ids may be shown now, built once: a feed asks it on every request.
+_SERVABLE = _ALL_SERVABLE.where(TABLES["products"].c.product_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 #: Committed keys remembered per kind at most (then forgotten all at once and learnt again).
@@ -207,6 +208,39 @@ class Catalogue(Repository):
             for lo in range(0, len(product_ids), _CHUNK):
                 out.update(conn.execute(_SERVABLE, {"ids": product_ids[lo : lo + _CHUNK]}).scalars().all())
         return out
+
+    # -- the servability change log (``schema.servability_changes_table``) ----------------------------
+
+    @property
+    def logs_servability(self) -> bool:
+        """Whether this store logs servability changes (so the servable set may be kept in memory)."""
+        return self._store.dialect.logs_servability
+
+    def servable_now(self) -> tuple[int, set[str]]:
+        """The last servability change logged, then every product servable now (read in that order, so
+        that a change committed in between is in both and applied twice, never missed)."""
+        log = servability_changes_table
+        with self._conn(None) as conn:
+            last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(log.c.seq), 0))).scalar_one()
+        with self._conn(None) as conn:
+            return int(last), set(conn.execute(_ALL_SERVABLE).scalars())
+
+    def servability_changes(self, after: int, limit: int) -> tuple[list[int], list[str]]:
+        """Up to ``limit`` changes logged after sequence number ``after``: their sequence numbers, and
+        the products they touch (each product of a changed shop, too)."""
+        rows = self._store.read_small(_CHANGES_SQL, (after, limit))  # asked at every request: kept cheap
+        if not rows:
+            return [], []
+        products = {product for _, product, _ in rows if product is not None}
+        shops = sorted({shop for _, _, shop in rows if shop is not None})
+        p = TABLES["products"]
+        with self._conn(None) as conn:
+            for lo in range(0, len(shops), _CHUNK):
+                chunk = shops[lo : lo + _CHUNK]
+                products.update(
+                    conn.execute(sa.select(p.c.product_id).where(p.c.shop_id.in_(chunk))).scalars()
+                )
+        return [int(seq) for seq, _, _ in rows], sorted(products)
 
     def product_shops(self, conn: Connection | None = None) -> dict[str, str]:
         """Each product's shop."""

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from xingqu.domain.records import KindSpec
+from xingqu.store.schema import SERVABILITY_COLUMNS, SERVABILITY_LOG_ROWS
 
 WRITE_OPTION = "xingqu_write"
 
@@ -50,6 +51,14 @@ class Dialect:
     def unprotect_append_only(self, conn: Connection, table: str) -> None:
         """Lift ``protect_append_only`` for a migration that must fill new columns (restored after)."""
         raise NotImplementedError
+
+    #: Whether triggers log servability changes (``track_servability``), so that a serving process may
+    #: keep the servable set in memory; only where writers are serialised, so the log's order is the
+    #: commit order.
+    logs_servability = False
+
+    def track_servability(self, conn: Connection) -> None:
+        """Install the triggers that log servability changes (where ``logs_servability``)."""
 
     def approx_rows(self, conn: Connection, spec: KindSpec) -> int:
         """A cheap estimate of a table's row count (exact counts are slow on large tables)."""
@@ -205,6 +214,28 @@ class SQLiteDialect(Dialect):
     def unprotect_append_only(self, conn: Connection, table: str) -> None:
         for name in ("no_update", "no_delete", "no_replace"):
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name}")
+
+    logs_servability = True  # one writer at a time: the log's sequence is the commit order
+
+    def track_servability(self, conn: Connection) -> None:
+        for table, columns in SERVABILITY_COLUMNS.items():
+            key = "product_id" if table == "products" else "shop_id"
+            values = "(NEW.product_id, NULL)" if table == "products" else "(NULL, NEW.shop_id)"
+            log = f"INSERT INTO servability_changes (product_id, shop_id) VALUES {values}"
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_servability_insert AFTER INSERT ON {table} "
+                f"BEGIN {log}; END"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_servability_update "
+                f"AFTER UPDATE OF {', '.join(columns)}, {key} ON {table} BEGIN {log}; END"
+            )
+        # the log keeps its newest SERVABILITY_LOG_ROWS rows; a reader further behind rereads the set
+        conn.exec_driver_sql(
+            "CREATE TRIGGER IF NOT EXISTS servability_changes_prune AFTER INSERT ON servability_changes "
+            f"WHEN NEW.seq % {SERVABILITY_LOG_ROWS // 10} = 0 "
+            f"BEGIN DELETE FROM servability_changes WHERE seq <= NEW.seq - {SERVABILITY_LOG_ROWS}; END"
+        )
 
     def drop_secondary_indexes(self, conn: Connection, spec: KindSpec) -> list[str]:
         found = conn.exec_driver_sql(

@@ -17,6 +17,7 @@ from xingqu.store.dialects import dialect_for
 from xingqu.store.ledger import fill_chain
 from xingqu.store.rollups import add_order_days, rebuild
 from xingqu.store.schema import (
+    TABLES,
     api_keys_table,
     audit_table,
     buyer_days_table,
@@ -30,6 +31,7 @@ from xingqu.store.schema import (
     order_facts_table,
     penalties_table,
     review_table,
+    servability_changes_table,
 )
 
 
@@ -119,6 +121,15 @@ def _experiments(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE events ADD COLUMN request_id VARCHAR({MAX_ID_LENGTH})")
 
 
+def _servability_log(conn: Connection) -> None:
+    """Version 12: the log of servability changes (kept by triggers where writers are serialised, see
+    ``Dialect.track_servability``, installed by ``Store.init``) and an index covering the rule's lookups."""
+    servability_changes_table.create(conn, checkfirst=True)
+    for index in TABLES["products"].indexes:
+        if index.name == "ix_products_product_id_stock_status_shop_id":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _noop),
     Migration(2, "append-only audit log", _audit_log),
@@ -131,6 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "model registry", _model_versions),
     Migration(10, "API keys", _api_keys),
     Migration(11, "online experiments", _experiments),
+    Migration(12, "servability change log", _servability_log),
 )
 #: Tables whose rows may never change once written.
 APPEND_ONLY_TABLES = ("audit_log", "penalties")

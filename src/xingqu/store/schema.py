@@ -22,7 +22,8 @@ _SQL_TYPES: dict[FieldType, sa.types.TypeEngine] = {
 
 #: Secondary indexes per kind: the reads that training, analytics and governance make most.
 _INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "products": (("shop_id",), ("brand_id",)),
+    # the last covers the servability rule's lookups (no visit to the table's rows)
+    "products": (("shop_id",), ("brand_id",), ("product_id", "stock", "status", "shop_id")),
     "creators": (("shop_id",),),
     "content": (("creator_id",),),
     "relations": (("target_id", "kind"),),
@@ -270,4 +271,27 @@ exposures_table = sa.Table(
     sa.Column("ts", sa.BigInteger(), nullable=False),  # UTC ms
     sa.Column("latency_ms", sa.Double(), nullable=False),
     sa.Index("ix_exposures_experiment_user", "experiment", "user_id"),
+)
+
+
+#: The columns the servability rule reads (``xingqu.domain.vocab.listed_in_good_standing`` and the stock):
+#: a change to any of them is logged in ``servability_changes``.
+SERVABILITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "products": ("status", "stock", "shop_id"),
+    "shops": ("status",),
+}
+
+#: How many of the newest servability changes the log keeps.
+SERVABILITY_LOG_ROWS = 100_000
+
+#: Products and shops whose servability may have changed, in commit order (written by triggers on the
+#: embedded store, where writers are serialised): a serving process keeps the servable set in memory and
+#: reads only what changed since it last looked (``xingqu.online.servability.SnapshotServability``).
+servability_changes_table = sa.Table(
+    "servability_changes",
+    metadata,
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("product_id", _ID),
+    sa.Column("shop_id", _ID),
+    sqlite_autoincrement=True,
 )

@@ -145,6 +145,8 @@ class Store:
             self.sqlite_path = Path(parsed.database).expanduser()
             _check_sqlite_file(self.sqlite_path)
         self._creating = False
+        self._small: Any = None  # the DBAPI connection of ``read_small``
+        self._small_lock = threading.Lock()
         #: SQLite has one writer at a time: this process's writers wait for each other here
         self._writers: AbstractContextManager[object] = (
             threading.RLock() if backend == "sqlite" else nullcontext()
@@ -218,6 +220,8 @@ class Store:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def close(self) -> None:
+        with self._small_lock:
+            self._drop_small()
         self.engine.dispose()
 
     # -- transactions -------------------------------------------------------------------------
@@ -253,6 +257,30 @@ class Store:
                 yield conn
         except (OperationalError, DatabaseError, *_RAW_DB_ERRORS) as exc:
             raise self._failure("read", exc) from None
+
+    def read_small(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one small, frequent read (``sql`` in the driver's own parameter style) on a
+        connection kept for such reads, without the pool's checkout and transaction round trip: what a
+        serving process asks at every request. One statement is its own consistent snapshot."""
+        with self._small_lock:
+            try:
+                if self._small is None:
+                    self._small = self.engine.raw_connection()
+                cur = self._small.cursor()
+                try:
+                    cur.execute(sql, params)
+                    return list(cur.fetchall())
+                finally:
+                    cur.close()
+            except (OperationalError, DatabaseError, *_RAW_DB_ERRORS) as exc:
+                self._drop_small()
+                raise self._failure("read", exc) from None
+
+    def _drop_small(self) -> None:
+        small, self._small = self._small, None
+        if small is not None:
+            with suppress(Exception):
+                small.close()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -329,6 +357,7 @@ class Store:
     def _protect(self, conn: Connection) -> None:
         for table in APPEND_ONLY_TABLES:
             self.dialect.protect_append_only(conn, table)
+        self.dialect.track_servability(conn)
 
     # -- audit ----------------------------------------------------------------------------------
 

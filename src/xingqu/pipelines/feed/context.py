@@ -18,6 +18,9 @@ from xingqu.features.ranking import ProfileRows
 from xingqu.features.session import HOUR_MS, NOT_VISITS, UserSession
 from xingqu.online.recent import RecentEvent
 
+#: A request's history before it is read (never changed: each request sets its own).
+_NO_HISTORY = sp.csr_matrix((0, 0), dtype=np.float32)
+
 #: An event whose pull has faded below this share is forgotten until the next model holds it.
 FADED = 1 / 16
 
@@ -122,7 +125,7 @@ class Request:
     filters: Filters
     segments: dict[str, tuple[str, str]]  # users unknown to the model → (crowd, consumption level)
     recent: list[Recent]
-    history: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0)))
+    history: sp.csr_matrix = field(default_factory=lambda: _NO_HISTORY)  # set by ``Feed.request``
     rows: ProfileRows | None = None
     lists: dict[str, np.ndarray] = field(default_factory=dict)  # retriever → each user's top list
     sources: list[dict[int, list[str]]] = field(default_factory=list)  # item → sources that found it

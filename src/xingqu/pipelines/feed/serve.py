@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from xingqu.domain.units import DAY_MS
 from xingqu.features.ranking import ProfileRows
 from xingqu.feed_training import FeedModel
+from xingqu.models import rowops
 from xingqu.online.recent import MemoryRecentEvents, RecentEvents
 from xingqu.pipelines.feed.context import FeedTrace, Filters, Recent, Request
 from xingqu.pipelines.feed.model import ContentItem, FeedConfig, FeedItem
@@ -218,7 +219,12 @@ class Feed:
         """Each user's scoring history at training time plus what they engaged with since."""
         n = len(self.prepared.item_ids)
         known = users >= 0
-        h = self.model.history[np.where(known, users, 0)]
+        safe = np.where(known, users, 0)
+        h = (
+            rowops.take_rows(self.model.history, safe)
+            if len(users) <= rowops.MAX_LOOP_ROWS
+            else self.model.history[safe]
+        )
         if not known.all():
             h = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ h)
         rows, cols, vals = [], [], []
