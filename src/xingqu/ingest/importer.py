@@ -36,7 +36,7 @@ from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
 from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
-from xingqu.store.lake import LakeAppender
+from xingqu.store.lake import LakeAppender, id_hashes
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
@@ -195,10 +195,22 @@ class _KnownKeys:
             self._keys[kind] = pa.concat_arrays([known, keys.cast(pa.string())])
 
 
-def _dedupe(spec: KindSpec, records: pa.Table) -> pa.Table:
-    """One record per key in a batch: the first for events (duplicates), the last for other kinds."""
+def _key_hashes(spec: KindSpec, records: pa.Table) -> np.ndarray | None:
+    """The 64-bit hash of each record's key (``id_hashes``) when the key is one text column, else None."""
+    if len(spec.key) != 1 or not pa.types.is_string(records.schema.field(spec.key[0]).type):
+        return None
+    return id_hashes(records.column(spec.key[0]))
+
+
+def _dedupe(spec: KindSpec, records: pa.Table, hashes: np.ndarray | None = None) -> pa.Table:
+    """One record per key in a batch: the first for events (duplicates), the last for other kinds.
+    Keys whose ``hashes`` all differ all differ: then nothing is grouped."""
     if records.num_rows < 2:
         return records
+    if hashes is not None:
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return records
     idx = pa.array(np.arange(records.num_rows))
     agg = "min" if spec.append_only else "max"
     keep = (
@@ -304,6 +316,7 @@ class _Prepared:
     partial: Partial | None  # this batch's contribution to the event rollups, all rows counted
     flagged: list[tuple[Decision, dict[str, Any]]] = field(default_factory=list)  # screened, not approved
     repeats: int = 0  # rows of a non-event kind whose key came again later in the batch (the last wins)
+    hashes: np.ndarray | None = None  # of the event ids of ``records``, for the event lake
 
 
 _DONE = object()
@@ -326,7 +339,8 @@ def _prepare(
     except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
         where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
         raise FileError(f"{source}, {where}: cannot read the values ({exc})") from None
-    records = _dedupe(spec, checked.records)
+    hashes = _key_hashes(spec, checked.records)
+    records = _dedupe(spec, checked.records, hashes)
     repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
     flagged: list[tuple[Decision, dict[str, Any]]] = []
     if screening is not None:
@@ -336,7 +350,11 @@ def _prepare(
     to_lake = spec.name == "events" and store.lake is not None
     encoded = None if to_lake else store.prepare_storage(spec.name, storage)
     partial = rollups.partial(storage) if rollups is not None else None
-    return _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
+    if to_lake and records.num_rows != checked.records.num_rows:
+        hashes = _key_hashes(spec, records)
+    return _Prepared(
+        raw, checked, records, storage, encoded, partial, flagged, repeats, hashes if to_lake else None
+    )
 
 
 def _pipeline(
@@ -509,7 +527,7 @@ class _Run:
                     record_screening(self.store, conn, item.flagged)
                 continue
             if self.lake is not None:
-                fresh = self.lake.append(item.records)
+                fresh = self.lake.append(item.records, item.hashes)
                 written = fresh.num_rows
                 new_keys = None if written == item.records.num_rows else fresh.column("event_id").to_pylist()
             else:

@@ -418,14 +418,15 @@ class LakeAppender:
             self._days[day] = state
         return state
 
-    def append(self, records: pa.Table) -> pa.Table:
+    def append(self, records: pa.Table, hashes: np.ndarray | None = None) -> pa.Table:
         """Write the events of ``records`` (canonical, ids unique within it) not yet in the lake; returns
-        those written."""
+        those written. ``hashes``: the ``id_hashes`` of their ids, when already computed."""
         if records.num_rows == 0:
             return records
         records = records.select(self._schema.names).cast(self._schema)
         ts = pc.cast(records.column("ts"), pa.int64()).to_numpy()
-        hashes = id_hashes(records.column("event_id"))
+        if hashes is None:
+            hashes = id_hashes(records.column("event_id"))
         new = np.zeros(records.num_rows, bool)
         for d, rows in _day_runs(ts // DAY_MS):
             day = day_of(d * DAY_MS)
