@@ -178,6 +178,41 @@ def test_an_invalid_file_leaves_the_lake_unchanged(tmp_path: Path, world: tuple[
     assert sorted(str(p) for p in (tmp_path / "lake").rglob("*")) == before
 
 
+def test_a_write_failing_on_the_writer_thread_fails_the_import_and_changes_nothing(
+    tmp_path: Path, world: tuple[Path, Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xingqu.store import lake as lake_module
+
+    root, _, _ = world
+    lake = lake_store(tmp_path)
+    import_path(lake, root / "m")
+    before = sorted(str(p) for p in (tmp_path / "lake").rglob("*"))
+    rollups = {t: rows(lake, t) for t in ROLLUPS}
+    good = pq.read_table(sorted((root / "m").glob("events-*.parquet"))[2])
+    fresh = good.set_column(0, "event_id", pa.array([f"w-{i}" for i in range(good.num_rows)]))
+    pq.write_table(fresh, tmp_path / "events-fresh.parquet")
+    monkeypatch.setattr(lake_module, "HELD_ROWS", 300)  # rows handed to the writer mid-import
+    calls: list[int] = []
+
+    def full_disk(self: pq.ParquetWriter, table: pa.Table, row_group_size: int | None = None) -> None:
+        calls.append(table.num_rows)
+        if len(calls) > 2:
+            raise OSError("No space left on device")
+        original(self, table, row_group_size=row_group_size)
+
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    small = Settings.declared().model_copy(update={"ingest_batch_rows": 200})
+    with pytest.raises(OSError, match="No space left"):
+        import_path(lake, tmp_path / "events-fresh.parquet", settings=small)
+    assert len(calls) > 2
+    assert sorted(str(p) for p in (tmp_path / "lake").rglob("*")) == before
+    assert {t: rows(lake, t) for t in ROLLUPS} == rollups
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", original)
+    report = import_path(lake, tmp_path / "events-fresh.parquet", settings=small)
+    assert report.files[0].written == fresh.num_rows
+
+
 KILLED_IMPORT = """
 import sys
 from xingqu.ingest import import_path

@@ -15,7 +15,10 @@ import itertools
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -51,6 +54,8 @@ WRITE_OPTIONS: dict[str, Any] = {
 #: New rows an appender holds across its days before writing them all (bounds its memory; a day's
 #: rows are written as soon as they fill a row group).
 HELD_ROWS = 4 * ROW_GROUP_ROWS
+#: Rows handed to an appender's writer thread and not yet written, beyond which the appender waits.
+WRITING_ROWS = HELD_ROWS
 
 
 def day_of(ts_ms: int) -> str:
@@ -395,7 +400,9 @@ def _day_runs(day_no: np.ndarray) -> list[tuple[int, np.ndarray | slice]]:
 class LakeAppender:
     """Appends validated canonical events to the lake: each day's new events go to one temporary file
     per import (held and written in row groups of up to ``ROW_GROUP_ROWS``), published by ``publish``
-    (renamed into place) or removed by ``abort``.
+    (renamed into place) or removed by ``abort``. Files are written by one thread of the appender's
+    own, in the order rows were handed over, while the caller goes on with the next events (pyarrow
+    encodes and compresses without holding the GIL).
 
     An event whose id is already in the lake (or earlier in this import) is not written: ids are
     compared by a 64-bit hash, so re-importing a file writes nothing."""
@@ -405,6 +412,9 @@ class LakeAppender:
         self._days: dict[str, _DayState] = {}
         self._schema = arrow_schema("events")
         self._held = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: deque[tuple[Future[None], int]] = deque()  # handed over, oldest first, with rows
+        self._writing_rows = 0
 
     def _day(self, day: str) -> _DayState:
         state = self._days.get(day)
@@ -457,26 +467,57 @@ class LakeAppender:
                 self._write(d, s)
 
     def _write(self, day: str, state: _DayState) -> None:
-        """Write a day's held rows to its temporary file (opened on its first rows)."""
+        """Hand a day's held rows to the writer thread, for its temporary file (opened on its first rows)."""
         if not state.held:
             return
-        if state.writer is None:
+        if not state.tmp:
             name = _part_name()
             folder = self.lake.day_dir(day)
-            self.lake.fs.create_dir(folder, recursive=True)
             state.tmp = f"{folder}/.{name}.tmp"
             state.final = f"{folder}/{PART_PREFIX}{name}"
-            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
         table = pa.concat_tables(state.held) if len(state.held) > 1 else state.held[0]
-        state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         self._held -= state.held_rows
         state.held, state.held_rows = [], 0
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="xingqu-lake-writer")
+        self._writing.append((self._writer.submit(self._write_now, state, table), table.num_rows))
+        self._writing_rows += table.num_rows
+        while self._writing and (self._writing[0][0].done() or self._writing_rows > WRITING_ROWS):
+            self._written()
+
+    def _write_now(self, state: _DayState, table: pa.Table) -> None:
+        """On the writer thread: append ``table`` to the day's temporary file, opening it first."""
+        if state.writer is None:
+            self.lake.fs.create_dir(state.tmp.rsplit("/", 1)[0], recursive=True)
+            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
+        state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    def _written(self) -> None:
+        """Wait for the oldest write handed over; its error, if any, is raised here."""
+        done, rows = self._writing.popleft()
+        self._writing_rows -= rows
+        done.result()
+
+    def _stop_writer(self) -> None:
+        """Wait for every write handed over (raising the first error), then end the writer thread."""
+        try:
+            while self._writing:
+                self._written()
+        finally:
+            for done, _ in self._writing:
+                done.cancel()
+            self._writing.clear()
+            self._writing_rows = 0
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
 
     def publish(self) -> int:
         """Write what is held, close and rename every temporary file into place; returns the files
         published."""
         for day, state in self._days.items():
             self._write(day, state)
+        self._stop_writer()
         done = 0
         for state in self._days.values():
             if state.writer is not None:
@@ -490,6 +531,8 @@ class LakeAppender:
 
     def abort(self) -> None:
         """Drop what is held and remove every temporary file: the lake is as before."""
+        with suppress(Exception):  # a failed write is why the import is aborted: already reported
+            self._stop_writer()
         for state in self._days.values():
             state.held, state.held_rows = [], 0
             if state.writer is not None:
