@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -94,6 +95,30 @@ def test_the_lake_holds_what_the_table_holds(world: tuple[Path, Store, Store]) -
         assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 0
     layout = sorted(p.relative_to(root / "lake").parts[:2] for p in (root / "lake").rglob("*.parquet"))
     assert layout[0] == ("events", "date=2026-05-01")
+
+
+def test_rollups_merged_beside_the_import_equal_the_tables(
+    world: tuple[Path, Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xingqu.ingest import importer
+
+    root, sql, _ = world
+    monkeypatch.setattr(importer, "ROLLUP_FLUSH_EVENTS", 700)  # many merges, each on the merge thread
+    merged: list[str] = []
+    flush = Store.flush_rollups
+
+    def counted(self: Store, conn: sa.Connection, builder: object) -> None:
+        merged.append(threading.current_thread().name)
+        flush(self, conn, builder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "flush_rollups", counted)
+    lake = lake_store(tmp_path)
+    small = Settings.declared().model_copy(update={"ingest_batch_rows": 300})
+    import_path(lake, root / "m", settings=small)
+    assert sum(name.startswith("xingqu-rollups") for name in merged) > 10
+    for table in ROLLUPS:
+        assert rows(lake, table) == rows(sql, table), table
+    assert all_events(lake).cast(all_events(sql).schema).equals(all_events(sql))
 
 
 def test_training_on_the_lake_equals_training_on_the_table(world: tuple[Path, Store, Store]) -> None:

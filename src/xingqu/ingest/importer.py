@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import queue
@@ -38,6 +39,7 @@ from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
 from xingqu.store.lake import LakeAppender, id_hashes
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
+from xingqu.store.write_behind import WriteBehind
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
 Progress = Callable[[Path, int, int], None]
@@ -511,6 +513,31 @@ class _Run:
     ) -> None:
         """Account for and write prepared batches of one source inside ``conn``'s transaction."""
         self.report.files.append(fr)
+        # events bound for a lake leave the connection idle: their rollups merge on a thread beside them
+        background = self.lake is not None and rollups is not None and self.store.threads_share_connections
+        merges = WriteBehind("xingqu-rollups") if background else None
+        try:
+            self._write_batches(conn, known, fr, spec, batches, rollups, progress, merges)
+        except BaseException:
+            if merges is not None:
+                merges.stop()  # the connection is the caller's again before it rolls back
+            raise
+        if merges is not None:
+            merges.wait()
+        if rollups is not None and not self.failed:
+            self.store.flush_rollups(conn, rollups)
+
+    def _write_batches(
+        self,
+        conn: Connection,
+        known: _KnownKeys,
+        fr: FileReport,
+        spec: KindSpec,
+        batches: Iterable[_Prepared],
+        rollups: RollupBuilder | None,
+        progress: Callable[[int], None] | None,
+        merges: WriteBehind | None,
+    ) -> None:
         folded = 0  # events folded into ``rollups`` since they were last merged
         for item in batches:
             self._account(fr, item)
@@ -542,10 +569,11 @@ class _Run:
                 )
                 folded += written
                 if folded >= ROLLUP_FLUSH_EVENTS:  # merged while the next batches are being validated
-                    self.store.flush_rollups(conn, rollups)
+                    if merges is not None:
+                        merges.submit(functools.partial(self.store.flush_rollups, conn, rollups.taken()))
+                    else:
+                        self.store.flush_rollups(conn, rollups)
                     folded = 0
-        if rollups is not None and not self.failed:
-            self.store.flush_rollups(conn, rollups)
 
     def _account(self, fr: FileReport, item: _Prepared) -> None:
         raw, checked = item.raw, item.checked

@@ -11,14 +11,12 @@ asked for.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +31,7 @@ import pyarrow.parquet as pq
 from xingqu.domain.arrow import arrow_schema
 from xingqu.errors import StoreError
 from xingqu.store.events import SCAN_BATCH_ROWS, checked_columns
+from xingqu.store.write_behind import WriteBehind
 
 DAY_MS = 86_400_000
 EVENTS_DIR = "events"
@@ -412,9 +411,7 @@ class LakeAppender:
         self._days: dict[str, _DayState] = {}
         self._schema = arrow_schema("events")
         self._held = 0
-        self._writer: ThreadPoolExecutor | None = None
-        self._writing: deque[tuple[Future[None], int]] = deque()  # handed over, oldest first, with rows
-        self._writing_rows = 0
+        self._writes = WriteBehind("xingqu-lake-writer", WRITING_ROWS)
 
     def _day(self, day: str) -> _DayState:
         state = self._days.get(day)
@@ -478,12 +475,7 @@ class LakeAppender:
         table = pa.concat_tables(state.held) if len(state.held) > 1 else state.held[0]
         self._held -= state.held_rows
         state.held, state.held_rows = [], 0
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="xingqu-lake-writer")
-        self._writing.append((self._writer.submit(self._write_now, state, table), table.num_rows))
-        self._writing_rows += table.num_rows
-        while self._writing and (self._writing[0][0].done() or self._writing_rows > WRITING_ROWS):
-            self._written()
+        self._writes.submit(functools.partial(self._write_now, state, table), table.num_rows)
 
     def _write_now(self, state: _DayState, table: pa.Table) -> None:
         """On the writer thread: append ``table`` to the day's temporary file, opening it first."""
@@ -492,32 +484,12 @@ class LakeAppender:
             state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
         state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
-    def _written(self) -> None:
-        """Wait for the oldest write handed over; its error, if any, is raised here."""
-        done, rows = self._writing.popleft()
-        self._writing_rows -= rows
-        done.result()
-
-    def _stop_writer(self) -> None:
-        """Wait for every write handed over (raising the first error), then end the writer thread."""
-        try:
-            while self._writing:
-                self._written()
-        finally:
-            for done, _ in self._writing:
-                done.cancel()
-            self._writing.clear()
-            self._writing_rows = 0
-            if self._writer is not None:
-                self._writer.shutdown(wait=True)
-                self._writer = None
-
     def publish(self) -> int:
         """Write what is held, close and rename every temporary file into place; returns the files
         published."""
         for day, state in self._days.items():
             self._write(day, state)
-        self._stop_writer()
+        self._writes.wait()
         done = 0
         for state in self._days.values():
             if state.writer is not None:
@@ -531,8 +503,7 @@ class LakeAppender:
 
     def abort(self) -> None:
         """Drop what is held and remove every temporary file: the lake is as before."""
-        with suppress(Exception):  # a failed write is why the import is aborted: already reported
-            self._stop_writer()
+        self._writes.stop()
         for state in self._days.values():
             state.held, state.held_rows = [], 0
             if state.writer is not None:
