@@ -142,7 +142,8 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
 REFRESH_AFTER_EVENTS = 500_000
 
 #: Events folded into rollups after which they are merged into the store, inside the transaction
-#: (the merge overlaps the validation of the next batches; fewer merges would repeat fewer keys).
+#: (the merge overlaps the validation of the next batches, on a thread of its own when events go to a
+#: lake; fewer merges would repeat fewer keys).
 ROLLUP_FLUSH_EVENTS = 1_000_000
 
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
@@ -453,13 +454,22 @@ class _Run:
     screener: Screener | None = None
     window: TimeWindow | None = None  # plausible record times, fixed for the whole import
     lake: LakeAppender | None = None  # where events go when they are kept in an event lake
+    #: Rollup merges running beside an import into a lake, which leaves the connection to them: the
+    #: import waits for them before it uses the connection itself (``idle``)
+    merges: WriteBehind | None = None
 
     @property
     def failed(self) -> bool:
         """Strict mode has seen an invalid row: validate on, write nothing more."""
         return self.total_errors > 0 and self.rejects is None
 
+    def idle(self) -> None:
+        """Wait for the rollup merges running beside the import (raising the first one's error)."""
+        if self.merges is not None:
+            self.merges.wait()
+
     def import_file(self, conn: Connection, known: _KnownKeys, file: Path, spec: KindSpec) -> None:
+        self.idle()
         total = progress_total(file)
         rollups, screening = self._helpers(conn, spec)
         batches = _pipeline(
@@ -513,31 +523,6 @@ class _Run:
     ) -> None:
         """Account for and write prepared batches of one source inside ``conn``'s transaction."""
         self.report.files.append(fr)
-        # events bound for a lake leave the connection idle: their rollups merge on a thread beside them
-        background = self.lake is not None and rollups is not None and self.store.threads_share_connections
-        merges = WriteBehind("xingqu-rollups") if background else None
-        try:
-            self._write_batches(conn, known, fr, spec, batches, rollups, progress, merges)
-        except BaseException:
-            if merges is not None:
-                merges.stop()  # the connection is the caller's again before it rolls back
-            raise
-        if merges is not None:
-            merges.wait()
-        if rollups is not None and not self.failed:
-            self.store.flush_rollups(conn, rollups)
-
-    def _write_batches(
-        self,
-        conn: Connection,
-        known: _KnownKeys,
-        fr: FileReport,
-        spec: KindSpec,
-        batches: Iterable[_Prepared],
-        rollups: RollupBuilder | None,
-        progress: Callable[[int], None] | None,
-        merges: WriteBehind | None,
-    ) -> None:
         folded = 0  # events folded into ``rollups`` since they were last merged
         for item in batches:
             self._account(fr, item)
@@ -569,11 +554,17 @@ class _Run:
                 )
                 folded += written
                 if folded >= ROLLUP_FLUSH_EVENTS:  # merged while the next batches are being validated
-                    if merges is not None:
-                        merges.submit(functools.partial(self.store.flush_rollups, conn, rollups.taken()))
-                    else:
-                        self.store.flush_rollups(conn, rollups)
+                    self._merge(conn, rollups)
                     folded = 0
+        if rollups is not None and not self.failed:
+            self._merge(conn, rollups)
+
+    def _merge(self, conn: Connection, rollups: RollupBuilder) -> None:
+        """Merge what ``rollups`` folded into the store: on the merge thread when there is one."""
+        if self.merges is None:
+            self.store.flush_rollups(conn, rollups)
+        else:
+            self.merges.submit(functools.partial(self.store.flush_rollups, conn, rollups.taken()))
 
     def _account(self, fr: FileReport, item: _Prepared) -> None:
         raw, checked = item.raw, item.checked
@@ -618,23 +609,29 @@ def import_path(
     settings = settings or Settings.declared()
     run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
     run.lake = store.lake.appender() if store.lake is not None else None
+    if run.lake is not None and store.threads_share_connections:
+        run.merges = WriteBehind("xingqu-rollups")
     committed = False
     with _timed(run.report):
         try:
             with store.writing() as conn:
-                known = _KnownKeys(store, conn)
-                for fkind, group in itertools.groupby(plan, key=lambda pk: pk[1]):
-                    files = [file for file, _ in group]
-                    # one index rebuild for all of a kind's files (a month of daily event files)
-                    incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
-                    if fkind == "events" and run.lake is not None:
-                        incoming = 0  # the events table is not written
-                    with store.bulk_load(conn, fkind, incoming):
-                        for file in files:
-                            run.import_file(conn, known, file, kind_spec(fkind))
-                if run.failed:
-                    raise ValidationFailed(str(path), run.shown, run.total_errors)
-                _publish(run)
+                try:
+                    known = _KnownKeys(store, conn)
+                    for fkind, group in itertools.groupby(plan, key=lambda pk: pk[1]):
+                        files = [file for file, _ in group]
+                        # one index rebuild for all of a kind's files (a month of daily event files)
+                        incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
+                        if fkind == "events" and run.lake is not None:
+                            incoming = 0  # the events table is not written
+                        with store.bulk_load(conn, fkind, incoming):
+                            for file in files:
+                                run.import_file(conn, known, file, kind_spec(fkind))
+                    if run.failed:
+                        raise ValidationFailed(str(path), run.shown, run.total_errors)
+                    _publish(run)
+                finally:
+                    if run.merges is not None:  # the transaction ends with no merge running on it
+                        run.merges.stop()
             committed = True
         finally:
             if run.lake is not None and not committed:
@@ -682,10 +679,13 @@ def import_items(
 
 
 def _publish(run: _Run) -> None:
-    """Publish the event lake files of an import, last, inside the database transaction: when it fails
-    the transaction rolls back (and the files are removed). Only the database failing to commit in the
-    moment after it would leave published events whose rollups were not written."""
+    """Publish the event lake files of an import, last, inside the database transaction, once every
+    rollup merge has succeeded: when it fails the transaction rolls back (and the files are removed).
+    Only the database failing to commit in the moment after it would leave published events whose
+    rollups were not written."""
     if run.lake is not None:
+        run.lake.write_held()  # the last rows are written while the last rollups merge
+        run.idle()
         run.lake.publish()
 
 

@@ -484,11 +484,15 @@ class LakeAppender:
             state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
         state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
 
+    def write_held(self) -> None:
+        """Hand every held row to the writer thread now (``publish`` then only waits for them)."""
+        for day, state in self._days.items():
+            self._write(day, state)
+
     def publish(self) -> int:
         """Write what is held, close and rename every temporary file into place; returns the files
         published."""
-        for day, state in self._days.items():
-            self._write(day, state)
+        self.write_held()
         self._writes.wait()
         done = 0
         for state in self._days.values():
