@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +97,30 @@ def test_the_lake_holds_what_the_table_holds(world: tuple[Path, Store, Store]) -
     assert layout[0] == ("events", "date=2026-05-01")
 
 
+def test_rollups_merged_beside_the_import_equal_the_tables(
+    world: tuple[Path, Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xingqu.ingest import importer
+
+    root, sql, _ = world
+    monkeypatch.setattr(importer, "ROLLUP_FLUSH_EVENTS", 700)  # many merges, each on the merge thread
+    merged: list[str] = []
+    flush = Store.flush_rollups
+
+    def counted(self: Store, conn: sa.Connection, builder: object) -> None:
+        merged.append(threading.current_thread().name)
+        flush(self, conn, builder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "flush_rollups", counted)
+    lake = lake_store(tmp_path)
+    small = Settings.declared().model_copy(update={"ingest_batch_rows": 300})
+    import_path(lake, root / "m", settings=small)
+    assert sum(name.startswith("xingqu-rollups") for name in merged) > 10
+    for table in ROLLUPS:
+        assert rows(lake, table) == rows(sql, table), table
+    assert all_events(lake).cast(all_events(sql).schema).equals(all_events(sql))
+
+
 def test_training_on_the_lake_equals_training_on_the_table(world: tuple[Path, Store, Store]) -> None:
     root, sql, lake = world
     a, b = train(sql, root / "models-sql"), train(lake, root / "models-lake")
@@ -176,6 +201,41 @@ def test_an_invalid_file_leaves_the_lake_unchanged(tmp_path: Path, world: tuple[
     with pytest.raises(ValidationFailed, match="teleport"):
         import_path(lake, tmp_path / "events-bad.parquet", settings=small)
     assert sorted(str(p) for p in (tmp_path / "lake").rglob("*")) == before
+
+
+def test_a_write_failing_on_the_writer_thread_fails_the_import_and_changes_nothing(
+    tmp_path: Path, world: tuple[Path, Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xingqu.store import lake as lake_module
+
+    root, _, _ = world
+    lake = lake_store(tmp_path)
+    import_path(lake, root / "m")
+    before = sorted(str(p) for p in (tmp_path / "lake").rglob("*"))
+    rollups = {t: rows(lake, t) for t in ROLLUPS}
+    good = pq.read_table(sorted((root / "m").glob("events-*.parquet"))[2])
+    fresh = good.set_column(0, "event_id", pa.array([f"w-{i}" for i in range(good.num_rows)]))
+    pq.write_table(fresh, tmp_path / "events-fresh.parquet")
+    monkeypatch.setattr(lake_module, "HELD_ROWS", 300)  # rows handed to the writer mid-import
+    calls: list[int] = []
+
+    def full_disk(self: pq.ParquetWriter, table: pa.Table, row_group_size: int | None = None) -> None:
+        calls.append(table.num_rows)
+        if len(calls) > 2:
+            raise OSError("No space left on device")
+        original(self, table, row_group_size=row_group_size)
+
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    small = Settings.declared().model_copy(update={"ingest_batch_rows": 200})
+    with pytest.raises(OSError, match="No space left"):
+        import_path(lake, tmp_path / "events-fresh.parquet", settings=small)
+    assert len(calls) > 2
+    assert sorted(str(p) for p in (tmp_path / "lake").rglob("*")) == before
+    assert {t: rows(lake, t) for t in ROLLUPS} == rollups
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", original)
+    report = import_path(lake, tmp_path / "events-fresh.parquet", settings=small)
+    assert report.files[0].written == fresh.num_rows
 
 
 KILLED_IMPORT = """

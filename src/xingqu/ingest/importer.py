@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import queue
@@ -36,8 +37,9 @@ from xingqu.ingest.validate import Checked, validate_batch
 from xingqu.outputs import OutputPathError, check_output_file
 from xingqu.store import Connection, Store
 from xingqu.store.convert import to_storage
-from xingqu.store.lake import LakeAppender
+from xingqu.store.lake import LakeAppender, id_hashes
 from xingqu.store.rollups import Lookups, Partial, RollupBuilder
+from xingqu.store.write_behind import WriteBehind
 
 #: progress(file, done, total): done/total in the reader's unit (bytes, or rows for Parquet).
 Progress = Callable[[Path, int, int], None]
@@ -140,7 +142,8 @@ def plan_import(path: Path, kind: str | None = None) -> list[tuple[Path, str]]:
 REFRESH_AFTER_EVENTS = 500_000
 
 #: Events folded into rollups after which they are merged into the store, inside the transaction
-#: (the merge overlaps the validation of the next batches; fewer merges would repeat fewer keys).
+#: (the merge overlaps the validation of the next batches, on a thread of its own when events go to a
+#: lake; fewer merges would repeat fewer keys).
 ROLLUP_FLUSH_EVENTS = 1_000_000
 
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
@@ -195,10 +198,22 @@ class _KnownKeys:
             self._keys[kind] = pa.concat_arrays([known, keys.cast(pa.string())])
 
 
-def _dedupe(spec: KindSpec, records: pa.Table) -> pa.Table:
-    """One record per key in a batch: the first for events (duplicates), the last for other kinds."""
+def _key_hashes(spec: KindSpec, records: pa.Table) -> np.ndarray | None:
+    """The 64-bit hash of each record's key (``id_hashes``) when the key is one text column, else None."""
+    if len(spec.key) != 1 or not pa.types.is_string(records.schema.field(spec.key[0]).type):
+        return None
+    return id_hashes(records.column(spec.key[0]))
+
+
+def _dedupe(spec: KindSpec, records: pa.Table, hashes: np.ndarray | None = None) -> pa.Table:
+    """One record per key in a batch: the first for events (duplicates), the last for other kinds.
+    Keys whose ``hashes`` all differ all differ: then nothing is grouped."""
     if records.num_rows < 2:
         return records
+    if hashes is not None:
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return records
     idx = pa.array(np.arange(records.num_rows))
     agg = "min" if spec.append_only else "max"
     keep = (
@@ -304,6 +319,7 @@ class _Prepared:
     partial: Partial | None  # this batch's contribution to the event rollups, all rows counted
     flagged: list[tuple[Decision, dict[str, Any]]] = field(default_factory=list)  # screened, not approved
     repeats: int = 0  # rows of a non-event kind whose key came again later in the batch (the last wins)
+    hashes: np.ndarray | None = None  # of the event ids of ``records``, for the event lake
 
 
 _DONE = object()
@@ -326,7 +342,8 @@ def _prepare(
     except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
         where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
         raise FileError(f"{source}, {where}: cannot read the values ({exc})") from None
-    records = _dedupe(spec, checked.records)
+    hashes = _key_hashes(spec, checked.records)
+    records = _dedupe(spec, checked.records, hashes)
     repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
     flagged: list[tuple[Decision, dict[str, Any]]] = []
     if screening is not None:
@@ -336,7 +353,11 @@ def _prepare(
     to_lake = spec.name == "events" and store.lake is not None
     encoded = None if to_lake else store.prepare_storage(spec.name, storage)
     partial = rollups.partial(storage) if rollups is not None else None
-    return _Prepared(raw, checked, records, storage, encoded, partial, flagged, repeats)
+    if to_lake and records.num_rows != checked.records.num_rows:
+        hashes = _key_hashes(spec, records)
+    return _Prepared(
+        raw, checked, records, storage, encoded, partial, flagged, repeats, hashes if to_lake else None
+    )
 
 
 def _pipeline(
@@ -433,13 +454,22 @@ class _Run:
     screener: Screener | None = None
     window: TimeWindow | None = None  # plausible record times, fixed for the whole import
     lake: LakeAppender | None = None  # where events go when they are kept in an event lake
+    #: Rollup merges running beside an import into a lake, which leaves the connection to them: the
+    #: import waits for them before it uses the connection itself (``idle``)
+    merges: WriteBehind | None = None
 
     @property
     def failed(self) -> bool:
         """Strict mode has seen an invalid row: validate on, write nothing more."""
         return self.total_errors > 0 and self.rejects is None
 
+    def idle(self) -> None:
+        """Wait for the rollup merges running beside the import (raising the first one's error)."""
+        if self.merges is not None:
+            self.merges.wait()
+
     def import_file(self, conn: Connection, known: _KnownKeys, file: Path, spec: KindSpec) -> None:
+        self.idle()
         total = progress_total(file)
         rollups, screening = self._helpers(conn, spec)
         batches = _pipeline(
@@ -509,7 +539,7 @@ class _Run:
                     record_screening(self.store, conn, item.flagged)
                 continue
             if self.lake is not None:
-                fresh = self.lake.append(item.records)
+                fresh = self.lake.append(item.records, item.hashes)
                 written = fresh.num_rows
                 new_keys = None if written == item.records.num_rows else fresh.column("event_id").to_pylist()
             else:
@@ -524,10 +554,17 @@ class _Run:
                 )
                 folded += written
                 if folded >= ROLLUP_FLUSH_EVENTS:  # merged while the next batches are being validated
-                    self.store.flush_rollups(conn, rollups)
+                    self._merge(conn, rollups)
                     folded = 0
         if rollups is not None and not self.failed:
+            self._merge(conn, rollups)
+
+    def _merge(self, conn: Connection, rollups: RollupBuilder) -> None:
+        """Merge what ``rollups`` folded into the store: on the merge thread when there is one."""
+        if self.merges is None:
             self.store.flush_rollups(conn, rollups)
+        else:
+            self.merges.submit(functools.partial(self.store.flush_rollups, conn, rollups.taken()))
 
     def _account(self, fr: FileReport, item: _Prepared) -> None:
         raw, checked = item.raw, item.checked
@@ -572,23 +609,29 @@ def import_path(
     settings = settings or Settings.declared()
     run = _Run(store, settings, progress, rejects, screener=screener, window=settings.time_window())
     run.lake = store.lake.appender() if store.lake is not None else None
+    if run.lake is not None and store.threads_share_connections:
+        run.merges = WriteBehind("xingqu-rollups")
     committed = False
     with _timed(run.report):
         try:
             with store.writing() as conn:
-                known = _KnownKeys(store, conn)
-                for fkind, group in itertools.groupby(plan, key=lambda pk: pk[1]):
-                    files = [file for file, _ in group]
-                    # one index rebuild for all of a kind's files (a month of daily event files)
-                    incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
-                    if fkind == "events" and run.lake is not None:
-                        incoming = 0  # the events table is not written
-                    with store.bulk_load(conn, fkind, incoming):
-                        for file in files:
-                            run.import_file(conn, known, file, kind_spec(fkind))
-                if run.failed:
-                    raise ValidationFailed(str(path), run.shown, run.total_errors)
-                _publish(run)
+                try:
+                    known = _KnownKeys(store, conn)
+                    for fkind, group in itertools.groupby(plan, key=lambda pk: pk[1]):
+                        files = [file for file, _ in group]
+                        # one index rebuild for all of a kind's files (a month of daily event files)
+                        incoming = sum(estimated_rows(f, progress_total(f)) for f in files)
+                        if fkind == "events" and run.lake is not None:
+                            incoming = 0  # the events table is not written
+                        with store.bulk_load(conn, fkind, incoming):
+                            for file in files:
+                                run.import_file(conn, known, file, kind_spec(fkind))
+                    if run.failed:
+                        raise ValidationFailed(str(path), run.shown, run.total_errors)
+                    _publish(run)
+                finally:
+                    if run.merges is not None:  # the transaction ends with no merge running on it
+                        run.merges.stop()
             committed = True
         finally:
             if run.lake is not None and not committed:
@@ -636,10 +679,13 @@ def import_items(
 
 
 def _publish(run: _Run) -> None:
-    """Publish the event lake files of an import, last, inside the database transaction: when it fails
-    the transaction rolls back (and the files are removed). Only the database failing to commit in the
-    moment after it would leave published events whose rollups were not written."""
+    """Publish the event lake files of an import, last, inside the database transaction, once every
+    rollup merge has succeeded: when it fails the transaction rolls back (and the files are removed).
+    Only the database failing to commit in the moment after it would leave published events whose
+    rollups were not written."""
     if run.lake is not None:
+        run.lake.write_held()  # the last rows are written while the last rollups merge
+        run.idle()
         run.lake.publish()
 
 

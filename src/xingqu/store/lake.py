@@ -11,6 +11,7 @@ asked for.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 from xingqu.domain.arrow import arrow_schema
 from xingqu.errors import StoreError
 from xingqu.store.events import SCAN_BATCH_ROWS, checked_columns
+from xingqu.store.write_behind import WriteBehind
 
 DAY_MS = 86_400_000
 EVENTS_DIR = "events"
@@ -51,6 +53,8 @@ WRITE_OPTIONS: dict[str, Any] = {
 #: New rows an appender holds across its days before writing them all (bounds its memory; a day's
 #: rows are written as soon as they fill a row group).
 HELD_ROWS = 4 * ROW_GROUP_ROWS
+#: Rows handed to an appender's writer thread and not yet written, beyond which the appender waits.
+WRITING_ROWS = HELD_ROWS
 
 
 def day_of(ts_ms: int) -> str:
@@ -395,7 +399,9 @@ def _day_runs(day_no: np.ndarray) -> list[tuple[int, np.ndarray | slice]]:
 class LakeAppender:
     """Appends validated canonical events to the lake: each day's new events go to one temporary file
     per import (held and written in row groups of up to ``ROW_GROUP_ROWS``), published by ``publish``
-    (renamed into place) or removed by ``abort``.
+    (renamed into place) or removed by ``abort``. Files are written by one thread of the appender's
+    own, in the order rows were handed over, while the caller goes on with the next events (pyarrow
+    encodes and compresses without holding the GIL).
 
     An event whose id is already in the lake (or earlier in this import) is not written: ids are
     compared by a 64-bit hash, so re-importing a file writes nothing."""
@@ -405,6 +411,7 @@ class LakeAppender:
         self._days: dict[str, _DayState] = {}
         self._schema = arrow_schema("events")
         self._held = 0
+        self._writes = WriteBehind("xingqu-lake-writer", WRITING_ROWS)
 
     def _day(self, day: str) -> _DayState:
         state = self._days.get(day)
@@ -418,14 +425,15 @@ class LakeAppender:
             self._days[day] = state
         return state
 
-    def append(self, records: pa.Table) -> pa.Table:
+    def append(self, records: pa.Table, hashes: np.ndarray | None = None) -> pa.Table:
         """Write the events of ``records`` (canonical, ids unique within it) not yet in the lake; returns
-        those written."""
+        those written. ``hashes``: the ``id_hashes`` of their ids, when already computed."""
         if records.num_rows == 0:
             return records
         records = records.select(self._schema.names).cast(self._schema)
         ts = pc.cast(records.column("ts"), pa.int64()).to_numpy()
-        hashes = id_hashes(records.column("event_id"))
+        if hashes is None:
+            hashes = id_hashes(records.column("event_id"))
         new = np.zeros(records.num_rows, bool)
         for d, rows in _day_runs(ts // DAY_MS):
             day = day_of(d * DAY_MS)
@@ -456,26 +464,36 @@ class LakeAppender:
                 self._write(d, s)
 
     def _write(self, day: str, state: _DayState) -> None:
-        """Write a day's held rows to its temporary file (opened on its first rows)."""
+        """Hand a day's held rows to the writer thread, for its temporary file (opened on its first rows)."""
         if not state.held:
             return
-        if state.writer is None:
+        if not state.tmp:
             name = _part_name()
             folder = self.lake.day_dir(day)
-            self.lake.fs.create_dir(folder, recursive=True)
             state.tmp = f"{folder}/.{name}.tmp"
             state.final = f"{folder}/{PART_PREFIX}{name}"
-            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
         table = pa.concat_tables(state.held) if len(state.held) > 1 else state.held[0]
-        state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         self._held -= state.held_rows
         state.held, state.held_rows = [], 0
+        self._writes.submit(functools.partial(self._write_now, state, table), table.num_rows)
+
+    def _write_now(self, state: _DayState, table: pa.Table) -> None:
+        """On the writer thread: append ``table`` to the day's temporary file, opening it first."""
+        if state.writer is None:
+            self.lake.fs.create_dir(state.tmp.rsplit("/", 1)[0], recursive=True)
+            state.writer = pq.ParquetWriter(state.tmp, self._schema, filesystem=self.lake.fs, **WRITE_OPTIONS)
+        state.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    def write_held(self) -> None:
+        """Hand every held row to the writer thread now (``publish`` then only waits for them)."""
+        for day, state in self._days.items():
+            self._write(day, state)
 
     def publish(self) -> int:
         """Write what is held, close and rename every temporary file into place; returns the files
         published."""
-        for day, state in self._days.items():
-            self._write(day, state)
+        self.write_held()
+        self._writes.wait()
         done = 0
         for state in self._days.values():
             if state.writer is not None:
@@ -489,6 +507,7 @@ class LakeAppender:
 
     def abort(self) -> None:
         """Drop what is held and remove every temporary file: the lake is as before."""
+        self._writes.stop()
         for state in self._days.values():
             state.held, state.held_rows = [], 0
             if state.writer is not None:

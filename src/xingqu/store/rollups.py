@@ -393,6 +393,12 @@ class RollupBuilder:
     def add(self, part: Partial) -> None:
         self.parts.append(part)
 
+    def taken(self) -> RollupBuilder:
+        """A builder of the partials added so far, which this one forgets (to be merged elsewhere)."""
+        out = RollupBuilder(self.lookups, self.parts)
+        self.parts = []
+        return out
+
     def flush(self, conn: Connection, dialect: Dialect) -> None:
         """Merge every partial added so far into the rollup tables, inside ``conn``'s transaction."""
         if not self.parts:

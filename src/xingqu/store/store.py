@@ -211,6 +211,12 @@ class Store:
         self.__dict__["events"] = lake
 
     @property
+    def threads_share_connections(self) -> bool:
+        """Whether a connection opened by one thread may be used by another (in turn, never at once):
+        not an in-memory SQLite database's."""
+        return self.dialect.name != "sqlite" or self.sqlite_path is not None
+
+    @property
     def lake(self) -> LakeEventLog | None:
         """The event lake events are kept in, or None when they are kept in the database."""
         log = self.events
