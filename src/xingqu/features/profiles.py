@@ -304,8 +304,8 @@ def event_sums(market: MarketTables, users: Vocabulary, cat: Catalogue) -> Event
     for k, v in PRICE_WEIGHTS.items():
         pw[kind == k] = v
     pays = _kept_pays(ev)
-    bought = _max_duplicates(
-        sp.csr_matrix((ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=shape)
+    bought = _max_duplicates(  # a COO keeps the duplicates that a CSR would add up
+        sp.coo_matrix((ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=shape)
     )
     recent, base = age_days < TREND_RECENT_DAYS, age_days < TREND_BASE_DAYS
     all_i, n = ev["i"], len(cat.items)
@@ -415,7 +415,7 @@ def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, 
     return m
 
 
-def _max_duplicates(m: sp.csr_matrix) -> sp.csr_matrix:
+def _max_duplicates(m: sp.coo_matrix) -> sp.csr_matrix:
     """Collapse duplicate entries keeping the largest (``sum_duplicates`` would add them)."""
     coo = m.tocoo()
     if coo.nnz == 0:
