@@ -20,6 +20,8 @@ LOG = [  # (days after T0, user, event, product, order)
     (7.0, "u1", "pay", "p2", "o4"),
     (7.5, "u9", "pay", "p2", "o5"),  # a user outside the vocabulary: counted in p2's pays only
     (8.0, "u1", "impression", "p1", None),
+    (8.2, "u1", "pay", "p2", "o6"),
+    (8.4, "u1", "refund", None, "o6"),  # a refund of the whole order, no product named: o6 not kept
     (8.5, "u1", "impression", "p1", None),
     (9.0, "u0", "impression", "p2", None),
     (9.5, "u0", "click", "p2", None),  # engaged: p2 not an ignored impression of u0's
@@ -27,7 +29,8 @@ LOG = [  # (days after T0, user, event, product, order)
 ]
 
 
-def _profiles() -> tuple:
+def hand_market() -> tuple[MarketTables, Vocabulary, Catalogue]:
+    """The market of ``LOG`` (products p1, a snack, and p2, a rice cooker), users u0 and u1."""
     products = pa.Table.from_pylist(
         [
             {"product_id": p, "shop_id": "s1", "category": c, "title": p, "price": 1000, "stock": 5}
@@ -56,7 +59,7 @@ def _profiles() -> tuple:
 
 
 def test_bought_keeps_the_last_kept_purchase_and_repurchase_counts_its_days() -> None:
-    market, users, cat = _profiles()
+    market, users, cat = hand_market()
     profiles, stats = build_profiles(market, users, cat)
     assert profiles.bought.toarray().tolist() == [
         [(T0 + 5 * DAY_MS) / DAY_MS, 0.0],  # o2's day, not o1's and o2's added up
@@ -65,9 +68,9 @@ def test_bought_keeps_the_last_kept_purchase_and_repurchase_counts_its_days() ->
     snacks, cookers = cat.categories.index("食品"), cat.categories.index("家电")
     assert stats.repurchase_days[snacks] == 5.0 and np.isinf(stats.repurchase_days[cookers])
     sums = event_sums(market, users, cat)
-    assert sums.pays.tolist() == [3.0, 2.0] and sums.refunds.tolist() == [1.0, 0.0]
+    assert sums.pays.tolist() == [3.0, 3.0] and sums.refunds.tolist() == [1.0, 0.0]
     # u1 saw p1 twice without engaging; u1 paid for p2 in the week, u0 clicked it: not ignored
     assert profiles.shown.toarray().tolist() == [[0.0, 0.0], [2.0, 0.0]]
     assert sums.now_ms == T0 + 10 * DAY_MS
-    # last 3 days (after day 7): u1's impressions weigh nothing, u0's click on p2 counts 1
-    assert sums.recent.tolist() == [0.0, 1.0]
+    # less than 3 days old (after day 7): u1's pay of p2 (4) and u0's click on it (1); impressions 0
+    assert sums.recent.tolist() == [0.0, 5.0]
