@@ -1,6 +1,7 @@
 """Per-core throughput of each Spark job over an event lake (the capacity model's inputs, docs/scale.md):
-events read per second per core for the weighted interactions, bought-together counts and the daily
-rollups, and ALS's seconds per iteration for the resulting matrix. Medians of ``--runs`` (after one
+events read per second per core for the weighted interactions, bought-together counts, the daily
+rollups and the per-pair sums behind user profiles (every column computed, written to Spark's no-op
+sink), and ALS's seconds per iteration for the resulting matrix. Medians of ``--runs`` (after one
 warm-up run, which pays the JVM's start and compilation).
 
     python benchmarks/spark_jobs.py --db sqlite:///s.db --lake ./lake [--master local[2]] [--runs 3]
@@ -44,10 +45,12 @@ def main() -> None:
     n = events.count()
     products = jobs.catalogue_frame(engine.spark, store, "products", ["product_id", "shop_id"])
     creators = jobs.catalogue_frame(engine.spark, store, "creators", ["creator_id", "kind"])
+    now = jobs.last_event_ms(events)
     work = {
         "weighted interactions": lambda: jobs.weighted_interactions(events, half_life_days=30).count(),
         "bought together": lambda: jobs.bought_together(events)[0].count(),
         "daily rollups": lambda: jobs.daily_counts(events, products, creators).count(),
+        "profile sums": lambda: jobs.profile_pairs(events, now).write.format("noop").mode("overwrite").save(),
     }
     print(f"{n:,} events in the lake")
     for name, job in work.items():

@@ -1,11 +1,13 @@
 """The Spark engine (local mode) over the event lake equals the one-machine path: rollups, weighted
-interactions, popularity, bought-together counts exactly; the model trained with Spark's ALS scores
-within 3 % of the one-machine model on the validation split. One SparkSession for the whole module."""
+interactions, popularity, bought-together counts and the counts behind user profiles exactly, their
+time-decayed sums to float rounding; the model trained with Spark's ALS scores within 3 % of the
+one-machine model on the validation split. One SparkSession for the whole module."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import scipy.sparse as sp
 import sqlalchemy as sa
 
 from test_cli import xingqu
+from test_profiles import hand_market
 from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
 from xingqu.distributed.scoring import score_all_users
 from xingqu.distributed.session import spark_session
+from xingqu.domain.units import DAY_MS
 from xingqu.errors import UserError
+from xingqu.features.market import MarketTables
+from xingqu.features.profiles import Catalogue, build_profiles
 from xingqu.ingest import import_path
 from xingqu.models.popular import MostPopular
 from xingqu.runtime import Runtime
@@ -36,6 +43,12 @@ pytestmark = pytest.mark.spark
 
 #: Relative tolerance of the ALS-based model's validation metrics (different ALS solvers).
 ALS_TOLERANCE = 0.03
+#: Relative tolerance of time-decayed profile sums: Spark adds a pair's events in another order and
+#: raises 0.5 to each age with Java's pow, so the last bits of a float64 sum may differ.
+DECAYED_RTOL = 1e-6
+#: Profile fields that are sums of time-decayed weights (and shares of them); all others are counts,
+#: days, or arithmetic on integer price weights done by the same numpy code, and equal exactly.
+DECAYED = {"interest", "brand", "style", "function"}
 
 
 @pytest.fixture(scope="module")
@@ -117,18 +130,93 @@ def test_interactions_popularity_and_cobuy_on_spark_equal_one_machine(
         assert (spark_count != count).nnz == 0 and (spark_lift != lift).nnz == 0
 
 
+def assert_same_profiles(got: object, want: object) -> None:
+    """Two ``UserProfiles`` or ``ItemStats``: decayed sums to ``DECAYED_RTOL``, the rest exactly."""
+    for f in fields(got):  # type: ignore[arg-type]
+        a, b = getattr(got, f.name), getattr(want, f.name)
+        if isinstance(a, sp.csr_matrix):
+            assert a.shape == b.shape and a.nnz == b.nnz, f.name
+            assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices), f.name
+            a, b = a.data, b.data
+        if f.name in DECAYED:
+            np.testing.assert_allclose(a, b, rtol=DECAYED_RTOL, err_msg=f.name)
+        elif isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), f.name
+        elif f.name == "users":
+            assert np.array_equal(a.ids, b.ids)
+        else:
+            assert a == b, f.name
+
+
+def test_profiles_summed_on_spark_equal_one_machine(engine: SparkEngine, world: tuple[Path, Store]) -> None:
+    _, store = world
+    market = MarketTables.from_store(store)
+    data = load_dataset(store)
+    cat = Catalogue.build(market, data.items)
+    cut = market.last_event_ms() - 5 * DAY_MS  # the ranker's point-in-time profiles: events before a cut
+    for before in (None, cut):
+        here = market if before is None else market.events_before(before)
+        sums = engine.event_sums(store, data.users, cat, before)
+        assert sums.now_ms == here.last_event_ms()
+        profiles, stats = build_profiles(here, data.users, cat, sums)
+        want_profiles, want_stats = build_profiles(here, data.users, cat)
+        assert want_profiles.interest.shape == (600, len(cat.categories))
+        assert want_profiles.shown.nnz > 1000 and want_profiles.brand.nnz > 300
+        assert want_profiles.bought.nnz > 30 and (want_profiles.evidence > 0).sum() > 300
+        assert want_profiles.bought.max() <= sums.now_ms / DAY_MS  # the last purchase, not a sum of them
+        assert (want_stats.recent > 0).sum() > 30  # no one buys one product twice here: see below
+        assert_same_profiles(profiles, want_profiles)
+        assert_same_profiles(stats, want_stats)
+
+
+def test_profiles_of_a_hand_written_log_summed_on_spark(engine: SparkEngine, tmp_path: Path) -> None:
+    market, users, cat = hand_market()  # repeat and refunded purchases, a user outside the vocabulary
+    store = Store(f"sqlite:///{tmp_path / 'hand.db'}")
+    store.use_lake(LakeEventLog(str(tmp_path / "lake")))
+    writer = store.lake.appender()  # type: ignore[union-attr]
+    writer.append(market.events)
+    writer.publish()
+    sums = engine.event_sums(store, users, cat)
+    assert sums.pays.tolist() == [3.0, 3.0] and sums.refunds.tolist() == [1.0, 0.0]
+    profiles, stats = build_profiles(market, users, cat, sums)
+    assert stats.repurchase_days[cat.categories.index("食品")] == 5.0
+    now = market.last_event_ms()
+    assert profiles.bought[0, 0] == (now - 5 * DAY_MS) / DAY_MS  # o2's: o3 refunded
+    assert profiles.bought[1, 1] == (now - 3 * DAY_MS) / DAY_MS  # o4's: o6 refunded
+    want_profiles, want_stats = build_profiles(market, users, cat)
+    assert_same_profiles(profiles, want_profiles)
+    assert_same_profiles(stats, want_stats)
+
+
 @pytest.fixture(scope="module")
 def trained(engine: SparkEngine, world: tuple[Path, Store]) -> tuple[TrainedModel, TrainedModel]:
-    """The world trained on one machine and with the Spark engine."""
+    """The world trained on one machine and with the Spark engine (which notes the cut of every event
+    sum it makes for profiles in ``engine.summed``)."""
     root, store = world
-    return train(store, root / "models-local"), train(store, root / "models-spark", engine=engine)
+    local = train(store, root / "models-local")
+    summed: list[int | None] = []
+    event_sums = engine.event_sums
+
+    def noting(*args: Any) -> Any:
+        summed.append(args[3] if len(args) > 3 else None)
+        return event_sums(*args)
+
+    engine.event_sums = noting  # type: ignore[method-assign]
+    try:
+        spark = train(store, root / "models-spark", engine=engine)
+    finally:
+        del engine.event_sums
+    engine.summed = summed  # type: ignore[attr-defined]
+    return local, spark
 
 
 def test_training_on_spark_writes_the_same_model_within_tolerance(
-    trained: tuple[TrainedModel, TrainedModel], world: tuple[Path, Store]
+    engine: SparkEngine, trained: tuple[TrainedModel, TrainedModel], world: tuple[Path, Store]
 ) -> None:
     root, _ = world
     local, spark = trained
+    summed = engine.summed  # type: ignore[attr-defined]
+    assert summed[0] is None and isinstance(summed[1], int) and len(summed) == 2  # final, then the ranker's
     assert spark.meta["engine"] == "spark" and spark.meta["interactions"] == local.meta["interactions"]
     assert (spark.history != local.history).nnz == 0
     assert (spark.cobuy_support != local.cobuy_support).nnz == 0
@@ -136,6 +224,10 @@ def test_training_on_spark_writes_the_same_model_within_tolerance(
         a, b = local.meta["validation"][metric], spark.meta["validation"][metric]
         assert abs(a - b) <= ALS_TOLERANCE * a, (metric, a, b)
     loaded = load_trained(root / "models-spark", spark.version)  # serving loads it like any other
+    assert loaded.feed is not None and local.feed is not None
+    assert loaded.feed.profiles.users.ids.tolist() == local.feed.profiles.users.ids.tolist()
+    assert_same_profiles(loaded.feed.profiles, local.feed.profiles)  # profiles' events summed on Spark
+    assert_same_profiles(loaded.feed.stats, local.feed.stats)
     users = loaded.blend.users.lookup(loaded.blend.users.ids[:20])
     assert loaded.blend.recommend(users, loaded.history[users], 10).shape == (20, 10)
 

@@ -10,6 +10,7 @@ relevance.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Vocabulary
 from xingqu.features.market import MarketTables, kept_pays, market_dataset, strings
-from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles, build_profiles
+from xingqu.features.profiles import DAY_MS, Catalogue, EventSums, ItemStats, UserProfiles, build_profiles
 from xingqu.features.ranking import ProfileRows, build_features, feature_names, list_ranks
 from xingqu.features.session import SessionLog, SessionRows, SessionTails
 from xingqu.models import REGISTRY, Recommender, artifacts
@@ -33,6 +34,10 @@ RANK_DEPTH = 100  # as FeedConfig.rank_depth: the rank features mean the same in
 MIN_GROUPS = 20
 #: Impression groups (user-days) the ranker learns from at most; a seeded sample beyond that.
 MAX_GROUPS = 30_000
+
+#: Event sums of profiles summed elsewhere (a training engine): (users, catalogue, the events before
+#: this time only, or all) → the market's ``event_sums``.
+SumEvents = Callable[[Vocabulary, Catalogue, int | None], EventSums]
 
 
 @dataclass
@@ -155,10 +160,12 @@ def train_ranker(
     config: RankerConfig | None = None,
     max_groups: int = MAX_GROUPS,
     sequence: bool = True,
+    sums: SumEvents | None = None,
 ) -> Ranker | None:
     """LambdaRank on the last ``label_days`` of impressions (up to the last impression logged), features
     as of the cut but the session's, which are as of each impression (from the events before it; none
-    without ``sequence``); None when the log holds too few impressions with a click."""
+    without ``sequence``); None when the log holds too few impressions with a click. ``sums`` sums
+    the profiles' events before the cut elsewhere."""
     shown = market.events.filter(pc.equal(market.events["event_type"], "impression"))
     if shown.num_rows == 0:
         return None
@@ -182,7 +189,7 @@ def train_ranker(
         )
     retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(before, data.items)
-    profiles, stats = build_profiles(before, data.users, cat)
+    profiles, stats = build_profiles(before, data.users, cat, sums(data.users, cat, cut) if sums else None)
     sizes = np.array([len(x) for x in imps.items])
     shown = np.concatenate(imps.items)
     if sequence:  # each impression's session, from the whole log's events before it
@@ -238,11 +245,12 @@ def fit_feed(
     label_days: float = LABEL_DAYS,
     max_groups: int = MAX_GROUPS,
     sequence: bool = True,
+    sums: SumEvents | None = None,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
     ones, sharing ``data``'s vocabularies), profiles, statistics, each user's last session and a ranker
     if impressions allow; without ``sequence``, no sequence-aware retriever and no session features
-    (the ablation of what they add)."""
+    (the ablation of what they add). ``sums`` sums the profiles' events elsewhere (a training engine)."""
     if not sequence:
         specs = without_sequence(specs)
         retrievers = without_sequence(retrievers) if retrievers is not None else None
@@ -252,8 +260,10 @@ def fit_feed(
     if retrievers is None:
         retrievers = fit_retrievers(data, specs)
     cat = Catalogue.build(market, data.items)
-    profiles, stats = build_profiles(market, data.users, cat)
-    ranker = train_ranker(market, specs, label_days, ranker_config, max_groups, sequence) if rank else None
+    profiles, stats = build_profiles(market, data.users, cat, sums(data.users, cat, None) if sums else None)
+    ranker = (
+        train_ranker(market, specs, label_days, ranker_config, max_groups, sequence, sums) if rank else None
+    )
     sessions = session_log(market, data.users, cat).tails(len(data.users)) if sequence else None
     segs = {}
     if market.users.num_rows:

@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from xingqu.dataset import Dataset, Vocabulary, interactions_from_store, load_da
 from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
+from xingqu.features.profiles import Catalogue, EventSums
 from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender, artifacts
 from xingqu.models.factors import solving_als
@@ -94,6 +96,10 @@ class TrainingEngine(Protocol):
 
     def bought_together(self, store: Store, data: Dataset) -> tuple[sp.csr_matrix, sp.csr_matrix]: ...
 
+    def event_sums(
+        self, store: Store, users: Vocabulary, cat: Catalogue, before_ms: int | None = None
+    ) -> EventSums: ...
+
     def als(self, matrix: sp.csr_matrix, config: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -101,7 +107,8 @@ def train(
     store: Store, models_dir: Path | str, progress: Any = None, engine: TrainingEngine | None = None
 ) -> TrainedModel:
     """Tune on a validation split of the store's interactions, fit on all of them, save a version;
-    with ``engine``, the weighted matrix, bought-together statistics and ALS come from it."""
+    with ``engine``, the weighted matrix, bought-together statistics, ALS and the event sums behind
+    the feed's profiles come from it."""
     if engine is None:
         return _train(store, models_dir, progress, None)
     with solving_als(engine.als):
@@ -148,6 +155,7 @@ def _train(
         retrievers={m.kind: m for m in blend.members},
         data=base,
         history=hist,
+        sums=partial(engine.event_sums, store) if engine is not None else None,
     )
     created = datetime.now(tz=UTC)
     digest = hashlib.sha256(

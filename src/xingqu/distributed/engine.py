@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Vocabulary
 from xingqu.distributed import jobs
 from xingqu.distributed.session import DEFAULT_MASTER, check_master, spark_session
 from xingqu.errors import UserError
+from xingqu.features.profiles import Catalogue, EventSums
 from xingqu.store import Store
 
 if TYPE_CHECKING:
@@ -58,6 +60,24 @@ class SparkEngine:
         """(lift, support) of products paid for by one user within 7 days, counted on Spark."""
         rows, buyers = jobs.bought_together(self.events(store), min_support)
         return jobs.cobuy_matrices(rows, buyers, data.items)
+
+    def event_sums(
+        self, store: Store, users: Vocabulary, cat: Catalogue, before_ms: int | None = None
+    ) -> EventSums:
+        """The event sums behind user profiles and product statistics (``event_sums``'s), summed on
+        Spark over the events before ``before_ms`` (all by default)."""
+        from pyspark.sql import functions as F
+
+        events = self.events(store)
+        if before_ms is not None:
+            events = events.where(F.col("ts_ms") < F.lit(int(before_ms)))
+        now = jobs.last_event_ms(events)
+        known = self.spark.createDataFrame(pa.table({"user_id": pa.array(users.ids, pa.string())}))
+        items = self.spark.createDataFrame(
+            pa.table({"product_id": pa.array(cat.items.ids, pa.string()), "level1": cat.level1})
+        )
+        repurchase = jobs.repurchase_days(events, known, items)
+        return jobs.profile_sums(jobs.profile_pairs(events, now), repurchase, now, users, cat)
 
     def als(self, matrix: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndarray, np.ndarray]:
         """ALS factors from ``pyspark.ml``. Spark scales the L2 penalty by each row's interactions

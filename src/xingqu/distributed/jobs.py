@@ -1,11 +1,12 @@
 """Spark jobs over the event lake, each the twin of a one-machine computation and equal to it: weighted
 interactions (refunds subtract, time decay), popularity, bought-together co-occurrence, the daily
-rollups, and ALS factors through ``pyspark.ml``."""
+rollups, the event sums behind user profiles and product statistics, and ALS factors through
+``pyspark.ml``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,17 @@ from xingqu.dataset import Vocabulary
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.domain.arrow import arrow_schema
 from xingqu.errors import UserError
+from xingqu.features.profiles import (
+    ENGAGED_EVENTS,
+    INTEREST_HALF_LIFE_DAYS,
+    PRICE_WEIGHTS,
+    SHOWN_DAYS,
+    TREND_BASE_DAYS,
+    TREND_RECENT_DAYS,
+    Catalogue,
+    EventSums,
+    pair_matrix,
+)
 from xingqu.store import Store
 from xingqu.store.lake import DAY_MS, LakeEventLog
 
@@ -121,6 +133,111 @@ def bought_together(events: DataFrame, min_support: int = 2) -> tuple[DataFrame,
     )
     buyers = p.select("user_id").distinct().count()
     return out, int(buyers)
+
+
+def last_event_ms(events: DataFrame) -> int:
+    """The latest event's time (UTC ms), 0 for no events: the "now" that profile ages count back from."""
+    from pyspark.sql import functions as F
+
+    latest = events.agg(F.max("ts_ms")).first()[0]
+    return int(latest) if latest is not None else 0
+
+
+def _kept_pays(events: DataFrame) -> DataFrame:
+    """The events, each with ``kept``: a pay whose order was never refunded by any refund of the log
+    (``kept_pays``; filter after, not before, or the refunds are gone)."""
+    from pyspark.sql import functions as F
+
+    refunded = (
+        events.where((F.col("event_type") == "refund") & F.col("order_id").isNotNull())
+        .select("order_id")
+        .distinct()
+        .withColumn("refunded", F.lit(True))
+    )
+    joined = events.join(refunded, "order_id", "left")
+    return joined.withColumn("kept", (F.col("event_type") == "pay") & F.col("refunded").isNull())
+
+
+def profile_pairs(events: DataFrame, now_ms: int) -> DataFrame:
+    """Per (user_id, product_id), the sums ``xingqu.features.profiles.event_sums`` takes from the log:
+    ``interest`` (EVENT_WEIGHTS, a refund 0, halved every INTEREST_HALF_LIFE_DAYS before ``now_ms``),
+    ``price`` (PRICE_WEIGHTS), ``recent`` and ``base`` (undecayed weights of the trend windows),
+    ``last_pay_ms`` (latest kept pay), ``shown`` and ``engaged`` (impressions and engaging events of
+    the last SHOWN_DAYS), ``pays`` and ``refunds``; a null ``user_id`` is a pair too."""
+    from pyspark.sql import functions as F
+
+    def table(weights: dict[str, float]) -> Any:
+        kinds = [k for k, v in weights.items() if v > 0]
+        m = F.create_map(*[F.lit(x) for k in kinds for x in (k, float(weights[k]))])
+        return F.coalesce(m[F.col("event_type")], F.lit(0.0))
+
+    e = _kept_pays(events).where(F.col("product_id").isNotNull())
+    kind = F.col("event_type")
+    raw = table(EVENT_WEIGHTS)
+    age = (F.lit(now_ms) - F.col("ts_ms")) / F.lit(float(DAY_MS))
+    window = F.col("ts_ms") >= F.lit(now_ms - SHOWN_DAYS * DAY_MS)
+    return e.groupBy("user_id", "product_id").agg(
+        F.sum(raw * F.pow(F.lit(0.5), age / F.lit(INTEREST_HALF_LIFE_DAYS))).alias("interest"),
+        F.sum(table(PRICE_WEIGHTS)).alias("price"),
+        F.sum(F.when(age < F.lit(TREND_RECENT_DAYS), raw).otherwise(0.0)).alias("recent"),
+        F.sum(F.when(age < F.lit(TREND_BASE_DAYS), raw).otherwise(0.0)).alias("base"),
+        F.max(F.when(F.col("kept"), F.col("ts_ms"))).alias("last_pay_ms"),
+        F.count(F.when(window & (kind == "impression"), 1)).alias("shown"),
+        F.count(F.when(window & kind.isin(*ENGAGED_EVENTS), 1)).alias("engaged"),
+        F.count(F.when(kind == "pay", 1)).alias("pays"),
+        F.count(F.when(kind == "refund", 1)).alias("refunds"),
+    )
+
+
+def repurchase_days(events: DataFrame, users: DataFrame, items: DataFrame) -> DataFrame:
+    """(level1, days): per level-1 category (``items``: product_id, level1), the median days between
+    two consecutive kept purchases of one product by one user (of ``users``: user_id), a day or more
+    apart — ``_repurchase_days``'s median, interpolated as numpy's."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    kept = _kept_pays(events).where(F.col("kept") & F.col("product_id").isNotNull())
+    kept = kept.join(users, "user_id", "left_semi").join(items, "product_id")
+    order = Window.partitionBy("user_id", "product_id").orderBy("ts_ms")
+    gap = (F.col("ts_ms") - F.lag("ts_ms").over(order)) / F.lit(float(DAY_MS))
+    gaps = kept.select("level1", gap.alias("gap")).where((F.col("gap") >= 1.0) & (F.col("level1") >= 0))
+    return gaps.groupBy("level1").agg(F.percentile("gap", F.lit(0.5)).alias("days"))
+
+
+def profile_sums(
+    pairs: DataFrame, repurchase: DataFrame, now_ms: int, users: Vocabulary, cat: Catalogue
+) -> EventSums:
+    """``EventSums`` of ``profile_pairs`` and ``repurchase_days``, aligned with ``users`` and
+    ``cat.items`` (unknown ids dropped, but from the pay and refund counts only unknown products)."""
+    t = pairs.toArrow()
+    u = users.lookup_arrow(t.column("user_id")) if t.num_rows else np.zeros(0, np.int64)
+    i = cat.items.lookup_arrow(t.column("product_id")) if t.num_rows else np.zeros(0, np.int64)
+    n = len(cat.items)
+    shape = (len(users), n)
+
+    def col(name: str, dtype: type = np.float64) -> np.ndarray:
+        return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=dtype)
+
+    ok = (u >= 0) & (i >= 0)
+    paid = ok & ~np.asarray(t.column("last_pay_ms").is_null().to_numpy(zero_copy_only=False), bool)
+    last = np.asarray(t.column("last_pay_ms").fill_null(0).to_numpy(), np.int64)
+    ignored = ok & (col("shown", np.int64) > 0) & (col("engaged", np.int64) == 0)
+    item = i >= 0
+    days = np.full(len(cat.categories), np.inf)
+    for r in repurchase.collect():
+        days[int(r["level1"])] = float(r["days"])
+    return EventSums(
+        now_ms,
+        pair_matrix(u[ok], i[ok], col("interest")[ok], shape),
+        pair_matrix(u[ok], i[ok], col("price")[ok], shape),
+        sp.csr_matrix((last[paid] / DAY_MS, (u[paid], i[paid])), shape=shape),
+        sp.csr_matrix((col("shown", np.float32)[ignored], (u[ignored], i[ignored])), shape=shape),
+        np.bincount(i[ok], weights=col("recent")[ok], minlength=n),
+        np.bincount(i[ok], weights=col("base")[ok], minlength=n),
+        np.bincount(i[item], weights=col("pays")[item], minlength=n),
+        np.bincount(i[item], weights=col("refunds")[item], minlength=n),
+        days,
+    )
 
 
 def daily_counts(events: DataFrame, products: DataFrame, creators: DataFrame) -> DataFrame:

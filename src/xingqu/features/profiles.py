@@ -33,6 +33,8 @@ TREND_RECENT_DAYS = 3.0
 TREND_BASE_DAYS = 14.0
 CARRIER_DAYS = 30
 SHOWN_DAYS = 7
+#: Events that count as engaging with a product shown (an impression followed by one is not ignored).
+ENGAGED_EVENTS = ("click", "add_to_cart", "order", "pay")
 
 
 def _col(table: pa.Table, name: str) -> np.ndarray:
@@ -243,6 +245,33 @@ class ItemStats:
     now_ms: int
 
 
+@dataclass
+class EventSums:
+    """Everything profiles and product statistics read from the event log, summed per (user, product)
+    pair or per product: the part of ``build_profiles`` that grows with the log. ``event_sums`` sums it
+    here; ``xingqu.distributed.jobs.profile_pairs`` sums the same on Spark. Unknown users and products
+    are left out, except from ``pays`` and ``refunds`` (every user's)."""
+
+    now_ms: int  # the latest event of the log: ages count back from it
+    interest: sp.csr_matrix  # (U, I) EVENT_WEIGHTS (a refund: 0) halved every INTEREST_HALF_LIFE_DAYS
+    price: sp.csr_matrix  # (U, I) PRICE_WEIGHTS
+    bought: sp.csr_matrix  # (U, I) day (ms / DAY_MS) of the last kept purchase
+    shown: sp.csr_matrix  # (U, I) impressions in the last SHOWN_DAYS of pairs not engaged in them
+    recent: np.ndarray  # (I,) undecayed EVENT_WEIGHTS of the last TREND_RECENT_DAYS
+    base: np.ndarray  # (I,) the same over TREND_BASE_DAYS
+    pays: np.ndarray  # (I,) pay events
+    refunds: np.ndarray  # (I,) refund events
+    repurchase_days: np.ndarray  # (C,) median days between repeat kept purchases; inf = durable
+
+
+def pair_matrix(u: np.ndarray, i: np.ndarray, v: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A users × items matrix of ``v`` summed per (u, i), zeros dropped."""
+    m = sp.csr_matrix((v, (u, i)), shape=shape)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    return m
+
+
 def _event_arrays(market: MarketTables, users: Vocabulary, items: Vocabulary) -> dict[str, np.ndarray]:
     e = market.events
     return {
@@ -259,33 +288,61 @@ def _kept_pays(ev: dict[str, np.ndarray]) -> np.ndarray:
     return ev["kept"] & (ev["u"] >= 0) & (ev["i"] >= 0)
 
 
-def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> tuple[UserProfiles, ItemStats]:
-    """Profiles of ``users`` and statistics of ``cat.items`` from the market's event log."""
+def event_sums(market: MarketTables, users: Vocabulary, cat: Catalogue) -> EventSums:
+    """The market's event log summed for ``build_profiles``, on this machine."""
     ev = _event_arrays(market, users, cat.items)
     now = market.last_event_ms()
-    n_users, n_items, n_cats = len(users), len(cat.items), len(cat.categories)
+    shape = (len(users), len(cat.items))
     ok = (ev["u"] >= 0) & (ev["i"] >= 0)
     u, i, t, kind = ev["u"][ok], ev["i"][ok], ev["ts"][ok], ev["type"][ok]
-    c = cat.level1[i]
     age_days = (now - t) / DAY_MS
-    w = np.zeros(len(u), np.float64)
+    raw = np.zeros(len(u), np.float64)
     for k, v in EVENT_WEIGHTS.items():
-        w[kind == k] = max(v, 0.0)
-    w *= np.power(0.5, age_days / INTEREST_HALF_LIFE_DAYS)
-    has_c = c >= 0
-    counts = np.zeros((n_users, n_cats))
-    np.add.at(counts, (u[has_c], c[has_c]), w[has_c])
+        raw[kind == k] = max(v, 0.0)
+    w = raw * np.power(0.5, age_days / INTEREST_HALF_LIFE_DAYS)
+    pw = np.zeros(len(u))
+    for k, v in PRICE_WEIGHTS.items():
+        pw[kind == k] = v
+    pays = _kept_pays(ev)
+    bought = _max_duplicates(  # a COO keeps the duplicates that a CSR would add up
+        sp.coo_matrix((ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=shape)
+    )
+    recent, base = age_days < TREND_RECENT_DAYS, age_days < TREND_BASE_DAYS
+    all_i, n = ev["i"], len(cat.items)
+    return EventSums(
+        now,
+        pair_matrix(u, i, w, shape),
+        pair_matrix(u, i, pw, shape),
+        bought,
+        _ignored_impressions(ev, shape[0], shape[1], now),
+        np.bincount(i[recent], weights=raw[recent], minlength=n),
+        np.bincount(i[base], weights=raw[base], minlength=n),
+        np.bincount(all_i[(ev["type"] == "pay") & (all_i >= 0)], minlength=n).astype(float),
+        np.bincount(all_i[(ev["type"] == "refund") & (all_i >= 0)], minlength=n).astype(float),
+        _repurchase_days(ev, cat),
+    )
+
+
+def build_profiles(
+    market: MarketTables, users: Vocabulary, cat: Catalogue, sums: EventSums | None = None
+) -> tuple[UserProfiles, ItemStats]:
+    """Profiles of ``users`` and statistics of ``cat.items`` from the market's event log, summed here
+    unless ``sums`` (the same sums, from elsewhere) is given."""
+    s = event_sums(market, users, cat) if sums is None else sums
+    n_users, n_items, n_cats = len(users), len(cat.items), len(cat.categories)
+    known = np.flatnonzero(cat.level1 >= 0)
+    onehot = sp.csr_matrix((np.ones(len(known)), (known, cat.level1[known])), shape=(n_items, max(n_cats, 1)))
+    counts = (s.interest @ onehot).toarray()[:, :n_cats]
     prior = counts.sum(axis=0) + 1.0
     prior = prior / prior.sum()
     interest = (counts + INTEREST_PRIOR * prior) / (counts.sum(axis=1, keepdims=True) + INTEREST_PRIOR)
 
     # price band: deviation of engaged prices from the category's median, pooled per user then per category
-    pw = np.zeros(len(u))
-    for k, v in PRICE_WEIGHTS.items():
-        pw[kind == k] = v
-    m = (pw > 0) & has_c & np.isfinite(cat.price[i])
-    dev = cat.log_price[i[m]] - cat.cat_median[c[m]]
-    pu, pc_, pwm = u[m], c[m], pw[m]
+    p = s.price.tocoo()
+    m = (cat.level1[p.col] >= 0) & np.isfinite(cat.price[p.col])
+    pu, pi, pwm = p.row[m].astype(np.int64), p.col[m], p.data[m]
+    pc_ = cat.level1[pi]
+    dev = cat.log_price[pi] - cat.cat_median[pc_]
     tot = np.bincount(pu, weights=pwm, minlength=n_users)
     level = (
         np.array([str(x or "") for x in _col(market.users, "consumption_level")], dtype=object)
@@ -315,25 +372,14 @@ def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> t
     price_sd = np.sqrt((user_var + USER_PRIOR * 2 * global_sd**2) / (tot + USER_PRIOR * 2))
     price_sd = np.maximum(price_sd, MIN_PRICE_SD).astype(np.float32)
 
-    def affinity(cols: np.ndarray, width: int, weights: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
-        keep = cols >= 0
-        mat = sp.csr_matrix((weights[keep], (rows[keep], cols[keep])), shape=(n_users, max(width, 1)))
-        mat.sum_duplicates()
-        return _row_normalise(mat).astype(np.float32)
-
-    brand = affinity(cat.brand[i], len(cat.brands), w, u)
-    wu = sp.csr_matrix((w, (u, i)), shape=(n_users, n_items))
-    wu.sum_duplicates()
-    style = _row_normalise(sp.csr_matrix(wu @ cat.styles)).astype(np.float32)
-    function = _row_normalise(sp.csr_matrix(wu @ cat.functions)).astype(np.float32)
+    w = s.interest.tocoo()
+    keep = cat.brand[w.col] >= 0
+    brand = pair_matrix(w.row[keep], cat.brand[w.col[keep]], w.data[keep], (n_users, max(len(cat.brands), 1)))
+    brand = _row_normalise(brand).astype(np.float32)
+    style = _row_normalise(sp.csr_matrix(s.interest @ cat.styles)).astype(np.float32)
+    function = _row_normalise(sp.csr_matrix(s.interest @ cat.functions)).astype(np.float32)
 
     follows, members = _relations(market, users, cat)
-    pays = _kept_pays(ev)
-    bought = sp.csr_matrix(
-        (ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=(n_users, n_items)
-    )
-    bought = _max_duplicates(bought)
-    shown = _ignored_impressions(ev, n_users, n_items, now)
     profiles = UserProfiles(
         users,
         interest.astype(np.float32),
@@ -345,13 +391,13 @@ def build_profiles(market: MarketTables, users: Vocabulary, cat: Catalogue) -> t
         function,
         follows,
         members,
-        bought,
-        shown,
+        s.bought,
+        s.shown,
         seg_offset,
         user_level,
         cat.cat_median.astype(np.float32),
     )
-    return profiles, _item_stats(ev, ok, w, market, cat, now)
+    return profiles, _item_stats(s, market, cat)
 
 
 def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, now: int) -> sp.csr_matrix:
@@ -360,7 +406,7 @@ def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, 
     keys = ev["u"][ok].astype(np.int64) * n_items + ev["i"][ok]
     kind = ev["type"][ok]
     shown = keys[kind == "impression"]
-    engaged = keys[np.isin(kind, ["click", "add_to_cart", "order", "pay"])]
+    engaged = keys[np.isin(kind, ENGAGED_EVENTS)]
     shown = shown[~np.isin(shown, engaged)]
     m = sp.csr_matrix(
         (np.ones(len(shown), np.float32), (shown // n_items, shown % n_items)), shape=(n_users, n_items)
@@ -369,7 +415,7 @@ def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, 
     return m
 
 
-def _max_duplicates(m: sp.csr_matrix) -> sp.csr_matrix:
+def _max_duplicates(m: sp.coo_matrix) -> sp.csr_matrix:
     """Collapse duplicate entries keeping the largest (``sum_duplicates`` would add them)."""
     coo = m.tocoo()
     if coo.nnz == 0:
@@ -395,36 +441,22 @@ def _relations(
     return follows, members
 
 
-def _item_stats(
-    ev: dict[str, np.ndarray], ok: np.ndarray, w: np.ndarray, market: MarketTables, cat: Catalogue, now: int
-) -> ItemStats:
-    n = len(cat.items)
-    i, t, kind = ev["i"][ok], ev["ts"][ok], ev["type"][ok]
-    age = (now - t) / DAY_MS
-    raw = np.zeros(len(i))
-    for k, v in EVENT_WEIGHTS.items():
-        raw[kind == k] = max(v, 0.0)
-    recent = np.bincount(i[age < TREND_RECENT_DAYS], weights=raw[age < TREND_RECENT_DAYS], minlength=n)
-    base = np.bincount(i[age < TREND_BASE_DAYS], weights=raw[age < TREND_BASE_DAYS], minlength=n)
-    trend = np.log((recent / TREND_RECENT_DAYS + 1) / (base / TREND_BASE_DAYS + 1))
-    all_i = ev["i"]
-    pays = np.bincount(all_i[(ev["type"] == "pay") & (all_i >= 0)], minlength=n).astype(float)
-    refunds = np.bincount(all_i[(ev["type"] == "refund") & (all_i >= 0)], minlength=n).astype(float)
+def _item_stats(s: EventSums, market: MarketTables, cat: Catalogue) -> ItemStats:
+    trend = np.log((s.recent / TREND_RECENT_DAYS + 1) / (s.base / TREND_BASE_DAYS + 1))
     c = cat.level1
     cat_rate = np.zeros(len(cat.categories))
     for k in range(len(cat.categories)):
         sel = c == k
-        cat_rate[k] = refunds[sel].sum() / max(pays[sel].sum(), 1.0)
-    prior = np.where(c >= 0, cat_rate[np.maximum(c, 0)], refunds.sum() / max(pays.sum(), 1.0))
-    refund_rate = (refunds + REFUND_PRIOR * prior) / (pays + REFUND_PRIOR)
-    carriers = _carriers(market, cat, now)
+        cat_rate[k] = s.refunds[sel].sum() / max(s.pays[sel].sum(), 1.0)
+    prior = np.where(c >= 0, cat_rate[np.maximum(c, 0)], s.refunds.sum() / max(s.pays.sum(), 1.0))
+    refund_rate = (s.refunds + REFUND_PRIOR * prior) / (s.pays + REFUND_PRIOR)
     return ItemStats(
         trend.astype(np.float32),
-        np.log1p(recent).astype(np.float32),
+        np.log1p(s.recent).astype(np.float32),
         refund_rate.astype(np.float32),
-        carriers,
-        _repurchase_days(ev, cat),
-        now,
+        _carriers(market, cat, s.now_ms),
+        s.repurchase_days,
+        s.now_ms,
     )
 
 
