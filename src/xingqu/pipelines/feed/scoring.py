@@ -72,8 +72,9 @@ def reasons(
 ) -> list[list[str]]:
     """The two feature groups that lift each chosen item most, in words: how much the ranker's score
     drops when a group (a retriever's score and rank; the price fit…) is set to its median over this
-    user's candidates — one batched prediction, far cheaper than exact SHAP values. ``features`` is
-    this user's (candidates × features) block, ``scores`` the ranker's scores of those candidates."""
+    user's candidates — one batched prediction of the rows a group moves, far cheaper than exact SHAP
+    values. ``features`` is this user's (candidates × features) block, ``scores`` the ranker's scores
+    of those candidates."""
     ranker = prep.model.ranker
     if features is None or ranker is None or not chosen:
         return [[] for _ in chosen]
@@ -84,7 +85,11 @@ def reasons(
     for g, (cols, _) in enumerate(groups):
         probes[g][:, cols] = reference[cols]
     base = scores[chosen].astype(np.float32)  # the ranker's own scores of these rows
-    drop = base[None, :] - ranker.predict(probes.reshape(-1, x.shape[1])).reshape(len(groups), len(chosen))
+    # a probe equal to its row (the group already at the median) scores as the row: no drop, not asked
+    moved = np.stack([(probes[g][:, cols] != x[:, cols]).any(axis=1) for g, (cols, _) in enumerate(groups)])
+    drop = np.zeros((len(groups), len(chosen)), np.float32)
+    if moved.any():
+        drop[moved] = base[np.nonzero(moved)[1]] - ranker.predict(probes[moved])
     out = []
     for k in range(len(chosen)):
         words: list[str] = []
