@@ -587,7 +587,7 @@ def test_a_version_10_store_is_migrated_to_experiments(tmp_path: Path) -> None:
         conn.exec_driver_sql("ALTER TABLE events DROP COLUMN request_id")
         conn.exec_driver_sql("UPDATE xingqu_meta SET value = '10' WHERE key = 'schema_version'")
     assert store.schema_version() == 10
-    assert store.init() == 11
+    assert store.init() == 12  # and on to the servability change log (12)
     service.create_experiment(runtime, _definition("after", start_ms=0), "test")
     assert [e["name"] for e in service.list_experiments(runtime)] == ["after"]
     with store.reading() as conn:
