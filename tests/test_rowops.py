@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from xingqu.features.ranking import _gather, _rowdot
 from xingqu.models import rowops
-from xingqu.models.base import item_matrix_scores, top_n
-from xingqu.pipelines.feed.sources import top_of
+from xingqu.models.base import item_matrix_scores, top_n, top_of
 
 
 def matrix(seed: int, rows: int, cols: int, density: float) -> sp.csr_matrix:

@@ -294,3 +294,14 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     part = np.sort(part, axis=1)
     vals = np.take_along_axis(scores, part, axis=1)
     return np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)
+
+
+def top_of(idx: np.ndarray, val: np.ndarray, depth: int) -> np.ndarray:
+    """The ``depth`` entries of a sparse row (``idx`` / ``val``, at least ``depth`` of them) with the
+    largest values, best first, ties by the lower index: a partition finds the cut, a sort orders the
+    few at or above it."""
+    cut = len(val) - depth
+    kth = np.partition(val, cut)[cut]
+    above = np.flatnonzero(val >= kth)
+    order = np.lexsort((idx[above], -val[above]))[:depth]
+    return idx[above[order]]

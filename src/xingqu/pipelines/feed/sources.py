@@ -18,6 +18,7 @@ from xingqu.models.base import (
     SegmentScores,
     SparseScores,
     top_n,
+    top_of,
     transposed_csr,
 )
 from xingqu.models.content import ContentModel
@@ -96,17 +97,6 @@ def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, d
             continue
         out[b] = top_of(idx[positive], val[positive], depth)
     return out
-
-
-def top_of(idx: np.ndarray, val: np.ndarray, depth: int) -> np.ndarray:
-    """The ``depth`` entries of a sparse row (``idx`` / ``val``, at least ``depth`` of them) with the
-    largest values, best first, ties by the lower index: a partition finds the cut, a sort orders the
-    few at or above it."""
-    cut = len(val) - depth
-    kth = np.partition(val, cut)[cut]
-    above = np.flatnonzero(val >= kth)
-    order = np.lexsort((idx[above], -val[above]))[:depth]
-    return idx[above[order]]
 
 
 class RetrieverSource:
