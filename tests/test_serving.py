@@ -520,3 +520,116 @@ def test_the_servable_set_rereads_the_store_when_the_log_has_moved_on(
     _set_rows(store, "products", "product_id", {many[1]: {"stock": 5}})
     assert snapshot.servable(every) == (start - set(many)) | {many[0], many[1]}
     assert snapshot.servable(every) == store.servable_products(every)
+
+
+# -- the embedded store's recent events, kept in memory --------------------------------------------
+
+
+TAIL_SERVER = """
+import json, sys
+from xingqu.runtime import Runtime
+recent = Runtime().online.recent
+print(type(recent).__name__, flush=True)
+for line in sys.stdin:
+    users, since = json.loads(line)
+    print(json.dumps([[list(e) for e in evs] for evs in recent.for_users(users, since)]), flush=True)
+"""
+
+
+def _click(user: str, product: str, ts_ms: int, kind: str = "click", **more: object) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    return {
+        "event_id": f"tail-{uuid.uuid4().hex}",
+        "event_type": kind,
+        "ts": datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(),
+        "user_id": user,
+        "product_id": product,
+        **more,
+    }
+
+
+def test_recent_events_kept_in_process_follow_every_event_another_process_accepts(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path
+) -> None:
+    """A serving process keeps users' events since training in memory and reads the store's event log
+    past the last row it saw at every call: events accepted by another process (late ones, out of time
+    order, included) are in its next answer, for users it had read before and users it had not, and
+    every answer equals the store's own query."""
+    from xingqu.services.ingest import post_events
+
+    root, _, model = world
+    assert model.feed is not None
+    db = _copy_store(root, tmp_path / "s.db")
+    runtime = Runtime(db=db, models_dir=str(root / "models"))
+    store = runtime.store
+    since = model.feed.trained_until_ms
+    users = [str(u) for u in model.feed.profiles.users.ids[:6]]
+    products = sorted(store.catalogue.product_ids())
+    other = subprocess.Popen(
+        [sys.executable, "-c", TAIL_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": str(root / "models")},
+    )
+    direct = StoreRecentEvents(store.events_since)
+    try:
+        assert other.stdout is not None and other.stdin is not None
+        assert other.stdout.readline().strip() == "TailRecentEvents"
+
+        def ask(who: list[str], after: int = since) -> list[list[tuple[object, ...]]]:
+            other.stdin.write(json.dumps([who, after]) + "\n")  # type: ignore[union-attr]
+            other.stdin.flush()  # type: ignore[union-attr]
+            seen = [[tuple(e) for e in evs] for evs in json.loads(other.stdout.readline())]  # type: ignore[union-attr]
+            assert seen == [[tuple(e) for e in evs] for evs in direct.for_users(who, after)]
+            return seen
+
+        assert ask(users[:3]) == [[], [], []]  # nothing since training yet
+        post_events(runtime, [_click(users[0], products[0], since + 5_000)])
+        post_events(
+            runtime, [_click(users[0], products[1], since + 2_000), _click(users[3], products[2], since + 1)]
+        )
+        first, _, _ = ask(users[:3])
+        assert [(e[0], e[2]) for e in first] == [(since + 2_000, products[1]), (since + 5_000, products[0])]
+        assert ask(users[3:4]) == [[(since + 1, "click", products[2], None, None)]]  # not read before
+        post_events(
+            runtime,
+            [
+                _click(
+                    users[1], products[3], since + 9_000, "order", order_id="o-tail", quantity=1, amount=100
+                ),
+                _click(users[0], products[4], since - 1_000),  # before training: in the model, not here
+            ],
+        )
+        assert len(ask(users[:2])[1]) == 1
+        assert ask(users[:1], since + 3_000) == [[(since + 5_000, "click", products[0], None, None)]]
+        assert len(ask(users[:1])[0]) == 2  # an older model again: read afresh
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_recent_events_in_process_start_afresh_when_far_behind_the_log(
+    world: tuple[Path, Store, TrainedModel], tmp_path: Path
+) -> None:
+    """Behind the log by more rows than one read takes, what was kept is dropped and read again when
+    asked for; the newest events per user are kept up to the limit; answers equal the store's query."""
+    from xingqu.online.recent import TailRecentEvents
+    from xingqu.services.ingest import post_events
+
+    root, _, model = world
+    assert model.feed is not None
+    runtime = Runtime(db=_copy_store(root, tmp_path / "s.db"), models_dir=str(root / "models"))
+    since = model.feed.trained_until_ms
+    tail = TailRecentEvents(runtime.store.events, max_per_user=4)
+    tail.BATCH = 3
+    direct = StoreRecentEvents(runtime.store.events_since)
+    user = str(model.feed.profiles.users.ids[0])
+    products = sorted(runtime.store.catalogue.product_ids())
+    assert tail.for_users([user], since) == [[]]
+    post_events(runtime, [_click(user, p, since + 1_000 * (k + 1)) for k, p in enumerate(products[:2])])
+    assert tail.for_users([user], since) == direct.for_users([user], since)
+    post_events(runtime, [_click(user, p, since + 10_000 * (k + 1)) for k, p in enumerate(products[2:5])])
+    got = tail.for_users([user], since)[0]  # 3 new rows: a full read, so it started afresh
+    assert got == direct.for_users([user], since)[0][-4:] and len(got) == 4

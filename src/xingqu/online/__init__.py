@@ -6,7 +6,9 @@ from xingqu.online.recent import (
     RecentEvent,
     RecentEvents,
     StoreRecentEvents,
+    TailRecentEvents,
     events_of,
+    store_recent,
 )
 from xingqu.online.servability import Servability, StoreServability
 
@@ -17,5 +19,7 @@ __all__ = [
     "Servability",
     "StoreRecentEvents",
     "StoreServability",
+    "TailRecentEvents",
     "events_of",
+    "store_recent",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xingqu.config import Settings
-from xingqu.online.recent import RecentEvents, StoreRecentEvents
+from xingqu.online.recent import RecentEvents, store_recent
 from xingqu.online.servability import Servability, store_servability
 from xingqu.store import Store
 
@@ -41,8 +41,8 @@ class OnlineState:
     @classmethod
     def build(cls, settings: Settings, store: Store, prefix: str = "xingqu:") -> OnlineState:
         """Redis when ``settings.redis`` is set, else the store itself (always current, one process or
-        several sharing the store; the embedded store's servable set kept in memory, brought up to date
-        from its change log at every call)."""
+        several sharing the store; the embedded store's servable set and recent events kept in memory,
+        brought up to date from its logs at every call)."""
         if settings.redis:
             from xingqu.online.redis import RedisRecentEvents, RedisServability, connect
 
@@ -58,4 +58,4 @@ class OnlineState:
                 ),
                 shared=True,
             )
-        return cls(StoreRecentEvents(store.events.since), store_servability(store), False)
+        return cls(store_recent(store), store_servability(store), False)

@@ -57,6 +57,10 @@ class Dialect:
     #: commit order.
     logs_servability = False
 
+    #: Whether rows of the event log are appended in commit order and never removed, so that a reader
+    #: may follow the log past the last row it saw (``SqlEventLog.tail``): writers are serialised.
+    appends_in_order = False
+
     def track_servability(self, conn: Connection) -> None:
         """Install the triggers that log servability changes (where ``logs_servability``)."""
 
@@ -216,6 +220,7 @@ class SQLiteDialect(Dialect):
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name}")
 
     logs_servability = True  # one writer at a time: the log's sequence is the commit order
+    appends_in_order = True  # and the event log's rowids likewise (events are never deleted)
 
     def track_servability(self, conn: Connection) -> None:
         for table, columns in SERVABILITY_COLUMNS.items():

@@ -8,7 +8,7 @@ batches, so that another implementation (a partitioned Parquet lake) can stand i
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 #: Rows per batch a scan yields unless told otherwise.
 SCAN_BATCH_ROWS = 100_000
+
+#: What serving follows of each event (``SqlEventLog.tail`` and ``user_tail``), after its row number.
+TAIL_COLUMNS = ("ts", "event_id", "user_id", "event_type", "product_id", "order_id", "content_id")
+_TAIL = f"SELECT rowid, {', '.join(TAIL_COLUMNS)} FROM events"
+_TAIL_SQL = f"{_TAIL} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+_USER_TAIL_SQL = f"{_TAIL} WHERE user_id = ? AND ts > ? AND rowid <= ?"
+_LAST_ROW_SQL = "SELECT coalesce(max(rowid), 0) FROM events"
 
 
 @runtime_checkable
@@ -122,6 +129,25 @@ class SqlEventLog:
         with self._store.reading() as conn:
             lo, hi = conn.execute(sa.select(sa.func.min(e.c.ts), sa.func.max(e.c.ts))).one()
         return None if lo is None else (int(lo), int(hi))
+
+    @property
+    def appends_in_order(self) -> bool:
+        """Whether rows are appended in commit order and never removed (the embedded store), so that a
+        serving process may keep what it read and follow the log past it (``tail``)."""
+        return self._store.dialect.appends_in_order
+
+    def last_row(self) -> int:
+        """The row number of the newest event (0 with none); only where ``appends_in_order``."""
+        return int(self._store.read_small(_LAST_ROW_SQL, ())[0][0])
+
+    def tail(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` events appended after row ``after``, in commit order: row number then
+        ``TAIL_COLUMNS`` (one indexed read on a kept connection: asked at every request)."""
+        return self._store.read_small(_TAIL_SQL, (after, limit))
+
+    def user_tail(self, user_id: str, since_ms: int, upto: int) -> list[tuple[Any, ...]]:
+        """The events of ``user_id`` after ``since_ms`` up to row ``upto``, as ``tail`` gives them."""
+        return self._store.read_small(_USER_TAIL_SQL, (user_id, since_ms, upto))
 
     def since(self, ts_ms: int, user_ids: list[str] | None = None) -> pa.Table:
         table = self._table
