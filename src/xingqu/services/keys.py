@@ -168,8 +168,7 @@ def authenticate(runtime: Runtime, token: str) -> Principal:
     if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
         raise UnauthenticatedError("not an xingqu API key")
     _, key_id, secret = parts
-    with runtime.store.reading() as conn:
-        row = rows.get(conn, key_id)
+    row = rows.lookup(runtime.store, key_id)
     if row is None or row["revoked_at"] is not None:
         raise UnauthenticatedError("unknown or revoked API key")
     digest = hashlib.sha256(token.encode()).hexdigest()

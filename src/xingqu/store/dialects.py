@@ -29,6 +29,8 @@ class Dialect:
     """Backend-specific behaviour: connection set-up, write locking and bulk writes."""
 
     name = "generic"
+    #: The driver's positional parameter marker (``Store.read_small`` takes raw SQL).
+    placeholder = "%s"
     #: Whether large loads go faster with secondary indexes rebuilt once at the end.
     defers_indexes = False
 
@@ -167,6 +169,7 @@ class SQLiteDialect(Dialect):
     """SQLite: WAL journal, writers take the lock at BEGIN (BEGIN IMMEDIATE) and wait for each other."""
 
     name = "sqlite"
+    placeholder = "?"
     defers_indexes = True
 
     def configure(self, engine: Engine, busy_timeout_s: float) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from xingqu.store.schema import api_keys_table as keys
+
+if TYPE_CHECKING:
+    from xingqu.store.store import Store
 
 
 def _row(r: Any) -> dict[str, Any]:
@@ -49,6 +52,16 @@ def get(conn: Connection, key_id: str) -> dict[str, Any] | None:
     """One key's row (None when unknown)."""
     found = conn.execute(sa.select(keys).where(keys.c.key_id == key_id)).mappings().first()
     return _row(found) if found is not None else None
+
+
+_COLUMNS = [c.name for c in keys.c]
+
+
+def lookup(store: Store, key_id: str) -> dict[str, Any] | None:
+    """``get`` as every request asks it: one read on the store's kept connection (``read_small``)."""
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM api_keys WHERE key_id = {store.dialect.placeholder}"
+    found = store.read_small(sql, (key_id,))
+    return _row(dict(zip(_COLUMNS, found[0], strict=True))) if found else None
 
 
 def rows(conn: Connection, include_revoked: bool = True) -> list[dict[str, Any]]:

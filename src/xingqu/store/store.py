@@ -265,7 +265,7 @@ class Store:
             raise self._failure("read", exc) from None
 
     def read_small(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Rows of one small, frequent read (``sql`` in the driver's own parameter style) on a
+        """Rows of one small, frequent read (``sql`` with ``dialect.placeholder`` markers) on a
         connection kept for such reads, without the pool's checkout and transaction round trip: what a
         serving process asks at every request. One statement is its own consistent snapshot."""
         with self._small_lock:
@@ -278,6 +278,7 @@ class Store:
                     return list(cur.fetchall())
                 finally:
                     cur.close()
+                    self._small.rollback()  # no transaction (nor its locks) stays open between reads
             except (OperationalError, DatabaseError, *_RAW_DB_ERRORS) as exc:
                 self._drop_small()
                 raise self._failure("read", exc) from None
