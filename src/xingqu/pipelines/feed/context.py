@@ -128,6 +128,7 @@ class Request:
     history: sp.csr_matrix = field(default_factory=lambda: _NO_HISTORY)  # set by ``Feed.request``
     rows: ProfileRows | None = None
     lists: dict[str, np.ndarray] = field(default_factory=dict)  # retriever → each user's top list
+    sparse: dict[str, sp.csr_matrix] = field(default_factory=dict)  # retriever → its sparse scores
     sources: list[dict[int, list[str]]] = field(default_factory=list)  # item → sources that found it
     features: np.ndarray | None = None  # (users, candidates, features) when the ranker scored them
     ranked: np.ndarray | None = None  # (users, candidates): the ranker's own scores, when it scored them

@@ -10,6 +10,7 @@ from xingqu.features.session import SessionRows, serving_rows
 from xingqu.models.blend import standardise
 from xingqu.pipelines.feed.context import Recent, Request
 from xingqu.pipelines.feed.prepared import Prepared
+from xingqu.pipelines.feed.sources import sparse_at
 
 #: How much a profile weighs against events since training (in interaction weight units).
 RECENT_MASS = 5.0
@@ -46,7 +47,12 @@ def score(req: Request, prep: Prepared, items: np.ndarray, mask: np.ndarray | No
     ranks = np.full((len(kinds), *items.shape), cfg.rank_depth, np.float32)
     for r, k in enumerate(kinds):
         if k in prep.kinds:
-            scores[r] = m.retrievers[k].candidate_scores(req.users, req.history, items)
+            found = req.sparse.get(k)  # computed whole for the top list: read, not computed again
+            scores[r] = (
+                sparse_at(found, items)
+                if found is not None
+                else m.retrievers[k].candidate_scores(req.users, req.history, items)
+            )
             ranks[r] = list_ranks(req.lists[k], items, cfg.rank_depth, len(prep.item_ids))
     if cfg.use_ranker and m.ranker is not None:
         if cfg.sequence:

@@ -53,7 +53,10 @@ def retrieve(kind: str, req: Request, prep: Prepared) -> np.ndarray:
         return np.where(idx >= 0, idx, 0)
     model = prep.model.retrievers[kind]
     if isinstance(model, SparseScores) and depth < len(prep.item_ids):
-        return sparse_top(model, users, req.history, depth)
+        found = model.sparse_scores(users, req.history)
+        found.sort_indices()
+        req.sparse[kind] = found  # the candidates' scores are read from it (``sparse_at``)
+        return sparse_top(found, depth)
     if isinstance(model, SegmentedScores):
         return np.stack([segment_list(kind, model, req, prep, b, depth) for b in range(len(users))])
     return dense_top(model.scores(users, req.history), depth)
@@ -79,14 +82,13 @@ def dense_top(scores: np.ndarray, depth: int) -> np.ndarray:
     return np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1), axis=1)
 
 
-def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, depth: int) -> np.ndarray:
-    """Each user's top ``depth`` items read from the nonzero scores of a sparse-scoring model (the
+def sparse_top(s: sp.csr_matrix, depth: int) -> np.ndarray:
+    """Each row's top ``depth`` items read from a sparse-scoring model's nonzero scores ``s`` (the
     same list as from the dense row, ties by the lower index); a row with fewer than
     ``depth`` positive scores has its list filled with zero-scored items by index (which of the equal
     zeros a dense row would pick is arbitrary too; this costs no pass over the whole catalogue)."""
-    s = model.sparse_scores(users, history)
-    out = np.empty((len(users), depth), np.int64)
-    for b in range(len(users)):
+    out = np.empty((s.shape[0], depth), np.int64)
+    for b in range(s.shape[0]):
         idx, val = s.indices[s.indptr[b] : s.indptr[b + 1]], s.data[s.indptr[b] : s.indptr[b + 1]]
         positive = val > 0
         if positive.sum() < depth:  # the positives, best first, then zero-scored items by index
@@ -96,6 +98,18 @@ def sparse_top(model: SparseScores, users: np.ndarray, history: sp.csr_matrix, d
             out[b] = np.concatenate([first, rest[: depth - len(first)]])
             continue
         out[b] = top_of(idx[positive], val[positive], depth)
+    return out
+
+
+def sparse_at(s: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+    """Row b of ``s`` (indices sorted) at the columns ``items[b]``: the scores of each user's
+    candidates, read from the retriever's scores already computed for the user's top list."""
+    out = np.zeros(items.shape, np.float32)
+    for b in range(items.shape[0]):
+        idx, val = s.indices[s.indptr[b] : s.indptr[b + 1]], s.data[s.indptr[b] : s.indptr[b + 1]]
+        if len(idx):
+            at = np.minimum(np.searchsorted(idx, items[b]), len(idx) - 1)
+            out[b] = np.where(idx[at] == items[b], val[at], 0.0)
     return out
 
 
