@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 
 #: Ids per ``IN (…)`` list of a chunked lookup.
 _CHUNK = 5_000
+#: Products per read of ``product_cards`` (within every driver's limit of bound parameters).
+_CARD_CHUNK = 500
+_CARDS_SQL = (
+    "SELECT p.product_id, p.title, p.price, p.shop_id, s.name, p.brand_id, b.name, p.category "
+    "FROM products p LEFT JOIN shops s ON s.shop_id = p.shop_id "
+    "LEFT JOIN brands b ON b.brand_id = p.brand_id WHERE p.product_id IN"
+)
 
 
 def listed_in_good_standing(product: sa.Table, shop: sa.Table) -> sa.ColumnElement[bool]:
@@ -163,39 +170,23 @@ class Catalogue(Repository):
 
     def product_cards(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
         """What a client shows of each known product among ``product_ids``: title, price (fen), shop and
-        brand (id and name) and category path."""
-        p, shops, brands = TABLES["products"], TABLES["shops"], TABLES["brands"]
+        brand (id and name) and category path. Asked for every feed served: one raw read per chunk
+        on the store's kept connection (``Store.read_small``)."""
         out: dict[str, dict[str, Any]] = {}
-        with self._conn(None) as conn:
-            for lo in range(0, len(product_ids), _CHUNK):
-                rows = conn.execute(
-                    sa.select(
-                        p.c.product_id,
-                        p.c.title,
-                        p.c.price,
-                        p.c.shop_id,
-                        shops.c.name,
-                        p.c.brand_id,
-                        brands.c.name,
-                        p.c.category,
-                    )
-                    .select_from(
-                        p.outerjoin(shops, shops.c.shop_id == p.c.shop_id).outerjoin(
-                            brands, brands.c.brand_id == p.c.brand_id
-                        )
-                    )
-                    .where(p.c.product_id.in_(product_ids[lo : lo + _CHUNK]))
-                ).all()
-                for pid, title, price, shop_id, shop, brand_id, brand, category in rows:
-                    out[pid] = {
-                        "title": title,
-                        "price": int(price),
-                        "shop_id": shop_id,
-                        "shop": shop,
-                        "brand_id": brand_id,
-                        "brand": brand,
-                        "category": category,
-                    }
+        mark = self._store.dialect.placeholder
+        for lo in range(0, len(product_ids), _CARD_CHUNK):
+            chunk = tuple(product_ids[lo : lo + _CARD_CHUNK])
+            rows = self._store.read_small(f"{_CARDS_SQL} ({', '.join([mark] * len(chunk))})", chunk)
+            for pid, title, price, shop_id, shop, brand_id, brand, category in rows:
+                out[pid] = {
+                    "title": title,
+                    "price": int(price),
+                    "shop_id": shop_id,
+                    "shop": shop,
+                    "brand_id": brand_id,
+                    "brand": brand,
+                    "category": category,
+                }
         return out
 
     def servable_products(self, product_ids: list[str]) -> set[str]:
