@@ -94,3 +94,32 @@ def test_top_of_a_sparse_row_is_the_dense_top_with_ties_by_index(
     dense = np.full(1_000, -1.0, np.float32)
     dense[idx] = val
     np.testing.assert_array_equal(top_of(idx, val, depth), top_n(dense[None, :], depth)[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes, st.sampled_from([np.int32, np.int64]), st.booleans())
+def test_csr_without_checks_is_the_matrix_scipy_builds(
+    shape: tuple[int, int, int, float], index: type, fast: bool
+) -> None:
+    """The checked-once shortcut and scipy's constructor give the same matrix, in products, sums and
+    slices too; with the shortcut off (another scipy), scipy's constructor is used."""
+    seed, rows, n, density = shape
+    m = matrix(seed, rows, n, density)
+    indices, indptr = m.indices.astype(index), m.indptr.astype(np.int64)  # indptr as a cumsum gives it
+    saved = rowops._FAST_CSR
+    rowops._FAST_CSR = fast
+    try:
+        got = rowops.csr(m.data, indices, indptr, m.shape)
+    finally:
+        rowops._FAST_CSR = saved
+    other = matrix(seed + 1, n, rows, density)
+    np.testing.assert_array_equal(got.toarray(), m.toarray())
+    np.testing.assert_array_equal((got @ other).toarray(), (m @ other).toarray())
+    np.testing.assert_array_equal((got + m).toarray(), 2 * m.toarray())
+    picked = np.arange(rows)[::-1]
+    np.testing.assert_array_equal(got[picked].toarray(), m[picked].toarray())
+    assert got.has_sorted_indices == m.has_sorted_indices and got.nnz == m.nnz
+
+
+def test_the_csr_shortcut_holds_on_this_scipy() -> None:
+    assert rowops._fast_csr_holds()

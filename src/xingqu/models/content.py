@@ -113,7 +113,7 @@ class ContentModel(Recommender):
                 vals.append(row[nz])
                 indptr.append(indptr[-1] + len(nz))
             shape = (history.shape[0], self.features.shape[0])
-            return sp.csr_matrix((np.concatenate(vals), np.concatenate(cols), indptr), shape=shape)
+            return rowops.csr(np.concatenate(vals), np.concatenate(cols), np.asarray(indptr), shape)
         profile = history @ self.features
         norms = np.sqrt(np.asarray(profile.multiply(profile).sum(axis=1)).ravel())
         profile = sp.diags(1 / np.where(norms > 0, norms, 1)) @ profile

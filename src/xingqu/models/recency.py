@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.dataset import Dataset
+from xingqu.models import rowops
 from xingqu.models.base import ModelError
 
 
@@ -52,7 +53,7 @@ def recency_weights(
     user (``users``: training indices, −1 unknown; ``ranks`` with sorted indices), shifted back by one
     when the row holds items the user had not touched in training, which are the newest (rank 1).
     A loop over rows on the CSR arrays: a request's few rows cost microseconds, not sparse algebra."""
-    h = sp.csr_matrix(history)
+    h = rowops.csr_rows(history)
     users = np.asarray(users, dtype=np.int64)
     counts = np.zeros(h.shape[0] + 1, dtype=np.int64)
     cols_out, vals_out = [], []
@@ -74,6 +75,4 @@ def recency_weights(
         counts[b + 1] = len(cols_out[-1])
     if not cols_out:
         return sp.csr_matrix(h.shape, dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals_out), np.concatenate(cols_out), np.cumsum(counts)), shape=h.shape
-    )
+    return rowops.csr(np.concatenate(vals_out), np.concatenate(cols_out), np.cumsum(counts), h.shape)
