@@ -25,7 +25,7 @@ from xingqu.features.ranking import feature_names
 from xingqu.governance.actions import take_down
 from xingqu.ingest import import_path
 from xingqu.online import StoreRecentEvents
-from xingqu.pipelines.feed import Feed, FeedConfig, FeedTrace
+from xingqu.pipelines.feed import Feed, FeedConfig, FeedItem, FeedTrace
 from xingqu.pipelines.feed.sources import retrieve
 from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
@@ -184,6 +184,30 @@ def test_a_users_blended_feed_does_not_depend_on_who_is_scored_with_them(
     together = [[i.product_id for i in f] for f in feed.recommend_many(users, 10)]
     alone = [[i.product_id for i in feed.recommend(u, 10)] for u in users]
     assert together == alone
+
+
+def test_a_users_ranked_and_explained_feed_does_not_depend_on_who_is_scored_with_them(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    """Up to the row-loop batch size, serving users together gives each exactly what they get alone:
+    products, scores to the last bit, sources and reasons (the explanations' reference is the median
+    over the user's own candidates, not over the padding up to the batch's widest)."""
+    from xingqu.models.rowops import MAX_LOOP_ROWS
+
+    store, model, _ = trained
+    feed = _feed(store, model)
+    users = _users(model, 3 * MAX_LOOP_ROWS)
+
+    def card(items: list[FeedItem]) -> list[tuple[object, ...]]:
+        return [(i.product_id, i.score, i.found_by, i.reasons, i.new) for i in items]
+
+    alone = [card(feed.recommend(u, 10, explain=True)) for u in users]
+    for size in (4, MAX_LOOP_ROWS):
+        together = []
+        for lo in range(0, len(users), size):
+            together += [card(f) for f in feed.recommend_many(users[lo : lo + size], 10, explain=True)]
+        assert together == alone
+    assert sum(bool(i[3]) for f in alone for i in f) > len(users)  # reasons were given
 
 
 def test_new_product_slots_are_filled(trained: tuple[Store, TrainedModel, Path]) -> None:

@@ -198,8 +198,9 @@ class Feed:
             )
             final = self._reranker.assemble(items[b], scores[b], asked[b], is_new[b], n, browsing)
             e = time.perf_counter()
-            block = req.features[b] if req.features is not None else None
-            own = req.ranked[b] if req.ranked is not None else scores[b]
+            width_b = len(kept[b])  # this user's candidates; the rest of the row pads the batch
+            block = req.features[b, :width_b] if req.features is not None else None
+            own = req.ranked[b, :width_b] if req.ranked is not None else scores[b, :width_b]
             words = reasons(prep, block, final, own) if explain else [[] for _ in final]
             explained += time.perf_counter() - e
             row = []
