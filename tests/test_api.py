@@ -223,3 +223,50 @@ def test_body_size_and_rate_limits(api_world: World, tmp_path_factory: pytest.Te
         )
         own = make_key(runtime, "app", rate_per_s=100)
         assert all(http.get("/v1/keys/me", headers=auth(own)).status_code == 200 for _ in range(30))
+
+
+def test_concurrent_feeds_are_served_in_batches_each_as_it_is_alone(
+    api: tuple[Client, Runtime], api_world: World
+) -> None:
+    """Feed requests that arrive while the feed is busy are served together (the batch-size histogram
+    says so), and each response is exactly the one the user gets alone: products, scores, sources and
+    reasons; an unknown user in the crowd gets its 404 without failing the others."""
+    import asyncio
+
+    client, _ = api
+    assert api_world.model.feed is not None
+    users = [str(u) for u in api_world.model.feed.profiles.users.ids[:48]]
+    base = str(client.http.base_url)
+    key = client.http.headers["Authorization"]
+
+    def items(body: dict[str, object]) -> list[object]:
+        return body["items"]  # type: ignore[return-value]
+
+    alone = {
+        u: items(httpx.get(f"{base}/v1/users/{u}/feed?n=10", headers={"Authorization": key}).json())
+        for u in users
+    }
+
+    async def crowd() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": key}, timeout=60) as http:
+            asks = [http.get(f"/v1/users/{u}/feed", params={"n": 10}) for u in [*users, "no-such-user"]]
+            return list(await asyncio.gather(*asks))
+
+    def batch_counts() -> tuple[float, float]:
+        text = httpx.get(f"{base}/metrics").text
+        found = {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith(("xingqu_feed_batch_size_count", "xingqu_feed_batch_size_sum"))
+        }
+        return found["xingqu_feed_batch_size_count"], found["xingqu_feed_batch_size_sum"]
+
+    batches0, served0 = batch_counts()
+    for _ in range(3):
+        answers = asyncio.run(crowd())
+        assert [r.status_code for r in answers] == [200] * len(users) + [404]
+        assert answers[-1].json()["error"]["code"] == "not_found"
+        assert {u: items(r.json()) for u, r in zip(users, answers, strict=False)} == alone
+    batches, served = batch_counts()
+    assert served - served0 == 3 * (len(users) + 1)
+    assert batches - batches0 < (served - served0) / 2  # most requests shared a batch

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from xingqu import __version__
-from xingqu.api import compute, errors
+from xingqu.api import batching, compute, errors
 from xingqu.api.access import PUBLIC, ROUTE_ROLES
 from xingqu.api.limits import BodyLimit, RateLimiter
 from xingqu.api.metrics import MeasureRequests, Metrics
@@ -79,6 +79,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         compute.install(_app, settings.api_threads)
+        batching.install(_app)
         await run_in_threadpool(warm_up, runtime, metrics)
         yield
 

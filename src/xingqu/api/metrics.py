@@ -60,6 +60,12 @@ class Metrics:
             registry=reg,
             **gauge,
         )
+        self.feed_batch = Histogram(
+            "xingqu_feed_batch_size",
+            "Feed requests served together in one batch (those that queued while the feed was busy).",
+            buckets=(1, 2, 4, 8, 16, 32),
+            registry=reg,
+        )
         self._version: str | None = None
         #: route name → its full path template (set by the app factory once its routes are in)
         self.templates: dict[str, str] = {}

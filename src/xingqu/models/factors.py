@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from pydantic import Field
 from threadpoolctl import threadpool_limits
 
+from xingqu.models import rowops
 from xingqu.models.base import ModelConfig, Recommender
 
 
@@ -55,6 +56,10 @@ class _Factorised(Recommender):
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         known = users >= 0
         out = np.zeros((len(users), self.item_factors.shape[0]), dtype=np.float32)
+        if len(users) <= rowops.MAX_LOOP_ROWS:  # a request's rows one by one: each as it is alone
+            for b in np.flatnonzero(known):
+                out[b] = self.item_factors @ self.user_factors[users[b]]
+            return out
         out[known] = self.user_factors[users[known]] @ self.item_factors.T
         return out
 

@@ -13,14 +13,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from xingqu.errors import ConflictError, NotFoundError, UserError
+from xingqu.errors import ConflictError, NotFoundError, UserError, XingquError
 from xingqu.experiments.analysis import analyse
 from xingqu.experiments.assign import assign, assign_many, free_slice
 from xingqu.experiments.attribution import DAY_MS, PRE_DAYS, Exposure, credit
 from xingqu.experiments.model import Arm, Experiment, ExperimentSpec, check_name, parse_spec
+from xingqu.models.rowops import MAX_LOOP_ROWS
 from xingqu.pipelines.feed import ContentItem
 from xingqu.runtime import Runtime
 from xingqu.services.feed import FeedResult, feed_service
@@ -377,6 +378,72 @@ def _log_exposure(
     return request_id
 
 
+@dataclass(frozen=True)
+class FeedAsk:
+    """One user's feed request: how many products, the filters (``max_price`` in fen), and whether
+    to say why each product is there."""
+
+    user: str
+    n: int = 20
+    max_price: int | None = None
+    categories: tuple[str, ...] | None = None
+    brands: tuple[str, ...] | None = None
+    explain: bool = True
+
+
+def serve_feeds(
+    runtime: Runtime,
+    asks: Sequence[FeedAsk],
+    *,
+    log: bool = True,
+    version: str | None = None,
+    at_ms: int | None = None,
+) -> list[ServedFeed | XingquError]:
+    """The feeds of several requests served at once, each exactly the feed ``serve_feed`` gives it
+    alone: users under the same treatment and asking the same way are scored together, up to the
+    batch size whose scores do not depend on who else is in it (``MAX_LOOP_ROWS``); each response
+    logged per experiment as ``serve_feed`` logs it (unless ``log`` is off: batch scoring, where
+    ``version`` stands for the current model where no arm names one). A request that fails (an
+    unknown user) gets its error in its place; the others are served."""
+    t0 = time.perf_counter()
+    at = now_ms() if at_ms is None else at_ms
+    routes = router(runtime).route_many([a.user for a in asks], at)
+    groups: dict[tuple[Treatment, FeedAsk], list[int]] = {}
+    for k, (ask, routed) in enumerate(zip(asks, routes, strict=True)):
+        groups.setdefault((treatment(routed, version), replace(ask, user="")), []).append(k)
+    out: list[ServedFeed | XingquError] = [XingquError("not served")] * len(asks)
+    for (how, way), members in groups.items():
+        service = feed_service(runtime, how.model)
+        serving = service.serving()
+        ok = []
+        for k in members:
+            try:
+                service.segments(serving, asks[k].user)  # an unknown user fails alone
+                ok.append(k)
+            except XingquError as exc:
+                out[k] = exc
+        for lo in range(0, len(ok), MAX_LOOP_ROWS):
+            chunk = ok[lo : lo + MAX_LOOP_ROWS]
+            try:
+                found = service.recommend_many(
+                    [asks[k].user for k in chunk],
+                    way.n,
+                    max_price=way.max_price,
+                    categories=way.categories,
+                    brands=way.brands,
+                    explain=way.explain,
+                    feed=how.feed,
+                )
+            except XingquError as exc:  # what they asked (a filter) fails them, not the others
+                for k in chunk:
+                    out[k] = exc
+                continue
+            for k, result in zip(chunk, found, strict=True):
+                request_id = _log_exposure(runtime, routes[k], asks[k].user, at, t0) if log else None
+                out[k] = ServedFeed(result, request_id, _arms(routes[k]))
+    return out
+
+
 def serve_feed(
     runtime: Runtime,
     user: str,
@@ -389,14 +456,18 @@ def serve_feed(
 ) -> ServedFeed:
     """The feed of ``user`` from the arms of the experiments they are in (``treatment``), with the
     response logged per experiment (request id, arm, time, latency)."""
-    t0 = time.perf_counter()
-    at = now_ms()
-    routed = router(runtime).route(user, at)
-    how = treatment(routed)
-    found = feed_service(runtime, how.model).recommend(
-        user, n, max_price=max_price, categories=categories, brands=brands, explain=explain, feed=how.feed
+    ask = FeedAsk(
+        user,
+        n,
+        max_price,
+        tuple(categories) if categories is not None else None,
+        tuple(brands) if brands is not None else None,
+        explain,
     )
-    return ServedFeed(found, _log_exposure(runtime, routed, user, at, t0), _arms(routed))
+    served = serve_feeds(runtime, [ask])[0]
+    if isinstance(served, XingquError):
+        raise served
+    return served
 
 
 def serve_content(runtime: Runtime, user: str, n: int = 10) -> ServedContent:
@@ -423,20 +494,17 @@ def score_users(
 ) -> list[ServedFeed]:
     """Batch scoring: the feed of each of ``users`` under their arms' treatment, exactly as
     ``serve_feed`` serves them (``version`` stands for the current model where no arm names one);
-    nothing is logged (no response was served).
-
-    Each user is scored alone, as the API does: float32 scores computed for many users at once can
-    differ in the last bit from one user's, enough to reorder products whose retriever scores tie
-    (about 3 % of the users of a small world), and batch output is meant to be what the API serves."""
-    at = now_ms() if at_ms is None else at_ms
-    cats = list(categories) if categories is not None else None
+    nothing is logged (no response was served). Users are scored together in groups of at most
+    ``MAX_LOOP_ROWS``, whose float32 scores equal each user's alone (larger batches take vectorised
+    paths whose sums can differ in the last bit, enough to reorder tied products)."""
+    cats = tuple(categories) if categories is not None else None
+    brand_ids = tuple(brands) if brands is not None else None
+    asks = [FeedAsk(u, n, max_price, cats, brand_ids, explain=False) for u in users]
     out = []
-    for user, routed in zip(users, router(runtime).route_many(users, at), strict=True):
-        how = treatment(routed, version)
-        found = feed_service(runtime, how.model).recommend(
-            user, n, max_price=max_price, categories=cats, brands=brands, explain=False, feed=how.feed
-        )
-        out.append(ServedFeed(found, None, _arms(routed)))
+    for served in serve_feeds(runtime, asks, log=False, version=version, at_ms=at_ms):
+        if isinstance(served, XingquError):
+            raise served
+        out.append(served)
     return out
 
 

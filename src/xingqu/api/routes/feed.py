@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from xingqu.api.access import Caller, require_subject
+from xingqu.api.batching import batcher
 from xingqu.api.compute import compute
 from xingqu.api.schemas.feed import ContentFeedOut, FeedOut, ProductOut, SimilarOut
 from xingqu.domain.records import MAX_ID_LENGTH
 from xingqu.services import products
-from xingqu.services.experiments import serve_content, serve_feed
+from xingqu.services.experiments import FeedAsk, ServedFeed, serve_content
 from xingqu.services.feed import feed_cards
 from xingqu.services.similar import related
 
@@ -40,22 +41,25 @@ async def user_feed(
     their arms' feed; send the response's request_id with the events it leads to (impressions, clicks,
     orders) so that they are credited to those arms."""
     runtime = request.app.state.runtime
-    fen = round(max_price * 100) if max_price is not None else None
+    ask = FeedAsk(
+        user_id,
+        n,
+        round(max_price * 100) if max_price is not None else None,
+        tuple(category) if category is not None else None,
+        tuple(brand) if brand is not None else None,
+        explain,
+    )
 
-    def work() -> dict[str, object]:
-        served = serve_feed(
-            runtime, user_id, n, max_price=fen, categories=category, brands=brand, explain=explain
-        )
-        found = served.result
+    def respond(served: ServedFeed) -> dict[str, object]:
         return {
             "user": user_id,
-            "model": found.version,
+            "model": served.result.version,
             "request_id": served.request_id,
             "experiments": served.arms,
-            "items": feed_cards(runtime.store, found.items),
+            "items": feed_cards(runtime.store, served.result.items),
         }
 
-    return await compute(request, work)
+    return await batcher(request).serve(ask, respond)
 
 
 @router.get("/users/{user_id}/content", response_model=ContentFeedOut)
