@@ -657,3 +657,31 @@ def test_the_served_score_adds_the_value_weight_times_log_price(
             [lp[m.cat.items.index[p]] for p in a]
         )
     assert checked >= 20
+
+
+def test_the_compiled_ranker_serves_the_feed_lightgbm_serves(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    """The ranker's trees compiled to native code score as LightGBM does: each user gets the same
+    items, scores and reasons, alone and in a batch."""
+    store, model, _ = trained
+    assert model.feed is not None and model.feed.ranker is not None
+    ranker = model.feed.ranker
+    feed = _feed(store, model)
+    users = _users(model, 40)
+    now = store.event_time_range()[1]  # type: ignore[index]
+
+    def serve() -> tuple[list[list[FeedItem]], list[list[FeedItem]]]:
+        alone = [feed.recommend(u, 20, now_ms=now) for u in users[:15]]
+        return alone, feed.recommend_many(users, 20, now_ms=now, explain=True)
+
+    try:
+        ranker.native = False
+        lightgbm = serve()
+        ranker.native = True
+        compiled = serve()
+        assert ranker.compiled() is not None
+    finally:
+        ranker.native = True
+    assert compiled == lightgbm
+    assert sum(len(f) for f in lightgbm[1]) >= 20 * 35 and any(i.reasons for f in lightgbm[1] for i in f)
