@@ -161,11 +161,11 @@ class RecentSource:
 
     def _like(self, clicks: list[int]) -> list[int]:
         last = list(dict.fromkeys(reversed(clicks)))[:5]
-        parts = [*self.similar, *self.content]
+        parts = [*((s, True) for s in self.similar), *((c, False) for c in self.content)]
         out: list[int] = []
-        for src in parts:
-            ones = np.ones(len(last))
-            if isinstance(src, ItemSimilarity):  # Σ over the clicked items of their similarity columns
+        ones = np.ones(len(last))
+        for src, by_similarity in parts:
+            if by_similarity:  # Σ over the clicked items of their similarity columns
                 sim = rowops.vector_times(np.array(last), ones, transposed_csr(src, "similarity"))
             else:  # Σ of the cosines to the clicked items: through the postings of their terms
                 f = src.features  # type: ignore[attr-defined]
@@ -173,8 +173,14 @@ class RecentSource:
                 terms = np.flatnonzero(v != 0)
                 sim = rowops.vector_times(terms, v[terms], transposed_csr(src, "features"))
             sim[last] = 0
-            top = top_n(sim[None, :], self.quota // len(parts))[0]
-            out += [int(j) for j in top if sim[j] > 0]
+            quota = self.quota // len(parts)
+            liked = np.flatnonzero(sim > 0)  # only the positives are taken: the top of them
+            top = (
+                top_of(liked, sim[liked], quota)
+                if len(liked) > quota
+                else liked[np.argsort(-sim[liked], kind="stable")]
+            )
+            out += top.tolist()
         return out
 
 
