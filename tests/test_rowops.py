@@ -123,3 +123,20 @@ def test_csr_without_checks_is_the_matrix_scipy_builds(
 
 def test_the_csr_shortcut_holds_on_this_scipy() -> None:
     assert rowops._fast_csr_holds()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.floats(0, 10, allow_nan=False)), max_size=25),
+    st.lists(st.integers(0, 35), max_size=20),
+)
+def test_values_at_reads_a_sparse_row_as_a_dict_of_it_does(
+    row: list[tuple[int, float]], items: list[int]
+) -> None:
+    from xingqu.pipelines.feed.rules import _values_at
+
+    idx = np.array([i for i, _ in row], np.int64)
+    values = np.array([v for _, v in row], np.float32)
+    as_dict = dict(zip(idx.tolist(), values.tolist(), strict=True))  # a repeated index: its last value
+    got = _values_at(idx, values, np.array(items, np.int64))
+    assert got.tolist() == [as_dict.get(j, 0.0) for j in items]

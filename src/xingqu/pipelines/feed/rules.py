@@ -49,6 +49,23 @@ class RequestFilter:
         return items[self.allowed[items]]
 
 
+_NONE = np.zeros(0, np.int64)
+
+
+def _values_at(idx: np.ndarray, values: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """The value of each of ``items`` in a sparse row (``idx`` / ``values``; 0 where absent; of a
+    repeated index, its last value, as a dict built from the row would hold), as float64."""
+    out = np.zeros(len(items), np.float64)
+    if not len(idx) or not len(items):
+        return out
+    order = np.argsort(idx, kind="stable")
+    pos = np.searchsorted(idx[order], items, side="right") - 1
+    hit = pos >= 0
+    hit[hit] = idx[order[pos[hit]]] == items[hit]
+    out[hit] = values[order[pos[hit]]]
+    return out
+
+
 def _row(m: object, u: int) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = m.indptr[u], m.indptr[u + 1]  # type: ignore[attr-defined]
     return m.indices[lo:hi], m.data[lo:hi]  # type: ignore[attr-defined]
@@ -89,16 +106,19 @@ class IgnoredViews:
 
     def apply(self, req: Request, prep: Prepared, b: int, items: np.ndarray) -> np.ndarray:
         u, recent = int(req.users[b]), req.recent[b]
-        shown: dict[int, float] = {}
-        if u >= 0:
-            idx, views = _row(prep.model.profiles.shown, u)
-            shown = dict(zip(idx.tolist(), views.tolist(), strict=True))
-        if not shown and not recent.shown:
+        idx, seen = _row(prep.model.profiles.shown, u) if u >= 0 else (_NONE, _NONE)
+        if not len(idx) and not recent.shown:
             return items
-        keep = np.ones(len(items), bool)
-        for k, j in enumerate(items.tolist()):
-            views = shown.get(j, 0) + recent.shown.get(j, 0)
-            keep[k] = views < self.max_views or j in recent.clicked
+        views = _values_at(idx, seen, items)
+        if recent.shown:
+            views += _values_at(
+                np.fromiter(recent.shown.keys(), np.int64, len(recent.shown)),
+                np.fromiter(recent.shown.values(), np.float64, len(recent.shown)),
+                items,
+            )
+        keep = views < self.max_views
+        if recent.clicked:
+            keep |= np.isin(items, np.fromiter(recent.clicked, np.int64, len(recent.clicked)))
         return items[keep]
 
 
@@ -207,7 +227,8 @@ class Reranker:
         """Positions into ``items`` of the final list, in order (``browsing``: level-1 categories
         exempt from the category cap)."""
         cfg, cat, ids = self.prep.config, self.prep.model.cat, self.prep.item_ids
-        order = [int(q) for q in np.argsort(-scores, kind="stable") if np.isfinite(scores[q])]
+        ranked = np.argsort(-scores, kind="stable")
+        order = ranked[np.isfinite(scores[ranked])].tolist()
         verdict: dict[int, bool] = {}
 
         def allowed(q: int) -> bool:
