@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,9 @@ from xingqu.features.profiles import Catalogue
 from xingqu.features.ranking import ProfileRows
 from xingqu.features.session import HOUR_MS, NOT_VISITS, UserSession
 from xingqu.online.recent import RecentEvent
+
+if TYPE_CHECKING:
+    from xingqu.pipelines.feed.sources import FoundBy
 
 #: A request's history before it is read (never changed: each request sets its own).
 _NO_HISTORY = sp.csr_matrix((0, 0), dtype=np.float32)
@@ -129,7 +133,7 @@ class Request:
     rows: ProfileRows | None = None
     lists: dict[str, np.ndarray] = field(default_factory=dict)  # retriever → each user's top list
     sparse: dict[str, sp.csr_matrix] = field(default_factory=dict)  # retriever → its sparse scores
-    sources: list[dict[int, list[str]]] = field(default_factory=list)  # item → sources that found it
+    sources: list[FoundBy] = field(default_factory=list)  # per user: which sources found each item
     features: np.ndarray | None = None  # (users, candidates, features) when the ranker scored them
     ranked: np.ndarray | None = None  # (users, candidates): the ranker's own scores, when it scored them
 

@@ -4,6 +4,7 @@ products like those just clicked, goods of followed shops and creators, and new 
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -256,21 +257,30 @@ def sources_for(prep: Prepared) -> list[CandidateSource]:
 
 
 def gather(req: Request, prep: Prepared, sources: list[CandidateSource]) -> list[list[int]]:
-    """Every source's candidates merged per user (first finder first), each item's sources kept in
-    ``req.sources``; the retrievers' full lists stay in ``req.lists`` for the rank features."""
+    """Every source's candidates merged per user (first finder first), with which sources found each
+    in ``req.sources``; the retrievers' full lists stay in ``req.lists`` for the rank features."""
     found = [src.candidates(req, prep) for src in sources]
     for kind in prep.kinds:  # every retriever's list, also those with no quota here
         if kind not in req.lists:
             req.lists[kind] = retrieve(kind, req, prep)
-    req.sources = []
-    cands: list[list[int]] = []
-    for b in range(len(req.users)):
-        src: dict[int, list[str]] = {}
-        for source, lists in zip(sources, found, strict=True):
-            for j in lists[b]:
-                names = src.setdefault(int(j), [])
-                if source.name not in names:
-                    names.append(source.name)
-        req.sources.append(src)
-        cands.append(list(src))
-    return cands
+    names = [src.name for src in sources]
+    req.sources = [FoundBy(names, [lists[b] for lists in found]) for b in range(len(req.users))]
+    return [
+        list(dict.fromkeys(chain.from_iterable(lists[b] for lists in found))) for b in range(len(req.users))
+    ]
+
+
+class FoundBy:
+    """Which sources found each candidate of one user, in the sources' order: asked only of the few
+    items served, so the sets are made on first use."""
+
+    def __init__(self, names: list[str], lists: list[list[int]]) -> None:
+        self.names, self.lists = names, lists
+        self._sets: list[set[int]] | None = None
+
+    def get(self, item: int, default: list[str]) -> list[str]:
+        """The names of the sources that found ``item`` (``default`` when none did)."""
+        if self._sets is None:
+            self._sets = [set(lst) for lst in self.lists]
+        found = list(dict.fromkeys(n for n, s in zip(self.names, self._sets, strict=True) if item in s))
+        return found or default
