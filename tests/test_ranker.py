@@ -11,7 +11,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from xingqu.models.forest import ZERO, CompiledForest, TreeModel, probe_rows
+from xingqu.models.forest import OPT_LEVEL, SERVING_OPT_LEVEL, ZERO, CompiledForest, TreeModel, probe_rows
 from xingqu.models.ranker import Ranker, RankerConfig
 
 
@@ -56,13 +56,16 @@ def test_compiled_trees_give_lightgbms_doubles(params: dict[str, object], missin
     model = TreeModel.parse(booster.model_to_string())
     assert len(model.trees) == 40 and model.n_features == 10
     assert {(d >> 2) & 3 for t in model.trees for d in t.decision} == missing  # the case under test
-    compiled = CompiledForest.build(booster)
-    assert compiled is not None
-    for x in (_hard_rows(1), _hard_rows(2), probe_rows(model, 2000, seed=7)):
-        want = booster.predict(x, num_threads=1)
-        assert np.array_equal(compiled.predict(x), want)
-        assert np.array_equal(compiled.predict(x.astype(np.float32)), booster.predict(x.astype(np.float32)))
-        assert np.array_equal(compiled.predict(x[:1]), want[:1])
+    for opt in (OPT_LEVEL, SERVING_OPT_LEVEL):  # the quick compile and the server's
+        compiled = CompiledForest.build(booster, opt)
+        assert compiled is not None
+        for x in (_hard_rows(1), _hard_rows(2), probe_rows(model, 2000, seed=7)):
+            want = booster.predict(x, num_threads=1)
+            assert np.array_equal(compiled.predict(x), want)
+            assert np.array_equal(
+                compiled.predict(x.astype(np.float32)), booster.predict(x.astype(np.float32))
+            )
+            assert np.array_equal(compiled.predict(x[:1]), want[:1])
     assert compiled.predict(np.zeros((0, 10))).shape == (0,)
     with pytest.raises(ValueError, match="10 features"):
         compiled.predict(np.zeros((3, 9)))
@@ -102,6 +105,9 @@ def test_the_ranker_scores_with_its_compiled_trees_and_keeps_them_through_save_a
     assert np.array_equal(ranker.predict(x), lightgbm)
     loaded = Ranker.load(ranker.save(tmp_path / "ranker"))
     assert np.array_equal(loaded.predict(x), lightgbm) and loaded.compiled() is not None
+    quick = loaded.compiled()
+    loaded.optimise()  # what a server does before its first request: recompiled, same doubles
+    assert loaded.compiled() is not quick and np.array_equal(loaded.predict(x), lightgbm)
     loaded.native = False
     assert loaded.compiled() is None and np.array_equal(loaded.predict(x), lightgbm)
 

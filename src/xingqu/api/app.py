@@ -55,7 +55,10 @@ def warm_up(runtime: Runtime, metrics: Metrics) -> None:
     try:
         runtime.store.require_ready()
         _ = runtime.online
-        metrics.served(feed_service(runtime).serving().version)
+        serving = feed_service(runtime).serving()
+        metrics.served(serving.version)
+        if serving.model.feed is not None and serving.model.feed.ranker is not None:
+            serving.model.feed.ranker.optimise()  # seconds now, for every request after
     except XingquError as exc:
         log.warning("not ready yet: %s", exc)
 

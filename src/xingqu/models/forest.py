@@ -31,8 +31,10 @@ ZERO = float(np.float32(1e-35))
 RAW_OBJECTIVES = frozenset({"lambdarank", "rank_xendcg"})
 
 #: LLVM's code generation level: 0 compiles a 150-tree model in a fraction of a second at load and
-#: already scores several times faster than LightGBM; higher levels take seconds for a further ~1.6×.
+#: already scores several times faster than LightGBM; higher levels take seconds for a further ~1.6×
+#: (``SERVING_OPT_LEVEL``: what a server, which compiles once before its first request, asks for).
 OPT_LEVEL = 0
+SERVING_OPT_LEVEL = 2
 
 #: Rows scored per call of the native code: each tree walks a block that stays in the CPU's cache.
 BLOCK_ROWS = 512
@@ -254,7 +256,7 @@ class CompiledForest:
         self.n_features = n_features
 
     @classmethod
-    def build(cls, booster: Any) -> CompiledForest | None:
+    def build(cls, booster: Any, opt: int = OPT_LEVEL) -> CompiledForest | None:
         """The compiled trees of a LightGBM ``Booster``, checked against it on ``probe_rows``; None when
         llvmlite is missing, the model is not one this module compiles, or the check fails."""
         try:
@@ -266,7 +268,7 @@ class CompiledForest:
             return None
         try:
             with _COMPILING:
-                engine = _compile(llvm, model)
+                engine = _compile(llvm, model, opt)
         except (RuntimeError, ValueError, IndexError) as exc:
             log.warning("ranker trees not compiled (%s); scoring with LightGBM", exc)
             return None
@@ -292,7 +294,7 @@ class CompiledForest:
         return out
 
 
-def _compile(llvm: Any, model: TreeModel) -> Any:
+def _compile(llvm: Any, model: TreeModel, opt: int = OPT_LEVEL) -> Any:
     """An MCJIT engine holding the model's compiled ``forest`` function, for this machine's CPU."""
     with contextlib.suppress(RuntimeError):  # needed by older llvmlite; newer ones refuse the call
         llvm.initialize()
@@ -303,7 +305,7 @@ def _compile(llvm: Any, model: TreeModel) -> Any:
     except RuntimeError:  # LLVM cannot tell on this CPU: its baseline
         features = ""
     target = llvm.Target.from_default_triple()
-    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=OPT_LEVEL)
+    machine = target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=features, opt=opt)
     ptr = "ptr" if llvm.llvm_version_info[0] >= 16 else "double*"
     module = llvm.parse_assembly(forest_ir(model, ptr))
     module.verify()

@@ -14,7 +14,7 @@ from pydantic import Field
 from xingqu.errors import StoreError
 from xingqu.models import artifacts
 from xingqu.models.base import ModelConfig, ModelError
-from xingqu.models.forest import CompiledForest
+from xingqu.models.forest import SERVING_OPT_LEVEL, CompiledForest
 
 RANKER_FORMAT = "xingqu-ranker"
 RANKER_VERSION = 1
@@ -98,6 +98,17 @@ class Ranker:
             finally:
                 self._building.release()
         return self._forest if isinstance(self._forest, CompiledForest) else None
+
+    def optimise(self) -> None:
+        """Compile the trees at the serving level of optimisation (seconds, once; then scoring is
+        ~1.6× faster than the quick compile ``predict`` makes on first use): what a server does before
+        its first request. Nothing changes where the quick compile is not available."""
+        if not self.native or self._forest is False:
+            return
+        with self._building:
+            better = CompiledForest.build(self._fitted(), SERVING_OPT_LEVEL)
+            if better is not None:
+                self._forest = better
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         forest = self.compiled()
