@@ -97,9 +97,10 @@ def reasons(
     if moved.any():
         drop[moved] = base[np.nonzero(moved)[1]] - ranker.predict(probes[moved])
     out = []
-    for k in range(len(chosen)):
+    order = np.argsort(-drop, axis=0, kind="stable").T.tolist()  # each item's groups, biggest drop first
+    for k, ranked in enumerate(order):
         words: list[str] = []
-        for g in np.argsort(-drop[:, k], kind="stable"):
+        for g in ranked:
             if drop[g, k] <= 0 or len(words) == 2:
                 break
             phrase = groups[g][1]
