@@ -171,7 +171,7 @@ class _KnownKeys:
                 self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
             return self._keys[kind]
         asked = self._asked.setdefault(kind, set())
-        named = [] if values is None else pc.unique(pc.drop_null(values)).to_pylist()
+        named = [] if values is None else [v for v in dict.fromkeys(values.to_pylist()) if v is not None]
         wanted = [v for v in named if v not in asked]
         found = self._keys.get(kind, pa.array([], pa.string()))
         if wanted:

@@ -6,9 +6,10 @@ become ``RowError`` objects, so valid data pays Arrow speed and bad data still g
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -132,6 +133,7 @@ def _as_string(col: pa.Array) -> pa.Array | None:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_TYPE = pa.timestamp("ns", tz="UTC")
 _MS = timedelta(milliseconds=1)
 
 
@@ -141,6 +143,14 @@ def _parse_timestamps(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
         return pc.cast(text, TIMESTAMP_TYPE), np.zeros(len(text), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    try:  # finer than milliseconds (Python's isoformat() gives microseconds): floored, as below
+        ns = pc.cast(text, _NS_TYPE).cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        ms = np.floor_divide(ns.fill_null(0).to_numpy(), 1_000_000)
+        out = pa.array(ms, pa.int64(), mask=_nulls(ns) if ns.null_count else None)
+        return pc.cast(out, TIMESTAMP_TYPE), np.zeros(len(text), dtype=bool)
     out: list[int | None] = []
     bad = np.zeros(len(text), dtype=bool)
     for i, v in enumerate(text.to_pylist()):
@@ -179,6 +189,13 @@ def _parse_tags(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
         else:
             out.append([t.strip() for t in v.split(TAG_SEPARATOR) if t.strip()])
     return pa.array(out, type=pa.list_(pa.string())), bad
+
+
+@functools.cache
+def _enum_values(f: FieldSpec) -> pa.Array:
+    """The values an enum field allows, in declared order."""
+    assert f.enum is not None
+    return pa.array([e.value for e in f.enum], pa.string())
 
 
 def _upper(f: FieldSpec) -> float:
@@ -272,6 +289,8 @@ def id_verdicts(text: pa.Array, narrowed: bool = True) -> tuple[pa.Array, list[t
     finds (the same verdicts: the rows it leaves out pass every check unchanged)."""
     n = len(text)
     rows = np.flatnonzero(_id_suspects(text)) if narrowed else np.arange(n)
+    if not len(rows):  # every id passes every check: no kernel to run
+        return text, [(np.zeros(n, dtype=bool), reason) for reason in ID_REASONS]
     sub = text if len(rows) == n else text.take(pa.array(rows))
     trimmed = pc.utf8_trim_whitespace(sub)
     blank = pc.fill_null(pc.equal(trimmed, ""), False).to_numpy(zero_copy_only=False)
@@ -320,15 +339,9 @@ def _convert(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWindow) 
                 text,
             )
         if f.type is FieldType.ENUM:
-            assert f.enum is not None
-            allowed = [e.value for e in f.enum]
-            ok = pc.is_in(text, value_set=pa.array(allowed))
-            errs.add(
-                pc.and_(pc.is_valid(text), pc.invert(ok)),
-                f.name,
-                f"must be one of {', '.join(allowed)}",
-                text,
-            )
+            allowed = _enum_values(f)
+            ok = pc.is_in(text, value_set=allowed).to_numpy(zero_copy_only=False)  # missing: False
+            errs.add(~ok & ~_nulls(text), f.name, f"must be one of {', '.join(allowed.to_pylist())}", text)
         return text
     if f.type in (FieldType.INT, FieldType.MONEY):
         if text is not None:
@@ -435,8 +448,8 @@ def _range_checks(f: FieldSpec, col: pa.Array, errs: _Collector, window: TimeWin
         hi = _upper(f)
         errs.add(pc.greater(col, hi), f.name, f"must be at most {_num(hi)}", col)
     elif f.type is FieldType.TIMESTAMP:
-        ms = col.cast(pa.int64())
-        outside = pc.or_(pc.less(ms, window.earliest_ms), pc.greater(ms, window.latest_ms))
+        ms = col.cast(pa.int64()).fill_null(0).to_numpy()
+        outside = ((ms < window.earliest_ms) | (ms > window.latest_ms)) & ~_nulls(col)
         errs.add(outside, f.name, f"must lie {window.describe()}", col, _as_text)
     elif f.type is FieldType.TAGS:
         _tag_checks(f, col, errs)
@@ -465,9 +478,9 @@ def _ref_check(
     if col.null_count == len(col):  # nothing named: nothing to look up
         return
     keys = known(kind, col if where is None else col.filter(pc.fill_null(where, False)))
-    mask = pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=keys)))
+    mask = ~pc.is_in(col, value_set=keys).to_numpy(zero_copy_only=False) & ~_nulls(col)
     if where is not None:
-        mask = pc.and_(mask, where)
+        mask &= pc.fill_null(where, False).to_numpy(zero_copy_only=False)
     noun = {
         "content": "content",
         "brands": "brand",
@@ -491,15 +504,23 @@ class _Codes:
             self._named.setdefault(req.when_field, []).extend(str(v) for v in req.when_values)
         self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
 
-    def equal(self, fname: str, value: str) -> np.ndarray:
-        """Where ``fname`` is ``value`` (as ``pc.equal``, missing values false)."""
+    def _coded(self, fname: str) -> tuple[np.ndarray, dict[str, int]]:
         if fname not in self._codes:
             named = sorted(set(self._named[fname]))
             found = pc.index_in(self._columns[fname], value_set=pa.array(named, pa.string()))
             code = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
             self._codes[fname] = (code, {v: i for i, v in enumerate(named)})
-        code, index = self._codes[fname]
+        return self._codes[fname]
+
+    def equal(self, fname: str, value: str) -> np.ndarray:
+        """Where ``fname`` is ``value`` (as ``pc.equal``, missing values false)."""
+        code, index = self._coded(fname)
         return code == index[value]
+
+    def among(self, fname: str, values: Iterable[object]) -> np.ndarray:
+        """Where ``fname`` is one of ``values`` (missing values false)."""
+        code, index = self._coded(fname)
+        return np.isin(code, [index[str(v)] for v in values])
 
 
 def validate_batch(
@@ -519,29 +540,29 @@ def validate_batch(
     n = raw.num_rows
     columns: dict[str, pa.Array] = {}
     unconvertible: dict[str, np.ndarray] = {}
+    present = set(raw.column_names)
     for f in spec.fields:
         errs.start_field()
-        if f.name in raw.column_names:
+        if f.name in present:
             col = raw.column(f.name).combine_chunks()
             out = _convert(f, col, errs, window)
         else:
             out = pa.nulls(n, arrow_type(f.type))
         unconvertible[f.name] = errs.flagged.copy()  # already named; "missing" would only repeat it
-        if f.default is not None:
+        if f.default is not None and out.null_count:
             out = pc.fill_null(out, pa.scalar(f.default, arrow_type(f.type)))
         if f.required or f.name in spec.key:
-            missing = pc.is_null(out).to_numpy(zero_copy_only=False) & ~unconvertible[f.name]
+            missing = _nulls(out) & ~unconvertible[f.name]
             errs.add(missing, f.name, "required field is missing", None)
-        _range_checks(f, out, errs, window)
+        if out.null_count < n:  # every check of a missing value passes
+            _range_checks(f, out, errs, window)
         columns[f.name] = out
     codes = _Codes(spec, columns)
     for req in spec.requirements:
-        absent = pc.is_null(columns[req.any_of[0]])
-        for other in req.any_of[1:]:
-            absent = pc.and_(absent, pc.is_null(columns[other]))
+        absent_np = np.logical_and.reduce([_nulls(columns[c]) for c in req.any_of])
         named = np.logical_or.reduce([unconvertible[c] for c in req.any_of])
-        absent_np = absent.to_numpy(zero_copy_only=False) & ~named
-        if not absent_np.any():
+        absent_np &= ~named
+        if not (absent_np & codes.among(req.when_field, req.when_values)).any():
             continue
         needed = " or ".join(req.any_of)
         for value in sorted(req.when_values):
@@ -559,13 +580,21 @@ def validate_batch(
             where = pc.equal(columns[cref.by_field], value)
             _ref_check(spec.field(cref.field), columns[cref.field], kind, known, errs, where=where)
     good = ~errs.bad
-    table = pa.table([columns[f.name] for f in spec.fields], schema=_nullable_schema(spec))
-    records = table.filter(pa.array(good)) if not good.all() else table
-    records = records.cast(arrow_schema(spec.name))
+    schema = arrow_schema(spec.name)
+    records = pa.Table.from_arrays([columns[f.name] for f in spec.fields], schema=schema)
+    if not good.all():
+        records = records.filter(pa.array(good))
+    for fld, col in zip(schema, records.columns, strict=True):
+        if not fld.nullable and col.null_count:  # every missing required value was named above
+            raise ValueError(f"field {fld.name!r} is missing in a row that passed validation")
     errs.errors.sort(key=lambda e: e.row or 0)
     return Checked(records, errs.errors, int(errs.bad.sum()), np.flatnonzero(errs.bad).tolist())
 
 
-def _nullable_schema(spec: KindSpec) -> pa.Schema:
-    schema = arrow_schema(spec.name)
-    return pa.schema([f.with_nullable(True) for f in schema])
+def _nulls(col: pa.Array) -> np.ndarray:
+    """Where ``col`` is missing, as a numpy mask (without a kernel when none or all are)."""
+    if not col.null_count:
+        return np.zeros(len(col), dtype=bool)
+    if col.null_count == len(col):
+        return np.ones(len(col), dtype=bool)
+    return col.is_null().to_numpy(zero_copy_only=False)

@@ -19,6 +19,7 @@ never counted: when a batch was only partly new, the partials are recomputed fro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,6 +287,30 @@ class Partial:
 
 
 def _group(table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]) -> pa.Table:
+    if table.num_rows == 0:  # the grouping of no rows, of this schema, once
+        return _empty(("group", table.schema, keys, aggs), lambda: _grouped(table, keys, aggs))
+    return _grouped(table, keys, aggs)
+
+
+def _regroup(tables: list[pa.Table], keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]) -> pa.Table:
+    """Partial rollups of several batches grouped again; one batch's, already keyed, as they are."""
+    if len(tables) == 1:
+        return tables[0]
+    return _group(pa.concat_tables(tables), keys, aggs)
+
+
+#: Results of no rows by what made them: a small batch's rollups mostly lack orders, viewers, relations.
+_EMPTY: dict[Hashable, pa.Table] = {}
+
+
+def _empty(key: Hashable, make: Callable[[], pa.Table]) -> pa.Table:
+    out = _EMPTY.get(key)
+    if out is None:
+        out = _EMPTY[key] = make()
+    return out
+
+
+def _grouped(table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]) -> pa.Table:
     out = table.group_by(list(keys), use_threads=False).aggregate(list(aggs))
     return out.select([*keys, *(f"{c}_{fn}" for c, fn in aggs)]).rename_columns(
         [*keys, *(c for c, _ in aggs)]
@@ -336,6 +361,11 @@ class RollupBuilder:
             pc.is_valid(events.column("order_id")),
         )
         e = events.filter(mask)
+        if not e.num_rows:
+            return _empty(("orders", e.schema), lambda: self._fold_orders(e))
+        return self._fold_orders(e)
+
+    def _fold_orders(self, e: pa.Table) -> pa.Table:
         kind, amount, ts = e.column("event_type"), e.column("amount"), e.column("ts")
         is_order, is_pay = pc.equal(kind, "order"), pc.equal(kind, "pay")
         is_refund = pc.equal(kind, "refund")
@@ -364,6 +394,11 @@ class RollupBuilder:
 
     def _viewers(self, events: pa.Table) -> pa.Table:
         e = events.filter(pc.equal(events.column("event_type"), "live_enter"))
+        if not e.num_rows:
+            return _empty(("viewers", e.schema), lambda: self._fold_viewers(e))
+        return self._fold_viewers(e)
+
+    def _fold_viewers(self, e: pa.Table) -> pa.Table:
         rows = pa.table(
             {
                 "content_id": e.column("content_id"),
@@ -378,6 +413,11 @@ class RollupBuilder:
     def _relations(self, events: pa.Table) -> pa.Table:
         kind = events.column("event_type")
         e = events.filter(pc.is_in(kind, value_set=pa.array(tuple(_RELATION_OF))))
+        if not e.num_rows:
+            return _empty(("relations", e.schema), lambda: self._fold_relations(e))
+        return self._fold_relations(e)
+
+    def _fold_relations(self, e: pa.Table) -> pa.Table:
         kind = e.column("event_type")
         target = pc.if_else(pc.equal(kind, "join_membership"), e.column("shop_id"), e.column("creator_id"))
         rows = pa.table(
@@ -404,17 +444,30 @@ class RollupBuilder:
         if not self.parts:
             return
         parts, self.parts = self.parts, []
-        counts = _group(pa.concat_tables([p.counts for p in parts]), _COUNT_KEYS, (("n", "sum"),))
+        counts = _regroup([p.counts for p in parts], _COUNT_KEYS, (("n", "sum"),))
         totals = _group(counts, _COUNT_KEYS[1:], (("n", "sum"),))
-        orders = _group(pa.concat_tables([p.orders for p in parts]), ("order_id",), _ORDER_AGGS)
-        viewers = _group(
-            pa.concat_tables([p.viewers for p in parts]), ("content_id", "user_id"), _VIEWER_AGGS
+        orders = _regroup([p.orders for p in parts], ("order_id",), _ORDER_AGGS)
+        viewers = _regroup([p.viewers for p in parts], ("content_id", "user_id"), _VIEWER_AGGS)
+        relations = _regroup(
+            [p.relations for p in parts], ("user_id", "kind", "target_id"), (("since", "min"),)
         )
-        relations = _group(
-            pa.concat_tables([p.relations for p in parts]),
-            ("user_id", "kind", "target_id"),
-            (("since", "min"),),
-        )
+        # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
+        # them back in as they are now (an order moves to the day of its payment when that comes)
+        if orders.num_rows:  # a batch of clicks and views leaves the order rollups as they are
+            dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
+            add_order_days(conn, dialect, -1, _BATCH)
+            dialect.merge(conn, order_facts_table, self._order_facts(orders), _ORDER_MERGE)
+            add_order_days(conn, dialect, 1, _BATCH)
+        dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
+        dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
+        dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)
+        if relations.num_rows:
+            level = pa.array(np.zeros(relations.num_rows, dtype=np.int64))
+            dialect.merge(conn, TABLES["relations"], relations.append_column("level", level), {})
+
+    def _order_facts(self, orders: pa.Table) -> pa.Table:
+        """Orders' folded rollups as ``order_facts`` rows: with the shop of the product, the channel of
+        the account and the kind of the content, amounts never missing."""
         lk = self.lookups
         orders = orders.append_column(
             "shop_id", _lookup(orders.column("product_id"), lk.product_ids, lk.product_shops)
@@ -426,18 +479,7 @@ class RollupBuilder:
         for name in ("paid", "refunded", "quality_refunded"):
             i = orders.schema.get_field_index(name)
             orders = orders.set_column(i, name, pc.fill_null(orders.column(name), 0))
-        relations = relations.append_column("level", pa.array(np.zeros(relations.num_rows, dtype=np.int64)))
-        # the day rollups follow the order facts: take the batch's orders out as they were, merge, put
-        # them back in as they are now (an order moves to the day of its payment when that comes)
-        if orders.num_rows:  # a batch of clicks and views leaves the order rollups as they are
-            dialect.stage_keys(conn, _BATCH.name, orders.column("order_id"))
-            add_order_days(conn, dialect, -1, _BATCH)
-            dialect.merge(conn, order_facts_table, orders, _ORDER_MERGE)
-            add_order_days(conn, dialect, 1, _BATCH)
-        dialect.merge(conn, daily_counts_table, counts, _COUNT_MERGE)
-        dialect.merge(conn, daily_totals_table, totals, _COUNT_MERGE)
-        dialect.merge(conn, live_viewers_table, viewers, _VIEWER_MERGE)
-        dialect.merge(conn, TABLES["relations"], relations, {})
+        return orders
 
 
 def rebuild(conn: Connection, dialect: Dialect, page_rows: int = 200_000) -> int:
