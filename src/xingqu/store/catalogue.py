@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -84,15 +84,18 @@ class Catalogue(Repository):
                 known.clear()
             known.update(keys)
 
-    def known_among(self, kind: str, wanted: list[str], conn: Connection | None = None) -> list[str]:
-        """Which of ``wanted`` keys of ``kind`` exist, those remembered as committed without a query."""
+    def known_among(
+        self, kind: str, wanted: list[str], conn: Connection | Callable[[], Connection] | None = None
+    ) -> list[str]:
+        """Which of ``wanted`` keys of ``kind`` exist, those remembered as committed without a query (a
+        function as ``conn`` is called for the connection only when some key must be asked)."""
         with self._lock:
             known = self._committed.get(kind, set())
             hit = [k for k in wanted if k in known]
             rest = [k for k in wanted if k not in known]
         if not rest:
             return hit
-        return hit + self.keys(kind, conn, among=rest).to_pylist()
+        return hit + self.keys(kind, conn() if callable(conn) else conn, among=rest).to_pylist()
 
     # -- keys and lookups -------------------------------------------------------------------------
 
@@ -105,12 +108,8 @@ class Catalogue(Repository):
             if among is None:
                 values = c.execute(sa.select(column)).scalars().all()
             else:
-                q = sa.select(column).where(column.in_(sa.bindparam("among", expanding=True)))
-                values = [
-                    v
-                    for lo in range(0, len(among), 5_000)
-                    for v in c.execute(q, {"among": among[lo : lo + 5_000]}).scalars()
-                ]
+                rows = self._store.dialect.rows_among(c, TABLES[kind].name, key, (key,), among)
+                values = [v for (v,) in rows]
         return pa.array(values, type=pa.string())
 
     def require_known(self, kind: str, key: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -16,6 +16,8 @@ from xingqu.domain.records import KindSpec
 from xingqu.store.schema import SERVABILITY_COLUMNS, SERVABILITY_LOG_ROWS
 
 WRITE_OPTION = "xingqu_write"
+#: Keys per ``IN (…)`` list of a SQLite lookup (below its limit of bound parameters).
+_IN_CHUNK = 5_000
 
 
 class Add(str):
@@ -131,6 +133,13 @@ class Dialect:
 
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         """Fill the transaction's temporary one-column table ``name`` (order_id) with ``keys``."""
+        raise NotImplementedError
+
+    def rows_among(
+        self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """``columns`` of the rows of ``table`` whose ``key`` is one of ``keys``, read through the driver
+        in ``conn``'s transaction: a request's few lookups, without SQLAlchemy's statement machinery."""
         raise NotImplementedError
 
     def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
@@ -297,6 +306,21 @@ class SQLiteDialect(Dialect):
         finally:
             cursor.close()
 
+    def rows_among(
+        self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for lo in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[lo : lo + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({marks})", chunk)
+                out.extend(cursor.fetchall())
+        finally:
+            cursor.close()
+        return out
+
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} (order_id VARCHAR PRIMARY KEY)")
         conn.exec_driver_sql(f"DELETE FROM {name}")
@@ -412,6 +436,15 @@ class PostgresDialect(Dialect):
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
             for table in analyze:
                 conn.exec_driver_sql(f"ANALYZE {table}")
+
+    def rows_among(
+        self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        if not keys:
+            return []
+        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(%s)", (list(keys),))
+            return list(cur.fetchall())
 
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         conn.exec_driver_sql(

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from xingqu.domain.units import DAY_MS
-from xingqu.store.dialects import Add, Dialect
+from xingqu.store.dialects import Add, Dialect, dialect_for
 from xingqu.store.schema import (
     TABLES,
     buyer_days_table,
@@ -226,20 +226,21 @@ def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -
 
 
 def _table(
-    conn: Connection, key: sa.ColumnElement, value: sa.ColumnElement, among: pa.Array | None = None
+    conn: Connection,
+    key: sa.Column[Any],
+    value: sa.Column[Any],
+    among: pa.Array | None = None,
+    dialect: Dialect | None = None,
 ) -> tuple[pa.Array, pa.Array]:
-    """(key, value) pairs of a catalogue table: all of them, or those of the keys ``among``."""
-    q = sa.select(key, value)
+    """(key, value) pairs of a catalogue table: all of them, or (through ``dialect``) those of the keys
+    ``among``."""
     if among is None:
-        rows = conn.execute(q).all()
+        rows = conn.execute(sa.select(key, value)).all()
     else:
-        wanted = pc.unique(pc.drop_null(among)).to_pylist()
-        q = q.where(key.in_(sa.bindparam("wanted", expanding=True)))
-        rows = [
-            r
-            for lo in range(0, len(wanted), 5_000)
-            for r in conn.execute(q, {"wanted": wanted[lo : lo + 5_000]})
-        ]
+        assert dialect is not None
+        wanted = [v for v in dict.fromkeys(among.to_pylist()) if v is not None]
+        table = key.table.name  # type: ignore[attr-defined]
+        rows = dialect.rows_among(conn, table, key.name, (key.name, value.name), wanted)
     return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
 
 
@@ -255,18 +256,23 @@ class Lookups:
     content_kinds: pa.Array
 
     @classmethod
-    def load(cls, conn: Connection, events: pa.Table | None = None) -> Lookups:
+    def load(
+        cls, conn: Connection, events: pa.Table | None = None, dialect: Dialect | None = None
+    ) -> Lookups:
         """Read inside ``conn``'s transaction, so catalogue rows written earlier in it are seen: the
-        whole catalogue, or only what ``events`` (canonical rows) name — a small batch's few rows."""
+        whole catalogue, or only what ``events`` (canonical rows) name — a small batch's few rows,
+        looked up through the driver of ``dialect`` (by default the connection's)."""
         p, c, k = TABLES["products"], TABLES["creators"], TABLES["content"]
+        if events is not None and dialect is None:
+            dialect = dialect_for(conn.engine)
 
         def named(column: str) -> pa.Array | None:
             return None if events is None else events.column(column).combine_chunks()
 
         return cls(
-            *_table(conn, p.c.product_id, p.c.shop_id, named("product_id")),
-            *_table(conn, c.c.creator_id, c.c.kind, named("creator_id")),
-            *_table(conn, k.c.content_id, k.c.kind, named("content_id")),
+            *_table(conn, p.c.product_id, p.c.shop_id, named("product_id"), dialect),
+            *_table(conn, c.c.creator_id, c.c.kind, named("creator_id"), dialect),
+            *_table(conn, k.c.content_id, k.c.kind, named("content_id"), dialect),
         )
 
     def channel(self, creator_ids: pa.Array | pa.ChunkedArray) -> pa.Array:

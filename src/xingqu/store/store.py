@@ -43,6 +43,7 @@ from xingqu.store.rollups import RollupBuilder
 from xingqu.store.schema import TABLES, audit_table, daily_totals_table, meta_table, metadata
 
 _VERSION_KEY = "schema_version"
+_VERSION_SQL = f"SELECT value FROM {meta_table.name} WHERE key = '{_VERSION_KEY}'"
 #: The first bytes of every SQLite database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Backends xingqu runs on, by SQLAlchemy backend name.
@@ -145,6 +146,10 @@ class Store:
             self.sqlite_path = Path(parsed.database).expanduser()
             _check_sqlite_file(self.sqlite_path)
         self._creating = False
+        #: The schema's metadata table was found: it is never dropped, so it need not be looked for again
+        self._has_meta = False
+        #: The schema was found current: later checks may run inside the caller's own transaction
+        self.seen_ready = False
         self._small: Any = None  # the DBAPI connection of ``read_small``
         self._small_lock = threading.Lock()
         #: SQLite has one writer at a time: this process's writers wait for each other here
@@ -298,11 +303,10 @@ class Store:
                 return None
             with self.reading() as c:
                 return self.schema_version(c)
-        if not sa.inspect(conn).has_table(meta_table.name):
+        if not self._has_meta and not sa.inspect(conn).has_table(meta_table.name):
             return None
-        value = conn.execute(
-            sa.select(meta_table.c.value).where(meta_table.c.key == _VERSION_KEY)
-        ).scalar_one_or_none()
+        value = conn.exec_driver_sql(_VERSION_SQL).scalar_one_or_none()
+        self._has_meta = True
         if value is None:
             return None
         text = str(value).strip()
@@ -435,9 +439,10 @@ class Store:
             conn.execute(sa.delete(meta_table).where(meta_table.c.key == key))
             conn.execute(sa.insert(meta_table).values(key=key, value=value))
 
-    def require_ready(self) -> None:
-        """Raise a StoreError that says what to do when the schema is missing or not current."""
-        version = self.schema_version()
+    def require_ready(self, conn: Connection | None = None) -> None:
+        """Raise a StoreError that says what to do when the schema is missing or not current (checked
+        inside ``conn``'s transaction when given: one indexed read once the schema has been seen)."""
+        version = self.schema_version(conn)
         if version is None:
             raise StoreError(f"the store {self!r} has no xingqu schema yet: run 'xingqu init'")
         self._check_not_newer(version)
@@ -446,6 +451,7 @@ class Store:
                 f"the store {self!r} has schema version {version}; run 'xingqu init' to migrate "
                 f"it to {LATEST_VERSION}"
             )
+        self.seen_ready = True
 
     def _check_not_newer(self, version: int) -> None:
         if version > LATEST_VERSION:
