@@ -8,18 +8,20 @@ from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE
 from helpers import records, snapshot, write_rows
-from xingqu.domain.records import KINDS, MAX_ID_LENGTH, FieldSpec, FieldType
+from xingqu.domain.records import KINDS, MAX_ID_LENGTH, FieldSpec, FieldType, TimeWindow
 from xingqu.errors import UserError, ValidationFailed
-from xingqu.ingest import import_path
-from xingqu.ingest.validate import ID_REASONS, id_verdicts
+from xingqu.ingest import import_path, validate
+from xingqu.ingest.readers import records_batch
+from xingqu.ingest.validate import ID_REASONS, id_verdicts, validate_batch
 from xingqu.store import Store
 
 FORMATS = [".csv", ".jsonl", ".parquet"]
@@ -347,3 +349,145 @@ def test_narrowed_id_checks_give_the_kernels_verdicts(values: list[str | None], 
         assert length == (len(v) > MAX_ID_LENGTH)
         assert control == any(c < " " or c in "\x7f\ufeff" for c in v)
         assert spaces == (v != v.strip(_SPACES))
+
+
+_PLAIN_WINDOW = TimeWindow(
+    int(datetime(2020, 1, 1, tzinfo=UTC).timestamp() * 1000),
+    int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000),
+)
+_KNOWN = {
+    "users": ["u1", "u2", "a b"],
+    "products": ["p1", "p2", " p1"],
+    "content": ["v1"],
+    "creators": ["c1"],
+    "shops": ["s1"],
+}
+#: Values of event fields: plain ones (the row-by-row path may take them) and every kind of doubtful one.
+_PLAIN_EVENT_VALUES: dict[str, list[Any]] = {
+    "event_id": ["e1", "e2", "e3", "e-4"],
+    "event_type": ["click", "impression", "share", "add_to_cart", "follow", "live_enter"],
+    "ts": ["2026-05-01T20:15:00+08:00", "2026-05-01T20:15:00.1Z", "2026-05-01T20:15:00.123456-03:30"],
+    "user_id": ["u1", "u2", "a b"],
+    "product_id": ["p1", "p2"],
+    "content_id": ["v1"],
+    "creator_id": ["c1"],
+    "shop_id": ["s1"],
+    "surface": ["feed", "search"],
+    "order_id": ["o1"],
+}
+_ODD_EVENT_VALUES: dict[str, list[Any]] = {
+    "event_type": ["video_play", "order", "pay", "refund", "teleport", " click", ""],
+    "ts": [
+        "2026-05-01T20:15:00Z",
+        "2026-05-01T20:15:00.1234567Z",
+        "2026-05-01 20:15:00+08:00",
+        "2026-05-01T20:15:00",
+        "2019-12-31T23:59:59.999+00:00",
+        "2030-01-01T00:00:00.001Z",
+        "2026-02-30T00:00:00Z",
+        "2026-05-01T23:59:60Z",
+        " 2026-05-01T20:15:00Z",
+        "2026-05-01T24:00:00Z",
+        "yesterday",
+    ],
+    "user_id": ["u3"],
+    "product_id": ["p9", " p1", "p\x01"],
+    "content_id": ["v9"],
+    "creator_id": ["c9"],
+    "surface": ["nowhere"],
+    "amount": ["100", 100, "1.5"],
+}
+
+
+#: Fields every plain event has: with them every requirement of its type is met.
+_ALWAYS = ("event_id", "event_type", "ts", "user_id", "product_id", "content_id", "creator_id")
+_PLAIN_EVENT = st.fixed_dictionaries(
+    {k: st.sampled_from(_PLAIN_EVENT_VALUES[k]) for k in _ALWAYS},
+    optional={k: st.sampled_from(v) for k, v in _PLAIN_EVENT_VALUES.items() if k not in _ALWAYS},
+)
+
+
+#: One doubtful (field, value): any of the listed ones, or any id near an edge of the id checks.
+_ODD_EVENT_VALUE = st.one_of(
+    st.sampled_from([(k, v) for k, values in _ODD_EVENT_VALUES.items() for v in [None, *values]]),
+    st.tuples(st.sampled_from(["event_id", "user_id", "product_id", "order_id"]), _id_values),
+)
+
+
+@st.composite
+def _event_items(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Up to 12 plain events, one of them perhaps with a doubtful value or a field left out."""
+    items = draw(st.lists(_PLAIN_EVENT, max_size=12))
+    if items and draw(st.booleans()):
+        item = items[draw(st.integers(0, len(items) - 1))]
+        if draw(st.booleans()):
+            name, value = draw(_ODD_EVENT_VALUE)
+            item[name] = value
+        else:
+            item.pop(draw(st.sampled_from(sorted(item))))
+    return items
+
+
+def _one_plain_event(**changes: Any) -> list[dict[str, Any]]:
+    item = {k: _PLAIN_EVENT_VALUES[k][0] for k in _ALWAYS} | changes
+    return [{k: v for k, v in item.items() if v is not ...}]
+
+
+@settings(max_examples=500, deadline=None)
+@given(items=_event_items())
+@example(items=_one_plain_event(ts="2030-01-01T00:00:00.001Z"))  # a millisecond after the window
+@example(items=_one_plain_event(ts="2019-12-31T23:59:59.999+00:00"))
+@example(items=_one_plain_event(product_id=" p1"))  # a known key, but an id with a space before it
+@example(items=_one_plain_event(event_id="e1 "))
+@example(items=_one_plain_event(event_type="add_to_cart", product_id=...))  # its requirement unmet
+def test_a_small_plain_batch_is_taken_as_full_validation_takes_it(items: list[dict[str, Any]]) -> None:
+    """Small batches are first checked row by row for plain values; what that accepts, and the errors of
+    what it does not, are exactly those of the full columnar validation."""
+    spec = KINDS["events"]
+    raw = records_batch(spec, items, "request.events")
+
+    def known(kind: str, values: pa.Array | None = None) -> pa.Array:
+        return pa.array(_KNOWN[kind], pa.string())
+
+    def check() -> Any:
+        return validate_batch(spec, raw.table, "request.events", raw.rows, raw.lines, known, _PLAIN_WINDOW)
+
+    got = check()
+    with patch.object(validate, "PLAIN_BATCH_ROWS", -1):
+        want = check()
+    assert got.records.schema == want.records.schema
+    assert got.records.to_pylist() == want.records.to_pylist()
+    assert [e.to_dict() for e in got.errors] == [e.to_dict() for e in want.errors]
+    assert (got.invalid_rows, got.rejected) == (want.invalid_rows, want.rejected)
+
+
+def test_a_plain_batch_skips_the_columnar_checks() -> None:
+    """The row-by-row path is the one a plain batch takes (so the property above compares two paths)."""
+    spec = KINDS["events"]
+    items = [
+        {
+            "event_id": "e1",
+            "event_type": "click",
+            "ts": "2026-05-01T20:15:00.123456Z",
+            "user_id": "u1",
+            "product_id": "p1",
+        },
+        {
+            "event_id": "e2",
+            "event_type": "follow",
+            "ts": "2026-05-01T20:15:00+08:00",
+            "user_id": "a b",
+            "creator_id": "c1",
+            "surface": "feed",
+        },
+    ]
+    raw = records_batch(spec, items, "request.events")
+    known = lambda kind, values=None: pa.array(_KNOWN[kind], pa.string())  # noqa: E731
+    records = validate._plain_records(spec, raw.table, known, _PLAIN_WINDOW)
+    assert records is not None
+    assert records.column("ts").cast(pa.int64()).to_pylist() == [1777666500123, 1777637700000]
+    assert records.column("user_id").to_pylist() == ["u1", "a b"]
+    assert records.column("surface").to_pylist() == [None, "feed"]
+    items[1]["creator_id"] = "c9"  # unknown: not plain; the full validation names it
+    raw = records_batch(spec, items, "request.events")
+    assert validate._plain_records(spec, raw.table, known, _PLAIN_WINDOW) is None

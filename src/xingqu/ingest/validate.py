@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -536,6 +538,10 @@ def validate_batch(
     plausible times, by default from the settings), rules and known ids."""
     if window is None:
         window = Settings.declared().time_window()
+    if raw.num_rows <= PLAIN_BATCH_ROWS:
+        plain = _plain_records(spec, raw, known, window)
+        if plain is not None:
+            return Checked(plain)
     errs = _Collector(source, rows, lines)
     n = raw.num_rows
     columns: dict[str, pa.Array] = {}
@@ -589,6 +595,109 @@ def validate_batch(
             raise ValueError(f"field {fld.name!r} is missing in a row that passed validation")
     errs.errors.sort(key=lambda e: e.row or 0)
     return Checked(records, errs.errors, int(errs.bad.sum()), np.flatnonzero(errs.bad).tolist())
+
+
+#: Rows up to which a batch is first checked row by row for being plainly valid (``_plain_records``).
+PLAIN_BATCH_ROWS = 256
+#: The field types ``_plain_records`` takes; a value of another type sends the batch down the full path.
+_PLAIN_TYPES = frozenset({FieldType.ID, FieldType.ENUM, FieldType.TIMESTAMP})
+#: A time both Arrow and ``datetime.fromisoformat`` read, to the same instant.
+_PLAIN_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def _plain_id(value: str) -> bool:
+    """Printable ASCII, no space at either end, at most ``MAX_ID_LENGTH``: none of ``_id_suspects``,
+    so every id check passes it unchanged."""
+    return (
+        0 < len(value) <= MAX_ID_LENGTH
+        and value.isascii()
+        and value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+    )
+
+
+def _plain_time(value: str, window: TimeWindow) -> int | None:
+    """UTC milliseconds of a plainly written time inside ``window`` (floored, as ``_parse_timestamps``),
+    else None."""
+    if _PLAIN_TIME.fullmatch(value) is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    ms = (dt - _EPOCH) // _MS
+    return ms if window.earliest_ms <= ms <= window.latest_ms else None
+
+
+def _plain_records(spec: KindSpec, raw: pa.Table, known: KnownKeys, window: TimeWindow) -> pa.Table | None:
+    """The canonical records of a small batch of text in which every value is plainly valid — ids of
+    printable ASCII, enum values as declared, times in one ISO 8601 form inside the window, every
+    requirement met, every reference known — built row by row without the columnar checks. None as soon
+    as anything is not plain (another field type, a value to trim, a bad or unknown value): the full
+    validation then names what is wrong. Only rows that validation passes unchanged are taken here."""
+    if spec.conditional_refs:
+        return None
+    n = raw.num_rows
+    present = set(raw.column_names)
+    values: dict[str, list[Any]] = {}
+    for f in spec.fields:
+        if f.name not in present:
+            continue
+        col = raw.column(f.name)
+        if f.type not in _PLAIN_TYPES or not pa.types.is_string(col.type):
+            return None
+        values[f.name] = col.to_pylist()
+    arrays: list[pa.Array] = []
+    for f in spec.fields:
+        got = values.get(f.name)
+        if got is None:
+            if f.required or f.name in spec.key:
+                return None
+            if f.default is None:
+                arrays.append(pa.nulls(n, arrow_type(f.type)))
+            else:
+                values[f.name] = [f.default] * n
+                arrays.append(pa.array(values[f.name], arrow_type(f.type)))
+            continue
+        if f.default is not None:
+            got = values[f.name] = [f.default if v is None else v for v in got]
+        if (f.required or f.name in spec.key) and None in got:
+            return None
+        if f.type is FieldType.ID:
+            if not all(v is None or _plain_id(v) for v in got):
+                return None
+        elif f.type is FieldType.ENUM:
+            allowed = _enum_strings(f)
+            if not all(v is None or v in allowed for v in got):
+                return None
+        else:  # FieldType.TIMESTAMP
+            ms = [None if v is None else _plain_time(v, window) for v in got]
+            if any(m is None and v is not None for m, v in zip(ms, got, strict=True)):
+                return None
+            arrays.append(pa.array(ms, pa.int64()).cast(TIMESTAMP_TYPE))
+            continue
+        arrays.append(pa.array(got, pa.string()))
+    for req in spec.requirements:
+        when = values.get(req.when_field, [None] * n)
+        trigger = {str(v) for v in req.when_values}
+        named = [values.get(c) for c in req.any_of]
+        for i, v in enumerate(when):
+            if v in trigger and all(c is None or c[i] is None for c in named):
+                return None
+    for f in spec.fields:
+        got = values.get(f.name)
+        if f.ref is None or got is None or all(v is None for v in got):
+            continue
+        keys = set(known(f.ref, pa.array(got, pa.string())).to_pylist())
+        if not all(v is None or v in keys for v in got):
+            return None
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(spec.name))
+
+
+@functools.cache
+def _enum_strings(f: FieldSpec) -> frozenset[str]:
+    return frozenset(_enum_values(f).to_pylist())
 
 
 def _nulls(col: pa.Array) -> np.ndarray:

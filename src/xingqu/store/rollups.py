@@ -63,6 +63,8 @@ EVENT_COLUMNS = (
     "watch_s",
     "refund_reason",
 )
+_OFFSET = pa.scalar(MARKET_UTC_OFFSET_MS, pa.int64())
+_DAY = pa.scalar(DAY_MS, pa.int64())
 _RELATION_OF = {"follow": "follow", "join_fan_group": "fan_group", "join_membership": "membership"}
 
 _ORDER_AGGS = (
@@ -222,6 +224,8 @@ def add_order_days(conn: Connection, dialect: Dialect, sign: int, batch: sa.Tabl
 
 def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -> pa.Array:
     """``values`` at the position of each key in ``ids`` (null where absent)."""
+    if keys.null_count == len(keys):  # nothing named (most events name no account, no content)
+        return pa.nulls(len(keys), values.type)
     return pc.take(values, pc.index_in(keys, value_set=ids))
 
 
@@ -277,6 +281,8 @@ class Lookups:
 
     def channel(self, creator_ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """self (the shop's own account), creator (an affiliate), other (no account)."""
+        if creator_ids.null_count == len(creator_ids):
+            return pa.array(["other"] * len(creator_ids), pa.string())
         kinds = _lookup(creator_ids, self.creator_ids, self.creator_kinds)
         is_self = pc.fill_null(pc.is_in(kinds, value_set=pa.array(SELF_KINDS)), False)
         return pc.if_else(is_self, "self", pc.if_else(pc.is_valid(creator_ids), "creator", "other"))
@@ -316,11 +322,67 @@ def _empty(key: Hashable, make: Callable[[], pa.Table]) -> pa.Table:
     return out
 
 
+#: Rows up to which a grouping of whole numbers and text runs in Python (cheaper than a query plan).
+SMALL_GROUP_ROWS = 256
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _grouped(table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]) -> pa.Table:
+    if table.num_rows <= SMALL_GROUP_ROWS:
+        small = _grouped_small(table, keys, aggs)
+        if small is not None:
+            return small
     out = table.group_by(list(keys), use_threads=False).aggregate(list(aggs))
     return out.select([*keys, *(f"{c}_{fn}" for c, fn in aggs)]).rename_columns(
         [*keys, *(c for c, _ in aggs)]
     )
+
+
+def _grouped_small(
+    table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]
+) -> pa.Table | None:
+    """``_grouped`` by Python dicts, with Arrow's results: groups in order of first appearance (a
+    missing key is a key), sums and extremes of present values (none present: missing), sums of 64-bit
+    integers, extremes of text by code point (UTF-8's byte order). None where that cannot be assured:
+    a column that is neither signed integers nor text, a function other than sum, min and max, a sum
+    beyond 64 bits."""
+    schema = table.schema
+    for name, fn in aggs:
+        t = schema.field(name).type
+        if fn not in ("sum", "min", "max") or not (pa.types.is_signed_integer(t) or pa.types.is_string(t)):
+            return None
+        if fn == "sum" and not pa.types.is_signed_integer(t):
+            return None
+    key_rows = zip(*(table.column(k).to_pylist() for k in keys), strict=True)
+    values = [table.column(name).to_pylist() for name, _ in aggs]
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for i, key in enumerate(key_rows):
+        acc = groups.get(key)
+        if acc is None:
+            groups[key] = [col[i] for col in values]
+            continue
+        for j, (_, fn) in enumerate(aggs):
+            v = values[j][i]
+            if v is None:
+                continue
+            old = acc[j]
+            if old is None:
+                acc[j] = v
+            elif fn == "sum":
+                acc[j] = old + v
+            elif (v < old) if fn == "min" else (v > old):
+                acc[j] = v
+    for j, (_, fn) in enumerate(aggs):
+        if fn == "sum" and any(
+            a[j] is not None and not _INT64[0] <= a[j] <= _INT64[1] for a in groups.values()
+        ):
+            return None
+    columns = list(zip(*groups, strict=True)) if groups else [() for _ in keys]
+    totals = list(zip(*groups.values(), strict=True)) if groups else [() for _ in aggs]
+    arrays = [pa.array(c, schema.field(k).type) for k, c in zip(keys, columns, strict=True)]
+    for (name, fn), c in zip(aggs, totals, strict=True):
+        arrays.append(pa.array(c, pa.int64() if fn == "sum" else schema.field(name).type))
+    return pa.Table.from_arrays(arrays, names=[*keys, *(name for name, _ in aggs)])
 
 
 def _when(mask: pa.Array, values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -342,7 +404,7 @@ class RollupBuilder:
         """A batch's partial rollups (pure: safe on a worker thread). ``events`` in storage form."""
         kind = events.column("event_type")
         ts = events.column("ts")
-        day = pc.divide(pc.add(ts, MARKET_UTC_OFFSET_MS), DAY_MS).cast(pa.int32())
+        day = pc.divide(pc.add(ts, _OFFSET), _DAY).cast(pa.int32())
         shop = pc.coalesce(
             _lookup(events.column("product_id"), self.lookups.product_ids, self.lookups.product_shops),
             events.column("shop_id"),
