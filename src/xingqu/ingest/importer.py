@@ -146,6 +146,9 @@ REFRESH_AFTER_EVENTS = 500_000
 #: lake; fewer merges would repeat fewer keys).
 ROLLUP_FLUSH_EVENTS = 1_000_000
 
+#: Rows up to which a batch's repeated keys are looked for in a Python set rather than by hashes.
+SMALL_BATCH_ROWS = 256
+
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
 REFERENCED_KINDS = frozenset(
     {f.ref for spec in KINDS.values() for f in spec.fields if f.ref}
@@ -214,6 +217,10 @@ def _dedupe(spec: KindSpec, records: pa.Table, hashes: np.ndarray | None = None)
     Keys whose ``hashes`` all differ all differ: then nothing is grouped."""
     if records.num_rows < 2:
         return records
+    if hashes is None and records.num_rows <= SMALL_BATCH_ROWS:
+        keys = list(zip(*(records.column(k).to_pylist() for k in spec.key), strict=True))
+        if len(set(keys)) == len(keys):
+            return records
     if hashes is not None:
         ordered = np.sort(hashes)
         if not (ordered[1:] == ordered[:-1]).any():
@@ -346,15 +353,16 @@ def _prepare(
     except pa.ArrowException as exc:  # a column Arrow cannot compute on (odd Parquet types)
         where = f"rows {raw.rows[0]}–{raw.rows[-1]}" if raw.rows else "a batch"
         raise FileError(f"{source}, {where}: cannot read the values ({exc})") from None
-    hashes = _key_hashes(spec, checked.records)
+    # events bound for a lake are written as canonical Parquet, never encoded for the database
+    to_lake = spec.name == "events" and store.lake is not None
+    small = checked.records.num_rows <= SMALL_BATCH_ROWS  # repeats found by a set, without hashes
+    hashes = None if small and not to_lake else _key_hashes(spec, checked.records)
     records = _dedupe(spec, checked.records, hashes)
     repeats = 0 if spec.append_only else checked.records.num_rows - records.num_rows
     flagged: list[tuple[Decision, dict[str, Any]]] = []
     if screening is not None:
         records, flagged = screen_products(screening, records)
     storage = to_storage(spec.name, records)
-    # events bound for a lake are written as canonical Parquet, never encoded for the database
-    to_lake = spec.name == "events" and store.lake is not None
     encoded = None if to_lake else store.prepare_storage(spec.name, storage)
     partial = rollups.partial(storage) if rollups is not None else None
     if to_lake and records.num_rows != checked.records.num_rows:

@@ -16,6 +16,8 @@ from xingqu.domain.records import KindSpec
 from xingqu.store.schema import SERVABILITY_COLUMNS, SERVABILITY_LOG_ROWS
 
 WRITE_OPTION = "xingqu_write"
+#: Rows from which a SQLite merge writes in key order.
+_SORTED_MERGE_ROWS = 256
 #: Keys per ``IN (…)`` list of a SQLite lookup (below its limit of bound parameters).
 _IN_CHUNK = 5_000
 
@@ -284,7 +286,11 @@ class SQLiteDialect(Dialect):
         self, conn: Connection, spec: KindSpec, prepared: list[tuple[Any, ...]], rows: int
     ) -> tuple[int, list[str] | None]:
         # rows are appended after the largest rowid (append-only tables never lose their last row)
-        marker = conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").scalar_one()
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            (marker,) = cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {spec.table}").fetchone()
+        finally:
+            cursor.close()
         written = self.write(conn, spec, prepared)
         if written == rows:
             return written, None
@@ -297,8 +303,12 @@ class SQLiteDialect(Dialect):
             return
         names = [c.name for c in table.columns]
         marks = ", ".join("?" for _ in names)
-        # in key order, each B-tree page is visited once instead of once per row landing on it
-        rows = rows.take(pc.sort_indices(rows, [(c.name, "ascending") for c in table.primary_key.columns]))
+        # in key order, each B-tree page is visited once instead of once per row landing on it (each key
+        # comes once, so the order changes nothing else; a few rows are not worth sorting)
+        if rows.num_rows > _SORTED_MERGE_ROWS:
+            rows = rows.take(
+                pc.sort_indices(rows, [(c.name, "ascending") for c in table.primary_key.columns])
+            )
         data = list(zip(*(rows.column(c).to_pylist() for c in names), strict=True))
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:

@@ -63,6 +63,7 @@ EVENT_COLUMNS = (
     "watch_s",
     "refund_reason",
 )
+_ORDER_KINDS = frozenset({"order", "pay", "refund"})
 _OFFSET = pa.scalar(MARKET_UTC_OFFSET_MS, pa.int64())
 _DAY = pa.scalar(DAY_MS, pa.int64())
 _RELATION_OF = {"follow": "follow", "join_fan_group": "fan_group", "join_membership": "membership"}
@@ -421,7 +422,20 @@ class RollupBuilder:
             }
         )
         counts = _group(counted, _COUNT_KEYS, (("n", "sum"),))
+        if events.num_rows <= SMALL_GROUP_ROWS:  # kinds a small batch lacks fold to nothing at once
+            present = set(kind.to_pylist())
+            return Partial(
+                counts,
+                self._orders(events) if present & _ORDER_KINDS else self._none("orders", events),
+                self._viewers(events) if "live_enter" in present else self._none("viewers", events),
+                self._relations(events) if present & _RELATION_OF.keys() else self._none("relations", events),
+            )
         return Partial(counts, self._orders(events), self._viewers(events), self._relations(events))
+
+    def _none(self, name: str, events: pa.Table) -> pa.Table:
+        """The fold of no events into ``name`` (orders, viewers, relations), of this schema, once."""
+        fold = {"orders": self._fold_orders, "viewers": self._fold_viewers, "relations": self._fold_relations}
+        return _empty((name, events.schema), lambda: fold[name](events.slice(0, 0)))
 
     def _orders(self, events: pa.Table) -> pa.Table:
         mask = pc.and_(
@@ -430,7 +444,7 @@ class RollupBuilder:
         )
         e = events.filter(mask)
         if not e.num_rows:
-            return _empty(("orders", e.schema), lambda: self._fold_orders(e))
+            return self._none("orders", e)
         return self._fold_orders(e)
 
     def _fold_orders(self, e: pa.Table) -> pa.Table:
@@ -463,7 +477,7 @@ class RollupBuilder:
     def _viewers(self, events: pa.Table) -> pa.Table:
         e = events.filter(pc.equal(events.column("event_type"), "live_enter"))
         if not e.num_rows:
-            return _empty(("viewers", e.schema), lambda: self._fold_viewers(e))
+            return self._none("viewers", e)
         return self._fold_viewers(e)
 
     def _fold_viewers(self, e: pa.Table) -> pa.Table:
@@ -482,7 +496,7 @@ class RollupBuilder:
         kind = events.column("event_type")
         e = events.filter(pc.is_in(kind, value_set=pa.array(tuple(_RELATION_OF))))
         if not e.num_rows:
-            return _empty(("relations", e.schema), lambda: self._fold_relations(e))
+            return self._none("relations", e)
         return self._fold_relations(e)
 
     def _fold_relations(self, e: pa.Table) -> pa.Table:
