@@ -391,3 +391,68 @@ def test_keys_of_a_rolled_back_batch_stay_unknown_to_later_batches(loaded: Store
     import_items(loaded, {"users": [user]})  # committed now: its events are taken
     report = import_items(loaded, {"events": [_event(903, user_id="u-rolled-back")]})
     assert report.files[0].written == 1
+
+
+def _reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the read transactions ``store`` opens from now on."""
+    opened: list[int] = []
+    reading = store.reading
+
+    def counted() -> object:
+        opened.append(1)
+        return reading()
+
+    monkeypatch.setattr(store, "reading", counted)
+    return opened
+
+
+def test_a_product_another_process_adds_is_found_by_a_store_that_remembered_others(
+    loaded: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committed keys are remembered per process, and only found ones: a product added by another
+    process (another store on the same database) after this one was refused is taken by the next batch,
+    and keys remembered as committed cost no read at all."""
+    from xingqu.ingest.importer import import_items
+
+    import_items(loaded, {"events": [_event(1000)]})  # p-serum and u001 now remembered
+    opened = _reads(loaded, monkeypatch)
+    assert import_items(loaded, {"events": [_event(1001)]}).files[0].written == 1
+    assert opened == []  # every key it names was remembered: validated without the store
+    with pytest.raises(ValidationFailed, match="unknown product id"):
+        import_items(loaded, {"events": [_event(1002, product_id="p-elsewhere")]})
+    assert opened == [1]
+    other = Store(loaded.url)
+    product = {
+        "product_id": "p-elsewhere",
+        "shop_id": "s-yunshan",
+        "category": "beauty_skincare>skincare>serum",
+        "title": "另一进程上架的精华",
+        "price": 9900,
+        "stock": 5,
+    }
+    import_items(other, {"products": [product]})
+    other.close()
+    assert import_items(loaded, {"events": [_event(1003, product_id="p-elsewhere")]}).files[0].written == 1
+    assert import_items(loaded, {"events": [_event(1003, product_id="p-elsewhere")]}).files[0].written == 0
+    with loaded.reading() as conn:
+        shop = conn.exec_driver_sql(
+            "SELECT sum(n) FROM daily_counts WHERE shop_id = 's-yunshan' AND event_type = 'click'"
+        ).scalar_one()
+    assert int(shop) >= 3  # the new product's click counted once, for its shop
+
+
+def test_posted_events_check_the_schema_inside_their_transaction(loaded: Store) -> None:
+    """Once a store was seen current, the version is checked inside each batch's write transaction: a
+    store stepped up by a newer release meanwhile is refused and nothing is written."""
+    from xingqu.ingest.importer import import_items
+
+    import_items(loaded, {"events": [_event(1100)]})
+    assert loaded.seen_ready
+    other = Store(loaded.url)
+    with other.writing() as conn:
+        conn.exec_driver_sql("UPDATE xingqu_meta SET value = '999' WHERE key = 'schema_version'")
+    other.close()
+    before = loaded.count("events")
+    with pytest.raises(UserError, match="upgrade xingqu"):
+        import_items(loaded, {"events": [_event(1101)]})
+    assert loaded.count("events") == before
