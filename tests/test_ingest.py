@@ -393,17 +393,22 @@ def test_keys_of_a_rolled_back_batch_stay_unknown_to_later_batches(loaded: Store
     assert report.files[0].written == 1
 
 
-def _reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A counter of the read transactions ``store`` opens from now on."""
-    opened: list[int] = []
-    reading = store.reading
+def _reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The reads ``store`` makes from now on outside a write: transactions and single statements."""
+    made: list[str] = []
+    reading, read_small = store.reading, store.read_small
 
-    def counted() -> object:
-        opened.append(1)
+    def counted_reading() -> object:
+        made.append("transaction")
         return reading()
 
-    monkeypatch.setattr(store, "reading", counted)
-    return opened
+    def counted_small(sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        made.append(sql.split(" FROM ")[1].split()[0])
+        return read_small(sql, params)
+
+    monkeypatch.setattr(store, "reading", counted_reading)
+    monkeypatch.setattr(store, "read_small", counted_small)
+    return made
 
 
 def test_a_product_another_process_adds_is_found_by_a_store_that_remembered_others(
@@ -415,12 +420,12 @@ def test_a_product_another_process_adds_is_found_by_a_store_that_remembered_othe
     from xingqu.ingest.importer import import_items
 
     import_items(loaded, {"events": [_event(1000)]})  # p-serum and u001 now remembered
-    opened = _reads(loaded, monkeypatch)
+    made = _reads(loaded, monkeypatch)
     assert import_items(loaded, {"events": [_event(1001)]}).files[0].written == 1
-    assert opened == []  # every key it names was remembered: validated without the store
+    assert made == []  # every key it names was remembered: validated without the store
     with pytest.raises(ValidationFailed, match="unknown product id"):
         import_items(loaded, {"events": [_event(1002, product_id="p-elsewhere")]})
-    assert opened == [1]
+    assert made == ["products"]  # only the key not remembered is asked, in one statement
     other = Store(loaded.url)
     product = {
         "product_id": "p-elsewhere",
@@ -433,6 +438,7 @@ def test_a_product_another_process_adds_is_found_by_a_store_that_remembered_othe
     import_items(other, {"products": [product]})
     other.close()
     assert import_items(loaded, {"events": [_event(1003, product_id="p-elsewhere")]}).files[0].written == 1
+    assert made == ["products", "products"]  # a miss is not remembered: asked again, and found
     assert import_items(loaded, {"events": [_event(1003, product_id="p-elsewhere")]}).files[0].written == 0
     with loaded.reading() as conn:
         shop = conn.exec_driver_sql(

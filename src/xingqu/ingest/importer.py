@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -159,11 +159,9 @@ REFERENCED_KINDS = frozenset(
 class _KnownKeys:
     """Keys per kind visible to reference checks: the store's, plus those written in this transaction.
     ``scoped``: only the keys a batch names are looked up (a request's few rows, not whole tables);
-    ``conn`` may be a function that opens the connection, called only when the store must be asked."""
+    without ``conn``, each lookup is a read of its own."""
 
-    def __init__(
-        self, store: Store, conn: Connection | Callable[[], Connection], scoped: bool = False
-    ) -> None:
+    def __init__(self, store: Store, conn: Connection | None, scoped: bool = False) -> None:
         self._store = store
         self._conn = conn
         self._scoped = scoped
@@ -174,8 +172,7 @@ class _KnownKeys:
     def __call__(self, kind: str, values: pa.Array | None = None) -> pa.Array:
         if not self._scoped:
             if kind not in self._keys:
-                conn = self._conn() if callable(self._conn) else self._conn
-                self._keys[kind] = self._store.catalogue.keys(kind, conn)
+                self._keys[kind] = self._store.catalogue.keys(kind, self._conn)
             return self._keys[kind]
         asked = self._asked.setdefault(kind, set())
         named = [] if values is None else [v for v in dict.fromkeys(values.to_pylist()) if v is not None]
@@ -702,35 +699,19 @@ def _publish(run: _Run) -> None:
         run.lake.publish()
 
 
-@contextmanager
-def _lazy_reading(store: Store) -> Iterator[Callable[[], Connection]]:
-    """A function that opens one read transaction at its first call (later calls return it), which
-    lasts until the block ends: work that may not need the store at all asks for it only when it must."""
-    with ExitStack() as stack:
-        opened: list[Connection] = []
-
-        def connect() -> Connection:
-            if not opened:
-                opened.append(stack.enter_context(store.reading()))
-            return opened[0]
-
-        yield connect
-
-
 def _import_items(store: Store, batches: dict[str, list[Any]], run: _Run, source: str) -> None:
     """The transaction of ``import_items``; events posted alone are validated before it."""
     with _timed(run.report):
         ready: dict[str, _Prepared] = {}
         if [k for k, v in batches.items() if v] == ["events"]:
             # events alone are validated before the write lock, so that other writers go on meanwhile:
-            # the catalogue keys they name, once committed, stay (catalogue rows are never deleted);
-            # keys remembered as committed need no read at all
-            with _lazy_reading(store) as connect:
-                known = _KnownKeys(store, connect, scoped=True)
-                spec = kind_spec("events")
-                where = f"{source}.events"
-                raw = records_batch(spec, batches["events"], where)
-                ready["events"] = _prepare(store, spec, raw, where, known, None, None, run.window)
+            # the catalogue keys they name, once committed, stay (catalogue rows are never deleted), so
+            # each is asked in a read of its own, and keys remembered as committed not at all
+            known = _KnownKeys(store, None, scoped=True)
+            spec = kind_spec("events")
+            where = f"{source}.events"
+            raw = records_batch(spec, batches["events"], where)
+            ready["events"] = _prepare(store, spec, raw, where, known, None, None, run.window)
             known.committed()  # what the read found was committed by others before
         with store.writing() as conn:
             store.require_ready(conn)  # current when the import began; still so, in this transaction

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from xingqu.domain.records import kind_spec
 from xingqu.domain.vocab import BLOCKED_SHOP_STATUSES, SERVABLE_PRODUCT_STATUSES
 from xingqu.errors import NotFoundError
+from xingqu.store.dialects import IN_CHUNK
 from xingqu.store.repository import Repository
 from xingqu.store.schema import TABLES, servability_changes_table
 
@@ -84,32 +85,37 @@ class Catalogue(Repository):
                 known.clear()
             known.update(keys)
 
-    def known_among(
-        self, kind: str, wanted: list[str], conn: Connection | Callable[[], Connection] | None = None
-    ) -> list[str]:
-        """Which of ``wanted`` keys of ``kind`` exist, those remembered as committed without a query (a
-        function as ``conn`` is called for the connection only when some key must be asked)."""
+    def known_among(self, kind: str, wanted: list[str], conn: Connection | None = None) -> list[str]:
+        """Which of ``wanted`` keys of ``kind`` exist, those remembered as committed without a query."""
         with self._lock:
             known = self._committed.get(kind, set())
             hit = [k for k in wanted if k in known]
             rest = [k for k in wanted if k not in known]
         if not rest:
             return hit
-        return hit + self.keys(kind, conn() if callable(conn) else conn, among=rest).to_pylist()
+        return hit + self.keys(kind, conn, among=rest).to_pylist()
 
     # -- keys and lookups -------------------------------------------------------------------------
 
     def keys(self, kind: str, conn: Connection | None = None, among: list[str] | None = None) -> pa.Array:
         """Every key of a single-key kind, for reference checks and vocabularies; only those ``among``
-        some wanted keys when given (a small batch checks its own references, not the whole table's)."""
+        some wanted keys when given (a small batch checks its own references, not the whole table's:
+        without ``conn``, one raw read per chunk on the store's kept connection, ``Store.read_small``)."""
         (key,) = kind_spec(kind).key
-        column = TABLES[kind].c[key]
+        table = TABLES[kind]
+        dialect = self._store.dialect
+        if among is not None and conn is None:
+            values = []
+            for lo in range(0, len(among), IN_CHUNK):
+                chunk = tuple(among[lo : lo + IN_CHUNK])
+                rows = self._store.read_small(dialect.among_sql(table.name, key, (key,), len(chunk)), chunk)
+                values.extend(v for (v,) in rows)
+            return pa.array(values, type=pa.string())
         with self._conn(conn) as c:
             if among is None:
-                values = c.execute(sa.select(column)).scalars().all()
+                values = c.execute(sa.select(table.c[key])).scalars().all()
             else:
-                rows = self._store.dialect.rows_among(c, TABLES[kind].name, key, (key,), among)
-                values = [v for (v,) in rows]
+                values = [v for (v,) in dialect.rows_among(c, table.name, key, (key,), among)]
         return pa.array(values, type=pa.string())
 
     def require_known(self, kind: str, key: str) -> None:

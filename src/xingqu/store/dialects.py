@@ -18,8 +18,8 @@ from xingqu.store.schema import SERVABILITY_COLUMNS, SERVABILITY_LOG_ROWS
 WRITE_OPTION = "xingqu_write"
 #: Rows from which a SQLite merge writes in key order.
 _SORTED_MERGE_ROWS = 256
-#: Keys per ``IN (…)`` list of a SQLite lookup (below its limit of bound parameters).
-_IN_CHUNK = 5_000
+#: Keys per ``IN (…)`` list of a raw lookup (below every driver's limit of bound parameters).
+IN_CHUNK = 5_000
 
 
 class Add(str):
@@ -137,12 +137,27 @@ class Dialect:
         """Fill the transaction's temporary one-column table ``name`` (order_id) with ``keys``."""
         raise NotImplementedError
 
+    def among_sql(self, table: str, key: str, columns: Sequence[str], n: int) -> str:
+        """A raw read (``placeholder`` markers) of ``columns`` of the rows of ``table`` whose ``key`` is
+        one of ``n`` values."""
+        marks = ", ".join([self.placeholder] * n)
+        return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({marks})"
+
     def rows_among(
         self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
     ) -> list[tuple[Any, ...]]:
         """``columns`` of the rows of ``table`` whose ``key`` is one of ``keys``, read through the driver
         in ``conn``'s transaction: a request's few lookups, without SQLAlchemy's statement machinery."""
-        raise NotImplementedError
+        out: list[tuple[Any, ...]] = []
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for lo in range(0, len(keys), IN_CHUNK):
+                chunk = tuple(keys[lo : lo + IN_CHUNK])
+                cursor.execute(self.among_sql(table, key, columns, len(chunk)), chunk)
+                out.extend(cursor.fetchall())
+        finally:
+            cursor.close()
+        return out
 
     def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
         """After a large load: give the planner fresh statistics (and PostgreSQL's index-only scans a
@@ -316,21 +331,6 @@ class SQLiteDialect(Dialect):
         finally:
             cursor.close()
 
-    def rows_among(
-        self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
-    ) -> list[tuple[Any, ...]]:
-        out: list[tuple[Any, ...]] = []
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for lo in range(0, len(keys), _IN_CHUNK):
-                chunk = keys[lo : lo + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({marks})", chunk)
-                out.extend(cursor.fetchall())
-        finally:
-            cursor.close()
-        return out
-
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} (order_id VARCHAR PRIMARY KEY)")
         conn.exec_driver_sql(f"DELETE FROM {name}")
@@ -446,15 +446,6 @@ class PostgresDialect(Dialect):
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
             for table in analyze:
                 conn.exec_driver_sql(f"ANALYZE {table}")
-
-    def rows_among(
-        self, conn: Connection, table: str, key: str, columns: Sequence[str], keys: Sequence[str]
-    ) -> list[tuple[Any, ...]]:
-        if not keys:
-            return []
-        with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY(%s)", (list(keys),))
-            return list(cur.fetchall())
 
     def stage_keys(self, conn: Connection, name: str, keys: pa.Array | pa.ChunkedArray) -> None:
         conn.exec_driver_sql(
