@@ -305,7 +305,13 @@ class Store:
                 return self.schema_version(c)
         if not self._has_meta and not sa.inspect(conn).has_table(meta_table.name):
             return None
-        value = conn.exec_driver_sql(_VERSION_SQL).scalar_one_or_none()
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:  # through the driver: asked inside every posted batch's transaction
+            cursor.execute(_VERSION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        value = None if row is None else row[0]
         self._has_meta = True
         if value is None:
             return None
