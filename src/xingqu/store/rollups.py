@@ -342,11 +342,11 @@ def _grouped(table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str]
 def _grouped_small(
     table: pa.Table, keys: tuple[str, ...], aggs: tuple[tuple[str, str], ...]
 ) -> pa.Table | None:
-    """``_grouped`` by Python dicts, with Arrow's results: groups in order of first appearance (a
-    missing key is a key), sums and extremes of present values (none present: missing), sums of 64-bit
-    integers, extremes of text by code point (UTF-8's byte order). None where that cannot be assured:
-    a column that is neither signed integers nor text, a function other than sum, min and max, a sum
-    beyond 64 bits."""
+    """``_grouped`` by Python dicts, with Arrow's rows (in an order of their own, which no merge depends
+    on): a missing key is a key, sums and extremes of present values (none present: missing), sums of
+    64-bit integers, extremes of text by code point (UTF-8's byte order). None where that cannot be
+    assured: a column that is neither signed integers nor text, a function other than sum, min and max,
+    a sum beyond 64 bits."""
     schema = table.schema
     for name, fn in aggs:
         t = schema.field(name).type
