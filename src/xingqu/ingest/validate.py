@@ -645,6 +645,8 @@ def _plain_records(spec: KindSpec, raw: pa.Table, known: KnownKeys, window: Time
         if f.name not in present:
             continue
         col = raw.column(f.name)
+        if col.null_count == len(col):  # no value (a CSV's empty column): as if absent
+            continue
         if f.type not in _PLAIN_TYPES or not pa.types.is_string(col.type):
             return None
         values[f.name] = col.to_pylist()
