@@ -44,7 +44,7 @@ def _serve(
     """The best ``n`` servable candidates, in order."""
     assert model.blend.items is not None
     ids = model.blend.items.ids
-    cand = [int(j) for j in order if j != exclude and scores[j] > 0][: n * 4 + 20]
+    cand = order[(order != exclude) & (scores[order] > 0)][: n * 4 + 20].tolist()
     ok = servable([ids[j] for j in cand])
     out = [Related(ids[j], float(scores[j]), reasons[k]) for k, j in enumerate(cand) if ids[j] in ok]
     return out[:n]
