@@ -44,6 +44,7 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -77,6 +78,20 @@ def prepare(folder: Path, name: str = "demo") -> dict[str, str]:
         train(runtime.store, runtime.models_dir)
         (folder / "ready").write_text("ok")
     return env
+
+
+def fresh(env: dict[str, str], name: str) -> dict[str, str]:
+    """The settings of a copy of the world's store (SQLite's backup), for one run: what a run posts
+    (tens of thousands of events since training) would make every later run's feeds dearer."""
+    import sqlite3
+
+    source = Path(env["XINGQU_DB"].removeprefix("sqlite:///"))
+    copy = source.with_name(f"run-{name}.db")
+    for old in source.parent.glob(f"{copy.name}*"):
+        old.unlink()
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    return {**env, "XINGQU_DB": f"sqlite:///{copy}"}
 
 
 def ids(env: dict[str, str]) -> tuple[list[str], list[str], str, str]:
@@ -364,51 +379,47 @@ def medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, floa
 # -- phases ---------------------------------------------------------------------------------------
 
 
-def mixed(
-    env: dict[str, str], args: argparse.Namespace, users: list[str], products: list[str], key: str
-) -> None:
-    server = Server(env, workers=args.workers)
-    server.start()
-    try:
-        runs, shares = [], []
-        for k in range(args.runs):
+def mixed(env: dict[str, str], args: argparse.Namespace) -> None:
+    runs, shares = [], []
+    for k in range(args.runs):  # each run on a fresh copy of the world, its own server
+        run_env = fresh(env, f"mixed-{k}")
+        users, products, _, key = ids(run_env)
+        server = Server(run_env, workers=args.workers)
+        server.start()
+        try:
             tally, share = measured(
                 server,
                 f"mixed run {k + 1}",
-                lambda: drive(server.url, key, args.duration, args.concurrency, MIX, users, products),
+                partial(drive, server.url, key, args.duration, args.concurrency, MIX, users, products),
             )
-            runs.append(tally.summary(share["seconds"]))
-            shares.append(share)
-        table = medians(runs)
-        title = (
-            f"Mixed traffic, --workers {args.workers}, medians of {args.runs} run(s) of {args.duration:.0f} s"
-        )
-        print_table(title, table)
-        total = sum(r["per_s"] for r in table.values())
-        client = statistics.median(s["client_cpu_share"] for s in shares)
-        served = statistics.median(s["server_cpu_share"] for s in shares)
-        print(
-            f"  all routes {total:,.1f} req/s; CPU of the machine: client {client:.0%}, server {served:.0%}"
-        )
-        feed = table.get("feed", {})
-        ok = (
-            feed.get("per_s", 0) >= 300
-            and feed.get("p99_ms", 1e9) <= 50
-            and all(r["5xx"] == 0 for r in table.values())
-        )
-        print(f"  target (≥ 300 feeds/s, p99 ≤ 50 ms, no 5xx): {'met' if ok else 'NOT met'}")
-    finally:
-        server.stop()
+        finally:
+            server.stop()
+        runs.append(tally.summary(share["seconds"]))
+        shares.append(share)
+    table = medians(runs)
+    title = f"Mixed traffic, --workers {args.workers}, medians of {args.runs} run(s) of {args.duration:.0f} s"
+    print_table(title, table)
+    total = sum(r["per_s"] for r in table.values())
+    client = statistics.median(s["client_cpu_share"] for s in shares)
+    served = statistics.median(s["server_cpu_share"] for s in shares)
+    print(f"  all routes {total:,.1f} req/s; CPU of the machine: client {client:.0%}, server {served:.0%}")
+    feed = table.get("feed", {})
+    ok = (
+        feed.get("per_s", 0) >= 300
+        and feed.get("p99_ms", 1e9) <= 50
+        and all(r["5xx"] == 0 for r in table.values())
+    )
+    print(f"  target (≥ 300 feeds/s, p99 ≤ 50 ms, no 5xx): {'met' if ok else 'NOT met'}")
 
 
-def feed_alone(
-    env: dict[str, str], args: argparse.Namespace, users: list[str], products: list[str], key: str
-) -> None:
+def feed_alone(env: dict[str, str], args: argparse.Namespace) -> None:
     from threadpoolctl import threadpool_limits
 
     from xingqu.runtime import Runtime
     from xingqu.services.feed import feed_service
 
+    env = fresh(env, "feed")
+    users, products, _, key = ids(env)
     server = Server(env, workers=2)
     server.start()
     try:
@@ -535,11 +546,11 @@ async def post_all(
                 group.create_task(sender())
 
 
-def ingest(
-    env: dict[str, str], args: argparse.Namespace, users: list[str], products: list[str], key: str
-) -> None:
+def ingest(env: dict[str, str], args: argparse.Namespace) -> None:
     from xingqu.runtime import Runtime
 
+    env = fresh(env, "ingest")
+    users, products, _, key = ids(env)
     tag = f"load-{uuid.uuid4().hex[:8]}"
     n_batches = max(1, args.events // 1_000)
     print(f"\npreparing {n_batches * 1_000:,} events…", flush=True)
@@ -627,19 +638,18 @@ def main() -> None:
     args = ap.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="xingqu-load-"))
     env = prepare(folder, args.preset)
-    users, products, _, app = ids(env)
     print(
-        f"{len(users):,} users, {len(products):,} servable products; {os.cpu_count()} cores; load from this "
-        f"process (asyncio, {args.concurrency} in flight)",
+        f"the {args.preset} preset's world; {os.cpu_count()} cores; load from this process "
+        f"(asyncio, {args.concurrency} in flight); each run on a fresh copy of the store",
         flush=True,
     )
     phases = set(args.phases.split(","))
     if "mixed" in phases:
-        mixed(env, args, users, products, app)
+        mixed(env, args)
     if "feed" in phases:
-        feed_alone(env, args, users, products, app)
+        feed_alone(env, args)
     if "ingest" in phases:
-        ingest(env, args, users, products, app)
+        ingest(env, args)
 
 
 if __name__ == "__main__":
