@@ -19,7 +19,8 @@ Phases, each bounded in time and count and stopping by itself:
    not acknowledged.
 
 The world (simulated, imported into a SQLite store and trained) is built once in ``--folder`` and
-reused by later runs. Targets: ≥ 300 feed requests/s with p99 ≤ 50 ms and no 5xx in the mix;
+reused by later runs; every run (and each mixed run, with a server of its own) starts from a fresh copy
+of its store, so that what one run posts does not weigh on the next. Targets: ≥ 300 feed requests/s with p99 ≤ 50 ms and no 5xx in the mix;
 ≥ 20,000 events/s accepted.
 """
 
