@@ -5,7 +5,6 @@ lifespan loads the model and the online state before the first request."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -58,10 +57,8 @@ def warm_up(runtime: Runtime, metrics: Metrics) -> None:
         _ = runtime.online
         serving = feed_service(runtime).serving()
         metrics.served(serving.version)
-        ranker = serving.model.feed.ranker if serving.model.feed is not None else None
-        if ranker is not None:  # the quick compile now, the better one beside the first requests
-            ranker.compiled()
-            threading.Thread(target=ranker.optimise, name="ranker-compile", daemon=True).start()
+        if serving.model.feed is not None and serving.model.feed.ranker is not None:
+            serving.model.feed.ranker.optimise()  # seconds now, for every request after
     except XingquError as exc:
         log.warning("not ready yet: %s", exc)
 

@@ -101,9 +101,8 @@ class Ranker:
 
     def optimise(self) -> None:
         """Compile the trees at the serving level of optimisation (seconds, once; then scoring is
-        ~1.6× faster than the quick compile ``predict`` makes on first use) and swap them in: what a
-        server does in a thread of its own while it serves with the quick ones (LLVM compiles without
-        the interpreter lock). Nothing changes where the quick compile is not available."""
+        ~1.6× faster than the quick compile ``predict`` makes on first use): what a server does before
+        its first request. Nothing changes where the quick compile is not available."""
         if not self.native or self._forest is False:
             return
         with self._building:
