@@ -430,6 +430,17 @@ def _set_rows(store: Store, kind: str, key: str, changes: dict[str, dict[str, ob
         store.write_records(conn, kind, pa.Table.from_pylist(rows, schema=_records(store, kind).schema))
 
 
+def _serving_process(script: str, db: str, models: Path) -> subprocess.Popen[str]:
+    """Another process on the store ``db``, running ``script``: it answers a line of stdin per line."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": str(models)},
+    )
+
+
 SNAPSHOT_SERVER = """
 import json, sys
 from xingqu.runtime import Runtime
@@ -449,13 +460,7 @@ def test_the_embedded_store_servable_set_follows_every_change_made_by_another_pr
     root, _, _ = world
     db = _copy_store(root, tmp_path / "s.db")
     store = Store(db)
-    other = subprocess.Popen(
-        [sys.executable, "-c", SNAPSHOT_SERVER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": str(root / "models")},
-    )
+    other = _serving_process(SNAPSHOT_SERVER, db, root / "models")
     try:
         assert other.stdout is not None and other.stdin is not None
         assert other.stdout.readline().strip() == "SnapshotServability"
@@ -566,13 +571,7 @@ def test_recent_events_kept_in_process_follow_every_event_another_process_accept
     since = model.feed.trained_until_ms
     users = [str(u) for u in model.feed.profiles.users.ids[:6]]
     products = sorted(store.catalogue.product_ids())
-    other = subprocess.Popen(
-        [sys.executable, "-c", TAIL_SERVER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XINGQU_DB": db, "XINGQU_MODELS_DIR": str(root / "models")},
-    )
+    other = _serving_process(TAIL_SERVER, db, root / "models")
     direct = StoreRecentEvents(store.events_since)
     try:
         assert other.stdout is not None and other.stdin is not None
