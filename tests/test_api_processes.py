@@ -333,6 +333,13 @@ def test_workers_each_take_connections_and_a_killed_one_is_replaced(api_world: W
                 break
             time.sleep(0.2)
         assert workers[0] not in _children(process.pid) and len(_children(process.pid)) == 2
+        waits = []
+        for _ in range(8):  # the replacement still loading: new connections go to the worker serving
+            began = time.monotonic()
+            r = httpx.get(f"{url}/v1/users/{user}/feed", headers={"Authorization": f"Bearer {key}"})
+            waits.append(time.monotonic() - began)
+            assert r.status_code == 200
+        assert max(waits) < 1.5, waits  # one held by a loading worker waits seconds (measured: 3.0)
         wait_ready(url, process)
         r = httpx.get(f"{url}/v1/users/{user}/feed", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["items"]

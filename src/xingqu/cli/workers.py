@@ -22,23 +22,33 @@ STARTUP_S = 10.0
 MAX_RESTARTS_PER_MIN = 5
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host``:``port`` that other processes of this server may bind too."""
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` that other processes of this server may bind too. The kernel
+    hands it connections only once it listens: until then they go to the workers already serving."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port`` that other processes of this server may bind too."""
+    sock = bound_socket(host, port)
+    sock.listen(2048)
+    return sock
+
+
 def run_worker(host: str, port: int, access_log: bool) -> None:
-    """One serving process: its own socket, the app built from the environment's settings."""
+    """One serving process: its own socket, the app built from the environment's settings. The socket is
+    bound now (a port taken fails at once) and listens only after the app has warmed up (uvicorn's
+    server listens on it after the lifespan's start), so a worker replaced under load takes no
+    connection it would hold for the seconds its model takes to load."""
     import uvicorn
 
-    sock = listening_socket(host, port)
+    sock = bound_socket(host, port)
     config = uvicorn.Config(
         "xingqu.api.app:app_from_env",
         factory=True,
