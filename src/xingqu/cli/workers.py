@@ -41,14 +41,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int, access_log: bool) -> None:
-    """One serving process: its own socket, the app built from the environment's settings. The socket is
-    bound now (a port taken fails at once) and listens only after the app has warmed up (uvicorn's
-    server listens on it after the lifespan's start), so a worker replaced under load takes no
-    connection it would hold for the seconds its model takes to load."""
+def run_worker(host: str, port: int, access_log: bool, replacing: bool = False) -> None:
+    """One serving process: its own socket, the app built from the environment's settings.
+
+    The first workers listen at once, so that connections opened while the server starts are spread
+    over all of them (kept alive, they stay where they land). A replacement binds its socket now and
+    listens only after the app has warmed up (uvicorn listens on a socket passed to it after the
+    lifespan's start): until then the kernel hands new connections to the workers serving, where they
+    would otherwise wait the seconds a model takes to load."""
     import uvicorn
 
-    sock = bound_socket(host, port)
+    sock = bound_socket(host, port) if replacing else listening_socket(host, port)
     config = uvicorn.Config(
         "xingqu.api.app:app_from_env",
         factory=True,
@@ -69,8 +72,8 @@ def supervise(host: str, port: int, workers: int, access_log: bool) -> None:
     ctx = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
-    def start() -> tuple[BaseProcess, float]:
-        proc = ctx.Process(target=run_worker, args=(host, port, access_log), name="xingqu-worker")
+    def start(replacing: bool = False) -> tuple[BaseProcess, float]:
+        proc = ctx.Process(target=run_worker, args=(host, port, access_log, replacing), name="xingqu-worker")
         proc.start()
         return proc, time.monotonic()
 
@@ -92,7 +95,7 @@ def supervise(host: str, port: int, workers: int, access_log: bool) -> None:
                 restarts = [t for t in restarts if now - t < 60] + [now]
                 if len(restarts) > MAX_RESTARTS_PER_MIN * workers:
                     raise UserError(f"serving processes keep exiting (the last with code {code})")
-                procs[i] = start()  # killed, or died while serving: replaced
+                procs[i] = start(replacing=True)  # killed, or died while serving: replaced
     finally:
         for proc, _ in procs:
             if proc.is_alive():
