@@ -4,13 +4,16 @@ client in C, whose small share leaves the cores to the server). Both run on the 
 server: their CPU share is reported beside the server's.
 
     python benchmarks/service_load.py [--folder DIR] [--duration 60] [--runs 3] [--events 1000000]
-                                      [--concurrency 16] [--client wrk|python] [--kill]
+                                      [--concurrency 16] [--mixed-concurrency 8,16]
+                                      [--client wrk|python] [--kill]
 
 Phases, each bounded in time and count and stopping by itself:
 
-1. mixed traffic for ``--duration`` seconds, ``--runs`` times (medians reported): feeds 70 %, event
-   batches 25 %, other reads 5 % (similar products, content feeds, the current model); throughput,
-   p50 / p99 per route, errors and 5xx;
+1. mixed traffic for ``--duration`` seconds, ``--runs`` times (medians reported) at each level of
+   requests in flight (``--mixed-concurrency``: a closed loop past saturation only queues, so the
+   tail is reported where the throughput target is met and at saturation): feeds 70 %, event batches
+   25 %, other reads 5 % (similar products, content feeds, the current model); throughput, p50 / p99
+   per route, errors and 5xx;
 2. the feed alone against ``xingqu serve --workers 2``, and the same feed called in this process
    beside it (one thread, the same users), so that the HTTP overhead is a ratio;
 3. ``--events`` events posted in batches of 1,000 while feeds are served: events accepted per second,
@@ -20,8 +23,8 @@ Phases, each bounded in time and count and stopping by itself:
 
 The world (simulated, imported into a SQLite store and trained) is built once in ``--folder`` and
 reused by later runs; every run (and each mixed run, with a server of its own) starts from a fresh copy
-of its store, so that what one run posts does not weigh on the next. Targets: ≥ 300 feed requests/s with p99 ≤ 50 ms and no 5xx in the mix;
-≥ 20,000 events/s accepted.
+of its store, so that what one run posts does not weigh on the next. Targets: ≥ 300 feed requests/s
+with p99 ≤ 50 ms and no 5xx in the mix; ≥ 20,000 events/s accepted.
 """
 
 from __future__ import annotations
@@ -381,6 +384,13 @@ def medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, floa
 
 
 def mixed(env: dict[str, str], args: argparse.Namespace) -> None:
+    """The mixed traffic at each level of requests in flight: a closed loop's latency grows with what
+    is in flight once the server is saturated, so each level's throughput and tail are reported."""
+    for level in args.mixed_concurrency:
+        mixed_at(env, args, level)
+
+
+def mixed_at(env: dict[str, str], args: argparse.Namespace, level: int) -> None:
     runs, shares = [], []
     for k in range(args.runs):  # each run on a fresh copy of the world, its own server
         run_env = fresh(env, f"mixed-{k}")
@@ -390,15 +400,18 @@ def mixed(env: dict[str, str], args: argparse.Namespace) -> None:
         try:
             tally, share = measured(
                 server,
-                f"mixed run {k + 1}",
-                partial(drive, server.url, key, args.duration, args.concurrency, MIX, users, products),
+                f"mixed run {k + 1}, {level} in flight",
+                partial(drive, server.url, key, args.duration, level, MIX, users, products),
             )
         finally:
             server.stop()
         runs.append(tally.summary(share["seconds"]))
         shares.append(share)
     table = medians(runs)
-    title = f"Mixed traffic, --workers {args.workers}, medians of {args.runs} run(s) of {args.duration:.0f} s"
+    title = (
+        f"Mixed traffic, --workers {args.workers}, {level} requests in flight, "
+        f"medians of {args.runs} run(s) of {args.duration:.0f} s"
+    )
     print_table(title, table)
     total = sum(r["per_s"] for r in table.values())
     client = statistics.median(s["client_cpu_share"] for s in shares)
@@ -410,7 +423,7 @@ def mixed(env: dict[str, str], args: argparse.Namespace) -> None:
         and feed.get("p99_ms", 1e9) <= 50
         and all(r["5xx"] == 0 for r in table.values())
     )
-    print(f"  target (≥ 300 feeds/s, p99 ≤ 50 ms, no 5xx): {'met' if ok else 'NOT met'}")
+    print(f"  target (≥ 300 feeds/s, p99 ≤ 50 ms, no 5xx) at {level} in flight: {'met' if ok else 'NOT met'}")
 
 
 def feed_alone(env: dict[str, str], args: argparse.Namespace) -> None:
@@ -624,7 +637,13 @@ def main() -> None:
     ap.add_argument("--preset", default="demo", help="simulator preset of the world (tiny for a smoke run)")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of each load run")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    ap.add_argument("--concurrency", type=int, default=16, help="requests in flight, feed alone")
+    ap.add_argument(
+        "--mixed-concurrency",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[8, 16],
+        help="requests in flight of the mixed phase, comma-separated levels (each --runs times)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="server processes of the mixed and ingest phases")
     ap.add_argument("--events", type=int, default=1_000_000, help="events of the ingest phase")
     ap.add_argument("--senders", type=int, default=4, help="event batches in flight")
@@ -641,7 +660,7 @@ def main() -> None:
     env = prepare(folder, args.preset)
     print(
         f"the {args.preset} preset's world; {os.cpu_count()} cores; load from this process "
-        f"(asyncio, {args.concurrency} in flight); each run on a fresh copy of the store",
+        "(asyncio); each run on a fresh copy of the store",
         flush=True,
     )
     phases = set(args.phases.split(","))
