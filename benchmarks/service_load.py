@@ -591,24 +591,35 @@ def ingest(env: dict[str, str], args: argparse.Namespace) -> None:
             done.set()
         return await feeds
 
+    async def killed_midway(after: int) -> float:
+        """Post with feeds beside until ``after`` batches are acknowledged, then SIGKILL the server with
+        requests in flight (what they carried is acknowledged by no one and sent again later); the
+        server's CPU seconds until then."""
+        posting = asyncio.create_task(run_with_feeds())
+        while len(acked) < after and not posting.done():
+            await asyncio.sleep(0.01)
+        used = server.cpu_s() - srv0
+        server.kill()
+        posting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await posting
+        return used
+
+    cpu_before_kill = 0.0
     try:
-        if args.kill:
-            kill_after = random.uniform(2.0, max(3.0, args.events / 40_000))
-            with contextlib.suppress(TimeoutError):
-                asyncio.run(asyncio.wait_for(run_with_feeds(), kill_after))
+        if args.kill:  # a random moment: after 10–90 % of the batches, whatever the rate
+            after = random.randint(max(1, n_batches // 10), max(1, n_batches * 9 // 10))
+            cpu_before_kill = asyncio.run(killed_midway(after))
             killed_at = len(acked)
-            server.kill()
-            print(
-                f"  SIGKILL after {kill_after:.1f} s, {killed_at:,} batches acknowledged; restarting",
-                flush=True,
-            )
+            print(f"  SIGKILL after {killed_at:,} batches acknowledged; restarting", flush=True)
             server.start()
+            srv0 = 0.0  # the new server's CPU counts from its start
         tally = asyncio.run(run_with_feeds())
     finally:
         wall = time.perf_counter() - t0
         cores = os.cpu_count() or 1
         client_share = (time.process_time() - cpu0) / wall / cores
-        server_share = (server.cpu_s() - srv0) / wall / cores
+        server_share = (cpu_before_kill + server.cpu_s() - srv0) / wall / cores
         server.stop()
     runtime = Runtime(db=env["XINGQU_DB"], models_dir=env["XINGQU_MODELS_DIR"])
     with runtime.store.reading() as conn:
