@@ -11,6 +11,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -491,3 +492,32 @@ def test_a_plain_batch_skips_the_columnar_checks() -> None:
     items[1]["creator_id"] = "c9"  # unknown: not plain; the full validation names it
     raw = records_batch(spec, items, "request.events")
     assert validate._plain_records(spec, raw.table, known, _PLAIN_WINDOW) is None
+
+
+_ids = st.text(alphabet="ab一二", max_size=4)
+
+
+@given(
+    keys=st.lists(_ids, max_size=40, unique=True),
+    values=st.lists(st.one_of(st.none(), _ids), max_size=40),
+    weak=st.booleans(),
+)
+@settings(PROPS, max_examples=200)
+def test_key_index_answers_exactly_as_arrow_index_in(
+    keys: list[str], values: list[str | None], weak: bool
+) -> None:
+    """Positions through the hash-sorted index equal Arrow's own, nulls absent; with a hash of only
+    four values (``weak``) nearly every lookup collides, and the answer is still exact."""
+    from xingqu.store import keyset
+
+    key_array, value_array = pa.array(keys, pa.string()), pa.array(values, pa.string())
+    expected = [v is not None and v in set(keys) for v in values]
+    if weak:
+        strong = keyset.id_hashes
+        with patch.object(keyset, "id_hashes", lambda a: strong(a) % 4):
+            found = [None if i < 0 else int(i) for i in keyset.KeyIndex(key_array).find(value_array)]
+    else:
+        found = keyset.index_in(value_array, key_array, large=0).to_pylist()
+        assert keyset.is_known(value_array, key_array, large=0).tolist() == expected
+    assert found == pc.index_in(value_array, value_set=key_array).to_pylist()
+    assert [i is not None for i in found] == expected

@@ -8,7 +8,9 @@ import json
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,6 +150,8 @@ ROLLUP_FLUSH_EVENTS = 1_000_000
 
 #: Rows up to which a batch's repeated keys are looked for in a Python set rather than by hashes.
 SMALL_BATCH_ROWS = 256
+#: Batches of a file validated and encoded at once, beside the writes of earlier ones.
+PREPARERS = 2
 
 #: Kinds some other kind refers to; only their keys are worth keeping for reference checks.
 REFERENCED_KINDS = frozenset(
@@ -400,12 +404,25 @@ def _pipeline(
                 continue
         return False
 
+    def prepare(raw: RawBatch) -> _Prepared:
+        return _prepare(store, spec, raw, str(file), known, rollups, screening, window)
+
     def produce() -> None:
         try:
-            for raw in read_batches(file, spec, batch_rows):
-                prepared = _prepare(store, spec, raw, str(file), known, rollups, screening, window)
-                if not hand_over(prepared):
-                    return
+            if screening is not None:  # screening counts its decisions: one batch at a time
+                for raw in read_batches(file, spec, batch_rows):
+                    if not hand_over(prepare(raw)):
+                        return
+            else:  # batches prepared side by side (Arrow releases the interpreter), handed over in order
+                with ThreadPoolExecutor(PREPARERS, thread_name_prefix="xingqu-prepare") as pool:
+                    ahead: deque[Future[_Prepared]] = deque()
+                    for raw in read_batches(file, spec, batch_rows):
+                        ahead.append(pool.submit(prepare, raw))
+                        if len(ahead) >= PREPARERS and not hand_over(ahead.popleft().result()):
+                            return
+                    while ahead:
+                        if not hand_over(ahead.popleft().result()):
+                            return
             hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             hand_over(exc)

@@ -35,6 +35,7 @@ from xingqu.domain.records import (
 )
 from xingqu.errors import RowError
 from xingqu.ingest.jsontext import JsonTextError, loads
+from xingqu.store.keyset import is_known
 
 TAG_SEPARATOR = "|"
 _INT_RE = r"^\s*[+-]?[0-9]{1,18}(\.0*)?\s*$"
@@ -467,7 +468,7 @@ def _ref_check(
     if f.type is FieldType.TAGS:
         flat = pc.list_flatten(col)
         keys = known(kind, flat)
-        missing = pc.invert(pc.is_in(flat, value_set=keys))
+        missing = pa.array(~is_known(flat, keys))
         parents = pc.list_parent_indices(col)
         rows = np.unique(parents.filter(missing).to_numpy(zero_copy_only=False))
         if rows.size:
@@ -480,7 +481,7 @@ def _ref_check(
     if col.null_count == len(col):  # nothing named: nothing to look up
         return
     keys = known(kind, col if where is None else col.filter(pc.fill_null(where, False)))
-    mask = ~pc.is_in(col, value_set=keys).to_numpy(zero_copy_only=False) & ~_nulls(col)
+    mask = ~is_known(col, keys) & ~_nulls(col)
     if where is not None:
         mask &= pc.fill_null(where, False).to_numpy(zero_copy_only=False)
     noun = {

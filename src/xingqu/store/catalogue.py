@@ -113,9 +113,8 @@ class Catalogue(Repository):
             return pa.array(values, type=pa.string())
         with self._conn(conn) as c:
             if among is None:
-                values = c.execute(sa.select(table.c[key])).scalars().all()
-            else:
-                values = [v for (v,) in dialect.rows_among(c, table.name, key, (key,), among)]
+                return dialect.column_values(c, table.name, key)[0]
+            values = [v for (v,) in dialect.rows_among(c, table.name, key, (key,), among)]
         return pa.array(values, type=pa.string())
 
     def require_known(self, kind: str, key: str) -> None:

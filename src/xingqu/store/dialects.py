@@ -159,6 +159,20 @@ class Dialect:
             cursor.close()
         return out
 
+    def column_values(self, conn: Connection, table: str, *columns: str) -> list[pa.Array]:
+        """Every row's values of text ``columns`` of ``table``, one array per column, read through the
+        driver in ``conn``'s transaction (a million keys: 0.3 s, against 1.0 s through SQLAlchemy's
+        result rows)."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            if len(columns) == 1:
+                return [pa.array([v for (v,) in cursor], type=pa.string())]
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return [pa.array([r[i] for r in rows], type=pa.string()) for i in range(len(columns))]
+
     def refresh_statistics(self, engine: Engine, vacuum: list[str], analyze: list[str]) -> None:
         """After a large load: give the planner fresh statistics (and PostgreSQL's index-only scans a
         current visibility map) instead of waiting for the background workers."""

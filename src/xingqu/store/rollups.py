@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from xingqu.domain.units import DAY_MS
 from xingqu.store.dialects import Add, Dialect, dialect_for
+from xingqu.store.keyset import index_in
 from xingqu.store.schema import (
     TABLES,
     buyer_days_table,
@@ -227,7 +228,7 @@ def _lookup(keys: pa.Array | pa.ChunkedArray, ids: pa.Array, values: pa.Array) -
     """``values`` at the position of each key in ``ids`` (null where absent)."""
     if keys.null_count == len(keys):  # nothing named (most events name no account, no content)
         return pa.nulls(len(keys), values.type)
-    return pc.take(values, pc.index_in(keys, value_set=ids))
+    return pc.take(values, index_in(keys, ids))
 
 
 def _table(
@@ -237,15 +238,15 @@ def _table(
     among: pa.Array | None = None,
     dialect: Dialect | None = None,
 ) -> tuple[pa.Array, pa.Array]:
-    """(key, value) pairs of a catalogue table: all of them, or (through ``dialect``) those of the keys
-    ``among``."""
+    """(key, value) pairs of a catalogue table, read through the driver: all of them, or those of the
+    keys ``among``."""
+    dialect = dialect or dialect_for(conn.engine)
+    table = key.table.name  # type: ignore[attr-defined]
     if among is None:
-        rows = conn.execute(sa.select(key, value)).all()
-    else:
-        assert dialect is not None
-        wanted = [v for v in dict.fromkeys(among.to_pylist()) if v is not None]
-        table = key.table.name  # type: ignore[attr-defined]
-        rows = dialect.rows_among(conn, table, key.name, (key.name, value.name), wanted)
+        keys, values = dialect.column_values(conn, table, key.name, value.name)
+        return keys, values
+    wanted = [v for v in dict.fromkeys(among.to_pylist()) if v is not None]
+    rows = dialect.rows_among(conn, table, key.name, (key.name, value.name), wanted)
     return pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
 
 
