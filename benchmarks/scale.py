@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,10 @@ def main() -> None:
             eng = ["--engine", "spark", "--master", args.master] if path == "spark" else []
             models = ["--models-dir", str(work / f"models-{path}")]
             row: dict[str, tuple[float, int]] = {}
-            if path != "spark":
+            if path != "spark":  # a kept folder's earlier store, lake and models start afresh
+                lake_dir = [work / "lake"] if name == "lake" else []
+                for old in [*work.glob(f"{name}.db*"), *lake_dir, work / f"models-{path}"]:
+                    shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
                 run(["init", "--db", db, "-q"], env)
                 catalogue, events_folder = split_market(market, work / "parts")
                 t1, peak1, out1 = run(["import", str(catalogue), "--db", db, *lake, "--json"], env)

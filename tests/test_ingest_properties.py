@@ -501,23 +501,26 @@ _ids = st.text(alphabet="ab一二", max_size=4)
     keys=st.lists(_ids, max_size=40, unique=True),
     values=st.lists(st.one_of(st.none(), _ids), max_size=40),
     weak=st.booleans(),
+    distinct=st.booleans(),
 )
 @settings(PROPS, max_examples=200)
 def test_key_index_answers_exactly_as_arrow_index_in(
-    keys: list[str], values: list[str | None], weak: bool
+    keys: list[str], values: list[str | None], weak: bool, distinct: bool
 ) -> None:
-    """Positions through the hash-sorted index equal Arrow's own, nulls absent; with a hash of only
-    four values (``weak``) nearly every lookup collides, and the answer is still exact."""
+    """Positions through the hash-sorted index equal Arrow's own, nulls absent, whether a batch is
+    looked up whole or by its distinct values; with a hash of only four values (``weak``) nearly
+    every lookup collides, and the answer is still exact."""
     from xingqu.store import keyset
 
     key_array, value_array = pa.array(keys, pa.string()), pa.array(values, pa.string())
     expected = [v is not None and v in set(keys) for v in values]
-    if weak:
-        strong = keyset.id_hashes
-        with patch.object(keyset, "id_hashes", lambda a: strong(a) % 4):
-            found = [None if i < 0 else int(i) for i in keyset.KeyIndex(key_array).find(value_array)]
-    else:
+    strong = keyset.id_hashes
+    hashes = (lambda a: strong(a) % 4) if weak else strong
+    with (
+        patch.object(keyset, "id_hashes", hashes),
+        patch.object(keyset, "DISTINCT_FIRST", 0 if distinct else 10**9),
+    ):
         found = keyset.index_in(value_array, key_array, large=0).to_pylist()
-        assert keyset.is_known(value_array, key_array, large=0).tolist() == expected
+        known = keyset.is_known(value_array, key_array, large=0).tolist()
     assert found == pc.index_in(value_array, value_set=key_array).to_pylist()
-    assert [i is not None for i in found] == expected
+    assert known == expected == [i is not None for i in found]

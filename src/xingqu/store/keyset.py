@@ -19,6 +19,8 @@ from xingqu.store.lake import id_hashes
 #: Below this many known keys, Arrow's own hash table is cheaper (measured for a batch of 100,000
 #: ids: 11 ms against 15 ms among 100,000 keys, 136 ms against 19 ms among 1,000,000).
 LARGE_KEYS = 131_072
+#: Batches longer than this are looked up by their distinct values.
+DISTINCT_FIRST = 4_096
 
 
 class KeyIndex:
@@ -31,7 +33,15 @@ class KeyIndex:
         self.sorted = hashes[self.order]
 
     def find(self, values: pa.Array) -> np.ndarray:
-        """The position of each value among the keys, −1 where absent (nulls too): ``pc.index_in``."""
+        """The position of each value among the keys, −1 where absent (nulls too): ``pc.index_in``.
+        A long batch is looked up by its distinct values (a day's 100,000 events name ~17,000 users)."""
+        if len(values) <= DISTINCT_FIRST:
+            return self._find(values)
+        coded = pc.dictionary_encode(values)
+        found = np.append(self._find(coded.dictionary), -1)  # the last: where a value is null
+        return found[pc.fill_null(coded.indices, len(coded.dictionary)).to_numpy(zero_copy_only=False)]
+
+    def _find(self, values: pa.Array) -> np.ndarray:
         n = len(values)
         if n == 0 or len(self.sorted) == 0:
             return np.full(n, -1, np.int64)
