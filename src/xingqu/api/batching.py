@@ -14,6 +14,7 @@ from typing import TypeVar
 import anyio.to_thread
 from fastapi import FastAPI, Request
 
+from xingqu.api.compute import ComputeLimiter
 from xingqu.errors import XingquError
 from xingqu.models.rowops import MAX_LOOP_ROWS
 from xingqu.runtime import Runtime
@@ -29,7 +30,7 @@ class FeedBatcher:
     def __init__(
         self,
         runtime: Runtime,
-        limiter: anyio.CapacityLimiter | None,
+        limiter: ComputeLimiter | None,
         max_batch: int = MAX_LOOP_ROWS,
         observe: Callable[[int], object] | None = None,
     ) -> None:
@@ -59,8 +60,9 @@ class FeedBatcher:
                 if not batch:
                     continue
                 try:
-                    answers = await anyio.to_thread.run_sync(
-                        partial(self._work, [(ask, finish) for ask, finish, _ in batch]), limiter=self.limiter
+                    work = partial(self._work, [(ask, finish) for ask, finish, _ in batch])
+                    answers = await (
+                        self.limiter.run(work) if self.limiter is not None else anyio.to_thread.run_sync(work)
                     )
                 except Exception as exc:  # the store or the model failed every request of the batch
                     answers = [exc] * len(batch)
