@@ -203,3 +203,20 @@ def test_an_unknown_protocol_is_named() -> None:
     r = xingqu("evaluate", str(ML100K), "--protocol", "next-day")
     assert r.returncode == 1
     assert "--protocol 'next-day': use one of temporal, next-item, next-session" in r.stderr
+
+
+def test_the_blend_leaves_out_a_retriever_past_the_catalogue_it_can_fit() -> None:
+    """EASE inverts an items × items matrix: at 30,001 items the blend goes on without it, so that
+    training a large catalogue does not fail on a member it cannot fit."""
+    from xingqu.dataset import Dataset, Vocabulary
+    from xingqu.evaluation.runner import blend_members
+    from xingqu.models.ease import MAX_ITEMS
+
+    def catalogue(n: int) -> Dataset:
+        items = Vocabulary.of(np.array([f"i{k:06d}" for k in range(n)], dtype=object))
+        return Dataset(Vocabulary.of(np.array(["u0"], dtype=object)), items, sp.csr_matrix((1, n)))
+
+    assert "ease" in blend_members(catalogue(MAX_ITEMS))
+    bigger = blend_members(catalogue(MAX_ITEMS + 1))
+    assert "ease" not in bigger
+    assert [m for m in blend_members(catalogue(MAX_ITEMS)) if m != "ease"] == list(bigger)

@@ -193,12 +193,16 @@ def tune_blend(members: list[Recommender], split: Split) -> tuple[list[float], f
 
 
 def blend_members(base: Dataset | None) -> tuple[str, ...]:
-    """The blend's retrievers for this kind of data."""
+    """The blend's retrievers for this kind of data: those needing product attributes only where
+    there are some, and none past the catalogue size it can be fitted on (EASE above 30,000)."""
     features = base is not None and base.item_features is not None
+    items = base.n_items if base is not None else 0
     ranked = sorted(
         (cls.blend_rank, kind)
         for kind, cls in REGISTRY.items()
-        if cls.blend_rank is not None and (features or not cls.needs_features)
+        if cls.blend_rank is not None
+        and (features or not cls.needs_features)
+        and (cls.max_items is None or items <= cls.max_items)
     )
     return tuple(kind for _, kind in ranked)
 

@@ -52,6 +52,8 @@ class Recommender(ABC):
     #: True for sequence-aware models (they read the order of a user's events): the feed's switch
     #: ``FeedConfig.sequence`` leaves them out.
     sequential: ClassVar[bool] = False
+    #: The most items the model can be fitted on (None: no bound); the blend leaves it out above.
+    max_items: ClassVar[int | None] = None
 
     def __init__(self, config: ModelConfig | None = None, **kwargs: Any) -> None:
         try:

@@ -22,6 +22,7 @@ class EASE(Recommender):
     grid = tuple({"reg": r} for r in (100.0, 250.0, 500.0, 1000.0))
     phrase = "like what you engaged with"
     blend_rank = 0
+    max_items = MAX_ITEMS
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         n = matrix.shape[1]
