@@ -27,8 +27,11 @@ class ItemKNN(Recommender):
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         xt = x.T.tocsr()
 
-        def cosine(lo: int, hi: int) -> np.ndarray:
-            return (xt[lo:hi] @ x).toarray() / (np.outer(norms[lo:hi], norms) + self.config.shrink + 1e-9)
+        def cosine(lo: int, hi: int) -> sp.csr_matrix:
+            b = sp.csr_matrix(xt[lo:hi] @ x)
+            rows = np.repeat(np.arange(lo, hi), np.diff(b.indptr))
+            b.data /= norms[rows] * norms[b.indices] + self.config.shrink + 1e-9
+            return b
 
         sim = top_k_rows(cosine, x.shape[1], self.config.neighbors)
         # rows hold each item's neighbours; scoring sums over a user's items, so use it transposed

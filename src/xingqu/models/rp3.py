@@ -39,8 +39,10 @@ class RP3Beta(Recommender):
         pop = np.asarray(x.sum(axis=0)).ravel()
         penalty = np.power(np.where(pop > 0, pop, 1.0), -self.config.beta).astype(np.float32)
 
-        def walks(lo: int, hi: int) -> np.ndarray:
-            return (p_iu[lo:hi] @ p_ui).toarray() * penalty[None, :]
+        def walks(lo: int, hi: int) -> sp.csr_matrix:
+            b = sp.csr_matrix(p_iu[lo:hi] @ p_ui)
+            b.data *= penalty[b.indices]
+            return b
 
         self.weights = top_k_rows(walks, x.shape[1], self.config.neighbors)
 

@@ -67,8 +67,10 @@ class Transitions(Recommender):
         pop = np.bincount(items, minlength=n).astype(np.float32)
         penalty = np.power(np.maximum(pop, 1.0), -c.beta).astype(np.float32)
 
-        def block(lo: int, hi: int) -> np.ndarray:
-            return counts[lo:hi].toarray() * penalty[None, :]
+        def block(lo: int, hi: int) -> sp.csr_matrix:
+            b = sp.csr_matrix(counts[lo:hi], copy=True)
+            b.data *= penalty[b.indices]
+            return b
 
         self.rules = top_k_rows(block, n, c.neighbors)
         self.ranks = recency_ranks(data)
