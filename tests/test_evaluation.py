@@ -220,3 +220,17 @@ def test_the_blend_leaves_out_a_retriever_past_the_catalogue_it_can_fit() -> Non
     bigger = blend_members(catalogue(MAX_ITEMS + 1))
     assert "ease" not in bigger
     assert [m for m in blend_members(catalogue(MAX_ITEMS)) if m != "ease"] == list(bigger)
+
+
+def test_a_sampled_split_judges_a_seeded_subset_of_its_users_with_their_own_truth() -> None:
+    rows = [(f"u{u}", f"i{(u * 7 + k) % 30}", k * 60) for u in range(60) for k in range(6)]
+    train, test = protocol_split(_log(rows), "temporal")
+    split = Split.of(train, test)
+    small = split.sample(10)
+    assert len(small.users) == 10 and list(small.users) == sorted(small.users)
+    assert set(small.users) <= set(split.users)
+    where = {int(u): k for k, u in enumerate(split.users)}
+    for k, u in enumerate(small.users):
+        assert (small.truth[k] != split.truth[where[int(u)]]).nnz == 0
+    assert list(split.sample(10).users) == list(small.users)  # the same draw each time
+    assert split.sample(len(split.users)) is split

@@ -28,6 +28,8 @@ from xingqu.store import Store
 from xingqu.store import models as registered
 
 COBUY_WINDOW_MS = 7 * 86_400_000
+#: Users the validation split judges the candidates on when tuning (a seeded draw beyond this).
+MAX_VALIDATION_USERS = 20_000
 
 
 @dataclass
@@ -128,7 +130,7 @@ def _train(
         raise UserError("the store has no interactions with products to learn from; import events first")
     interactions = interactions_from_store(store)
     inner, valid = temporal_split(interactions)
-    vsplit = Split.of(inner, valid, base)
+    vsplit = Split.of(inner, valid, base).sample(MAX_VALIDATION_USERS)
     members = blend_members(base)
     tuned = {}
     for kind in members:
@@ -189,6 +191,7 @@ def _train(
         "items": base.n_items,
         "interactions": int(base.matrix.nnz),
         "validation": valid_metrics,
+        "validation_users": len(vsplit.users),
         "members": {k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)},
         "history_half_life": half_life,
         "ranker": feed.ranker.meta | {"importance": feed.ranker.importance()} if feed.ranker else None,

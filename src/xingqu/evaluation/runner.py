@@ -108,6 +108,14 @@ class Split:
         truth.data[:] = 1.0
         return cls(data, users, truth.tocsr())
 
+    def sample(self, max_users: int, seed: int = 0) -> Split:
+        """This split judged on at most ``max_users`` of its users (a seeded draw, kept in order): a
+        tuning's choice needs tens of thousands of users, not every one of a million."""
+        if len(self.users) <= max_users:
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.users), max_users, replace=False))
+        return Split(self.data, self.users[keep], self.truth[keep])
+
     @property
     def n_train_users(self) -> int:
         """Users with at least one training interaction (the denominator of novelty)."""
