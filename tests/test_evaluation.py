@@ -234,3 +234,29 @@ def test_a_sampled_split_judges_a_seeded_subset_of_its_users_with_their_own_trut
         assert (small.truth[k] != split.truth[where[int(u)]]).nnz == 0
     assert list(split.sample(10).users) == list(small.users)  # the same draw each time
     assert split.sample(len(split.users)) is split
+
+
+def test_blend_tuning_holds_the_scores_of_as_many_users_as_its_memory_allows() -> None:
+    """Past ``BLEND_TUNING_BYTES`` of member scores, the weights are tuned on a draw of the users that
+    fits: each member is asked to score no more than that many."""
+    from unittest.mock import patch
+
+    from xingqu.evaluation import runner
+    from xingqu.models import REGISTRY
+
+    rows = [(f"u{u}", f"i{(u * 7 + k) % 30}", k * 60) for u in range(80) for k in range(6)]
+    train, test = protocol_split(_log(rows), "temporal")
+    split = Split.of(train, test)
+    members = [REGISTRY[k]().fit(split.data) for k in ("popular", "itemknn")]
+    asked: list[int] = []
+    for m in members:
+        scores = m.scores
+        m.scores = lambda users, history, f=scores: asked.append(len(users)) or f(users, history)  # type: ignore[method-assign]
+    per_user = 4 * split.data.n_items * (len(members) + 3)
+    with patch.object(runner, "BLEND_TUNING_BYTES", 12 * per_user):
+        weights, _ = runner.tune_blend(members, split)
+    assert len(split.users) > 12 and asked and set(asked) == {12}
+    assert len(weights) == 2 and any(weights)
+    asked.clear()
+    runner.tune_blend(members, split)  # the default budget holds every user of so small a world
+    assert set(asked) == {len(split.users)}
