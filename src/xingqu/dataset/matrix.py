@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from xingqu.dataset.interactions import Interactions
 from xingqu.domain.units import DAY_MS
+from xingqu.store.keyset import index_in
 
 if TYPE_CHECKING:
     from xingqu.dataset.features import ItemFeatures, UserFeatures
@@ -62,10 +63,11 @@ class Vocabulary:
 
     def lookup_arrow(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Indices of an Arrow string column; -1 where unknown or null. Straight from Arrow, without a
-        Python string per row (an event log's id columns)."""
+        Python string per row (an event log's id columns); a large vocabulary through its hash index,
+        built once (``store.keyset``), not hashed again per call."""
         if len(values) == 0:
             return np.zeros(0, dtype=np.int64)
-        found = pc.fill_null(pc.index_in(values.cast(pa.string()), value_set=self._arrow()), -1)
+        found = pc.fill_null(index_in(values.cast(pa.string()), self._arrow()), -1)
         return np.asarray(found.to_numpy(), dtype=np.int64)
 
     def _arrow(self) -> pa.Array:
