@@ -524,3 +524,19 @@ def test_key_index_answers_exactly_as_arrow_index_in(
         known = keyset.is_known(value_array, key_array, large=0).tolist()
     assert found == pc.index_in(value_array, value_set=key_array).to_pylist()
     assert known == expected == [i is not None for i in found]
+
+
+def test_a_key_index_is_dropped_with_its_keys() -> None:
+    """The index kept for a key array goes when the array does (a server reloading models, or one
+    import after another, would otherwise keep every large vocabulary it ever looked up in)."""
+    import gc
+
+    from xingqu.store import keyset
+
+    keys = pa.array([f"u{k}" for k in range(50)], pa.string())
+    assert keyset.is_known(pa.array(["u3", "x"], pa.string()), keys, large=0).tolist() == [True, False]
+    held = id(keys)
+    assert held in keyset._built
+    del keys
+    gc.collect()
+    assert held not in keyset._built

@@ -24,24 +24,25 @@ DISTINCT_FIRST = 4_096
 
 
 class KeyIndex:
-    """Known string keys (unique), sorted by hash, for exact lookups of many batches."""
+    """The hashes of known string keys (unique), sorted, for exact lookups of many batches. It keeps no
+    reference to the keys (each lookup is handed them), so that it lives no longer than they do."""
 
     def __init__(self, keys: pa.Array) -> None:
-        self.keys = keys
         hashes = _hashes(keys)
         self.order = np.argsort(hashes)
         self.sorted = hashes[self.order]
 
-    def find(self, values: pa.Array) -> np.ndarray:
-        """The position of each value among the keys, −1 where absent (nulls too): ``pc.index_in``.
-        A long batch is looked up by its distinct values (a day's 100,000 events name ~17,000 users)."""
+    def find(self, values: pa.Array, keys: pa.Array) -> np.ndarray:
+        """The position of each value among ``keys`` (those the index was built of), −1 where absent
+        (nulls too): ``pc.index_in``. A long batch is looked up by its distinct values (a day's
+        100,000 events name ~17,000 users)."""
         if len(values) <= DISTINCT_FIRST:
-            return self._find(values)
+            return self._find(values, keys)
         coded = pc.dictionary_encode(values)
-        found = np.append(self._find(coded.dictionary), -1)  # the last: where a value is null
+        found = np.append(self._find(coded.dictionary, keys), -1)  # the last: where a value is null
         return found[pc.fill_null(coded.indices, len(coded.dictionary)).to_numpy(zero_copy_only=False)]
 
-    def _find(self, values: pa.Array) -> np.ndarray:
+    def _find(self, values: pa.Array, keys: pa.Array) -> np.ndarray:
         n = len(values)
         if n == 0 or len(self.sorted) == 0:
             return np.full(n, -1, np.int64)
@@ -52,13 +53,13 @@ class KeyIndex:
         pos = np.minimum(pos, len(self.sorted) - 1)
         hit = self.sorted[pos] == hashes
         at = self.order[pos]
-        same = pc.fill_null(pc.equal(values, self.keys.take(pa.array(at))), False)
+        same = pc.fill_null(pc.equal(values, keys.take(pa.array(at))), False)
         same = same.to_numpy(zero_copy_only=False)
         out = np.where(hit & same, at, -1)
         # a hash shared with another key (a collision): asked of the keys themselves
         odd = np.flatnonzero(hit & ~same & ~_nulls(values))
         if odd.size:
-            exact = pc.index_in(values.take(pa.array(odd)), value_set=self.keys)
+            exact = pc.index_in(values.take(pa.array(odd)), value_set=keys)
             out[odd] = pc.fill_null(exact, -1).to_numpy(zero_copy_only=False)
         return out
 
@@ -68,7 +69,7 @@ _lock = threading.Lock()
 
 
 def _index(keys: pa.Array) -> KeyIndex:
-    """The index of ``keys``, built once and kept while that array lives."""
+    """The index of ``keys``, built once and dropped with that array."""
     key = id(keys)
     with _lock:
         entry = _built.get(key)
@@ -87,7 +88,7 @@ def index_in(values: pa.Array | pa.ChunkedArray, keys: pa.Array, large: int = LA
         values = values.combine_chunks() if values.num_chunks else pa.array([], keys.type)
     if len(keys) < large:
         return pc.index_in(values, value_set=keys)
-    found = _index(keys).find(values)
+    found = _index(keys).find(values, keys)
     return pa.array(found, mask=found < 0)
 
 
@@ -96,7 +97,7 @@ def is_known(values: pa.Array, keys: pa.Array, large: int = LARGE_KEYS) -> np.nd
     more, through a ``KeyIndex``."""
     if len(keys) < large:
         return pc.fill_null(pc.is_in(values, value_set=keys), False).to_numpy(zero_copy_only=False)
-    return _index(keys).find(values) >= 0
+    return _index(keys).find(values, keys) >= 0
 
 
 def _hashes(values: pa.Array, chunk: int = 65_536) -> np.ndarray:
