@@ -3,6 +3,7 @@ impression), the same values when serving continues a session, and the content a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 
@@ -119,6 +120,11 @@ def test_training_rows_see_only_the_events_before_each_impression(world: tuple) 
     v1 = cat.contents.index["v1"]
     assert rows.watched.tolist() == [v1, v1, v1, v1, -1, v1]
     np.testing.assert_allclose(rows.watched_hours[:4], [15 / 60, 170 / 60, 175 / 60, 180 / 60], rtol=1e-6)
+    p2, p3 = cat.items.index["p2"], cat.items.index["p3"]
+    assert rows.clicked.tolist() == [p2, p2, p2, p3, -1, p3]  # C does not see the click at its time
+    np.testing.assert_allclose(
+        rows.clicked_hours[[0, 1, 2, 3, 5]], [5 / 60, 160 / 60, 165 / 60, 5 / 60, 40 / 60], rtol=1e-6
+    )
 
 
 def test_build_features_turns_the_rows_into_the_session_features(world: tuple) -> None:
@@ -139,11 +145,19 @@ def test_build_features_turns_the_rows_into_the_session_features(world: tuple) -
     )
     names = feature_names(["x"])
     assert set(BASE_FEATURES) <= set(names)
-    col = {f: x[:, names.index(f)] for f in ("session_category", "watched_carries", "watched_category")}
+    col = {
+        f: x[:, names.index(f)]
+        for f in ("session_category", "watched_carries", "watched_category", "watched_leaf", "clicked_leaf")
+    }
     np.testing.assert_allclose(col["session_category"], [0.5, 0, 0, 1, 0, 0])
     fade = 0.5 ** ((170 / 60) / WATCH_HALF_LIFE_HOURS)  # B shows p2, carried by v1 watched 170 min ago
     np.testing.assert_allclose(col["watched_carries"], [0, fade, 0, 0, 0, 0], rtol=1e-5)
     np.testing.assert_allclose(col["watched_category"], [0, fade, 0, 0, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(col["watched_leaf"], [0, fade, 0, 0, 0, 0], rtol=1e-5)
+    # B shows p2, clicked 160 min before; D shows p1 (snacks) after a click on p3 (drinks): same
+    # level-1 category, another kind of product
+    clicked = 0.5 ** ((160 / 60) / WATCH_HALF_LIFE_HOURS)
+    np.testing.assert_allclose(col["clicked_leaf"], [0, clicked, 0, 0, 0, 0], rtol=1e-5)
     assert math.isnan(x[0, names.index("visit_gap_hours")])
 
 
@@ -172,8 +186,24 @@ def test_serving_continues_the_last_session_of_training_to_the_same_values(world
         evs = [e for e in later.get(user, []) if cut < e.ts < t[q]]
         recent = Recent.of(cat, evs, int(t[q]), None, tails.user(int(u[q])))
         rows = serving_rows([recent.session], int(t[q]), i[q : q + 1, None], cat.level1)
-        for name in ("gap_hours", "clicks", "cat_clicks", "watched", "watched_hours"):
+        for name in (
+            "gap_hours",
+            "clicks",
+            "cat_clicks",
+            "watched",
+            "watched_hours",
+            "clicked",
+            "clicked_hours",
+        ):
             np.testing.assert_allclose(getattr(rows, name), getattr(full, name)[q : q + 1], rtol=1e-6)
+
+
+def test_sessions_saved_before_clicks_were_kept_know_no_click(world: tuple) -> None:
+    market, users, cat = world
+    tails = session_log(market, users, cat).tails(len(users))
+    assert tails.user(0).clicked == cat.items.index["p3"]
+    old = dataclasses.replace(tails, clicked=np.zeros(0, np.int64), clicked_ms=np.zeros(0, np.int64))
+    assert old.user(0).clicked == -1 and old.user(0).watched == tails.user(0).watched
 
 
 def _plays() -> pa.Table:

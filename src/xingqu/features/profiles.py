@@ -97,6 +97,33 @@ class Catalogue:
             self.__dict__["_log_price"] = cached
         return cached
 
+    @property
+    def leaf(self) -> np.ndarray:
+        """Each item's leaf category (its full category path) as an index, −1 unknown; computed once."""
+        cached = self.__dict__.get("_leaf")
+        if cached is None:
+            paths = np.asarray(self.category, dtype=object).astype(str)
+            _, index = np.unique(paths, return_inverse=True)
+            cached = np.where(paths == "", -1, index).astype(np.int64)
+            self.__dict__["_leaf"] = cached
+        return cached
+
+    @property
+    def content_leaves(self) -> sp.csr_matrix:
+        """(contents × leaves) the leaf categories of the goods each video or live room carries."""
+        cached = self.__dict__.get("_content_leaves")
+        if cached is None:
+            leaf = self.leaf
+            width = int(leaf.max(initial=-1)) + 1
+            known = np.flatnonzero(leaf >= 0)
+            onehot = sp.csr_matrix(
+                (np.ones(len(known), np.float32), (known, leaf[known])), shape=(len(leaf), max(width, 1))
+            )
+            cached = sp.csr_matrix(self.content_goods @ onehot) if self.content_goods.shape[0] else onehot[:0]
+            cached.data[:] = 1.0
+            self.__dict__["_content_leaves"] = cached
+        return cached
+
     @classmethod
     def build(cls, market: MarketTables, items: Vocabulary) -> Catalogue:
         p = market.products

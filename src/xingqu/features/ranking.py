@@ -37,6 +37,8 @@ BASE_FEATURES = (
     "session_category",  # share of this session's clicks in the candidate's level-1 category
     "watched_carries",  # carried by the content watched last (fading with WATCH_HALF_LIFE_HOURS)
     "watched_category",  # in a category of the content watched last (fading likewise)
+    "watched_leaf",  # of the same kind (leaf category) as goods of the content watched last (fading)
+    "clicked_leaf",  # of the same kind as the product clicked last (fading likewise)
     "position",  # training only: the logged position; 0 when serving (position bias)
 )
 
@@ -60,6 +62,8 @@ PHRASES = {
     "session_category": "in what you are browsing now",
     "watched_carries": "in what you just watched",
     "watched_category": "like what you just watched",
+    "watched_leaf": "like what you just watched",
+    "clicked_leaf": "like what you just looked at",
 }
 
 
@@ -182,7 +186,8 @@ def build_features(
     shop_score = np.where(hs, cat.shop_score[np.maximum(shop, 0)], np.nan)
     fresh = np.where(cat.created_ms[flat] > 0, (now_ms - cat.created_ms[flat]) / DAY_MS, np.nan)
     session = session if session is not None else SessionRows.blank(len(flat))
-    watched_carries, watched_category = _watched(cat, session, flat, c)
+    watched_carries, watched_category, watched_leaf = _watched(cat, session, flat, c)
+    clicked_leaf = _clicked_leaf(cat, session, flat)
     cols = [
         *retriever_scores.reshape(len(retriever_scores), -1),
         *retriever_ranks.reshape(len(retriever_ranks), -1),
@@ -205,36 +210,58 @@ def build_features(
         session.cat_clicks / np.maximum(session.clicks, 1),
         watched_carries,
         watched_category,
+        watched_leaf,
+        clicked_leaf,
         positions.ravel() if positions is not None else np.zeros(len(flat)),
     ]
     return np.column_stack(cols).astype(np.float32)
 
 
+def _fade(hours: np.ndarray) -> np.ndarray:
+    return np.power(0.5, hours / WATCH_HALF_LIFE_HOURS).astype(np.float32)
+
+
 def _watched(
     cat: Catalogue, session: SessionRows, flat: np.ndarray, level1: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each candidate is carried by, and whether it shares a category with, the content its
-    user watched last, each fading by half every ``WATCH_HALF_LIFE_HOURS``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each candidate is carried by, shares a category with, and is of the same kind (leaf) as
+    goods of, the content its user watched last, each fading by half every ``WATCH_HALF_LIFE_HOURS``."""
     carries = np.zeros(len(flat), np.float32)
     same = np.zeros(len(flat), np.float32)
+    kind = np.zeros(len(flat), np.float32)
     w = session.watched
     hw = (w >= 0) & (w < cat.content_goods.shape[0])
     if not hw.any():
-        return carries, same
-    fade = np.power(0.5, session.watched_hours[hw] / WATCH_HALF_LIFE_HOURS).astype(np.float32)
-    carries[hw] = _has(cat, "content_goods", w[hw], flat[hw]) * fade
+        return carries, same, kind
+    carries[hw] = _has(cat, "content_goods", w[hw], flat[hw]) * _fade(session.watched_hours[hw])
     hc = hw & (level1 >= 0)
     if hc.any():
-        same[hc] = _has(cat, "content_categories", w[hc], level1[hc]) * np.power(
-            0.5, session.watched_hours[hc] / WATCH_HALF_LIFE_HOURS
-        )
-    return carries, same
+        same[hc] = _has(cat, "content_categories", w[hc], level1[hc]) * _fade(session.watched_hours[hc])
+    leaf = cat.leaf[flat]
+    hl = hw & (leaf >= 0)
+    if hl.any():
+        kind[hl] = _has(cat, "content_leaves", w[hl], leaf[hl]) * _fade(session.watched_hours[hl])
+    return carries, same, kind
+
+
+def _clicked_leaf(cat: Catalogue, session: SessionRows, flat: np.ndarray) -> np.ndarray:
+    """Whether each candidate is of the same kind (leaf category) as the product its user clicked
+    last, fading by half every ``WATCH_HALF_LIFE_HOURS``."""
+    out = np.zeros(len(flat), np.float32)
+    k = session.clicked
+    hk = (k >= 0) & (k < len(cat.leaf))
+    if not hk.any():
+        return out
+    leaf = cat.leaf
+    same = (leaf[k[hk]] == leaf[flat[hk]]) & (leaf[flat[hk]] >= 0)
+    out[hk] = same * _fade(session.clicked_hours[hk])
+    return out
 
 
 def warm(cat: Catalogue) -> None:
     """Build the catalogue's lookups that ``build_features`` would otherwise build on first use."""
     none = np.zeros(0, np.int64)
-    for name in ("content_goods", "content_categories"):
+    for name in ("content_goods", "content_categories", "content_leaves"):
         _has(cat, name, none, none)
     cat.log_price  # noqa: B018
 

@@ -1,5 +1,6 @@
 """The user's current session, as the ranker sees it: how long they were away before it, which
-level-1 categories they clicked in it, and the video or live room they watched last.
+level-1 categories they clicked in it, the video or live room they watched last and the product they
+clicked last.
 
 A session is a run of visit events (about a product, an order or a piece of content watched; not
 refunds or reviews, which come days later) with less than ``SESSION_GAP_MS`` between neighbours. The
@@ -46,6 +47,8 @@ class SessionRows:
     clicks: np.ndarray  # this session's clicks
     watched: np.ndarray  # content index watched last, −1 none
     watched_hours: np.ndarray  # hours since then
+    clicked: np.ndarray  # item index clicked last, −1 none
+    clicked_hours: np.ndarray  # hours since then
 
     @classmethod
     def blank(cls, n: int) -> SessionRows:
@@ -53,6 +56,8 @@ class SessionRows:
         return cls(
             np.full(n, np.nan, np.float32),
             np.zeros(n, np.float32),
+            np.zeros(n, np.float32),
+            np.full(n, -1, np.int64),
             np.zeros(n, np.float32),
             np.full(n, -1, np.int64),
             np.zeros(n, np.float32),
@@ -69,14 +74,18 @@ class UserSession:
     clicks: dict[int, int] = field(default_factory=dict)  # level-1 category → clicks in the last session
     watched: int = -1
     watched_ms: int = -1
+    clicked: int = -1  # item index clicked last
+    clicked_ms: int = -1
 
-    def see(self, ts: int, category: int, click: bool, content: int) -> None:
+    def see(self, ts: int, category: int, click: bool, content: int, item: int = -1) -> None:
         """Take one visit event (oldest first): it continues the session or begins the next."""
         if self.last_ms < 0 or ts - self.last_ms >= SESSION_GAP_MS:
             self.prev_end_ms, self.start_ms, self.clicks = self.last_ms, ts, {}
         self.last_ms = max(self.last_ms, ts)
         if click and category >= 0:
             self.clicks[category] = self.clicks.get(category, 0) + 1
+        if click and item >= 0:
+            self.clicked, self.clicked_ms = item, ts
         if content >= 0:
             self.watched, self.watched_ms = content, ts
 
@@ -122,12 +131,18 @@ def serving_rows(
     since = np.array(
         [(now_ms - s.watched_ms) / HOUR_MS if s.watched >= 0 else 0.0 for s in sessions], np.float32
     )
+    clicked = np.array([s.clicked for s in sessions], np.int64)
+    clicked_since = np.array(
+        [(now_ms - s.clicked_ms) / HOUR_MS if s.clicked >= 0 else 0.0 for s in sessions], np.float32
+    )
     return SessionRows(
         np.repeat(gaps, k),
         counts[r, np.where(c >= 0, c, n_cat)],
         np.repeat(counts.sum(axis=1), k),
         np.repeat(watched, k),
         np.repeat(np.maximum(since, 0), k),
+        np.repeat(clicked, k),
+        np.repeat(np.maximum(clicked_since, 0), k),
     )
 
 
@@ -141,6 +156,8 @@ class SessionTails:
     watched: np.ndarray
     watched_ms: np.ndarray
     clicks: sp.csr_matrix  # (users × level-1 categories) clicks in the last session
+    clicked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # item clicked last, −1
+    clicked_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def user(self, u: int) -> UserSession:
         """User ``u``'s last session (an empty one for −1, a user unknown to the model)."""
@@ -159,6 +176,8 @@ class SessionTails:
             clicks,
             int(self.watched[u]),
             int(self.watched_ms[u]),
+            int(self.clicked[u]) if u < len(self.clicked) else -1,  # saved before clicks were kept: none
+            int(self.clicked_ms[u]) if u < len(self.clicked_ms) else -1,
         )
 
 
@@ -170,6 +189,7 @@ class SessionLog:
     ts: np.ndarray  # int64 ms
     category: np.ndarray  # level-1 category of the product clicked, −1 for other events
     content: np.ndarray  # content index watched, −1 for other events
+    item: np.ndarray  # item index clicked, −1 for other events
     session: np.ndarray  # session number of each event
     start: np.ndarray  # by session: its first event's time
     prev_end: np.ndarray  # by session: the user's previous session's last event's time, −1 none
@@ -192,7 +212,8 @@ class SessionLog:
         order_ = np.lexsort((keep, ts, u[keep]))  # by user, then time, then the log's order
         keep, ts, u = keep[order_], ts[order_], u[keep][order_]
         item = items.lookup(product[keep]) if len(keep) else np.zeros(0, np.int64)
-        category = np.where((kind[keep] == "click") & (item >= 0), level1[np.maximum(item, 0)], -1)
+        clicked = (kind[keep] == "click") & (item >= 0)
+        category = np.where(clicked, level1[np.maximum(item, 0)], -1)
         watched = np.where(play[keep], contents.lookup(content[keep]) if len(keep) else -1, -1)
         new = (
             np.r_[True, (u[1:] != u[:-1]) | (ts[1:] - ts[:-1] >= SESSION_GAP_MS)]
@@ -210,6 +231,7 @@ class SessionLog:
             ts,
             category.astype(np.int64),
             np.asarray(watched, np.int64),
+            np.where(clicked, item, -1).astype(np.int64),
             session,
             start,
             prev_end,
@@ -248,12 +270,18 @@ class SessionLog:
         w = _last_before(self.users[play], self.ts[play], users, ts)
         watched = np.where(w >= 0, self.content[play][np.maximum(w, 0)] if len(play) else -1, -1)
         since = np.where(w >= 0, (ts - (self.ts[play][np.maximum(w, 0)] if len(play) else 0)) / HOUR_MS, 0)
+        hit = np.flatnonzero(self.item >= 0)
+        k = _last_before(self.users[hit], self.ts[hit], users, ts)
+        clicked = np.where(k >= 0, self.item[hit][np.maximum(k, 0)] if len(hit) else -1, -1)
+        c_since = np.where(k >= 0, (ts - (self.ts[hit][np.maximum(k, 0)] if len(hit) else 0)) / HOUR_MS, 0)
         return SessionRows(
             gap.astype(np.float32),
             np.where(current, cat_clicks, 0).astype(np.float32),
             np.where(current, clicks, 0).astype(np.float32),
             watched.astype(np.int64),
             since.astype(np.float32),
+            clicked.astype(np.int64),
+            c_since.astype(np.float32),
         )
 
     def tails(self, n_users: int) -> SessionTails:
@@ -263,6 +291,8 @@ class SessionLog:
         prev_end = np.full(n_users, -1, np.int64)
         watched = np.full(n_users, -1, np.int64)
         watched_ms = np.full(n_users, -1, np.int64)
+        clicked = np.full(n_users, -1, np.int64)
+        clicked_ms = np.full(n_users, -1, np.int64)
         clicks = sp.csr_matrix((n_users, max(self.n_categories, 1)), dtype=np.float32)
         if len(self.users):
             ends = np.flatnonzero(np.r_[self.users[1:] != self.users[:-1], True])  # each user's last event
@@ -273,6 +303,11 @@ class SessionLog:
                 p_ends = play[np.r_[self.users[play][1:] != self.users[play][:-1], True]]
                 watched[self.users[p_ends]] = self.content[p_ends]
                 watched_ms[self.users[p_ends]] = self.ts[p_ends]
+            hit = np.flatnonzero(self.item >= 0)
+            if len(hit):
+                c_ends = hit[np.r_[self.users[hit][1:] != self.users[hit][:-1], True]]
+                clicked[self.users[c_ends]] = self.item[c_ends]
+                clicked_ms[self.users[c_ends]] = self.ts[c_ends]
             last_session = np.full(n_users, -1, np.int64)
             last_session[u] = sid
             hit = np.flatnonzero((self.category >= 0) & (self.session == last_session[self.users]))
@@ -280,7 +315,7 @@ class SessionLog:
                 (np.ones(len(hit), np.float32), (self.users[hit], self.category[hit])), shape=clicks.shape
             )
             clicks.sum_duplicates()
-        return SessionTails(last_ms, start, prev_end, watched, watched_ms, clicks)
+        return SessionTails(last_ms, start, prev_end, watched, watched_ms, clicks, clicked, clicked_ms)
 
 
 def _last_before(e_users: np.ndarray, e_ts: np.ndarray, q_users: np.ndarray, q_ts: np.ndarray) -> np.ndarray:

@@ -64,7 +64,7 @@ class Recent:
             kind = e.event_type
             content = watched[k] if watched is not None else -1
             if kind not in NOT_VISITS:
-                r.session.see(e.ts, int(cat.level1[j]) if j >= 0 else -1, kind == "click", content)
+                r.session.see(e.ts, int(cat.level1[j]) if j >= 0 else -1, kind == "click", content, j)
             if j < 0:
                 continue
             pull = 0.5 ** (max(now_ms - e.ts, 0) / scale) if scale else 1.0
