@@ -266,14 +266,8 @@ class SessionLog:
             self.session[click] * width + self.category[click], index, sid * width + np.maximum(c, 0), e
         )
         cat_clicks = np.where(c >= 0, cat_clicks, 0)
-        play = np.flatnonzero(self.content >= 0)
-        w = _last_before(self.users[play], self.ts[play], users, ts)
-        watched = np.where(w >= 0, self.content[play][np.maximum(w, 0)] if len(play) else -1, -1)
-        since = np.where(w >= 0, (ts - (self.ts[play][np.maximum(w, 0)] if len(play) else 0)) / HOUR_MS, 0)
-        hit = np.flatnonzero(self.item >= 0)
-        k = _last_before(self.users[hit], self.ts[hit], users, ts)
-        clicked = np.where(k >= 0, self.item[hit][np.maximum(k, 0)] if len(hit) else -1, -1)
-        c_since = np.where(k >= 0, (ts - (self.ts[hit][np.maximum(k, 0)] if len(hit) else 0)) / HOUR_MS, 0)
+        watched, since = self._last_at(self.content, users, ts)
+        clicked, c_since = self._last_at(self.item, users, ts)
         return SessionRows(
             gap.astype(np.float32),
             np.where(current, cat_clicks, 0).astype(np.float32),
@@ -284,30 +278,41 @@ class SessionLog:
             c_since.astype(np.float32),
         )
 
+    def _last_at(
+        self, values: np.ndarray, users: np.ndarray, ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each query (user, time): the value of ``values`` (per event, −1 where none) on its user's
+        last event before it that has one (−1 none), and the hours since that event (0 none)."""
+        has = np.flatnonzero(values >= 0)
+        k = _last_before(self.users[has], self.ts[has], users, ts)
+        found = np.maximum(k, 0)
+        value = np.where(k >= 0, values[has][found] if len(has) else -1, -1)
+        hours = np.where(k >= 0, (ts - (self.ts[has][found] if len(has) else 0)) / HOUR_MS, 0)
+        return value, hours
+
+    def _last_of_users(self, values: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per user: the value of ``values`` on their last event that has one, and its time (−1 none)."""
+        value = np.full(n_users, -1, np.int64)
+        at = np.full(n_users, -1, np.int64)
+        has = np.flatnonzero(values >= 0)
+        if len(has):
+            ends = has[np.r_[self.users[has][1:] != self.users[has][:-1], True]]
+            value[self.users[ends]] = values[ends]
+            at[self.users[ends]] = self.ts[ends]
+        return value, at
+
     def tails(self, n_users: int) -> SessionTails:
         """Each user's last session at the end of the log."""
         last_ms = np.full(n_users, -1, np.int64)
         start = np.full(n_users, -1, np.int64)
         prev_end = np.full(n_users, -1, np.int64)
-        watched = np.full(n_users, -1, np.int64)
-        watched_ms = np.full(n_users, -1, np.int64)
-        clicked = np.full(n_users, -1, np.int64)
-        clicked_ms = np.full(n_users, -1, np.int64)
+        watched, watched_ms = self._last_of_users(self.content, n_users)
+        clicked, clicked_ms = self._last_of_users(self.item, n_users)
         clicks = sp.csr_matrix((n_users, max(self.n_categories, 1)), dtype=np.float32)
         if len(self.users):
             ends = np.flatnonzero(np.r_[self.users[1:] != self.users[:-1], True])  # each user's last event
             u, sid = self.users[ends], self.session[ends]
             last_ms[u], start[u], prev_end[u] = self.ts[ends], self.start[sid], self.prev_end[sid]
-            play = np.flatnonzero(self.content >= 0)
-            if len(play):
-                p_ends = play[np.r_[self.users[play][1:] != self.users[play][:-1], True]]
-                watched[self.users[p_ends]] = self.content[p_ends]
-                watched_ms[self.users[p_ends]] = self.ts[p_ends]
-            hit = np.flatnonzero(self.item >= 0)
-            if len(hit):
-                c_ends = hit[np.r_[self.users[hit][1:] != self.users[hit][:-1], True]]
-                clicked[self.users[c_ends]] = self.item[c_ends]
-                clicked_ms[self.users[c_ends]] = self.ts[c_ends]
             last_session = np.full(n_users, -1, np.int64)
             last_session[u] = sid
             hit = np.flatnonzero((self.category >= 0) & (self.session == last_session[self.users]))
