@@ -46,10 +46,8 @@ def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedModel, Path]:
+def _trained_world(root: Path) -> tuple[Store, TrainedModel, Path]:
     """A simulated fortnight in a store, plus one product listed just before training, trained."""
-    root = tmp_path_factory.mktemp("feed")
     simulate(preset("tiny", users=600, days=14), root / "m")
     store = Store(f"sqlite:///{root / 's.db'}")
     import_path(store, root / "m")
@@ -64,6 +62,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedMod
     import_path(store, _write_jsonl(root / "new" / "products.jsonl", [template]))
     model = train(store, root / "models")
     return store, model, root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedModel, Path]:
+    """The world the tests below share: some take goods down or add events, as a live store would."""
+    return _trained_world(tmp_path_factory.mktemp("feed"))
+
+
+@pytest.fixture(scope="module")
+def untouched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, TrainedModel, Path]:
+    """The same world for a test whose figures must not depend on what other tests did to the store."""
+    return _trained_world(tmp_path_factory.mktemp("feed-untouched"))
 
 
 def _feed(store: Store, model: TrainedModel, **config: object) -> Feed:
@@ -353,17 +363,18 @@ def test_sequence_retrievers_follow_a_click_since_training(trained: tuple[Store,
 
 
 #: How far one click must move a 20-item feed towards the clicked product's category, as a share
-#: (mean over users; 0.10 measured on this world with the default value weight, 0.145 without it:
-#: ranking towards expected value holds cheaper goods of the clicked category back a little).
-CLICK_PULL = 0.075
+#: (mean over 20 users of a world no other test touched: 0.075 measured, 1.5 of 20 items, with 15 of
+#: the 20 users pulled; the bound asks one item per list).
+CLICK_PULL = 0.05
 
 
 def test_a_click_moves_the_next_feed_towards_its_category_then_fades(
-    trained: tuple[Store, TrainedModel, Path],
+    untouched: tuple[Store, TrainedModel, Path],
 ) -> None:
     """No retraining: one click on a product of category c, told to the feed, raises c's share of the
-    user's next list by ``CLICK_PULL`` or more; six recency half-lives later it is back where it was."""
-    store, model, _ = trained
+    user's next list by ``CLICK_PULL`` or more; six recency half-lives later the pull is gone, against
+    the same user's list at that time without the click."""
+    store, model, _ = untouched
     m = model.feed
     assert m is not None
     feed = Feed(m, store.servable_products, FeedConfig())  # events since training held in process
@@ -375,7 +386,7 @@ def test_a_click_moves_the_next_feed_towards_its_category_then_fades(
     t0 = m.trained_until_ms + 60_000
     late = t0 + int(6 * half_life * 3_600_000)
     found = []  # per user: c's items in the list before and after the click, now and six half-lives on
-    for k, user in enumerate(_users(model, 20)[10:]):
+    for k, user in enumerate(_users(model, 30)[10:]):
 
         def shares(now: int, user: str = user) -> Counter[int]:
             return Counter(int(level[index[i.product_id]]) for i in feed.recommend(user, 20, now_ms=now))
@@ -389,12 +400,13 @@ def test_a_click_moves_the_next_feed_towards_its_category_then_fades(
         after, after_late = shares(t0 + 60_000), shares(late)
         found.append([before[target], after[target], before_late[target], after_late[target]])
     n = np.array(found) / 20
-    assert (n[:, 1] - n[:, 0]).mean() >= CLICK_PULL, found
-    assert (n[:, 1] >= n[:, 0]).all(), found
-    pulled = n[:, 1] > n[:, 0]  # (a user whose band or caps leave the category out is not)
-    assert pulled.sum() >= 7, found
-    assert (n[pulled, 3] < n[pulled, 1]).all(), found  # faded
-    assert np.abs(n[:, 3] - n[:, 2]).max() <= 1 / 20 and abs((n[:, 3] - n[:, 2]).mean()) <= 0.02, found
+    pull, late_pull = n[:, 1] - n[:, 0], n[:, 3] - n[:, 2]
+    assert pull.mean() >= CLICK_PULL, found
+    assert (pull >= 0).all(), found
+    pulled = pull > 0  # (a user whose band or caps leave the category out is not)
+    assert pulled.sum() >= 13, found
+    assert (late_pull[pulled] < pull[pulled]).all(), found  # faded
+    assert np.abs(late_pull).max() <= 1 / 20 and abs(late_pull.mean()) <= 0.02, found
 
 
 def test_the_sequence_switch_leaves_out_sequence_retrievers_and_session_features(
