@@ -9,7 +9,6 @@ relevance.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -104,32 +103,37 @@ def labelled_impressions(
     kept = pay & kept_pays(e)
     amounts = e["amount"].to_numpy(zero_copy_only=False).astype(float)
     imp = np.flatnonzero(ok & (kind == "impression"))
+    shown_key = key[imp]
     label = np.zeros(len(imp), np.int32)
-    label[np.isin(key[imp], clicked) | np.isin(key[imp], key[pay])] = 1
-    if kept.any():
-        value = dict(zip(key[kept].tolist(), np.nan_to_num(amounts[kept]).tolist(), strict=True))
-        cuts = np.quantile(list(value.values()), [1 / 3, 2 / 3])
-        for q, k in enumerate(key[imp].tolist()):
-            v = value.get(k)
-            if v is not None:
-                label[q] = 2 + int(np.searchsorted(cuts, v, side="right"))
+    label[np.isin(shown_key, clicked) | np.isin(shown_key, key[pay])] = 1
+    if kept.any():  # the value of each (user, product, day) bought: its last kept pay's amount
+        paid_key, paid = key[kept], np.nan_to_num(amounts[kept])
+        by_key = np.argsort(paid_key, kind="stable")
+        paid_key, paid = paid_key[by_key], paid[by_key]
+        last = np.r_[paid_key[1:] != paid_key[:-1], True]
+        paid_key, paid = paid_key[last], paid[last]
+        cuts = np.quantile(paid, [1 / 3, 2 / 3])
+        at = np.minimum(np.searchsorted(paid_key, shown_key), len(paid_key) - 1)
+        bought = paid_key[at] == shown_key
+        label[bought] = 2 + np.searchsorted(cuts, paid[at[bought]], side="right")
     pos = np.nan_to_num(e["position"].to_numpy(zero_copy_only=False).astype(float)[imp])
     shown_at = pc.cast(e["ts"], pa.int64()).to_numpy()[imp]
     gkey = u[imp].astype(np.int64) * 100_000 + (day[imp] - day.min(initial=0))
     order = np.argsort(gkey, kind="stable")
     bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
-    g_users, g_items, g_labels, g_pos, g_times = [], [], [], [], []
-    for lo, hi in itertools.pairwise(bounds):
-        rows = order[lo:hi]
-        lab = label[rows]
-        if hi - lo < 2 or lab.max() == 0:
-            continue
-        g_users.append(u[imp][rows[0]])
-        g_items.append(i[imp][rows])
-        g_labels.append(lab)
-        g_pos.append(pos[rows])
-        g_times.append(shown_at[rows])
-    return Impressions(np.array(g_users, np.int64), g_items, g_labels, g_pos, g_times)
+    starts, ends = bounds[:-1], bounds[1:]
+    if len(starts) == 0:
+        return Impressions(np.zeros(0, np.int64), [], [], [], [])
+    best = np.maximum.reduceat(label[order], starts)
+    keep = (ends - starts >= 2) & (best > 0)  # a group teaches an order only with two rows and a click
+    rows = order[np.repeat(keep, ends - starts)]  # the kept groups' rows, group after group
+    cuts_at = np.cumsum(ends[keep] - starts[keep])[:-1]
+
+    def per_group(values: np.ndarray) -> list[np.ndarray]:
+        return np.split(values[rows], cuts_at)
+
+    g_users = u[imp][order[starts[keep]]].astype(np.int64)
+    return Impressions(g_users, per_group(i[imp]), per_group(label), per_group(pos), per_group(shown_at))
 
 
 def retriever_features(

@@ -30,6 +30,16 @@ from xingqu.store import models as registered
 COBUY_WINDOW_MS = 7 * 86_400_000
 #: Users the validation split judges the candidates on when tuning (a seeded draw beyond this).
 MAX_VALIDATION_USERS = 20_000
+#: Scores one candidate's validation ranks at most (users × products): on a large catalogue the users
+#: are drawn to fit, since each is ranked against every product (20,000 users up to 25,000 products,
+#: 5,000 at 100,000), but never fewer than ``MIN_VALIDATION_USERS``.
+VALIDATION_CELLS = 500_000_000
+MIN_VALIDATION_USERS = 2_000
+
+
+def validation_users(n_items: int) -> int:
+    """How many validation users tuning judges on, for a catalogue of ``n_items`` products."""
+    return max(MIN_VALIDATION_USERS, min(MAX_VALIDATION_USERS, VALIDATION_CELLS // max(n_items, 1)))
 
 
 @dataclass
@@ -117,6 +127,37 @@ def train(
         return _train(store, models_dir, progress, engine)
 
 
+@dataclass
+class Tuning:
+    """What tuning on the validation split chose: each member's config, the blend's weights and history
+    half-life, and the tuned blend's validation metrics on ``users`` validation users."""
+
+    members: list[str]
+    configs: dict[str, dict[str, Any]]
+    weights: list[float]
+    half_life: float | None
+    metrics: dict[str, float]
+    users: int
+
+
+def _tune(store: Store, base: Dataset, progress: Any) -> Tuning:
+    """Tune every member and the blend on a temporal validation split of the store's interactions. Only
+    the choices are returned: the split and the models fitted on it are freed before the final fit."""
+    inner, valid = temporal_split(interactions_from_store(store))
+    vsplit = Split.of(inner, valid, base).sample(validation_users(base.n_items))
+    del inner, valid
+    members = blend_members(base)
+    tuned = {}
+    for kind in members:
+        if progress:
+            progress(f"tuning {kind}")
+        tuned[kind] = tune(kind, vsplit)
+    weights, half_life = tune_blend([tuned[k][1] for k in members], vsplit)
+    metrics, _ = vsplit.score(Blend.of([tuned[k][1] for k in members], weights, half_life))
+    configs = {k: tuned[k][0] for k in members}
+    return Tuning(members, configs, weights, half_life, metrics, len(vsplit.users))
+
+
 def _train(
     store: Store, models_dir: Path | str, progress: Any, engine: TrainingEngine | None
 ) -> TrainedModel:
@@ -128,21 +169,11 @@ def _train(
         base = replace(base, matrix=engine.matrix(store, base.users, base.items))
     if base.matrix.nnz == 0:
         raise UserError("the store has no interactions with products to learn from; import events first")
-    interactions = interactions_from_store(store)
-    inner, valid = temporal_split(interactions)
-    vsplit = Split.of(inner, valid, base).sample(MAX_VALIDATION_USERS)
-    members = blend_members(base)
-    tuned = {}
-    for kind in members:
-        if progress:
-            progress(f"tuning {kind}")
-        tuned[kind] = tune(kind, vsplit)
-    weights, half_life = tune_blend([tuned[k][1] for k in members], vsplit)
-    blend_valid = Blend.of([tuned[k][1] for k in members], weights, half_life)
-    valid_metrics, _ = vsplit.score(blend_valid)
+    tuning = _tune(store, base, progress)
+    members, configs, weights, half_life = tuning.members, tuning.configs, tuning.weights, tuning.half_life
     if progress:
         progress("fitting on all data")
-    blend = Blend.of([REGISTRY[k](**tuned[k][0]).fit(base) for k in members], weights, half_life)
+    blend = Blend.of([REGISTRY[k](**configs[k]).fit(base) for k in members], weights, half_life)
     if engine is not None:
         lift, support = engine.bought_together(store, base)
     else:
@@ -152,7 +183,7 @@ def _train(
     hist = base.history(half_life).tocsr()
     feed = fit_feed(
         MarketTables.from_store(store),
-        {k: tuned[k][0] for k in members},
+        configs,
         dict(zip(members, weights, strict=True)),
         retrievers={m.kind: m for m in blend.members},
         data=base,
@@ -161,7 +192,7 @@ def _train(
     )
     created = datetime.now(tz=UTC)
     digest = hashlib.sha256(
-        json.dumps([members, weights, [tuned[k][0] for k in members], base.matrix.nnz], default=str).encode()
+        json.dumps([members, weights, [configs[k] for k in members], base.matrix.nnz], default=str).encode()
     ).hexdigest()[:8]
     version = f"{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
     folder = Path(models_dir) / version
@@ -190,9 +221,9 @@ def _train(
         "users": base.n_users,
         "items": base.n_items,
         "interactions": int(base.matrix.nnz),
-        "validation": valid_metrics,
-        "validation_users": len(vsplit.users),
-        "members": {k: {"config": tuned[k][0], "weight": w} for k, w in zip(members, weights, strict=True)},
+        "validation": tuning.metrics,
+        "validation_users": tuning.users,
+        "members": {k: {"config": configs[k], "weight": w} for k, w in zip(members, weights, strict=True)},
         "history_half_life": half_life,
         "ranker": feed.ranker.meta | {"importance": feed.ranker.importance()} if feed.ranker else None,
         "trained_until_ms": feed.trained_until_ms,

@@ -200,21 +200,26 @@ class SessionLog:
         cls, events: pa.Table, users: Vocabulary, items: Vocabulary, level1: np.ndarray, contents: Vocabulary
     ) -> SessionLog:
         """The visit events of ``events`` (canonical rows) whose user ``users`` knows."""
-        kind = events["event_type"].to_numpy(zero_copy_only=False).astype(str)
-        product = pc.fill_null(events["product_id"], "").to_numpy(zero_copy_only=False)
-        order = pc.fill_null(events["order_id"], "").to_numpy(zero_copy_only=False)
-        content = pc.fill_null(events["content_id"], "").to_numpy(zero_copy_only=False)
-        play = np.isin(kind, list(PLAYS)) & (content != "")
-        visit = ~np.isin(kind, list(NOT_VISITS)) & ((product != "") | (order != "") | play)
+        # in Arrow throughout: a log of tens of millions of rows never becomes Python strings
+        kind, product, content = events["event_type"], events["product_id"], events["content_id"]
+
+        def given(column: pa.ChunkedArray) -> np.ndarray:
+            return np.asarray(pc.fill_null(pc.not_equal(column, ""), False), dtype=bool)
+
+        def one_of(names: frozenset[str]) -> np.ndarray:
+            return np.asarray(pc.is_in(kind, value_set=pa.array(sorted(names), pa.string())), dtype=bool)
+
+        play = one_of(PLAYS) & given(content)
+        visit = ~one_of(NOT_VISITS) & (given(product) | given(events["order_id"]) | play)
         u = users.lookup_arrow(events["user_id"]).astype(np.int64)
         keep = np.flatnonzero(visit & (u >= 0))
         ts = pc.cast(events["ts"], pa.int64()).to_numpy()[keep]
         order_ = np.lexsort((keep, ts, u[keep]))  # by user, then time, then the log's order
         keep, ts, u = keep[order_], ts[order_], u[keep][order_]
-        item = items.lookup(product[keep]) if len(keep) else np.zeros(0, np.int64)
-        clicked = (kind[keep] == "click") & (item >= 0)
+        item = items.lookup_arrow(product.take(keep))
+        clicked = np.asarray(pc.equal(kind.take(keep), "click"), dtype=bool) & (item >= 0)
         category = np.where(clicked, level1[np.maximum(item, 0)], -1)
-        watched = np.where(play[keep], contents.lookup(content[keep]) if len(keep) else -1, -1)
+        watched = np.where(play[keep], contents.lookup_arrow(content.take(keep)), -1)
         new = (
             np.r_[True, (u[1:] != u[:-1]) | (ts[1:] - ts[:-1] >= SESSION_GAP_MS)]
             if len(u)
