@@ -21,12 +21,21 @@ import scipy.sparse as sp
 
 from xingqu.dataset import Dataset, Vocabulary
 from xingqu.features.market import MarketTables, kept_pays, market_dataset, strings
-from xingqu.features.profiles import DAY_MS, Catalogue, EventSums, ItemStats, UserProfiles, build_profiles
+from xingqu.features.profiles import (
+    DAY_MS,
+    SHOWN_DAYS,
+    Catalogue,
+    EventSums,
+    ItemStats,
+    UserProfiles,
+    build_profiles,
+)
 from xingqu.features.ranking import ProfileRows, build_features, feature_names, list_ranks
 from xingqu.features.session import SessionLog, SessionRows, SessionTails
 from xingqu.models import REGISTRY, Recommender, artifacts
 from xingqu.models.ranker import Ranker, RankerConfig
 from xingqu.models.sparse import csr_arrays, csr_from
+from xingqu.store import EventLog
 
 LABEL_DAYS = 7.0
 RANK_DEPTH = 100  # as FeedConfig.rank_depth: the rank features mean the same in training and serving
@@ -83,6 +92,20 @@ class Impressions:
     labels: list[np.ndarray]
     positions: list[np.ndarray]
     times: list[np.ndarray]  # per group, when each impression was shown (ms)
+
+
+def impressions_since(log: EventLog, label_days: float = LABEL_DAYS) -> int | None:
+    """The earliest impression the feed's training reads (None: no impression logged): the ranker's
+    labels take the last ``label_days`` of impressions, and the profiles as of its cut take the
+    impressions shown and ignored in the ``SHOWN_DAYS`` before it. Older impressions, three quarters
+    of a marketplace's log, change nothing the feed learns but the time away before a session
+    that follows a visit of impressions alone, long past."""
+    last = None
+    for batch in log.scan(["ts"], event_types=["impression"]):
+        if batch.num_rows:
+            top = int(pc.max(pc.cast(batch.column("ts"), pa.int64())).as_py())
+            last = top if last is None else max(last, top)
+    return None if last is None else last - int((label_days + SHOWN_DAYS) * DAY_MS)
 
 
 def labelled_impressions(

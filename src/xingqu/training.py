@@ -21,7 +21,7 @@ from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
 from xingqu.features.profiles import Catalogue, EventSums
-from xingqu.feed_training import FeedModel, fit_feed, load_feed_parts, save_feed_parts
+from xingqu.feed_training import FeedModel, fit_feed, impressions_since, load_feed_parts, save_feed_parts
 from xingqu.models import REGISTRY, Blend, Recommender, artifacts
 from xingqu.models.factors import solving_als
 from xingqu.store import Store
@@ -182,7 +182,7 @@ def _train(
         progress("profiles and the feed ranker")
     hist = base.history(half_life).tocsr()
     feed = fit_feed(
-        MarketTables.from_store(store),
+        MarketTables.from_store(store, impressions_since(store.events)),
         configs,
         dict(zip(members, weights, strict=True)),
         retrievers={m.kind: m for m in blend.members},

@@ -3,6 +3,8 @@ read from a store or handed over by the simulator."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -12,6 +14,7 @@ import pyarrow.compute as pc
 from xingqu.dataset import Dataset, Vocabulary, interactions_from_table
 from xingqu.dataset.features import item_features_from_table, user_features_from_table
 from xingqu.domain.arrow import arrow_schema
+from xingqu.domain.vocab import EventType
 from xingqu.store import Store
 
 #: The event columns the features read: the rest of the log (event ids, surfaces, watch time, ratings,
@@ -67,6 +70,20 @@ def carried_pairs(content: pa.Table, creators: object, items: object) -> tuple[n
     return owner[ok], item[ok]
 
 
+def _in_event_id_order(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """The batches' events (with ``event_id``) in event-id order, without it: reordered one column at a
+    time, so that a log of tens of millions of rows is never held twice."""
+    events = pa.Table.from_batches(list(batches), schema=schema)
+    order = pc.sort_indices(events["event_id"]) if events.num_rows > 1 else None
+    columns = {name: events[name] for name in MARKET_EVENT_COLUMNS}
+    schema = pa.schema([events.schema.field(name) for name in MARKET_EVENT_COLUMNS])
+    del events
+    if order is not None:
+        for name in columns:
+            columns[name] = columns[name].take(order)  # the unordered column is freed here
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
 KINDS = ("products", "users", "shops", "creators", "content", "relations", "brands")
 
 
@@ -87,21 +104,26 @@ class MarketTables:
     relations: pa.Table = field(default_factory=lambda: empty("relations"))
 
     @classmethod
-    def from_store(cls, store: Store) -> MarketTables:
-        """Every kind the pipelines read, from the store (the event log of ``MARKET_EVENT_COLUMNS`` only)."""
+    def from_store(cls, store: Store, impressions_since_ms: int | None = None) -> MarketTables:
+        """Every kind the pipelines read, from the store (the event log of ``MARKET_EVENT_COLUMNS`` only).
+        With ``impressions_since_ms``, impressions before then are not read: they are most of a
+        marketplace's log, and a reader that looks at them only over its last days says so here."""
 
         def table(kind: str) -> pa.Table:
             return pa.Table.from_batches(list(store.iter_records(kind)), schema=arrow_schema(kind))
 
         schema = arrow_schema("events")
+        names = [*MARKET_EVENT_COLUMNS, "event_id"]
+        if impressions_since_ms is None:
+            batches: Iterable[pa.RecordBatch] = store.events.scan(names)
+        else:
+            shown = EventType.IMPRESSION.value
+            batches = itertools.chain(
+                store.events.scan(names, event_types=[k.value for k in EventType if k.value != shown]),
+                store.events.scan(names, start_ms=impressions_since_ms, event_types=[shown]),
+            )
         # read as the log reads fastest, then put in event-id order here: the same table from any log
-        events = pa.Table.from_batches(
-            list(store.events.scan([*MARKET_EVENT_COLUMNS, "event_id"])),
-            schema=pa.schema([schema.field(c) for c in (*MARKET_EVENT_COLUMNS, "event_id")]),
-        )
-        if events.num_rows > 1:
-            events = events.take(pc.sort_indices(events.column("event_id")))
-        events = events.select(list(MARKET_EVENT_COLUMNS))
+        events = _in_event_id_order(batches, pa.schema([schema.field(c) for c in names]))
         return cls(
             products=table("products"),
             users=table("users"),
