@@ -24,6 +24,8 @@ from test_cli import xingqu
 from xingqu.config import Settings
 from xingqu.domain.records import IMPORT_ORDER
 from xingqu.errors import ValidationFailed
+from xingqu.features.market import MarketTables
+from xingqu.feed_training import impressions_since
 from xingqu.ingest import import_path
 from xingqu.runtime import Runtime
 from xingqu.sim.config import preset
@@ -132,6 +134,26 @@ def test_training_on_the_lake_equals_training_on_the_table(world: tuple[Path, St
     assert (
         a.blend.recommend(users, a.history[users], 10) == b.blend.recommend(users, b.history[users], 10)
     ).all()
+
+
+def test_training_reads_the_whole_log_but_old_impressions_alike_from_lake_and_table(
+    world: tuple[Path, Store, Store], tmp_path: Path
+) -> None:
+    _, sql, lake = world
+    events = all_events(sql)
+    shown = events.filter(pc.equal(events["event_type"], "impression"))
+    last_shown = pc.max(pc.cast(shown["ts"], pa.int64())).as_py()
+    since = impressions_since(sql.events, label_days=1.0)  # the label day and the week before it
+    assert since == impressions_since(lake.events, label_days=1.0) == last_shown - 8 * 86_400_000
+    full = MarketTables.from_store(sql).events
+    a, b = MarketTables.from_store(sql, since).events, MarketTables.from_store(lake, since).events
+    assert b.cast(a.schema).equals(a)
+    old = pc.and_(pc.equal(full["event_type"], "impression"), pc.less(pc.cast(full["ts"], pa.int64()), since))
+    assert 1_000 < pc.sum(old).as_py() < shown.num_rows  # a window that leaves some out, not all
+    assert a.equals(full.filter(pc.invert(old)))  # the rest, in the same (event-id) order
+    empty = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty.init()
+    assert impressions_since(empty.events) is None
 
 
 def test_reimporting_is_a_no_op_and_overlapping_files_count_once(

@@ -21,7 +21,7 @@ from xingqu.sim.config import preset
 from xingqu.sim.run import simulate
 from xingqu.store import Store
 from xingqu.store.schema import TABLES
-from xingqu.training import load_trained, train, versions
+from xingqu.training import load_trained, train, validation_users, versions
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +160,12 @@ def test_any_damage_to_a_model_version_is_named(
         load_trained(tmp_path / "models")
     code = run(["recommend", "u0001", "--models-dir", str(tmp_path / "models"), "--db", store.url])
     assert code == 1
+
+
+def test_tuning_judges_as_many_users_as_a_catalogue_leaves_room_for() -> None:
+    """Every validation user is ranked against every product: 500M scores per candidate config at most,
+    within 2,000 and 20,000 users."""
+    assert validation_users(1_682) == 20_000  # MovieLens 100K: every user the split holds, up to 20,000
+    assert validation_users(25_000) == 20_000
+    assert validation_users(100_000) == 5_000  # the large preset's catalogue
+    assert validation_users(10_000_000) == 2_000
