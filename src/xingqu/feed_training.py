@@ -42,6 +42,11 @@ RANK_DEPTH = 100  # as FeedConfig.rank_depth: the rank features mean the same in
 MIN_GROUPS = 20
 #: Impression groups (user-days) the ranker learns from at most; a seeded sample beyond that.
 MAX_GROUPS = 30_000
+#: Each group's user is ranked by every retriever against every product for the rank features: on a
+#: large catalogue the groups are drawn to fit this many scores per retriever (10,000 at 100,000
+#: products), but never fewer than ``MIN_RANK_GROUPS``.
+RANK_CELLS = 1_000_000_000
+MIN_RANK_GROUPS = 5_000
 
 #: Event sums of profiles summed elsewhere (a training engine): (users, catalogue, the events before
 #: this time only, or all) → the market's ``event_sums``.
@@ -205,6 +210,7 @@ def train_ranker(
     imps = labelled_impressions(market, data.users, data.items, cut)
     if len(imps.users) < MIN_GROUPS:
         return None
+    max_groups = min(max_groups, max(MIN_RANK_GROUPS, RANK_CELLS // max(len(data.items), 1)))
     if len(imps.users) > max_groups:
         keep = np.sort(np.random.default_rng(0).choice(len(imps.users), max_groups, replace=False))
         imps = Impressions(

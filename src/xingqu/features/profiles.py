@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.dataset.matrix import Vocabulary
 from xingqu.domain.units import DAY_MS
+from xingqu.domain.vocab import EventType
 from xingqu.features.groups import relations
 from xingqu.features.market import MarketTables, carried_pairs, kept_pays
 
@@ -302,12 +303,26 @@ def pair_matrix(u: np.ndarray, i: np.ndarray, v: np.ndarray, shape: tuple[int, i
 def _event_arrays(market: MarketTables, users: Vocabulary, items: Vocabulary) -> dict[str, np.ndarray]:
     e = market.events
     return {
-        "type": _col(e, "event_type").astype(str),
+        "type": _type_codes(e),
         "u": users.lookup_arrow(e["user_id"]),
         "i": items.lookup_arrow(e["product_id"]),
         "ts": _ms(e, "ts"),
         "kept": kept_pays(e),
     }
+
+
+#: Event types by code: a log's types are held as one byte each (``_type_codes``), not as strings.
+TYPE_NAMES = tuple(t.value for t in EventType)
+
+
+def _code(*names: str) -> list[int]:
+    return [TYPE_NAMES.index(n) for n in names]
+
+
+def _type_codes(events: pa.Table) -> np.ndarray:
+    """Each event's type as its index in ``TYPE_NAMES`` (int8; −1 for a type not known)."""
+    found = pc.index_in(events["event_type"], value_set=pa.array(TYPE_NAMES, pa.string()))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int8)
 
 
 def _kept_pays(ev: dict[str, np.ndarray]) -> np.ndarray:
@@ -325,11 +340,11 @@ def event_sums(market: MarketTables, users: Vocabulary, cat: Catalogue) -> Event
     age_days = (now - t) / DAY_MS
     raw = np.zeros(len(u), np.float64)
     for k, v in EVENT_WEIGHTS.items():
-        raw[kind == k] = max(v, 0.0)
+        raw[np.isin(kind, _code(k))] = max(v, 0.0)
     w = raw * np.power(0.5, age_days / INTEREST_HALF_LIFE_DAYS)
     pw = np.zeros(len(u))
     for k, v in PRICE_WEIGHTS.items():
-        pw[kind == k] = v
+        pw[np.isin(kind, _code(k))] = v
     pays = _kept_pays(ev)
     bought = _max_duplicates(  # a COO keeps the duplicates that a CSR would add up
         sp.coo_matrix((ev["ts"][pays] / DAY_MS, (ev["u"][pays], ev["i"][pays])), shape=shape)
@@ -344,8 +359,8 @@ def event_sums(market: MarketTables, users: Vocabulary, cat: Catalogue) -> Event
         _ignored_impressions(ev, shape[0], shape[1], now),
         np.bincount(i[recent], weights=raw[recent], minlength=n),
         np.bincount(i[base], weights=raw[base], minlength=n),
-        np.bincount(all_i[(ev["type"] == "pay") & (all_i >= 0)], minlength=n).astype(float),
-        np.bincount(all_i[(ev["type"] == "refund") & (all_i >= 0)], minlength=n).astype(float),
+        np.bincount(all_i[np.isin(ev["type"], _code("pay")) & (all_i >= 0)], minlength=n).astype(float),
+        np.bincount(all_i[np.isin(ev["type"], _code("refund")) & (all_i >= 0)], minlength=n).astype(float),
         _repurchase_days(ev, cat),
     )
 
@@ -432,8 +447,8 @@ def _ignored_impressions(ev: dict[str, np.ndarray], n_users: int, n_items: int, 
     ok = (ev["u"] >= 0) & (ev["i"] >= 0) & (ev["ts"] >= now - SHOWN_DAYS * DAY_MS)
     keys = ev["u"][ok].astype(np.int64) * n_items + ev["i"][ok]
     kind = ev["type"][ok]
-    shown = keys[kind == "impression"]
-    engaged = keys[np.isin(kind, ENGAGED_EVENTS)]
+    shown = keys[np.isin(kind, _code("impression"))]
+    engaged = keys[np.isin(kind, _code(*ENGAGED_EVENTS))]
     shown = shown[~np.isin(shown, engaged)]
     m = sp.csr_matrix(
         (np.ones(len(shown), np.float32), (shown // n_items, shown % n_items)), shape=(n_users, n_items)
