@@ -198,31 +198,34 @@ def train_ranker(
     as of the cut but the session's, which are as of each impression (from the events before it; none
     without ``sequence``); None when the log holds too few impressions with a click. ``sums`` sums
     the profiles' events before the cut elsewhere."""
-    shown = market.events.filter(pc.equal(market.events["event_type"], "impression"))
-    if shown.num_rows == 0:
+    is_shown = pc.equal(market.events["event_type"], "impression")
+    if not pc.any(is_shown).as_py():
         return None
-    end = int(pc.max(pc.cast(shown["ts"], pa.int64())).as_py())  # reviews and refunds come days after
+    # the last impression: reviews and refunds come days after
+    end = int(pc.max(pc.cast(market.events["ts"], pa.int64()).filter(is_shown)).as_py())
+    del is_shown
     cut = end - int(label_days * DAY_MS)
     before = market.events_before(cut)
     if before.events.num_rows == 0:
         return None
     data = market_dataset(before)
+    cat = Catalogue.build(before, data.items)
+    profiles, stats = build_profiles(before, data.users, cat, sums(data.users, cat, cut) if sums else None)
+    del before  # a copy of most of the log: freed before the retrievers are fitted again
     imps = labelled_impressions(market, data.users, data.items, cut)
     if len(imps.users) < MIN_GROUPS:
         return None
     max_groups = min(max_groups, max(MIN_RANK_GROUPS, RANK_CELLS // max(len(data.items), 1)))
-    if len(imps.users) > max_groups:
+    if len(imps.users) > max_groups:  # (copies: the drawn groups alone stay in memory)
         keep = np.sort(np.random.default_rng(0).choice(len(imps.users), max_groups, replace=False))
         imps = Impressions(
             imps.users[keep],
-            [imps.items[k] for k in keep],
-            [imps.labels[k] for k in keep],
-            [imps.positions[k] for k in keep],
-            [imps.times[k] for k in keep],
+            [imps.items[k].copy() for k in keep],
+            [imps.labels[k].copy() for k in keep],
+            [imps.positions[k].copy() for k in keep],
+            [imps.times[k].copy() for k in keep],
         )
     retrievers = fit_retrievers(data, specs)
-    cat = Catalogue.build(before, data.items)
-    profiles, stats = build_profiles(before, data.users, cat, sums(data.users, cat, cut) if sums else None)
     sizes = np.array([len(x) for x in imps.items])
     shown = np.concatenate(imps.items)
     if sequence:  # each impression's session, from the whole log's events before it
