@@ -41,6 +41,7 @@ class Trending(Recommender):
     reads_weights = False
 
     def _fit_data(self, data: Dataset) -> None:
+        self.__dict__.pop("_mixed_rows", None)
         if data.log is None:
             raise ModelError("trending: needs interaction times")
         log = data.log
@@ -72,13 +73,21 @@ class Trending(Recommender):
         return np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
 
     def _scores(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        out = np.broadcast_to(self.global_, (len(users), len(self.global_))).astype(np.float32)
-        if len(self.segments):
-            seg = np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
-            has = seg >= 0
+        if not len(self.segments):
+            return np.broadcast_to(self.global_, (len(users), len(self.global_))).astype(np.float32)
+        seg = np.where(users >= 0, self.user_segment[np.maximum(users, 0)], -1)
+        return self._rows()[seg]  # −1, no segment: the last row, the global trend
+
+    def _rows(self) -> np.ndarray:
+        """Every segment's mixed scores, then the global trend: a batch of users is one gather of these
+        rows, not a mix computed again for every user (tuning scores thousands against every product)."""
+        rows = self.__dict__.get("_mixed_rows")
+        if rows is None:
             sw = self.config.segment_weight
-            out[has] = (1 - sw) * out[has] + sw * self.segments[seg[has]]
-        return out
+            mixed = (1 - sw) * self.global_.astype(np.float32) + sw * self.segments
+            rows = np.vstack([mixed, self.global_[None, :]]).astype(np.float32)
+            self.__dict__["_mixed_rows"] = rows
+        return rows
 
     def candidate_scores(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
         out = self.global_[items].astype(np.float32)
@@ -108,5 +117,6 @@ class Trending(Recommender):
         }
 
     def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.__dict__.pop("_mixed_rows", None)
         self.global_, self.segments = arrays["global"], arrays["segments"]
         self.segment_names, self.user_segment = arrays["segment_names"], arrays["user_segment"]
