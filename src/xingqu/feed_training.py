@@ -150,7 +150,7 @@ def labelled_impressions(
     order = np.argsort(gkey, kind="stable")
     bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
     starts, ends = bounds[:-1], bounds[1:]
-    if len(starts) == 0:
+    if len(imp) == 0:
         return Impressions(np.zeros(0, np.int64), [], [], [], [])
     best = np.maximum.reduceat(label[order], starts)
     keep = (ends - starts >= 2) & (best > 0)  # a group teaches an order only with two rows and a click
