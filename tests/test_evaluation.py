@@ -260,3 +260,26 @@ def test_blend_tuning_holds_the_scores_of_as_many_users_as_its_memory_allows() -
     asked.clear()
     runner.tune_blend(members, split)  # the default budget holds every user of so small a world
     assert set(asked) == {len(split.users)}
+
+
+def test_a_default_peer_past_the_catalogue_it_can_fit_is_left_out_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A catalogue larger than EASE inverts (30,000 products; 20 here) runs the other default peers and
+    names EASE as left out; asked for by name, EASE fails with the reason and no traceback."""
+    from xingqu.cli.app import run
+    from xingqu.models import ease
+
+    monkeypatch.setattr(ease, "MAX_ITEMS", 20)
+    monkeypatch.setattr(ease.EASE, "max_items", 20)
+    rows = [(f"u{u}", f"i{(u + k) % 30}", k * 60) for u in range(60) for k in range(10)]  # 30 items
+    data = tmp_path / "ring.csv"
+    data.write_text("user,item,timestamp\n" + "".join(f"{u},{i},{t}\n" for u, i, t in rows), encoding="utf-8")
+    out = tmp_path / "report.json"
+    assert run(["evaluate", str(data), "--out", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert "ease" not in report["models"] and {"popular", "itemknn", "blend"} <= set(report["models"])
+    assert report["left_out"] == {"ease": "30 products is more than the 20 it can be fitted on"}
+    assert "left out: ease (30 products is more than the 20 it can be fitted on" in capsys.readouterr().out
+    assert run(["evaluate", str(data), "--model", "ease", "--model", "popular"]) == 1
+    assert "ease: 30 items is more than the 20 EASE handles" in capsys.readouterr().err

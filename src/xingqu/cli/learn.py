@@ -176,9 +176,18 @@ def evaluate_cmd(
         names.append(recs_model)
     say = None if json_out else (lambda msg: err_console.print(f"[dim]{msg}…[/]"))
     report = evaluate(
-        train_i, test_i, names, progress=say, base=base, protocol=protocol, blend_with=blend_with or ()
+        train_i,
+        test_i,
+        names,
+        progress=say,
+        base=base,
+        protocol=protocol,
+        blend_with=blend_with or (),
+        leave_out_unfit=not model,  # the default peers: those this catalogue allows
     )
     if save_recs is not None:
+        if recs_model in report.left_out:
+            raise UserError(f"--recs-model {recs_model}: left out, {report.left_out[recs_model]}")
         write_recs(report, recs_model, test_i.users, save_recs)
     if out is not None:
         with writing_text(out) as fh:
@@ -217,3 +226,5 @@ def print_report(report: EvaluationReport) -> None:
     for name, r in report.results.items():
         table.add_row(name, *(f"{r.metrics[m]:.4f}" for m in SHOWN))
     wide_console(110).print(table)
+    for name, why in report.left_out.items():
+        wide_console(110).print(f"left out: {name} ({why}; --model {name} to ask for it anyway)")

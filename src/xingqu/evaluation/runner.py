@@ -56,6 +56,8 @@ class EvaluationReport:
     seconds: float = 0.0
     models: dict[str, Recommender] = field(default_factory=dict)
     split: Split | None = None
+    #: Models not run, and why (a catalogue larger than the model can be fitted on).
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class EvaluationReport:
                 n: {"config": r.config, "metrics": r.metrics, "seconds": round(r.seconds, 3)}
                 for n, r in self.results.items()
             },
+            "left_out": self.left_out,
         }
 
 
@@ -231,17 +234,27 @@ def evaluate(
     base: Dataset | None = None,
     protocol: str = "temporal",
     blend_with: Iterable[str] = (),
+    leave_out_unfit: bool = False,
 ) -> EvaluationReport:
     """Tune every model on validation (cut from ``train`` by ``protocol``), refit on train, measure on
     test; see the module docstring. ``blend_with`` adds retrievers to the blend's usual members (to
-    measure what one that is not a member would bring)."""
+    measure what one that is not a member would bring). With ``leave_out_unfit``, a model that cannot
+    be fitted on a catalogue this large (EASE past 30,000 products) is left out and named in
+    ``left_out``, as the default peers are; asked for by name, it fails with the reason."""
     start = time.perf_counter()
     inner, valid = protocol_split(train, protocol)
     vsplit = Split.of(inner, valid, base)
     tsplit = Split.of(train, test, base)
-    members = tuple(dict.fromkeys((*blend_members(base), *blend_with)))
+    members = tuple(dict.fromkeys((*blend_members(base if base is not None else tsplit.data), *blend_with)))
     report = EvaluationReport(n_train=len(train), n_test=len(test), protocol=protocol)
     names = list(models)
+    if leave_out_unfit:
+        n_items = tsplit.data.n_items
+        for name in list(names):
+            limit = REGISTRY[name].max_items if name in REGISTRY else None
+            if limit is not None and n_items > limit:
+                names.remove(name)
+                report.left_out[name] = f"{n_items:,} products is more than the {limit:,} it can be fitted on"
     wanted = [n for n in names if n != "blend"] + (list(members) if "blend" in names else [])
     tuned: dict[str, tuple[dict[str, Any], Recommender]] = {}
     for kind in dict.fromkeys(wanted):
