@@ -6,8 +6,10 @@ one-machine model on the validation split. One SparkSession for the whole module
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,12 @@ from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
 from xingqu.distributed.scoring import score_all_users
-from xingqu.distributed.session import spark_session
+from xingqu.distributed.session import driver_memory, java_failure, spark_session
 from xingqu.domain.units import DAY_MS
 from xingqu.errors import UserError
 from xingqu.features.market import MarketTables
 from xingqu.features.profiles import Catalogue, build_profiles
+from xingqu.feed_training import labelled_impressions, ranker_rows
 from xingqu.ingest import import_path
 from xingqu.models.popular import MostPopular
 from xingqu.runtime import Runtime
@@ -167,6 +170,38 @@ def test_profiles_summed_on_spark_equal_one_machine(engine: SparkEngine, world: 
         assert (want_stats.recent > 0).sum() > 30  # no one buys one product twice here: see below
         assert_same_profiles(profiles, want_profiles)
         assert_same_profiles(stats, want_stats)
+    scratch = Path(engine.lake(store).root) / jobs.SCRATCH_DIR
+    assert not list(scratch.iterdir())  # the sums came back through files, removed once read
+
+
+def test_ranker_rows_on_spark_equal_one_machine(engine: SparkEngine, world: tuple[Path, Store]) -> None:
+    _, store = world
+    market = MarketTables.from_store(store)
+    data = load_dataset(store)
+    since = market.last_event_ms() - 7 * DAY_MS
+    want = labelled_impressions(market, data.users, data.items, since)
+    got = engine.labelled_impressions(store, data.users, data.items, since)
+    labels = np.concatenate(want.labels)
+    assert len(want.users) > 100 and set(np.unique(labels)) == {0, 1, 2, 3, 4}  # every grade is here
+    np.testing.assert_array_equal(got.users, want.users)
+    for part in ("items", "labels", "positions", "times"):
+        for g, w in zip(getattr(got, part), getattr(want, part), strict=True):
+            np.testing.assert_array_equal(g, w)
+    specs = {"popular": {}, "itemknn": {}, "transition": {}}
+    rows = ranker_rows(market, specs)
+    spark_rows = ranker_rows(
+        market,
+        specs,
+        sums=partial(engine.event_sums, store),
+        labels=partial(engine.labelled_impressions, store),
+    )
+    assert rows is not None and spark_rows is not None and len(rows.groups) > 100
+    np.testing.assert_array_equal(spark_rows.groups, rows.groups)
+    np.testing.assert_array_equal(spark_rows.y, rows.y)
+    assert spark_rows.names == rows.names
+    np.testing.assert_allclose(spark_rows.x, rows.x, rtol=DECAYED_RTOL, atol=1e-9)
+    scratch = Path(engine.lake(store).root) / jobs.SCRATCH_DIR
+    assert not list(scratch.iterdir())
 
 
 def test_profiles_of_a_hand_written_log_summed_on_spark(engine: SparkEngine, tmp_path: Path) -> None:
@@ -295,3 +330,29 @@ def test_a_machine_without_java_is_told_what_to_install(monkeypatch: pytest.Monk
         spark_session("local[2]")
     with pytest.raises(UserError, match="--master"):
         SparkEngine("mesos://somewhere")
+
+
+def test_a_local_driver_takes_a_share_of_the_machine_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XINGQU_SPARK_DRIVER_MEMORY", raising=False)
+    physical_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    local = int(driver_memory("local[2]").removesuffix("g"))
+    assert local == max(2, int(physical_gb * 0.45))
+    assert driver_memory("spark://127.0.0.1:7077") == "2g"  # a cluster's driver only gathers results
+    monkeypatch.setenv("XINGQU_SPARK_DRIVER_MEMORY", "3g")
+    assert driver_memory("local[2]") == "3g"
+
+
+def test_a_java_out_of_memory_is_a_clear_error_naming_the_setting(engine: SparkEngine) -> None:
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors.exceptions.captured import CapturedException
+
+    jvm = engine.spark.sparkContext._jvm
+    with pytest.raises(Py4JJavaError) as caught:  # a real allocation past any heap here (16 GiB)
+        jvm.java.lang.reflect.Array.newInstance(jvm.java.lang.Long.TYPE, 2**31 - 16)
+    error = java_failure(caught.value)
+    assert isinstance(error, UserError) and "XINGQU_SPARK_DRIVER_MEMORY" in str(error)
+    with pytest.raises(CapturedException) as other:  # any other Java failure stays what it is
+        jvm.java.lang.Integer.parseInt("not a number")
+    assert java_failure(other.value) is None
+    assert java_failure(MemoryError("java.lang.OutOfMemoryError")) is None  # not from Spark
+    assert engine.spark.range(10).count() == 10  # the session goes on

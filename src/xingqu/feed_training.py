@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ MIN_RANK_GROUPS = 5_000
 #: Event sums of profiles summed elsewhere (a training engine): (users, catalogue, the events before
 #: this time only, or all) → the market's ``event_sums``.
 SumEvents = Callable[[Vocabulary, Catalogue, int | None], EventSums]
+#: Impressions labelled elsewhere (a training engine): (users, items, since this time) → the market's
+#: ``labelled_impressions``.
+LabelImpressions = Callable[[Vocabulary, Vocabulary, int], "Impressions"]
 
 
 @dataclass
@@ -132,36 +136,58 @@ def labelled_impressions(
     amounts = e["amount"].to_numpy(zero_copy_only=False).astype(float)
     imp = np.flatnonzero(ok & (kind == "impression"))
     shown_key = key[imp]
-    label = np.zeros(len(imp), np.int32)
-    label[np.isin(shown_key, clicked) | np.isin(shown_key, key[pay])] = 1
+    acted = np.isin(shown_key, clicked) | np.isin(shown_key, key[pay])
+    paid_of = np.full(len(imp), np.nan)
+    paid = np.zeros(0)
     if kept.any():  # the value of each (user, product, day) bought: its last kept pay's amount
         paid_key, paid = key[kept], np.nan_to_num(amounts[kept])
         by_key = np.argsort(paid_key, kind="stable")
         paid_key, paid = paid_key[by_key], paid[by_key]
         last = np.r_[paid_key[1:] != paid_key[:-1], True]
         paid_key, paid = paid_key[last], paid[last]
-        cuts = np.quantile(paid, [1 / 3, 2 / 3])
         at = np.minimum(np.searchsorted(paid_key, shown_key), len(paid_key) - 1)
         bought = paid_key[at] == shown_key
-        label[bought] = 2 + np.searchsorted(cuts, paid[at[bought]], side="right")
+        paid_of[bought] = paid[at[bought]]
     pos = np.nan_to_num(e["position"].to_numpy(zero_copy_only=False).astype(float)[imp])
     shown_at = pc.cast(e["ts"], pa.int64()).to_numpy()[imp]
-    gkey = u[imp].astype(np.int64) * 100_000 + (day[imp] - day.min(initial=0))
+    label = impression_labels(acted, paid_of, paid)
+    return grouped_impressions(u[imp], i[imp], day[imp], label, pos, shown_at)
+
+
+def impression_labels(acted: np.ndarray, paid_of: np.ndarray, paid: np.ndarray) -> np.ndarray:
+    """Each impression's grade: 0 shown only, 1 clicked, carted, ordered or paid for the same day,
+    2–4 bought and kept, by the third of all kept purchases' values (``paid``: one per user, product
+    and day) its own (``paid_of``; NaN when not bought) falls in."""
+    label = acted.astype(np.int32)
+    bought = ~np.isnan(paid_of)
+    if bought.any():
+        cuts = np.quantile(paid, [1 / 3, 2 / 3])
+        label[bought] = 2 + np.searchsorted(cuts, paid_of[bought], side="right")
+    return label
+
+
+def grouped_impressions(
+    u: np.ndarray, i: np.ndarray, day: np.ndarray, label: np.ndarray, pos: np.ndarray, shown_at: np.ndarray
+) -> Impressions:
+    """Labelled impressions (in log order) grouped by user and day, groups in (user, day) order and rows
+    in log order within each; only groups of two rows or more with a positive label, which teach an
+    order, are kept."""
+    if len(u) == 0:
+        return Impressions(np.zeros(0, np.int64), [], [], [], [])
+    gkey = u.astype(np.int64) * 100_000 + (day - day.min())
     order = np.argsort(gkey, kind="stable")
     bounds = np.flatnonzero(np.r_[True, gkey[order][1:] != gkey[order][:-1], True])
     starts, ends = bounds[:-1], bounds[1:]
-    if len(imp) == 0:
-        return Impressions(np.zeros(0, np.int64), [], [], [], [])
     best = np.maximum.reduceat(label[order], starts)
-    keep = (ends - starts >= 2) & (best > 0)  # a group teaches an order only with two rows and a click
+    keep = (ends - starts >= 2) & (best > 0)
     rows = order[np.repeat(keep, ends - starts)]  # the kept groups' rows, group after group
     cuts_at = np.cumsum(ends[keep] - starts[keep])[:-1]
 
     def per_group(values: np.ndarray) -> list[np.ndarray]:
         return np.split(values[rows], cuts_at)
 
-    g_users = u[imp][order[starts[keep]]].astype(np.int64)
-    return Impressions(g_users, per_group(i[imp]), per_group(label), per_group(pos), per_group(shown_at))
+    g_users = u[order[starts[keep]]].astype(np.int64)
+    return Impressions(g_users, per_group(i), per_group(label), per_group(pos), per_group(shown_at))
 
 
 def retriever_features(
@@ -185,6 +211,16 @@ def retriever_features(
     return scores, np.stack(ranks)
 
 
+@dataclass
+class RankerRows:
+    """The ranker's training rows: features, graded labels and group sizes (a group: a user's day)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    names: list[str]
+
+
 def train_ranker(
     market: MarketTables,
     specs: dict[str, dict[str, Any]],
@@ -193,11 +229,29 @@ def train_ranker(
     max_groups: int = MAX_GROUPS,
     sequence: bool = True,
     sums: SumEvents | None = None,
+    labels: LabelImpressions | None = None,
 ) -> Ranker | None:
-    """LambdaRank on the last ``label_days`` of impressions (up to the last impression logged), features
-    as of the cut but the session's, which are as of each impression (from the events before it; none
-    without ``sequence``); None when the log holds too few impressions with a click. ``sums`` sums
-    the profiles' events before the cut elsewhere."""
+    """LambdaRank on ``ranker_rows``; None when the log holds too few impressions with a click."""
+    rows = ranker_rows(market, specs, label_days, max_groups, sequence, sums, labels)
+    if rows is None:
+        return None
+    return Ranker(config).fit(rows.x, rows.y, rows.groups, rows.names)
+
+
+def ranker_rows(
+    market: MarketTables,
+    specs: dict[str, dict[str, Any]],
+    label_days: float = LABEL_DAYS,
+    max_groups: int = MAX_GROUPS,
+    sequence: bool = True,
+    sums: SumEvents | None = None,
+    labels: LabelImpressions | None = None,
+) -> RankerRows | None:
+    """The ranker's rows: the last ``label_days`` of impressions (up to the last impression logged),
+    labelled, with features as of the cut but the session's, which are as of each impression (from the
+    events before it; none without ``sequence``); None when the log holds too few impressions with a
+    click. ``sums`` sums the profiles' events before the cut elsewhere, ``labels`` labels the
+    impressions elsewhere (a training engine)."""
     is_shown = pc.equal(market.events["event_type"], "impression")
     if not pc.any(is_shown).as_py():
         return None
@@ -212,7 +266,7 @@ def train_ranker(
     cat = Catalogue.build(before, data.items)
     profiles, stats = build_profiles(before, data.users, cat, sums(data.users, cat, cut) if sums else None)
     del before  # a copy of most of the log: freed before the retrievers are fitted again
-    imps = labelled_impressions(market, data.users, data.items, cut)
+    imps = (labels or partial(labelled_impressions, market))(data.users, data.items, cut)
     if len(imps.users) < MIN_GROUPS:
         return None
     max_groups = min(max_groups, max(MIN_RANK_GROUPS, RANK_CELLS // max(len(data.items), 1)))
@@ -261,8 +315,7 @@ def train_ranker(
             xs.append(x[b, :k])
             ys.append(imps.labels[lo + b])
             gs.append(k)
-    ranker = Ranker(config)
-    return ranker.fit(np.concatenate(xs), np.concatenate(ys), np.array(gs), feature_names(list(specs)))
+    return RankerRows(np.concatenate(xs), np.concatenate(ys), np.array(gs), feature_names(list(specs)))
 
 
 SESSION_FIELDS = tuple(f.name for f in fields(SessionRows))
@@ -282,11 +335,13 @@ def fit_feed(
     max_groups: int = MAX_GROUPS,
     sequence: bool = True,
     sums: SumEvents | None = None,
+    labels: LabelImpressions | None = None,
 ) -> FeedModel:
     """A servable feed model from a market: retrievers fitted on everything (or the given fitted
     ones, sharing ``data``'s vocabularies), profiles, statistics, each user's last session and a ranker
     if impressions allow; without ``sequence``, no sequence-aware retriever and no session features
-    (the ablation of what they add). ``sums`` sums the profiles' events elsewhere (a training engine)."""
+    (the ablation of what they add). ``sums`` sums the profiles' events and ``labels`` labels the
+    ranker's impressions elsewhere (a training engine)."""
     if not sequence:
         specs = without_sequence(specs)
         retrievers = without_sequence(retrievers) if retrievers is not None else None
@@ -298,7 +353,9 @@ def fit_feed(
     cat = Catalogue.build(market, data.items)
     profiles, stats = build_profiles(market, data.users, cat, sums(data.users, cat, None) if sums else None)
     ranker = (
-        train_ranker(market, specs, label_days, ranker_config, max_groups, sequence, sums) if rank else None
+        train_ranker(market, specs, label_days, ranker_config, max_groups, sequence, sums, labels)
+        if rank
+        else None
     )
     sessions = session_log(market, data.users, cat).tails(len(data.users)) if sequence else None
     segs = {}

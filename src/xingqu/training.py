@@ -21,7 +21,14 @@ from xingqu.errors import NotFoundError, StoreError, UserError
 from xingqu.evaluation.runner import Split, blend_members, tune, tune_blend
 from xingqu.features.market import MarketTables
 from xingqu.features.profiles import Catalogue, EventSums
-from xingqu.feed_training import FeedModel, fit_feed, impressions_since, load_feed_parts, save_feed_parts
+from xingqu.feed_training import (
+    FeedModel,
+    Impressions,
+    fit_feed,
+    impressions_since,
+    load_feed_parts,
+    save_feed_parts,
+)
 from xingqu.models import REGISTRY, Blend, Recommender, artifacts
 from xingqu.models.factors import solving_als
 from xingqu.store import Store
@@ -112,6 +119,10 @@ class TrainingEngine(Protocol):
         self, store: Store, users: Vocabulary, cat: Catalogue, before_ms: int | None = None
     ) -> EventSums: ...
 
+    def labelled_impressions(
+        self, store: Store, users: Vocabulary, items: Vocabulary, since_ms: int
+    ) -> Impressions: ...
+
     def als(self, matrix: sp.csr_matrix, config: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -119,8 +130,8 @@ def train(
     store: Store, models_dir: Path | str, progress: Any = None, engine: TrainingEngine | None = None
 ) -> TrainedModel:
     """Tune on a validation split of the store's interactions, fit on all of them, save a version;
-    with ``engine``, the weighted matrix, bought-together statistics, ALS and the event sums behind
-    the feed's profiles come from it."""
+    with ``engine``, the weighted matrix, bought-together statistics, ALS, the event sums behind
+    the feed's profiles and the ranker's labelled impressions come from it."""
     if engine is None:
         return _train(store, models_dir, progress, None)
     with solving_als(engine.als):
@@ -189,6 +200,7 @@ def _train(
         data=base,
         history=hist,
         sums=partial(engine.event_sums, store) if engine is not None else None,
+        labels=partial(engine.labelled_impressions, store) if engine is not None else None,
     )
     created = datetime.now(tz=UTC)
     digest = hashlib.sha256(

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from xingqu import __version__
+from xingqu.distributed.session import java_failure
 from xingqu.errors import EXIT_INTERNAL, EXIT_USER_ERROR, XingquError
 
 err_console = Console(stderr=True)
@@ -136,7 +137,11 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         return EXIT_USER_ERROR
-    except Exception:
+    except Exception as exc:
+        known = java_failure(exc)
+        if known is not None:
+            err_console.print(Text.assemble(("error: ", "bold red"), str(known)), soft_wrap=True)
+            return known.exit_code
         if os.environ.get("XINGQU_DEBUG"):
             traceback.print_exc()
         else:

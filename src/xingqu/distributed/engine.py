@@ -15,7 +15,9 @@ from xingqu.distributed import jobs
 from xingqu.distributed.session import DEFAULT_MASTER, check_master, spark_session
 from xingqu.errors import UserError
 from xingqu.features.profiles import Catalogue, EventSums
+from xingqu.feed_training import Impressions
 from xingqu.store import Store
+from xingqu.store.lake import LakeEventLog
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -38,11 +40,16 @@ class SparkEngine:
     def spark(self) -> SparkSession:
         return spark_session(self.master)
 
+    @staticmethod
+    def lake(store: Store) -> LakeEventLog:
+        """The store's event lake, which every Spark job reads; a clear error without one."""
+        if store.lake is None:
+            raise UserError("the Spark engine reads the event lake: set XINGQU_EVENTS or pass --events URL")
+        return store.lake
+
     def events(self, store: Store) -> DataFrame:
         """The store's event lake as a DataFrame (cached for the engine's life)."""
-        lake = store.lake
-        if lake is None:
-            raise UserError("the Spark engine reads the event lake: set XINGQU_EVENTS or pass --events URL")
+        lake = self.lake(store)
         if lake.url not in self._events:
             self._events[lake.url] = jobs.events_frame(self.spark, lake).cache()
         return self._events[lake.url]  # type: ignore[no-any-return]
@@ -77,7 +84,19 @@ class SparkEngine:
             pa.table({"product_id": pa.array(cat.items.ids, pa.string()), "level1": cat.level1})
         )
         repurchase = jobs.repurchase_days(events, known, items)
-        return jobs.profile_sums(jobs.profile_pairs(events, now), repurchase, now, users, cat)
+        pairs = jobs.fetch(jobs.profile_pairs(events, now), self.lake(store))
+        return jobs.profile_sums(pairs, repurchase, now, users, cat)
+
+    def labelled_impressions(
+        self, store: Store, users: Vocabulary, items: Vocabulary, since_ms: int
+    ) -> Impressions:
+        """The ranker's labelled impressions (``labelled_impressions``'s), the events at or after
+        ``since_ms`` joined and labelled on Spark, grouped on the driver."""
+        spark, lake = self.spark, self.lake(store)
+        known = spark.createDataFrame(pa.table({"user_id": pa.array(users.ids, pa.string())}))
+        products = spark.createDataFrame(pa.table({"product_id": pa.array(items.ids, pa.string())}))
+        shown, kept = jobs.impression_frames(self.events(store), known, products, since_ms)
+        return jobs.impressions_of(jobs.fetch(shown, lake), jobs.fetch(kept, lake), users, items)
 
     def als(self, matrix: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndarray, np.ndarray]:
         """ALS factors from ``pyspark.ml``. Spark scales the L2 penalty by each row's interactions

@@ -1,15 +1,19 @@
 """Spark jobs over the event lake, each the twin of a one-machine computation and equal to it: weighted
 interactions (refunds subtract, time decay), popularity, bought-together co-occurrence, the daily
-rollups, the event sums behind user profiles and product statistics, and ALS factors through
-``pyspark.ml``."""
+rollups, the event sums behind user profiles and product statistics, the ranker's labelled
+impressions, and ALS factors through ``pyspark.ml``. Results too large to collect come back to the
+driver through Parquet files (``fetch``)."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from xingqu.dataset import Vocabulary
@@ -27,6 +31,7 @@ from xingqu.features.profiles import (
     EventSums,
     pair_matrix,
 )
+from xingqu.feed_training import Impressions, grouped_impressions, impression_labels
 from xingqu.store import Store
 from xingqu.store.lake import DAY_MS, LakeEventLog
 
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 MARKET_UTC_OFFSET_MS = 8 * 3_600_000
 SELF_KINDS = ("shop_official", "shop_channel")
 COBUY_WINDOW_MS = 7 * 86_400_000
+#: The lake's folder (beside ``events/``) where Spark leaves results too large to collect.
+SCRATCH_DIR = "scratch"
 
 
 def lake_path(lake: LakeEventLog) -> str:
@@ -44,6 +51,24 @@ def lake_path(lake: LakeEventLog) -> str:
     if "://" not in lake.url:
         return "file://" + lake.events_root
     return lake.url.rstrip("/") + "/events"
+
+
+def fetch(frame: DataFrame, lake: LakeEventLog) -> pa.Table:
+    """A frame's rows on the driver as an Arrow table, by way of Parquet files in the lake's scratch
+    folder: collecting them (``toArrow``) holds every task's result in the driver's Java heap at once,
+    which a log of tens of millions of pairs does not fit beside the cached events. The files are
+    removed once read."""
+    import pyarrow.dataset as ds
+
+    name = f"{SCRATCH_DIR}/{uuid.uuid4().hex}"
+    root = f"{lake.root.rstrip('/')}/{name}"
+    spark_path = "file://" + root if "://" not in lake.url else f"{lake.url.rstrip('/')}/{name}"
+    try:
+        frame.write.mode("overwrite").parquet(spark_path)
+        return ds.dataset(root, filesystem=lake.fs, format="parquet").to_table()
+    finally:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            lake.fs.delete_dir(root)
 
 
 def events_frame(spark: SparkSession, lake: LakeEventLog, columns: Sequence[str] | None = None) -> DataFrame:
@@ -205,11 +230,12 @@ def repurchase_days(events: DataFrame, users: DataFrame, items: DataFrame) -> Da
 
 
 def profile_sums(
-    pairs: DataFrame, repurchase: DataFrame, now_ms: int, users: Vocabulary, cat: Catalogue
+    pairs: pa.Table, repurchase: DataFrame, now_ms: int, users: Vocabulary, cat: Catalogue
 ) -> EventSums:
-    """``EventSums`` of ``profile_pairs`` and ``repurchase_days``, aligned with ``users`` and
-    ``cat.items`` (unknown ids dropped, but from the pay and refund counts only unknown products)."""
-    t = pairs.toArrow()
+    """``EventSums`` of ``profile_pairs`` (fetched to the driver) and ``repurchase_days``, aligned with
+    ``users`` and ``cat.items`` (unknown ids dropped, but from the pay and refund counts only unknown
+    products)."""
+    t = pairs
     u = users.lookup_arrow(t.column("user_id")) if t.num_rows else np.zeros(0, np.int64)
     i = cat.items.lookup_arrow(t.column("product_id")) if t.num_rows else np.zeros(0, np.int64)
     n = len(cat.items)
@@ -238,6 +264,61 @@ def profile_sums(
         np.bincount(i[item], weights=col("refunds")[item], minlength=n),
         days,
     )
+
+
+def impression_frames(
+    events: DataFrame, users: DataFrame, items: DataFrame, since_ms: int
+) -> tuple[DataFrame, DataFrame]:
+    """(impressions, kept) of the events at or after ``since_ms`` by known users (``users``: user_id)
+    of known products (``items``: product_id), as ``labelled_impressions`` reads them: every
+    impression (event_id, user_id, product_id, day, ts_ms, position) with ``acted`` (clicked, carted,
+    ordered or paid for that day) and ``paid`` (the amount of the last kept pay of that day, by event
+    id; null when none); and per (user_id, product_id, day) bought and kept, ``paid``. A pay is kept
+    unless a refund at or after ``since_ms`` takes its order back."""
+    from pyspark.sql import functions as F
+
+    e = events.where((F.col("ts_ms") >= F.lit(int(since_ms))) & F.col("product_id").isNotNull())
+    e = _kept_pays(e).join(users, "user_id", "left_semi").join(items, "product_id", "left_semi")
+    e = e.withColumn("day", F.floor(F.col("ts_ms") / F.lit(DAY_MS)))
+    key = ["user_id", "product_id", "day"]
+    acted = (
+        e.where(F.col("event_type").isin("click", "add_to_cart", "order", "pay"))
+        .select(*key)
+        .distinct()
+        .withColumn("acted", F.lit(True))
+    )
+    kept = (
+        e.where(F.col("kept"))
+        .groupBy(*key)
+        .agg(
+            F.max_by(F.coalesce(F.col("amount").cast("double"), F.lit(0.0)), F.col("event_id")).alias("paid")
+        )
+    )
+    shown = e.where(F.col("event_type") == "impression").select(
+        "event_id", *key, "ts_ms", F.col("position").cast("double").alias("position")
+    )
+    labelled = shown.join(acted, key, "left").join(kept, key, "left")
+    return labelled.withColumn("acted", F.coalesce(F.col("acted"), F.lit(False))), kept
+
+
+def impressions_of(
+    impressions: pa.Table, kept: pa.Table, users: Vocabulary, items: Vocabulary
+) -> Impressions:
+    """``Impressions`` of ``impression_frames``'s two tables (fetched to the driver), put in log
+    (event-id) order and grouped as the one-machine path groups them."""
+    t = impressions.take(pc.sort_indices(impressions["event_id"])) if impressions.num_rows else impressions
+    u = users.lookup_arrow(t["user_id"]) if t.num_rows else np.zeros(0, np.int64)
+    i = items.lookup_arrow(t["product_id"]) if t.num_rows else np.zeros(0, np.int64)
+
+    def col(table: pa.Table, name: str) -> np.ndarray:
+        return np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=float)
+
+    label = impression_labels(
+        np.asarray(t["acted"].to_numpy(zero_copy_only=False), bool), col(t, "paid"), col(kept, "paid")
+    )
+    day = np.asarray(t["day"].to_numpy(zero_copy_only=False), np.int64)
+    shown_at = np.asarray(t["ts_ms"].to_numpy(zero_copy_only=False), np.int64)
+    return grouped_impressions(u, i, day, label, np.nan_to_num(col(t, "position")), shown_at)
 
 
 def daily_counts(events: DataFrame, products: DataFrame, creators: DataFrame) -> DataFrame:
@@ -356,7 +437,8 @@ def als_factors(
         out = np.zeros((n, factors), np.float32)
         ids = t.column("id").to_numpy()
         if len(ids):
-            out[ids] = np.asarray(t.column("features").to_pylist(), dtype=np.float32)
+            flat = t.column("features").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            out[ids] = np.asarray(flat, np.float32).reshape(len(ids), factors)
         return out
 
     return dense(model.userFactors, matrix.shape[0]), dense(model.itemFactors, matrix.shape[1])

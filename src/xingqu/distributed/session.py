@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 #: The master a Spark job runs on unless told otherwise: two local cores.
 DEFAULT_MASTER = "local[2]"
+#: The share of the machine's memory a local-mode driver's heap takes unless told otherwise.
+LOCAL_HEAP_SHARE = 0.45
 
 _lock = threading.Lock()
 
@@ -71,7 +73,7 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "xingqu") -> Spa
             .config("spark.default.parallelism", str(_partitions(master)))
             .config("spark.driver.extraJavaOptions", "-Xss16m")  # ALS's long lineages recurse deeply
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.driver.memory", os.environ.get("XINGQU_SPARK_DRIVER_MEMORY", "2g"))
+            .config("spark.driver.memory", driver_memory(master))
             .config("spark.driver.maxResultSize", "0")
         )
         spark = builder.getOrCreate()
@@ -79,6 +81,38 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "xingqu") -> Spa
         if spark.sparkContext.getCheckpointDir() is None and master.startswith("local"):
             spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="xingqu-spark-"))
         return spark
+
+
+def driver_memory(master: str) -> str:
+    """The driver's Java heap: ``XINGQU_SPARK_DRIVER_MEMORY``, else in local mode, where the driver is
+    the only executor and holds the cached log, 45 % of the machine's memory (2g at least); else 2g
+    (on a cluster the driver only gathers results)."""
+    given = os.environ.get("XINGQU_SPARK_DRIVER_MEMORY")
+    if given:
+        return given
+    if not master.startswith("local"):
+        return "2g"
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2g"
+    return f"{max(2, int(physical * LOCAL_HEAP_SHARE / 2**30))}g"
+
+
+def java_failure(exc: BaseException) -> UserError | None:
+    """A clear error for a Spark job that failed for want of Java heap (the JVM's ``OutOfMemoryError``
+    arrives as a Py4J or PySpark error with a long Java trace), naming the setting to raise; None for
+    any other failure."""
+    module = type(exc).__module__ or ""
+    if not module.startswith(("py4j", "pyspark")) or "java.lang.OutOfMemoryError" not in str(exc):
+        return None
+    used = os.environ.get("XINGQU_SPARK_DRIVER_MEMORY")
+    heap = f"{used} (XINGQU_SPARK_DRIVER_MEMORY)" if used else "its default"
+    return UserError(
+        f"Spark ran out of Java heap space with a driver heap of {heap}. In local mode the driver is "
+        "the only executor: raise XINGQU_SPARK_DRIVER_MEMORY (e.g. 16g) or run on a cluster with "
+        "--master spark://HOST:PORT and more executor memory."
+    )
 
 
 def _partitions(master: str) -> int:
