@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from xingqu.store import Store, normalise_url
+
+#: Seconds the test process may take to exit once the run is over before it prints every thread's
+#: stack and ends with status 1: a thread or process a test left behind must not hang the run.
+EXIT_WITHIN_S = 120
 
 PG_URL = os.environ.get("XINGQU_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("XINGQU_TEST_REDIS_URL")
@@ -84,3 +91,51 @@ def api_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     from apiserver import build_world
 
     return build_world(tmp_path_factory.mktemp("api-world"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the Spark session the Spark tests share, name any thread still running that would keep
+    the process from exiting, and arm a watchdog: a process still here ``EXIT_WITHIN_S`` later prints
+    every thread's stack and ends with status 1."""
+    gateway = None
+    if "pyspark.sql" in sys.modules:
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
+        if SparkContext._gateway is not None:  # its JVM ends when this process's pipe to it closes
+            gateway = SparkContext._gateway.proc.pid
+    for pid, command in _descendants():
+        if pid != gateway:
+            sys.stderr.write(f"conftest: process {pid} ({command}) is still running at exit\n")
+    alive = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    for t in alive:
+        sys.stderr.write(f"conftest: thread {t.name!r} is still running at exit\n")
+    faulthandler.dump_traceback_later(EXIT_WITHIN_S, exit=True, file=sys.__stderr__)
+
+
+def _descendants() -> list[tuple[int, str]]:
+    """(pid, command line) of this process's children and theirs, still running (Linux ``/proc``)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state != "Z":  # a zombie has ended; only its parent's wait is missing
+            parents.setdefault(int(ppid), []).append(int(entry.name))
+    found, todo = [], list(parents.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found.append((pid, command.strip()[:200]))
+        todo.extend(parents.get(pid, []))
+    return found
