@@ -26,7 +26,7 @@ from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
 from xingqu.distributed.scoring import score_all_users
-from xingqu.distributed.session import driver_memory, java_failure, spark_session
+from xingqu.distributed.session import LOCAL_HEAP_SHARE, driver_memory, java_failure, spark_session
 from xingqu.domain.units import DAY_MS
 from xingqu.errors import UserError
 from xingqu.features.market import MarketTables
@@ -336,7 +336,7 @@ def test_a_local_driver_takes_a_share_of_the_machine_unless_told(monkeypatch: py
     monkeypatch.delenv("XINGQU_SPARK_DRIVER_MEMORY", raising=False)
     physical_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     local = int(driver_memory("local[2]").removesuffix("g"))
-    assert local == max(2, int(physical_gb * 0.45))
+    assert local == max(2, int(physical_gb * LOCAL_HEAP_SHARE))
     assert driver_memory("spark://127.0.0.1:7077") == "2g"  # a cluster's driver only gathers results
     monkeypatch.setenv("XINGQU_SPARK_DRIVER_MEMORY", "3g")
     assert driver_memory("local[2]") == "3g"

@@ -84,19 +84,18 @@ class SparkEngine:
             pa.table({"product_id": pa.array(cat.items.ids, pa.string()), "level1": cat.level1})
         )
         repurchase = jobs.repurchase_days(events, known, items)
-        pairs = jobs.fetch(jobs.profile_pairs(events, now), self.lake(store))
-        return jobs.profile_sums(pairs, repurchase, now, users, cat)
+        return jobs.profile_sums(
+            jobs.profile_pairs(events, now), repurchase, now, users, cat, self.lake(store)
+        )
 
     def labelled_impressions(
         self, store: Store, users: Vocabulary, items: Vocabulary, since_ms: int
     ) -> Impressions:
         """The ranker's labelled impressions (``labelled_impressions``'s), the events at or after
         ``since_ms`` joined and labelled on Spark, grouped on the driver."""
-        spark, lake = self.spark, self.lake(store)
-        known = spark.createDataFrame(pa.table({"user_id": pa.array(users.ids, pa.string())}))
-        products = spark.createDataFrame(pa.table({"product_id": pa.array(items.ids, pa.string())}))
-        shown, kept = jobs.impression_frames(self.events(store), known, products, since_ms)
-        return jobs.impressions_of(jobs.fetch(shown, lake), jobs.fetch(kept, lake), users, items)
+        lake = self.lake(store)
+        shown, kept = jobs.impression_frames(self.events(store), users, items, since_ms)
+        return jobs.impressions_of(jobs.fetch(shown, lake), jobs.fetch(kept.select("paid"), lake))
 
     def als(self, matrix: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndarray, np.ndarray]:
         """ALS factors from ``pyspark.ml``. Spark scales the L2 penalty by each row's interactions

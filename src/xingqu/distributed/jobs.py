@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import scipy.sparse as sp
 
 from xingqu.dataset import Vocabulary
@@ -53,22 +54,40 @@ def lake_path(lake: LakeEventLog) -> str:
     return lake.url.rstrip("/") + "/events"
 
 
-def fetch(frame: DataFrame, lake: LakeEventLog) -> pa.Table:
-    """A frame's rows on the driver as an Arrow table, by way of Parquet files in the lake's scratch
-    folder: collecting them (``toArrow``) holds every task's result in the driver's Java heap at once,
-    which a log of tens of millions of pairs does not fit beside the cached events. The files are
-    removed once read."""
-    import pyarrow.dataset as ds
-
+@contextlib.contextmanager
+def scratch(frame: DataFrame, lake: LakeEventLog) -> Iterator[ds.Dataset]:
+    """A frame written as Parquet to the lake's scratch folder, open as a pyarrow dataset on the driver
+    (read it by the columns and rows needed), removed afterwards. Collecting the rows instead
+    (``toArrow``) holds every task's result in the driver's Java heap at once, which tens of millions
+    of rows do not fit beside the cached events."""
     name = f"{SCRATCH_DIR}/{uuid.uuid4().hex}"
     root = f"{lake.root.rstrip('/')}/{name}"
     spark_path = "file://" + root if "://" not in lake.url else f"{lake.url.rstrip('/')}/{name}"
     try:
         frame.write.mode("overwrite").parquet(spark_path)
-        return ds.dataset(root, filesystem=lake.fs, format="parquet").to_table()
+        yield ds.dataset(root, filesystem=lake.fs, format="parquet")
     finally:
         with contextlib.suppress(OSError, FileNotFoundError):
             lake.fs.delete_dir(root)
+
+
+def fetch(frame: DataFrame, lake: LakeEventLog) -> pa.Table:
+    """A frame's rows on the driver as an Arrow table, through ``scratch``."""
+    with scratch(frame, lake) as data:
+        return data.to_table()
+
+
+def indexed(frame: DataFrame, column: str, vocab: Vocabulary, name: str) -> DataFrame:
+    """``frame`` with ``name``, the int32 index of its ``column`` in ``vocab`` (-1: unknown or null),
+    instead of the id: joined on Spark, so that ids never reach the driver."""
+    from pyspark.sql import functions as F
+
+    spark = frame.sparkSession
+    table = pa.table(
+        {column: pa.array(vocab.ids, pa.string()), name: pa.array(np.arange(len(vocab), dtype=np.int32))}
+    )
+    joined = frame.join(F.broadcast(spark.createDataFrame(table)), column, "left").drop(column)
+    return joined.withColumn(name, F.coalesce(F.col(name), F.lit(-1)))
 
 
 def events_frame(spark: SparkSession, lake: LakeEventLog, columns: Sequence[str] | None = None) -> DataFrame:
@@ -230,57 +249,90 @@ def repurchase_days(events: DataFrame, users: DataFrame, items: DataFrame) -> Da
 
 
 def profile_sums(
-    pairs: pa.Table, repurchase: DataFrame, now_ms: int, users: Vocabulary, cat: Catalogue
+    pairs: DataFrame,
+    repurchase: DataFrame,
+    now_ms: int,
+    users: Vocabulary,
+    cat: Catalogue,
+    lake: LakeEventLog,
 ) -> EventSums:
-    """``EventSums`` of ``profile_pairs`` (fetched to the driver) and ``repurchase_days``, aligned with
-    ``users`` and ``cat.items`` (unknown ids dropped, but from the pay and refund counts only unknown
-    products)."""
-    t = pairs
-    u = users.lookup_arrow(t.column("user_id")) if t.num_rows else np.zeros(0, np.int64)
-    i = cat.items.lookup_arrow(t.column("product_id")) if t.num_rows else np.zeros(0, np.int64)
+    """``EventSums`` of ``profile_pairs`` and ``repurchase_days``, aligned with ``users`` and
+    ``cat.items`` (unknown ids dropped, but from the pay and refund counts only unknown products). The
+    pairs come back with their indices through ``scratch``; each matrix reads only its own rows (most
+    pairs are impressions alone, in no matrix but ``shown``) and the per-product sums are added up
+    batch by batch: dyadic weights and counts, so in any order exactly."""
+    from pyspark.sql import functions as F
+
     n = len(cat.items)
     shape = (len(users), n)
+    frame = indexed(indexed(pairs, "product_id", cat.items, "i"), "user_id", users, "u")
+    sums = {k: np.zeros(n) for k in ("recent", "base", "pays", "refunds")}
+    with scratch(frame.where(F.col("i") >= 0), lake) as data:
+        ok = ds.field("u") >= 0
 
-    def col(name: str, dtype: type = np.float64) -> np.ndarray:
-        return np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=dtype)
+        def part(columns: list[str], where: ds.Expression) -> pa.Table:
+            return data.to_table(columns=["u", "i", *columns], filter=ok & where)
 
-    ok = (u >= 0) & (i >= 0)
-    paid = ok & ~np.asarray(t.column("last_pay_ms").is_null().to_numpy(zero_copy_only=False), bool)
-    last = np.asarray(t.column("last_pay_ms").fill_null(0).to_numpy(), np.int64)
-    ignored = ok & (col("shown", np.int64) > 0) & (col("engaged", np.int64) == 0)
-    item = i >= 0
+        def arrays(t: pa.Table, name: str, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
+            return tuple(
+                np.asarray(t[c].to_numpy(zero_copy_only=False), d)
+                for c, d in (("u", np.int64), ("i", np.int64), (name, dtype))
+            )
+
+        t = part(["interest", "price"], (ds.field("interest") != 0) | (ds.field("price") != 0))
+        u, i, interest = arrays(t, "interest")
+        interest_m = pair_matrix(u, i, interest, shape)
+        price_m = pair_matrix(u, i, arrays(t, "price")[2], shape)
+        del t, u, i, interest
+        u, i, last = arrays(
+            part(["last_pay_ms"], ds.field("last_pay_ms").is_valid()), "last_pay_ms", np.int64
+        )
+        bought = sp.csr_matrix((last / DAY_MS, (u, i)), shape=shape)
+        u, i, shown = arrays(
+            part(["shown"], (ds.field("shown") > 0) & (ds.field("engaged") == 0)), "shown", np.float32
+        )
+        ignored = sp.csr_matrix((shown, (u, i)), shape=shape)
+        for batch in data.to_batches(columns=["u", "i", "recent", "base", "pays", "refunds"]):
+            u = np.asarray(batch["u"].to_numpy(zero_copy_only=False), np.int64)
+            i = np.asarray(batch["i"].to_numpy(zero_copy_only=False), np.int64)
+            known = u >= 0
+            for name in sums:
+                w = np.asarray(batch[name].to_numpy(zero_copy_only=False), np.float64)
+                at = known if name in ("recent", "base") else slice(None)
+                sums[name] += np.bincount(i[at], weights=w[at], minlength=n)
     days = np.full(len(cat.categories), np.inf)
     for r in repurchase.collect():
         days[int(r["level1"])] = float(r["days"])
     return EventSums(
         now_ms,
-        pair_matrix(u[ok], i[ok], col("interest")[ok], shape),
-        pair_matrix(u[ok], i[ok], col("price")[ok], shape),
-        sp.csr_matrix((last[paid] / DAY_MS, (u[paid], i[paid])), shape=shape),
-        sp.csr_matrix((col("shown", np.float32)[ignored], (u[ignored], i[ignored])), shape=shape),
-        np.bincount(i[ok], weights=col("recent")[ok], minlength=n),
-        np.bincount(i[ok], weights=col("base")[ok], minlength=n),
-        np.bincount(i[item], weights=col("pays")[item], minlength=n),
-        np.bincount(i[item], weights=col("refunds")[item], minlength=n),
+        interest_m,
+        price_m,
+        bought,
+        ignored,
+        sums["recent"],
+        sums["base"],
+        sums["pays"],
+        sums["refunds"],
         days,
     )
 
 
 def impression_frames(
-    events: DataFrame, users: DataFrame, items: DataFrame, since_ms: int
+    events: DataFrame, users: Vocabulary, items: Vocabulary, since_ms: int
 ) -> tuple[DataFrame, DataFrame]:
-    """(impressions, kept) of the events at or after ``since_ms`` by known users (``users``: user_id)
-    of known products (``items``: product_id), as ``labelled_impressions`` reads them: every
-    impression (event_id, user_id, product_id, day, ts_ms, position) with ``acted`` (clicked, carted,
-    ordered or paid for that day) and ``paid`` (the amount of the last kept pay of that day, by event
-    id; null when none); and per (user_id, product_id, day) bought and kept, ``paid``. A pay is kept
-    unless a refund at or after ``since_ms`` takes its order back."""
+    """(impressions, kept) of the events at or after ``since_ms`` by known users of known products (as
+    indices ``u`` and ``i``), as ``labelled_impressions`` reads them: every impression (event_id, u,
+    i, day, ts_ms, position) with ``acted`` (clicked, carted, ordered or paid for that day) and
+    ``paid`` (the amount of the last kept pay of that day, by event id; null when none); and per (u,
+    i, day) bought and kept, ``paid``. A pay is kept unless a refund at or after ``since_ms`` takes
+    its order back."""
     from pyspark.sql import functions as F
 
     e = events.where((F.col("ts_ms") >= F.lit(int(since_ms))) & F.col("product_id").isNotNull())
-    e = _kept_pays(e).join(users, "user_id", "left_semi").join(items, "product_id", "left_semi")
+    e = indexed(indexed(_kept_pays(e), "user_id", users, "u"), "product_id", items, "i")
+    e = e.where((F.col("u") >= 0) & (F.col("i") >= 0))
     e = e.withColumn("day", F.floor(F.col("ts_ms") / F.lit(DAY_MS)))
-    key = ["user_id", "product_id", "day"]
+    key = ["u", "i", "day"]
     acted = (
         e.where(F.col("event_type").isin("click", "add_to_cart", "order", "pay"))
         .select(*key)
@@ -290,9 +342,7 @@ def impression_frames(
     kept = (
         e.where(F.col("kept"))
         .groupBy(*key)
-        .agg(
-            F.max_by(F.coalesce(F.col("amount").cast("double"), F.lit(0.0)), F.col("event_id")).alias("paid")
-        )
+        .agg(F.max_by(F.coalesce(F.col("amount").cast("double"), F.lit(0.0)), "event_id").alias("paid"))
     )
     shown = e.where(F.col("event_type") == "impression").select(
         "event_id", *key, "ts_ms", F.col("position").cast("double").alias("position")
@@ -301,24 +351,23 @@ def impression_frames(
     return labelled.withColumn("acted", F.coalesce(F.col("acted"), F.lit(False))), kept
 
 
-def impressions_of(
-    impressions: pa.Table, kept: pa.Table, users: Vocabulary, items: Vocabulary
-) -> Impressions:
+def impressions_of(impressions: pa.Table, kept: pa.Table) -> Impressions:
     """``Impressions`` of ``impression_frames``'s two tables (fetched to the driver), put in log
     (event-id) order and grouped as the one-machine path groups them."""
     t = impressions.take(pc.sort_indices(impressions["event_id"])) if impressions.num_rows else impressions
-    u = users.lookup_arrow(t["user_id"]) if t.num_rows else np.zeros(0, np.int64)
-    i = items.lookup_arrow(t["product_id"]) if t.num_rows else np.zeros(0, np.int64)
 
-    def col(table: pa.Table, name: str) -> np.ndarray:
-        return np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=float)
+    def col(table: pa.Table, name: str, dtype: type = float) -> np.ndarray:
+        return np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=dtype)
 
-    label = impression_labels(
-        np.asarray(t["acted"].to_numpy(zero_copy_only=False), bool), col(t, "paid"), col(kept, "paid")
+    label = impression_labels(col(t, "acted", bool), col(t, "paid"), col(kept, "paid"))
+    return grouped_impressions(
+        col(t, "u", np.int64),
+        col(t, "i", np.int64),
+        col(t, "day", np.int64),
+        label,
+        np.nan_to_num(col(t, "position")),
+        col(t, "ts_ms", np.int64),
     )
-    day = np.asarray(t["day"].to_numpy(zero_copy_only=False), np.int64)
-    shown_at = np.asarray(t["ts_ms"].to_numpy(zero_copy_only=False), np.int64)
-    return grouped_impressions(u, i, day, label, np.nan_to_num(col(t, "position")), shown_at)
 
 
 def daily_counts(events: DataFrame, products: DataFrame, creators: DataFrame) -> DataFrame:

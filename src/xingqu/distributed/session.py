@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 #: The master a Spark job runs on unless told otherwise: two local cores.
 DEFAULT_MASTER = "local[2]"
 #: The share of the machine's memory a local-mode driver's heap takes unless told otherwise.
-LOCAL_HEAP_SHARE = 0.45
+LOCAL_HEAP_SHARE = 0.35
 
 _lock = threading.Lock()
 
@@ -85,7 +85,7 @@ def spark_session(master: str = DEFAULT_MASTER, app_name: str = "xingqu") -> Spa
 
 def driver_memory(master: str) -> str:
     """The driver's Java heap: ``XINGQU_SPARK_DRIVER_MEMORY``, else in local mode, where the driver is
-    the only executor and holds the cached log, 45 % of the machine's memory (2g at least); else 2g
+    the only executor and holds the cached log, 35 % of the machine's memory (2g at least); else 2g
     (on a cluster the driver only gathers results)."""
     given = os.environ.get("XINGQU_SPARK_DRIVER_MEMORY")
     if given:
