@@ -96,13 +96,14 @@ def api_world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the Spark session the Spark tests share, name any thread still running that would keep
     the process from exiting, and arm a watchdog: a process still here ``EXIT_WITHIN_S`` later prints
-    every thread's stack and ends with status 1."""
+    every thread's stack and ends with status 1 (armed first: stopping Spark could hang too)."""
+    faulthandler.dump_traceback_later(EXIT_WITHIN_S, exit=True, file=sys.__stderr__)
     gateway = None
     if "pyspark.sql" in sys.modules:
         from pyspark import SparkContext
         from pyspark.sql import SparkSession
 
-        active = SparkSession.getActiveSession()
+        active = SparkSession.getActiveSession() or SparkSession._instantiatedSession
         if active is not None:
             active.stop()
         if SparkContext._gateway is not None:  # its JVM ends when this process's pipe to it closes
@@ -115,7 +116,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     ]
     for t in alive:
         sys.stderr.write(f"conftest: thread {t.name!r} is still running at exit\n")
-    faulthandler.dump_traceback_later(EXIT_WITHIN_S, exit=True, file=sys.__stderr__)
 
 
 def _descendants() -> list[tuple[int, str]]:
