@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from test_cli import xingqu
 from test_profiles import hand_market
+from xingqu.cli.app import run
 from xingqu.dataset import Dataset, interactions_from_store, load_dataset
 from xingqu.distributed import jobs
 from xingqu.distributed.engine import SparkEngine
@@ -342,7 +343,9 @@ def test_a_local_driver_takes_a_share_of_the_machine_unless_told(monkeypatch: py
     assert driver_memory("local[2]") == "3g"
 
 
-def test_a_java_out_of_memory_is_a_clear_error_naming_the_setting(engine: SparkEngine) -> None:
+def test_a_java_out_of_memory_is_a_clear_error_naming_the_setting(
+    engine: SparkEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from py4j.protocol import Py4JJavaError
     from pyspark.errors.exceptions.captured import CapturedException
 
@@ -351,6 +354,16 @@ def test_a_java_out_of_memory_is_a_clear_error_naming_the_setting(engine: SparkE
         jvm.java.lang.reflect.Array.newInstance(jvm.java.lang.Long.TYPE, 2**31 - 16)
     error = java_failure(caught.value)
     assert isinstance(error, UserError) and "XINGQU_SPARK_DRIVER_MEMORY" in str(error)
+    store = Store(f"sqlite:///{tmp_path / 'oom.db'}")
+    store.init()
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise caught.value
+
+    monkeypatch.setattr("xingqu.cli.learn.train", out_of_memory)  # the CLI meets that very error
+    code = run(["train", "--db", store.url, "--models-dir", str(tmp_path / "models")])
+    told = capsys.readouterr().err
+    assert code == 1 and "XINGQU_SPARK_DRIVER_MEMORY" in told and "Traceback" not in told
     with pytest.raises(CapturedException) as other:  # any other Java failure stays what it is
         jvm.java.lang.Integer.parseInt("not a number")
     assert java_failure(other.value) is None
