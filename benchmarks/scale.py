@@ -17,68 +17,13 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
+from _procs import run
+
 STAGES = ("import", "train", "score", "report")
-
-
-def tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and every descendant, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry), int(fields[1])
-        children.setdefault(ppid, []).append(pid)
-        rss[pid] = int(fields[21]) * page
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
-
-
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run ``xingqu cmd``: (seconds, peak bytes of its process tree, standard output)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xingqu.cli.app", *cmd],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    done.set()
-    sampler.join()
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"xingqu {' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
-    return seconds, peak, out
 
 
 def split_market(market: Path, work: Path) -> tuple[Path, Path]:
@@ -104,6 +49,9 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=None, help="override the preset's users")
     ap.add_argument("--products", type=int, default=None, help="override the preset's products")
     ap.add_argument("--master", default="local[2]", help="Spark master")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="processes scoring every user on the one-machine paths"
+    )
     ap.add_argument("--paths", default="sql,lake,spark", help="which paths to run, in order")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     ap.add_argument(
@@ -139,6 +87,7 @@ def main() -> None:
             db = f"sqlite:///{work / (name + '.db')}"
             lake = ["--events", str(work / "lake")] if name == "lake" else []
             eng = ["--engine", "spark", "--master", args.master] if path == "spark" else []
+            workers = [] if path == "spark" else ["--workers", str(args.workers)]
             models = ["--models-dir", str(work / f"models-{path}")]
             row: dict[str, tuple[float, int]] = {}
             if path != "spark":  # a kept folder's earlier store, lake and models start afresh
@@ -179,6 +128,7 @@ def main() -> None:
                     *lake,
                     *models,
                     *eng,
+                    *workers,
                 ],
                 env,
             )[:2]

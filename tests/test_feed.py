@@ -706,3 +706,32 @@ def test_the_compiled_ranker_serves_the_feed_lightgbm_serves(
         ranker.native = True
     assert compiled == lightgbm
     assert sum(len(f) for f in lightgbm[1]) >= 20 * 35 and any(i.reasons for f in lightgbm[1] for i in f)
+
+
+def test_cli_batch_scoring_in_worker_processes_writes_the_same_lines(
+    trained: tuple[Store, TrainedModel, Path],
+) -> None:
+    store, model, root = trained
+    common = ["--db", store.url, "--models-dir", str(root / "models"), "--json"]
+    one, two = root / "one.jsonl", root / "two.jsonl"
+    first = xingqu("recommend", "--all-users", "-n", "8", "--max-price", "200", "--out", str(one), *common)
+    assert first.returncode == 0, first.stderr
+    second = xingqu(
+        "recommend",
+        "--all-users",
+        "-n",
+        "8",
+        "--max-price",
+        "200",
+        "--workers",
+        "2",
+        "--out",
+        str(two),
+        *common,
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["users"] == len(model.feed.profiles.users) > 100  # type: ignore[union-attr]
+    lines = one.read_text(encoding="utf-8").splitlines()
+    assert two.read_text(encoding="utf-8").splitlines() == lines  # same feeds, in the users' order
+    assert [json.loads(x)["user"] for x in lines] == model.feed.profiles.users.ids.tolist()  # type: ignore[union-attr]
+    assert sum(len(json.loads(x)["items"]) == 8 for x in lines) >= 0.9 * len(lines)

@@ -4,7 +4,6 @@ running experiments is scored under their arms' feed configuration and model, as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +27,7 @@ from xingqu.cli.learn import ModelsDirOption, VersionOption
 from xingqu.errors import UserError
 from xingqu.outputs import check_output_file, writing_text
 from xingqu.pipelines.feed import FeedItem
-from xingqu.services.experiments import score_users
+from xingqu.services.batch import feed_lines
 from xingqu.services.feed import feed_cards, feed_service
 from xingqu.store import Store
 
@@ -63,6 +62,15 @@ def recommend_cmd(
     models_dir: ModelsDirOption = None,
     engine: EngineOption = "local",
     master: MasterOption = "local[2]",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes ranking --all-users on this machine (each loads the model).",
+        ),
+    ] = 1,
     json_out: JsonOption = False,
 ) -> None:
     """The ranked feed of USER, with why each item is there; or every user's with --all-users."""
@@ -103,19 +111,9 @@ def recommend_cmd(
         ids = model.feed.profiles.users.ids.tolist()
         written = 0
         with writing_text(out) as fh:
-            for lo in range(0, len(ids), 512):
-                chunk = ids[lo : lo + 512]
-                for served in score_users(runtime, chunk, n, version=model.version, **filters):
-                    found = served.result
-                    line: dict[str, object] = {
-                        "user": found.user,
-                        "items": [i.product_id for i in found.items],
-                    }
-                    if served.arms:
-                        line["experiments"] = served.arms
-                        line["model"] = found.version
-                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    written += 1
+            for line in feed_lines(runtime, ids, n, version=model.version, filters=filters, workers=workers):
+                fh.write(line + "\n")
+                written += 1
         if json_out:
             print_json({"users": written, "out": str(out), "model": model.version})
         else:

@@ -1,0 +1,86 @@
+"""Batch scoring of every user on one machine: the users cut into blocks, each block ranked through the
+serving pipeline (``score_users``, experiments' arms included) and written as one JSON line per user,
+in the users' order. With several workers, each is a process of its own that opens the same store and
+model version once (as Spark's executors do) and ranks whole blocks, so the cores share the work."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from xingqu.runtime import Runtime
+from xingqu.services.experiments import ServedFeed, score_users
+
+#: Users ranked per call of the feed pipeline.
+CHUNK = 512
+#: Users a worker ranks per task at most (a few seconds of work); fewer users are cut into four
+#: blocks per worker, so that the workers share them evenly.
+BLOCK = 8 * CHUNK
+
+_worker: dict[str, Any] = {}
+
+
+def feed_line(served: ServedFeed) -> str:
+    """A user's feed as a JSON line: the user, the products in order, and their arms when any."""
+    found = served.result
+    line: dict[str, object] = {"user": found.user, "items": [i.product_id for i in found.items]}
+    if served.arms:
+        line["experiments"] = served.arms
+        line["model"] = found.version
+    return json.dumps(line, ensure_ascii=False)
+
+
+def _lines(
+    runtime: Runtime, ids: Sequence[str], n: int, version: str | None, filters: dict[str, Any]
+) -> list[str]:
+    out = []
+    for lo in range(0, len(ids), CHUNK):
+        out += [
+            feed_line(s) for s in score_users(runtime, ids[lo : lo + CHUNK], n, version=version, **filters)
+        ]
+    return out
+
+
+def _open(parts: dict[str, Any]) -> None:
+    """A worker's start: its own runtime over the parent's settings."""
+    _worker["runtime"] = Runtime(**parts)
+
+
+def _block(task: tuple[list[str], int, str | None, dict[str, Any]]) -> list[str]:
+    ids, n, version, filters = task
+    return _lines(_worker["runtime"], ids, n, version, filters)
+
+
+def feed_lines(
+    runtime: Runtime,
+    users: Sequence[str],
+    n: int,
+    *,
+    version: str | None = None,
+    filters: dict[str, Any] | None = None,
+    workers: int = 1,
+) -> Iterator[str]:
+    """Every one of ``users``' feeds of up to ``n`` products as JSON lines, in order; ``workers`` > 1
+    ranks blocks of users in that many processes at once (each loads the model: memory grows with
+    them)."""
+    filters = dict(filters or {})
+    size = min(BLOCK, max(1, -(-len(users) // (4 * max(workers, 1)))))
+    blocks = [list(users[lo : lo + size]) for lo in range(0, len(users), size)]
+    if workers <= 1 or len(blocks) <= 1:
+        for block in blocks:
+            yield from _lines(runtime, block, n, version, filters)
+        return
+    s = runtime.settings
+    parts = {"db": s.db, "models_dir": str(runtime.models_dir.resolve()), "events": s.events}
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections or threads
+    pool = ProcessPoolExecutor(
+        min(workers, len(blocks)), mp_context=spawn, initializer=_open, initargs=(parts,)
+    )
+    try:
+        for lines in pool.map(_block, [(b, n, version, filters) for b in blocks]):
+            yield from lines
+    finally:  # on a failure or an interrupt, blocks not yet started are dropped, not ranked
+        pool.shutdown(cancel_futures=True)
