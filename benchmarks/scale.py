@@ -136,6 +136,10 @@ def main() -> None:
             row["report"] = run(["report", "daily", "--db", db, *lake, *eng, "--json"], env)[:2]
             results[path] = row
         print()
+        if not events_imported and (work / "lake" / "events").exists():  # Spark alone, on a kept lake
+            import pyarrow.dataset as ds
+
+            events_imported = ds.dataset(work / "lake" / "events", format="parquet").count_rows()
         print(f"{events_imported:,} events; wall seconds / peak GB of the process tree")
         print(f"{'stage':<8}" + "".join(f"{p:>22}" for p in paths))
         for stage in [s for s in STAGES if s in stages]:

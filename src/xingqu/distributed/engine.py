@@ -95,7 +95,12 @@ class SparkEngine:
         ``since_ms`` joined and labelled on Spark, grouped on the driver."""
         lake = self.lake(store)
         shown, kept = jobs.impression_frames(self.events(store), users, items, since_ms)
-        return jobs.impressions_of(jobs.fetch(shown, lake), jobs.fetch(kept.select("paid"), lake))
+        kept = kept.persist()  # the label week's kept pays: fetched, then joined, computed once
+        try:
+            paid = jobs.fetch(kept.select("paid"), lake)
+            return jobs.impressions_of(jobs.fetch(shown, lake), paid)
+        finally:
+            kept.unpersist()
 
     def als(self, matrix: sp.csr_matrix, config: ALSConfig) -> tuple[np.ndarray, np.ndarray]:
         """ALS factors from ``pyspark.ml``. Spark scales the L2 penalty by each row's interactions
