@@ -735,3 +735,31 @@ def test_cli_batch_scoring_in_worker_processes_writes_the_same_lines(
     assert two.read_text(encoding="utf-8").splitlines() == lines  # same feeds, in the users' order
     assert [json.loads(x)["user"] for x in lines] == model.feed.profiles.users.ids.tolist()  # type: ignore[union-attr]
     assert sum(len(json.loads(x)["items"]) == 8 for x in lines) >= 0.9 * len(lines)
+
+
+def test_batch_scoring_names_a_worker_that_died(trained: tuple[Store, TrainedModel, Path]) -> None:
+    from xingqu.errors import UserError
+    from xingqu.runtime import Runtime
+    from xingqu.services.batch import feed_lines
+
+    store, model, root = trained
+    assert model.feed is not None
+    runtime = Runtime(db=store.url, models_dir=str(root / "models"))
+    users = model.feed.profiles.users.ids.tolist()
+    lines = feed_lines(runtime, users, 5, workers=2, block=1)  # one user per task: most still queued
+    assert json.loads(next(lines))["user"] == users[0]
+    workers = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                spawned = b"spawn_main" in fh.read()
+        except (OSError, ValueError):
+            continue
+        if parent == os.getpid() and spawned:
+            workers.append(int(entry))
+    assert len(workers) == 2
+    os.kill(workers[0], 9)
+    with pytest.raises(UserError, match="fewer --workers"):
+        list(lines)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from xingqu.errors import UserError
 from xingqu.runtime import Runtime
 from xingqu.services.experiments import ServedFeed, score_users
 
@@ -45,7 +48,9 @@ def _lines(
 
 
 def _open(parts: dict[str, Any]) -> None:
-    """A worker's start: its own runtime over the parent's settings."""
+    """A worker's start: its own runtime over the parent's settings. Ctrl-C is the parent's to handle
+    (it drops the blocks not started and waits for the running ones), not each worker's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker["runtime"] = Runtime(**parts)
 
 
@@ -62,12 +67,13 @@ def feed_lines(
     version: str | None = None,
     filters: dict[str, Any] | None = None,
     workers: int = 1,
+    block: int = BLOCK,
 ) -> Iterator[str]:
     """Every one of ``users``' feeds of up to ``n`` products as JSON lines, in order; ``workers`` > 1
-    ranks blocks of users in that many processes at once (each loads the model: memory grows with
-    them)."""
+    ranks blocks of at most ``block`` users in that many processes at once (each loads the model:
+    memory grows with them)."""
     filters = dict(filters or {})
-    size = min(BLOCK, max(1, -(-len(users) // (4 * max(workers, 1)))))
+    size = min(block, max(1, -(-len(users) // (4 * max(workers, 1)))))
     blocks = [list(users[lo : lo + size]) for lo in range(0, len(users), size)]
     if workers <= 1 or len(blocks) <= 1:
         for block in blocks:
@@ -82,5 +88,10 @@ def feed_lines(
     try:
         for lines in pool.map(_block, [(b, n, version, filters) for b in blocks]):
             yield from lines
+    except BrokenProcessPool as exc:
+        raise UserError(
+            f"a scoring worker process died before its users were ranked (killed, or out of memory with "
+            f"{workers} workers each holding the model): run again with fewer --workers"
+        ) from exc
     finally:  # on a failure or an interrupt, blocks not yet started are dropped, not ranked
         pool.shutdown(cancel_futures=True)
