@@ -746,6 +746,7 @@ def test_batch_scoring_names_a_worker_that_died(trained: tuple[Store, TrainedMod
     assert model.feed is not None
     runtime = Runtime(db=store.url, models_dir=str(root / "models"))
     users = model.feed.profiles.users.ids.tolist()
+    omp_before = os.environ.get("OMP_NUM_THREADS")
     lines = feed_lines(runtime, users, 5, workers=2, block=1)  # one user per task: most still queued
     assert json.loads(next(lines))["user"] == users[0]
     workers = []
@@ -760,6 +761,10 @@ def test_batch_scoring_names_a_worker_that_died(trained: tuple[Store, TrainedMod
         if parent == os.getpid() and spawned:
             workers.append(int(entry))
     assert len(workers) == 2
+    for pid in workers:  # numeric libraries on one thread in each worker, as in Spark's; not in this process
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            assert b"OMP_NUM_THREADS=1" in fh.read().split(b"\0")
+    assert os.environ.get("OMP_NUM_THREADS") == omp_before
     os.kill(workers[0], 9)
     with pytest.raises(UserError, match="fewer --workers"):
         list(lines)

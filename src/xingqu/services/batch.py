@@ -5,8 +5,10 @@ model version once (as Spark's executors do) and ranks whole blocks, so the core
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +24,9 @@ CHUNK = 512
 #: Users a worker ranks per task at most (a few seconds of work); fewer users are cut into four
 #: blocks per worker, so that the workers share them evenly.
 BLOCK = 8 * CHUNK
+
+#: Thread counts a worker's numeric libraries read when they load.
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _worker: dict[str, Any] = {}
 
@@ -45,6 +50,22 @@ def _lines(
             feed_line(s) for s in score_users(runtime, ids[lo : lo + CHUNK], n, version=version, **filters)
         ]
     return out
+
+
+@contextlib.contextmanager
+def _one_thread_each() -> Iterator[None]:
+    """Workers started inside run their BLAS and OpenMP (faiss) on one thread each, as Spark's Python
+    workers do: N processes each spinning up a thread per core fight over the cores."""
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _open(parts: dict[str, Any]) -> None:
@@ -86,7 +107,9 @@ def feed_lines(
         min(workers, len(blocks)), mp_context=spawn, initializer=_open, initargs=(parts,)
     )
     try:
-        for lines in pool.map(_block, [(b, n, version, filters) for b in blocks]):
+        with _one_thread_each():  # the workers start (and read their environment) on the first submit
+            ranked = pool.map(_block, [(b, n, version, filters) for b in blocks])
+        for lines in ranked:
             yield from lines
     except BrokenProcessPool as exc:
         raise UserError(
