@@ -108,7 +108,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             active.stop()
         if SparkContext._gateway is not None:  # its JVM ends when this process's pipe to it closes
             gateway = SparkContext._gateway.proc.pid
-    for pid, command in _descendants():
+    for pid, command in descendants():
         if pid != gateway:
             sys.stderr.write(f"conftest: process {pid} ({command}) is still running at exit\n")
     alive = [
@@ -118,7 +118,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stderr.write(f"conftest: thread {t.name!r} is still running at exit\n")
 
 
-def _descendants() -> list[tuple[int, str]]:
+def descendants() -> list[tuple[int, str]]:
     """(pid, command line) of this process's children and theirs, still running (Linux ``/proc``)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):

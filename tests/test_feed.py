@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from rich.cells import cell_len
 
+from conftest import descendants
 from test_cli import xingqu
 from xingqu.features.market import arrow_schema
 from xingqu.features.ranking import feature_names
@@ -749,17 +750,7 @@ def test_batch_scoring_names_a_worker_that_died(trained: tuple[Store, TrainedMod
     omp_before = os.environ.get("OMP_NUM_THREADS")
     lines = feed_lines(runtime, users, 5, workers=2, block=1)  # one user per task: most still queued
     assert json.loads(next(lines))["user"] == users[0]
-    workers = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                spawned = b"spawn_main" in fh.read()
-        except (OSError, ValueError):
-            continue
-        if parent == os.getpid() and spawned:
-            workers.append(int(entry))
+    workers = [pid for pid, command in descendants() if "spawn_main" in command]
     assert len(workers) == 2
     for pid in workers:  # numeric libraries on one thread in each worker, as in Spark's; not in this process
         with open(f"/proc/{pid}/environ", "rb") as fh:

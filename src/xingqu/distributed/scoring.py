@@ -15,8 +15,6 @@ from xingqu.distributed.engine import SparkEngine
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Users ranked per call of the feed pipeline inside an executor.
-CHUNK = 512
 #: Buckets of the output (``bucket=NN`` folders), by a hash of the user id.
 BUCKETS = 16
 SCHEMA = "user_id string, rank int, product_id string"
@@ -44,19 +42,16 @@ def score_all_users(
         import pandas as pd
 
         from xingqu.runtime import Runtime
-        from xingqu.services.experiments import score_users
+        from xingqu.services.batch import ranked
 
         runtime = Runtime(**opened)
         for pdf in batches:
-            ids = pdf["user_id"].tolist()
             rows: dict[str, list[Any]] = {"user_id": [], "rank": [], "product_id": []}
-            for lo in range(0, len(ids), CHUNK):
-                chunk = ids[lo : lo + CHUNK]
-                for served in score_users(runtime, chunk, n, version=version, **filters):
-                    for k, item in enumerate(served.result.items, 1):
-                        rows["user_id"].append(served.result.user)
-                        rows["rank"].append(k)
-                        rows["product_id"].append(item.product_id)
+            for served in ranked(runtime, pdf["user_id"].tolist(), n, version, filters):
+                for k, item in enumerate(served.result.items, 1):
+                    rows["user_id"].append(served.result.user)
+                    rows["rank"].append(k)
+                    rows["product_id"].append(item.product_id)
             yield pd.DataFrame(rows).astype({"rank": "int32"})
 
     from pyspark.sql import functions as F

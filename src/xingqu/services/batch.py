@@ -41,15 +41,19 @@ def feed_line(served: ServedFeed) -> str:
     return json.dumps(line, ensure_ascii=False)
 
 
+def ranked(
+    runtime: Runtime, ids: Sequence[str], n: int, version: str | None, filters: dict[str, Any]
+) -> Iterator[ServedFeed]:
+    """The feeds of ``ids`` in order, ranked ``CHUNK`` users per call of the feed pipeline (batch
+    scoring's unit here and in Spark's executors)."""
+    for lo in range(0, len(ids), CHUNK):
+        yield from score_users(runtime, ids[lo : lo + CHUNK], n, version=version, **filters)
+
+
 def _lines(
     runtime: Runtime, ids: Sequence[str], n: int, version: str | None, filters: dict[str, Any]
 ) -> list[str]:
-    out = []
-    for lo in range(0, len(ids), CHUNK):
-        out += [
-            feed_line(s) for s in score_users(runtime, ids[lo : lo + CHUNK], n, version=version, **filters)
-        ]
-    return out
+    return [feed_line(s) for s in ranked(runtime, ids, n, version, filters)]
 
 
 @contextlib.contextmanager
@@ -97,8 +101,8 @@ def feed_lines(
     size = min(block, max(1, -(-len(users) // (4 * max(workers, 1)))))
     blocks = [list(users[lo : lo + size]) for lo in range(0, len(users), size)]
     if workers <= 1 or len(blocks) <= 1:
-        for block in blocks:
-            yield from _lines(runtime, block, n, version, filters)
+        for ids in blocks:
+            yield from _lines(runtime, ids, n, version, filters)
         return
     s = runtime.settings
     parts = {"db": s.db, "models_dir": str(runtime.models_dir.resolve()), "events": s.events}
