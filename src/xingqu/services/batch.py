@@ -112,8 +112,8 @@ def feed_lines(
     )
     try:
         with _one_thread_each():  # the workers start (and read their environment) on the first submit
-            ranked = pool.map(_block, [(b, n, version, filters) for b in blocks])
-        for lines in ranked:
+            done = pool.map(_block, [(b, n, version, filters) for b in blocks])
+        for lines in done:
             yield from lines
     except BrokenProcessPool as exc:
         raise UserError(
