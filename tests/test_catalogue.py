@@ -8,6 +8,8 @@ from functools import cache
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.sim import text
@@ -174,3 +176,46 @@ def test_print_a_sample_of_titles_per_category(capsys: pytest.CaptureFixture[str
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert len(lines) > 3 * len(w.cat_leaves)
+
+
+def test_one_taste_shows_as_the_same_style_in_every_category() -> None:
+    """A latent style axis is written as its own tag wherever a leaf sells that style, so a shopper's
+    taste for 简约 clothes is the taste for 简约 furniture; leaves without it use their other styles."""
+    axes = tuple(text.vocabulary()["style_axes"])  # type: ignore[arg-type]
+    assert preset("demo").styles == len(axes)  # every axis of the simulated taste has its word
+    shared = 0
+    for name, cat in text.catalogue().items():
+        for leaf in cat.leaves:
+            tags = {tag for _, tag in leaf.styles}
+            others = tags - set(axes)
+            for k, axis in enumerate(axes):
+                shown = leaf.style(k)[1]
+                if axis in tags:
+                    assert shown == axis, (name, leaf.key, axis)
+                    shared += 1
+                else:
+                    assert shown in (others or tags), (name, leaf.key, axis)
+    assert shared > 100  # most fashion, home and accessory leaves sell several of the axes' styles
+
+
+@given(
+    st.lists(
+        st.sampled_from(["minimal", "vintage", "cute", "rich", "ins", "niche"]),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    st.lists(
+        st.sampled_from(["minimal", "vintage", "french", "ins", "sweet"]), min_size=1, max_size=5, unique=True
+    ),
+)
+def test_align_styles_keeps_each_axis_word_and_only_the_leafs_words(tags: list[str], axes: list[str]) -> None:
+    styles = tuple((f"w_{t}", t) for t in tags)
+    aligned = text.align_styles(styles, tuple(axes))
+    assert len(aligned) == len(axes)
+    assert set(aligned) <= set(styles)  # never a word the leaf does not have
+    for k, axis in enumerate(axes):
+        if axis in tags:
+            assert aligned[k] == (f"w_{axis}", axis)
+        elif set(tags) - set(axes):  # an axis the leaf lacks shows as a style no axis claims
+            assert aligned[k][1] not in axes

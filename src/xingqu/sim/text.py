@@ -21,10 +21,13 @@ class Leaf:
     materials: tuple[str, ...]
     specs: tuple[str, ...]  # smallest first
     price: tuple[float, float, float]  # median, lowest, highest (yuan)
-    styles: tuple[tuple[str, str], ...]  # (word, tag) per latent style axis
+    styles: tuple[tuple[str, str], ...]  # (word, tag) per latent style axis (``align_styles``)
     needs: tuple[tuple[str, str], ...]  # (word, tag) per latent need slot
     template: str
     descriptions: tuple[str, ...]
+    #: Its styles include a look of the latent style axes (简约, 复古…): a shopper's lasting taste
+    #: applies to its goods. Leaves whose styles are variants (scent, pack size, formula) have none.
+    aesthetic: bool = True
 
     def style(self, axis: int) -> tuple[str, str]:
         return self.styles[axis % len(self.styles)]
@@ -69,10 +72,12 @@ def vocabulary() -> dict[str, object]:
 def catalogue() -> dict[str, Category]:
     """Every level-1 category of the vocabulary, by name."""
     out = {}
+    axes = tuple(vocabulary()["style_axes"])  # type: ignore[arg-type]
     for name, c in vocabulary()["categories"].items():  # type: ignore[union-attr]
         leaves = []
         for key, lf in c["leaves"].items():
             med_lo_hi = tuple(float(x) for x in lf["price"])
+            styles = _pairs(lf.get("styles", c["styles"]))
             leaves.append(
                 Leaf(
                     key=key,
@@ -80,16 +85,25 @@ def catalogue() -> dict[str, Category]:
                     materials=tuple(lf["materials"]),
                     specs=tuple(lf["specs"]),
                     price=(med_lo_hi[0], med_lo_hi[1], med_lo_hi[2]),
-                    styles=_pairs(lf.get("styles", c["styles"])),
+                    styles=align_styles(styles, axes),
                     needs=_pairs(lf.get("needs", c["needs"])),
                     template=str(lf.get("template", c["template"])),
                     descriptions=tuple(lf.get("descriptions", c["descriptions"])),
+                    aesthetic=any(tag in axes for _, tag in styles),
                 )
             )
         out[name] = Category(
             name, tuple(leaves), _pairs(c["needs"]), tuple(c["brand_suffixes"]), str(c["shop_word"])
         )
     return out
+
+
+def align_styles(styles: tuple[tuple[str, str], ...], axes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """A leaf's styles laid out by latent axis: axis k shows as the leaf's style tagged ``axes[k]`` when
+    it has one (one taste, one word, in every category), else as one of its other styles."""
+    own = {tag: (word, tag) for word, tag in styles}
+    others = [pair for pair in styles if pair[1] not in axes] or list(styles)
+    return tuple(own[a] if a in own else others[k % len(others)] for k, a in enumerate(axes))
 
 
 def category(name: str) -> Category:
