@@ -62,6 +62,19 @@ def rows(store: Store, table: str) -> list[tuple[object, ...]]:
         return sorted(tuple(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}")).all())
 
 
+def same_rows(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> bool:
+    """Equal rows, float cells to their last bits: sums merged in other groups round differently
+    (watch seconds 363.2 summed in one merge, 363.19999999999993 over two)."""
+    return len(a) == len(b) and all(
+        len(x) == len(y)
+        and all(
+            u == pytest.approx(v, rel=1e-12) if isinstance(u, float) else u == v
+            for u, v in zip(x, y, strict=True)
+        )
+        for x, y in zip(a, b, strict=True)
+    )
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store, Store]:
     """A tiny simulated world imported twice: into the store's table and into a lake."""
@@ -92,7 +105,7 @@ def test_the_lake_holds_what_the_table_holds(world: tuple[Path, Store, Store]) -
     users = since_a["user_id"].to_pylist()[:3]
     assert lake.events.since(mid, users).cast(since_a.schema).equals(sql.events.since(mid, users))
     for table in ROLLUPS:  # rollups stay in the database, the same whichever log the events went to
-        assert rows(lake, table) == rows(sql, table), table
+        assert same_rows(rows(lake, table), rows(sql, table)), table
     with lake.reading() as conn:  # the table itself was not written
         assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 0
     layout = sorted(p.relative_to(root / "lake").parts[:2] for p in (root / "lake").rglob("*.parquet"))
@@ -119,7 +132,7 @@ def test_rollups_merged_beside_the_import_equal_the_tables(
     import_path(lake, root / "m", settings=small)
     assert sum(name.startswith("xingqu-rollups") for name in merged) > 10
     for table in ROLLUPS:
-        assert rows(lake, table) == rows(sql, table), table
+        assert same_rows(rows(lake, table), rows(sql, table)), table
     assert all_events(lake).cast(all_events(sql).schema).equals(all_events(sql))
 
 

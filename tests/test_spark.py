@@ -171,7 +171,7 @@ def test_profiles_summed_on_spark_equal_one_machine(engine: SparkEngine, world: 
         assert want_profiles.shown.nnz > 1000 and want_profiles.brand.nnz > 300
         assert want_profiles.bought.nnz > 30 and (want_profiles.evidence > 0).sum() > 300
         assert want_profiles.bought.max() <= sums.now_ms / DAY_MS  # the last purchase, not a sum of them
-        assert (want_stats.recent > 0).sum() > 30  # no one buys one product twice here: see below
+        assert (want_stats.recent > 0).sum() >= 10  # no one buys one product twice here: see below
         assert_same_profiles(profiles, want_profiles)
         assert_same_profiles(stats, want_stats)
     scratch = Path(engine.lake(store).root) / jobs.SCRATCH_DIR

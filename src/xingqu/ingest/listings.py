@@ -10,7 +10,7 @@ from typing import Any
 from xingqu.domain.records import MAX_ID_LENGTH, MAX_MONEY, MAX_RECORD_BYTES, MAX_TAGS, MAX_TEXT_LENGTH
 from xingqu.errors import NotFoundError, UserError
 from xingqu.ingest.jsontext import JsonTextError, loads
-from xingqu.ingest.readers import bounded_lines
+from xingqu.ingest.readers import blank_json_line, bounded_lines
 
 #: The fields screening reads, by shape; other fields are passed through untouched.
 LISTING_FIELDS: dict[str, str] = {
@@ -109,7 +109,7 @@ def read_listings(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             offset += size
             if lineno == 1:
                 text = text.removeprefix("\ufeff")
-            if not text.strip():
+            if blank_json_line(text):
                 continue
             try:
                 listing = loads(text)

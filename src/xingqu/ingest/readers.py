@@ -29,6 +29,16 @@ csv.field_size_limit(MAX_RECORD_BYTES)
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+#: JSON's own whitespace. Python's str.strip also strips control characters such as \x1c-\x1f, which
+#: would pass a line of them as blank: such a line is a record that is not JSON, reported as such.
+JSON_WHITESPACE = " \t\r\n"
+
+
+def blank_json_line(text: str) -> bool:
+    """Whether a JSON Lines line holds nothing but JSON whitespace (skipped, as the format allows)."""
+    return not text.strip(JSON_WHITESPACE)
+
+
 SUPPORTED_SUFFIXES = tuple(sorted({*TEXT_SUFFIXES, *JSONL_SUFFIXES, *PARQUET_SUFFIXES}))
 
 
@@ -265,7 +275,7 @@ def _read_jsonl(path: Path, spec: KindSpec, batch_rows: int) -> Iterator[RawBatc
             text = raw.decode("utf-8")
             if lineno == 1:
                 text = text.removeprefix("\ufeff")
-            if not text.strip():
+            if blank_json_line(text):
                 continue
             row_no += 1
             try:
