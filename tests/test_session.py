@@ -238,3 +238,15 @@ def test_redis_keeps_what_a_user_watched(redis_url: str) -> None:
         assert recent.for_users(["u9"], T0 - 1) == [WANT]
     finally:
         recent.client.delete(f"{prefix}events:u9")
+
+
+def test_a_faded_pull_is_exactly_zero() -> None:
+    """The features of what was watched or clicked last halve every WATCH_HALF_LIFE_HOURS and are zero
+    from four half-lives on: a vanishing float (2⁻⁴⁸ twelve days on) is still not zero to a tree."""
+    from xingqu.features.ranking import _fade
+    from xingqu.features.session import FADED, WATCH_HALF_LIFE_HOURS
+
+    hours = np.array(
+        [0.0, WATCH_HALF_LIFE_HOURS, 4 * WATCH_HALF_LIFE_HOURS, 4 * WATCH_HALF_LIFE_HOURS + 0.1, 288.0]
+    )
+    assert _fade(hours).tolist() == [1.0, 0.5, FADED, 0.0, 0.0]

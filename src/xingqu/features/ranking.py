@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from xingqu.features.profiles import DAY_MS, Catalogue, ItemStats, UserProfiles
-from xingqu.features.session import WATCH_HALF_LIFE_HOURS, SessionRows
+from xingqu.features.session import FADED, WATCH_HALF_LIFE_HOURS, SessionRows
 from xingqu.models import rowops
 
 #: Features every ranker reads, after the per-retriever score and rank columns.
@@ -218,7 +218,9 @@ def build_features(
 
 
 def _fade(hours: np.ndarray) -> np.ndarray:
-    return np.power(0.5, hours / WATCH_HALF_LIFE_HOURS).astype(np.float32)
+    """What is left of a pull ``hours`` on: halving every ``WATCH_HALF_LIFE_HOURS``, zero once faded."""
+    pull = np.power(0.5, hours / WATCH_HALF_LIFE_HOURS)
+    return np.where(pull >= FADED, pull, 0.0).astype(np.float32)
 
 
 def _watched(

@@ -25,6 +25,9 @@ from xingqu.dataset.matrix import Vocabulary
 SESSION_GAP_MS = 30 * 60_000
 #: The pull of the last content watched halves every this many hours.
 WATCH_HALF_LIFE_HOURS = 6.0
+#: A fading pull below this share (four half-lives) is forgotten: exactly zero, not a vanishing float
+#: that a tree's split can still tell from zero (a click 12 days back read as 2⁻⁴⁸ ≠ 0).
+FADED = 1 / 16
 HOUR_MS = 3_600_000
 #: Events that watch a piece of content.
 PLAYS = frozenset({"video_play", "live_enter"})

@@ -16,7 +16,7 @@ from xingqu.dataset.interactions import EVENT_WEIGHTS
 from xingqu.domain.units import DAY_MS
 from xingqu.features.profiles import Catalogue
 from xingqu.features.ranking import ProfileRows
-from xingqu.features.session import HOUR_MS, NOT_VISITS, UserSession
+from xingqu.features.session import FADED, HOUR_MS, NOT_VISITS, UserSession
 from xingqu.online.recent import RecentEvent
 
 if TYPE_CHECKING:
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 #: A request's history before it is read (never changed: each request sets its own).
 _NO_HISTORY = sp.csr_matrix((0, 0), dtype=np.float32)
-
-#: An event whose pull has faded below this share is forgotten until the next model holds it.
-FADED = 1 / 16
 
 
 @dataclass
