@@ -31,7 +31,13 @@ class FeedConfig(BaseModel):
     price_band_z: float | None = Field(
         1.5, gt=0, description="keep products within this many band widths of the user's price centre"
     )
-    max_category_share: float = Field(0.5, gt=0, le=1, description="cap per level-1 category in a list")
+    max_category_share: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="cap per level-1 category in a list (3 of a page of 4, 15 of 20): variety without "
+        "keeping a shopper from what they mostly buy",
+    )
     max_per_shop: int | None = Field(3, ge=1, description="cap per shop in a list")
     new_share: float = Field(0.1, ge=0, le=0.5, description="slots kept for new products (保量)")
     new_days: float = Field(7.0, gt=0, description="a product is new for this many days after creation")
