@@ -30,7 +30,6 @@ from xingqu.domain.units import DAY_MS
 from xingqu.features.market import MarketTables
 from xingqu.feed_training import fit_feed
 from xingqu.pipelines.feed import Feed, FeedConfig
-from xingqu.sim.behaviour import sigmoid
 from xingqu.sim.config import preset
 from xingqu.sim.policies import FEED_RETRIEVERS, MarketView, OraclePolicy
 from xingqu.sim.run import Market
@@ -87,20 +86,18 @@ def shares(name: str, seed: int, n_users: int, n: int) -> dict[str, float]:
     item_ids = np.asarray(model.cat.items.ids, dtype=object)
     served_score = serve.score
 
-    def truth(req: object, items: np.ndarray) -> dict[str, np.ndarray]:
+    def pairs(req: object, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The world's (user, product) indices of a request's candidates, row-major."""
         u = np.repeat([user_index[x] for x in req.user_ids], items.shape[1])  # type: ignore[attr-defined]
-        p = np.array([product_index[x] for x in item_ids[items.ravel()]], dtype=np.int64)
-        return b.parts(u, p, day, state) | {"_price_fen": w.p_price[p].astype(float)}
+        return u, np.array([product_index[x] for x in item_ids[items.ravel()]], dtype=np.int64)
 
     def by_truth(req, prep, items, mask):  # type: ignore[no-untyped-def]
-        parts = truth(req, items)
-        u = b.utility({k: v for k, v in parts.items() if not k.startswith("_")})
-        ev = sigmoid(b.a_click + u) * sigmoid(b.a_order + u) * parts["_price_fen"]
+        ev = b.expected_value(*pairs(req, items), day, state)  # what the lists are valued by
         return np.log(np.maximum(ev, 1e-12)).reshape(items.shape).astype(np.float32)
 
     def told(names: list[str]) -> Callable[..., np.ndarray]:
         def scored(req, prep, items, mask):  # type: ignore[no-untyped-def]
-            parts = truth(req, items)
+            parts = b.parts(*pairs(req, items), day, state)
             known = sum(2 * w.cfg.weights[k] * parts[k] for k in names)
             return served_score(req, prep, items, mask) + known.reshape(items.shape).astype(np.float32)
 

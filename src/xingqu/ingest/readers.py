@@ -29,6 +29,7 @@ csv.field_size_limit(MAX_RECORD_BYTES)
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+SUPPORTED_SUFFIXES = tuple(sorted({*TEXT_SUFFIXES, *JSONL_SUFFIXES, *PARQUET_SUFFIXES}))
 #: JSON's own whitespace. Python's str.strip also strips control characters such as \x1c-\x1f, which
 #: would pass a line of them as blank: such a line is a record that is not JSON, reported as such.
 JSON_WHITESPACE = " \t\r\n"
@@ -37,9 +38,6 @@ JSON_WHITESPACE = " \t\r\n"
 def blank_json_line(text: str) -> bool:
     """Whether a JSON Lines line holds nothing but JSON whitespace (skipped, as the format allows)."""
     return not text.strip(JSON_WHITESPACE)
-
-
-SUPPORTED_SUFFIXES = tuple(sorted({*TEXT_SUFFIXES, *JSONL_SUFFIXES, *PARQUET_SUFFIXES}))
 
 
 @dataclass

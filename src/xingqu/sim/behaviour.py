@@ -2,13 +2,12 @@
 
 Utility of product p for user u on day d (each part weighted by ``SimConfig.weights``):
 interest in p's category, price fit to u's band in that category, style (goods with a look only),
-brand affinity, function
-need, trend × trend sensitivity, social relation (follows the creator or is a member of the shop),
-product quality, the user's lasting eagerness to shop, and the parts that move (``xingqu.sim.intent``:
-needs woken by content and clicks, the visit's intent, likeness to what woke a need). Click and order
-chances are logistic in the utility, with intercepts calibrated so
-that organic traffic meets the configured CTR and click→pay rates. Refund chances rise with taste
-mismatch and counterfeits, normalised so that each category meets its configured refund rate.
+brand affinity, function need, trend × trend sensitivity, social relation (follows the creator or is
+a member of the shop), product quality, the user's lasting eagerness to shop, and the parts that move
+(``xingqu.sim.intent``: needs woken by content and clicks, the visit's intent, likeness to what woke a
+need). Click and order chances are logistic in the utility, with intercepts calibrated so that organic
+traffic meets the configured CTR and click→pay rates. Refund chances rise with taste mismatch and
+counterfeits, normalised so that each category meets its configured refund rate.
 """
 
 from __future__ import annotations
@@ -215,11 +214,9 @@ class Behaviour:
         self.violating = np.array([v != "" for v in world.p_violation])
         # a shopper's lasting style taste applies to goods that have a look (clothes, furniture), not to
         # those whose styles are variants (a shampoo's scent, a snack's pack size)
-        looks = [np.array([lf.aesthetic for lf in leaves]) for leaves in world.cat_leaves]
-        self.aesthetic = np.array(
-            [looks[c][lf] for c, lf in zip(world.p_category.tolist(), world.p_leaf.tolist(), strict=True)],
-            dtype=bool,
-        )
+        looks = np.array([lf.aesthetic for leaves in world.cat_leaves for lf in leaves], dtype=bool)
+        first_leaf = np.cumsum([0] + [len(leaves) for leaves in world.cat_leaves[:-1]])
+        self.aesthetic = looks[first_leaf[world.p_category] + world.p_leaf]
         self.a_click = 0.0
         self.a_order = 0.0
         self.refund_norm = np.ones(len(cats))
@@ -263,14 +260,12 @@ class Behaviour:
         interest = np.log(np.maximum(self.intent.interest(users, cats, day) * w.n_categories, 1e-3))
         z = (self.log_price[products] - w.u_budget_mu[users, cats]) / w.u_budget_sd[users]
         price = -0.5 * z**2
-        style = np.where(
-            self.aesthetic[products],
+        style = (
             (w.u_style[users, w.p_styles[products, 0]] + w.u_style[users, w.p_styles[products, 1]])
             * w.cfg.styles
             / 2
-            - 1,
-            0.0,
-        )
+            - 1
+        ) * self.aesthetic[products]
         brand = (
             (w.u_brands[users] == w.p_brand[products][:, None]).any(axis=1).astype(float)
             if w.u_brands.shape[1]
