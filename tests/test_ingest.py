@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,9 +14,11 @@ import pytest
 
 from conftest import SAMPLE
 from helpers import records, snapshot, write_rows
+from xingqu.config import Settings
 from xingqu.domain.arrow import arrow_schema
+from xingqu.domain.records import KINDS
 from xingqu.errors import NotFoundError, UserError, ValidationFailed
-from xingqu.ingest import import_path, kind_from_name
+from xingqu.ingest import import_path, importer, kind_from_name
 from xingqu.ingest.readers import FileError
 from xingqu.store import Store
 
@@ -462,3 +467,62 @@ def test_posted_events_check_the_schema_inside_their_transaction(loaded: Store) 
     with pytest.raises(UserError, match="upgrade xingqu"):
         import_items(loaded, {"events": [_event(1101)]})
     assert loaded.count("events") == before
+
+
+def test_a_failed_write_stops_the_reading_threads_before_the_error_is_raised(
+    loaded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reader is closed on the importing thread: none of its threads outlives the error."""
+    path = tmp_path / "events.csv"
+    write_rows(path, [_event(i) for i in range(400)], EVENT_COLS)
+    calls = {"n": 0}
+    real = loaded.append_prepared
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loaded, "append_prepared", failing)
+    before = snapshot(loaded)
+    small = Settings.declared().model_copy(update={"ingest_batch_rows": 20})
+    with pytest.raises(RuntimeError, match="disk full") as info:
+        import_path(loaded, path, settings=small)
+    assert _reader_threads() == [] and info.value.__traceback__ is not None  # the error's frames still held
+    assert calls["n"] == 2
+    assert snapshot(loaded) == before
+
+
+def _reader_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(("xingqu-import-", "xingqu-prepare"))]
+
+
+def test_a_reader_finalised_on_one_of_its_own_threads_ends(
+    loaded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An abandoned reader is finalised by whichever thread collects it, possibly one preparing its
+    batches: it then stops without waiting on itself, and every thread of it ends."""
+    path = tmp_path / "events.csv"
+    write_rows(path, [_event(i) for i in range(400)], EVENT_COLS)
+    real = importer._prepare
+    seen = {"n": 0}
+    batches: list[Iterator[object]] = []
+
+    def prepare_and_close(*args: object, **kwargs: object) -> object:
+        seen["n"] += 1
+        if seen["n"] == 4:
+            batches[0].close()  # as the garbage collector would, on this preparing thread
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_prepare", prepare_and_close)
+    with loaded.reading() as conn:
+        known = importer._KnownKeys(loaded, conn)
+        batches.append(importer._pipeline(loaded, path, KINDS["events"], known, 20, None))
+        first = next(batches[0])
+        assert first.records.num_rows == 20
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _reader_threads():
+            time.sleep(0.05)
+    assert _reader_threads() == []
+    assert seen["n"] >= 4

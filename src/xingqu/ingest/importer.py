@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -379,7 +379,6 @@ def _pipeline(
     spec: KindSpec,
     known: _KnownKeys,
     batch_rows: int,
-    stop: threading.Event,
     rollups: RollupBuilder | None,
     screening: ScreeningContext | None = None,
     window: TimeWindow | None = None,
@@ -388,11 +387,13 @@ def _pipeline(
 
     The caller writes each batch while the next is being prepared, so parsing and validation overlap
     the database's own work. Reference keys are loaded beforehand: no kind references itself, so they
-    cannot change while one file is read.
+    cannot change while one file is read. Close the generator when stopping early (``closing``).
     """
     for ref in spec_refs(spec):
         known(ref)  # the whole kind, loaded before the worker starts
     out: queue.Queue[object] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    own: set[int] = set()  # the threads of this pipeline: its producer and the preparers it used
 
     def hand_over(item: object) -> bool:
         """Queue ``item`` unless the consumer has stopped; never blocks past a stop."""
@@ -405,6 +406,7 @@ def _pipeline(
         return False
 
     def prepare(raw: RawBatch) -> _Prepared:
+        own.add(threading.get_ident())
         return _prepare(store, spec, raw, str(file), known, rollups, screening, window)
 
     def produce() -> None:
@@ -429,6 +431,7 @@ def _pipeline(
 
     worker = threading.Thread(target=produce, name=f"xingqu-import-{file.name}", daemon=True)
     worker.start()
+    own.add(worker.ident or 0)
     try:
         while True:
             item = out.get()
@@ -440,8 +443,10 @@ def _pipeline(
             yield item
     finally:
         stop.set()
-        worker.join()
-        stop.clear()
+        # An abandoned generator is finalised by whichever thread collects it, which may be one of
+        # this pipeline's own: joining the producer from there would wait on itself.
+        if threading.get_ident() not in own:
+            worker.join()
 
 
 def _only(storage: pa.Table, keys: list[str]) -> pa.Table:
@@ -475,7 +480,6 @@ class _Run:
     report: ImportReport = field(default_factory=ImportReport)
     shown: list[RowError] = field(default_factory=list)
     total_errors: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
     lookups: Lookups | None = None
     screener: Screener | None = None
     window: TimeWindow | None = None  # plausible record times, fixed for the whole import
@@ -504,7 +508,6 @@ class _Run:
             spec,
             known,
             self.settings.ingest_batch_rows,
-            self.stop,
             rollups,
             screening,
             self.window,
@@ -515,7 +518,8 @@ class _Run:
                 self.progress(file, done, total)
 
         fr = FileReport(str(file), spec.name, screened=screening.counts if screening else None)
-        self.write_batches(conn, known, fr, spec, batches, rollups, progress)
+        with closing(batches):  # the reader stops here, on this thread, when writing fails
+            self.write_batches(conn, known, fr, spec, batches, rollups, progress)
         progress(total)
 
     def _helpers(
