@@ -508,10 +508,12 @@ def test_a_reader_finalised_on_one_of_its_own_threads_ends(
     real = importer._prepare
     seen = {"n": 0}
     batches: list[Iterator[object]] = []
+    suspended = threading.Event()  # the reader has handed over its first batch and waits at its yield
 
     def prepare_and_close(*args: object, **kwargs: object) -> object:
         seen["n"] += 1
         if seen["n"] == 4:
+            assert suspended.wait(20)
             batches[0].close()  # as the garbage collector would, on this preparing thread
         return real(*args, **kwargs)
 
@@ -520,6 +522,7 @@ def test_a_reader_finalised_on_one_of_its_own_threads_ends(
         known = importer._KnownKeys(loaded, conn)
         batches.append(importer._pipeline(loaded, path, KINDS["events"], known, 20, None))
         first = next(batches[0])
+        suspended.set()
         assert first.records.num_rows == 20
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and _reader_threads():
