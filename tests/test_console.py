@@ -77,9 +77,9 @@ class Site:
 
 
 def _ids(runtime: Runtime, world: World) -> dict[str, str]:
-    """The shop with the most buyers (enough to seed a lookalike) and of those the most products the
-    model knows, its product with the most buyers, another shop's product, the creator with the most
-    followers and the busiest user."""
+    """The shop with the most buyers (enough who kept a purchase to seed a lookalike) and of those the
+    most products the model knows, its product with the most buyers, another shop's product, the
+    creator with the most followers and the busiest user."""
     with runtime.store.reading() as conn:
         rows = conn.exec_driver_sql(
             "SELECT p.shop_id, p.product_id, COUNT(DISTINCT e.user_id) FROM products p "
@@ -89,7 +89,9 @@ def _ids(runtime: Runtime, world: World) -> dict[str, str]:
         buyers_of = dict(
             conn.exec_driver_sql(
                 "SELECT p.shop_id, COUNT(DISTINCT e.user_id) FROM events e "
-                "JOIN products p ON p.product_id = e.product_id WHERE e.event_type = 'pay' GROUP BY p.shop_id"
+                "JOIN products p ON p.product_id = e.product_id WHERE e.event_type = 'pay' AND NOT EXISTS "
+                "(SELECT 1 FROM events r WHERE r.event_type = 'refund' AND r.order_id = e.order_id) "
+                "GROUP BY p.shop_id"
             ).all()
         )
         creator, second = conn.exec_driver_sql(
