@@ -230,6 +230,39 @@ def test_reranker_caps_categories_and_shops_and_keeps_new_slots(
 # -- concurrency, shared online state, hot reload, unavailable parts ---------------------------
 
 
+def test_reranker_keeps_a_share_for_the_categories_browsed_now(
+    world: tuple[Path, Store, TrainedModel],
+) -> None:
+    _, store, model = world
+    m = model.feed
+    assert m is not None
+    feed = Feed(m, store.servable_products, FeedConfig(browse_share=0.3, new_share=0.2, max_per_shop=None))
+    rerank = Reranker(feed.prepared, Servable(lambda p: set(p), feed.prepared.item_ids))
+    level = m.cat.level1
+    top = int(np.bincount(level[level >= 0]).argmax())
+    others = np.flatnonzero((level >= 0) & (level != top))[:100]
+    browsed = np.flatnonzero(level == top)[:5]
+    items = np.concatenate([others, browsed])  # the browsed category's goods ranked last
+    scores = np.linspace(1, 0, len(items))
+    is_new = np.zeros(len(items), bool)
+    is_new[40] = True
+    ask = np.ones(len(items), bool)
+    plain = rerank.assemble(items, scores, ask, is_new, 10)
+    assert not any(level[items[q]] == top for q in plain)
+    final = rerank.assemble(items, scores, ask, is_new, 10, frozenset({top}))
+    # 3 of 10 (0.3) from the browsed category, its best three, in the places of the list's last three
+    assert final[:7] == plain[:7] and final[7:] == [100, 101, 102]
+    assert 40 in final  # a new product's kept slot is never given up
+    # a list that already shows enough of the browsed category is left as it was
+    scores[100:] = 2.0
+    first = rerank.assemble(items, scores, ask, is_new, 10, frozenset({top}))
+    assert first[:4] == [100, 101, 40, 102]
+    assert first == rerank.assemble(items, scores, ask, is_new, 10)
+    off = feed.with_config(FeedConfig(browse_share=0.0, new_share=0.2, max_per_shop=None))
+    again = Reranker(off.prepared, Servable(lambda p: set(p), off.prepared.item_ids))
+    assert again.assemble(items, np.linspace(1, 0, len(items)), ask, is_new, 10, frozenset({top})) == plain
+
+
 def test_one_feed_serves_eight_threads_as_it_serves_one(world: tuple[Path, Store, TrainedModel]) -> None:
     _, store, model = world
     feed = _feed(store, model)

@@ -40,6 +40,14 @@ class FeedConfig(BaseModel):
     )
     max_per_shop: int | None = Field(3, ge=1, description="cap per shop in a list")
     new_share: float = Field(0.1, ge=0, le=0.5, description="slots kept for new products (保量)")
+    browse_share: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="share of a list kept for the best candidates of the categories browsed in the "
+        "current session (real-time interest: a few clicks on rice cookers bring rice cookers into the "
+        "next list, whatever the profile says; with ``sequence`` only)",
+    )
     new_days: float = Field(7.0, gt=0, description="a product is new for this many days after creation")
     max_views: int | None = Field(3, ge=1, description="skip products shown this often without a click")
     exclude_bought: bool = True
@@ -55,7 +63,7 @@ class FeedConfig(BaseModel):
     sequence: bool = Field(
         True,
         description="use the sequence-aware retrievers, the session features of the ranker, and lift the "
-        "category cap for the categories browsed in the current session",
+        "category cap for the categories browsed in the current session (keeping ``browse_share`` for them)",
     )
 
     def without_sequence(self) -> FeedConfig:

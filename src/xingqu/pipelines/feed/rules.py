@@ -206,7 +206,9 @@ class Servable:
 class Reranker:
     """Assembles one user's list from the ranked candidates: caps per level-1 category (except the
     categories the user is browsing now: a shopper after rice cookers wants rice cookers, not variety)
-    and per shop, and a share of slots kept for new products at evenly spread positions; candidates
+    and per shop, a share of the list kept for the categories browsed now (their best candidates take the
+    places of the list's last items from elsewhere), and a share of slots kept for new products at
+    evenly spread positions; candidates
     the governance check did not reach are asked about only if the caps make the list reach them (the
     next best ``2n`` not yet asked, together)."""
 
@@ -280,4 +282,47 @@ class Reranker:
                 break
         if len(final) < n:  # the caps left the list short: fill it from what they held back
             final += [q for q in order if q not in used and allowed(q)][: n - len(final)]
-        return final
+        return self._browsed(final, order, items, browsing, set(reserved.values()), n, fits, allowed, take)
+
+    def _browsed(
+        self,
+        final: list[int],
+        order: list[int],
+        items: np.ndarray,
+        browsing: frozenset[int],
+        reserved: set[int],
+        n: int,
+        fits: Callable[[int], bool],
+        allowed: Callable[[int], bool],
+        take: Callable[[int], None],
+    ) -> list[int]:
+        """``final`` with at least ``browse_share`` of ``n`` from the categories browsed now: their best
+        candidates not yet listed replace the lowest-placed items from elsewhere (never a new
+        product's kept slot), each taking that item's place."""
+        want = round(self.prep.config.browse_share * n)
+        if not browsing or not want:
+            return final
+        level = self.prep.model.cat.level1
+
+        def browsed(q: int) -> bool:
+            return int(level[items[q]]) in browsing
+
+        short = want - sum(browsed(q) for q in final)
+        if short <= 0:
+            return final
+        listed = set(final)
+        extra: list[int] = []
+        for q in order:
+            if len(extra) == short:
+                break
+            if q not in listed and browsed(q) and fits(q) and allowed(q):
+                take(q)
+                extra.append(q)
+        places = [k for k in range(len(final)) if not browsed(final[k]) and final[k] not in reserved]
+        places = places[max(0, len(places) - len(extra)) :]
+        out = list(final)
+        for q, k in zip(extra, places, strict=False):
+            out[k] = q
+        if len(out) < n:
+            out += extra[len(places) :][: n - len(out)]
+        return out
