@@ -15,7 +15,6 @@ from xingqu.governance.duplicates import DuplicateIndex
 from xingqu.sim import text
 from xingqu.sim.config import preset
 from xingqu.sim.world import World, generate_world
-from xingqu.sim.writer import Ids, catalog_tables
 
 #: The units each level-1 category's goods are sold in (what is left of a spec without its digits).
 UNITS = {
@@ -220,28 +219,3 @@ def test_align_styles_keeps_each_axis_word_and_only_the_leafs_words(tags: list[s
             assert aligned[k] == (f"w_{axis}", axis)
         elif set(tags) - set(axes):  # an axis the leaf lacks shows as a style no axis claims
             assert aligned[k][1] not in axes
-
-
-@pytest.mark.parametrize("seed", [3, 8])
-def test_goods_with_a_look_show_it_and_variants_keep_their_own_words(seed: int) -> None:
-    """In a leaf with looks (two or more of the axes' words), both a product's style axes are among
-    them, so its style tags name its look and its title shows one of them; a tent that comes only 简约
-    has no look, and its 'styles' (轻量化, 自驾游) are not a shopper's taste."""
-    w = _world(seed)
-    axes = tuple(text.vocabulary()["style_axes"])  # type: ignore[arg-type]
-    tables = catalog_tables(w, Ids(w))
-    tags = tables["products"]["style_tags"].to_pylist()
-    looked = 0
-    for i in range(w.n_products):
-        leaf = w.cat_leaves[w.p_category[i]][w.p_leaf[i]]
-        assert leaf.aesthetic == (len(leaf.looks) >= text.MIN_LOOKS)
-        if not leaf.aesthetic:
-            continue
-        looked += 1
-        assert set(w.p_styles[i].tolist()) <= set(leaf.looks), (i, leaf.key)
-        assert set(tags[i]) == {axes[a] for a in w.p_styles[i]}, (i, leaf.key, tags[i])
-        if not w.p_violation[i]:  # a planted listing (banned goods) has a title of its own
-            assert any(leaf.style(a)[0] in w.p_title[i] for a in w.p_styles[i]), w.p_title[i]
-    assert 0.3 < looked / w.n_products < 0.7
-    tent = next(lf for lf in text.category("sports_outdoor").leaves if lf.key == "tent")
-    assert tent.looks == (axes.index("minimal"),) and not tent.aesthetic

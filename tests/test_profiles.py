@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pytest
-import scipy.sparse as sp
 
 from xingqu.dataset import Vocabulary
 from xingqu.domain.units import DAY_MS
 from xingqu.features.market import MarketTables, arrow_schema
-from xingqu.features.profiles import TAG_PRIOR, Catalogue, build_profiles, event_sums, tag_fit
+from xingqu.features.profiles import Catalogue, build_profiles, event_sums
 
 T0 = 1_750_000_000_000  # an instant in June 2025 (UTC ms)
 LOG = [  # (days after T0, user, event, product, order)
@@ -76,23 +74,3 @@ def test_bought_keeps_the_last_kept_purchase_and_repurchase_counts_its_days() ->
     assert sums.now_ms == T0 + 10 * DAY_MS
     # less than 3 days old (after day 7): u1's pay of p2 (4) and u0's click on it (1); impressions 0
     assert sums.recent.tolist() == [0.0, 5.0]
-
-
-def test_tag_fit_reads_taste_from_what_is_clicked_and_what_is_scrolled_past() -> None:
-    """Products 0–1 are 简约, 2–3 复古, 4 has no style. u0 clicked both 简约 ones and passed both 复古
-    ones; u1 passed one 简约; u2 only met the unstyled product."""
-    tags = sp.csr_matrix(np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0, 0]], np.float32))
-    engaged = sp.csr_matrix(np.array([[2, 1, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 3]], np.float32))
-    passed = sp.csr_matrix(np.array([[0, 0, 4, 1, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], np.float32))
-    fit = tag_fit(engaged, passed, tags).toarray()
-    # the market: 简约 engaged 2 of 3 products met, 复古 0 of 2; rates (hits + 1) / (met + 2)
-    m_minimal, m_vintage = 3 / 5, 1 / 4
-    prior = TAG_PRIOR
-    assert fit[0, 0] == pytest.approx(np.log((2 + prior * m_minimal) / (2 + prior) / m_minimal), rel=1e-5)
-    assert fit[0, 1] == pytest.approx(np.log((0 + prior * m_vintage) / (2 + prior) / m_vintage), rel=1e-5)
-    assert fit[0, 0] > 0 > fit[0, 1]
-    assert fit[1, 0] < 0 and fit[1, 1] == 0  # passed 简约 once; never met 复古: no evidence
-    assert fit[2].tolist() == [0.0, 0.0]  # engagement with untagged goods says nothing of style
-    # counts do not matter, products do: passing a 复古 product four times is passing it once
-    once = tag_fit(engaged, sp.csr_matrix((passed > 0).astype(np.float32)), tags).toarray()
-    assert np.allclose(once, fit)

@@ -54,9 +54,8 @@ ALS_TOLERANCE = 0.05
 #: raises 0.5 to each age with Java's pow, so the last bits of a float64 sum may differ.
 DECAYED_RTOL = 1e-6
 #: Profile fields that are sums of time-decayed weights (and shares of them); all others are counts,
-#: days, or arithmetic on integer price weights done by the same numpy code, and equal exactly (the
-#: style and function tastes too: they read only which goods were engaged with or passed by).
-DECAYED = {"interest", "brand"}
+#: days, or arithmetic on integer price weights done by the same numpy code, and equal exactly.
+DECAYED = {"interest", "brand", "style", "function"}
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,6 @@ TREND_RECENT_DAYS = 3.0
 TREND_BASE_DAYS = 14.0
 CARRIER_DAYS = 30
 SHOWN_DAYS = 7
-#: Products of a tag that weigh as much as the market's rate in a user's taste for it (``tag_fit``).
-TAG_PRIOR = 5.0
 #: Events that count as engaging with a product shown (an impression followed by one is not ignored).
 ENGAGED_EVENTS = ("click", "add_to_cart", "order", "pay")
 
@@ -58,27 +56,6 @@ def _tags(values: list[list[str] | None], vocab: dict[str, int], n_rows: int) ->
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def tag_fit(engaged: sp.csr_matrix, passed: sp.csr_matrix, tags: sp.csr_matrix) -> sp.csr_matrix:
-    """(users, tags): how much more often than the market each user engages with products of each tag,
-    as a log ratio of rates: products engaged with against those shown and passed by, shrunk towards
-    the market's rate by ``TAG_PRIOR`` products. What a shopper scrolls past says as much about their
-    taste as what they click; a tag the user never met is 0 (no evidence either way)."""
-    e = sp.csr_matrix((engaged > 0).astype(np.float32) @ tags).tocoo()
-    n = sp.csr_matrix((passed > 0).astype(np.float32) @ tags).tocoo()
-    rows, cols = np.r_[e.row, n.row], np.r_[e.col, n.col]
-    shape = (engaged.shape[0], tags.shape[1])
-    # one pattern for both (explicit zeros kept), so their data line up entry by entry
-    hits = sp.csr_matrix((np.r_[e.data, np.zeros(n.nnz, np.float32)], (rows, cols)), shape=shape)
-    seen = sp.csr_matrix((np.r_[e.data, n.data], (rows, cols)), shape=shape)
-    total_hits = np.asarray(hits.sum(axis=0)).ravel()
-    market = (total_hits + 1.0) / (np.asarray(seen.sum(axis=0)).ravel() + 2.0)
-    g = market[seen.indices]
-    fit = seen.copy()
-    fit.data = np.log((hits.data + TAG_PRIOR * g) / (seen.data + TAG_PRIOR) / g).astype(np.float32)
-    fit.eliminate_zeros()
-    return fit
 
 
 def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -273,8 +250,8 @@ class UserProfiles:
     price_sd: np.ndarray  # (U,) half-width scale of the band, log
     evidence: np.ndarray  # (U,) weighted price observations behind the band
     brand: sp.csr_matrix  # (U, brands) share
-    style: sp.csr_matrix  # (U, styles) taste for each style tag (``tag_fit``)
-    function: sp.csr_matrix  # (U, functions) taste for each function tag (``tag_fit``)
+    style: sp.csr_matrix  # (U, styles) share
+    function: sp.csr_matrix  # (U, functions) share
     follows: sp.csr_matrix  # (U, creators) follow or fan group
     members: sp.csr_matrix  # (U, shops) membership
     bought: sp.csr_matrix  # (U, items) last day (ms / DAY_MS) of a kept purchase
@@ -441,8 +418,8 @@ def build_profiles(
     keep = cat.brand[w.col] >= 0
     brand = pair_matrix(w.row[keep], cat.brand[w.col[keep]], w.data[keep], (n_users, max(len(cat.brands), 1)))
     brand = _row_normalise(brand).astype(np.float32)
-    style = tag_fit(s.interest, s.shown, cat.styles)
-    function = tag_fit(s.interest, s.shown, cat.functions)
+    style = _row_normalise(sp.csr_matrix(s.interest @ cat.styles)).astype(np.float32)
+    function = _row_normalise(sp.csr_matrix(s.interest @ cat.functions)).astype(np.float32)
 
     follows, members = _relations(market, users, cat)
     profiles = UserProfiles(

@@ -11,10 +11,6 @@ from importlib import resources
 
 import numpy as np
 
-#: Looks a leaf needs for a shopper's style to choose among its goods (a tent that comes only 简约
-#: has one look, and its other "styles" are uses: 轻量化, 自驾游).
-MIN_LOOKS = 2
-
 
 @dataclass(frozen=True)
 class Leaf:
@@ -29,11 +25,9 @@ class Leaf:
     needs: tuple[tuple[str, str], ...]  # (word, tag) per latent need slot
     template: str
     descriptions: tuple[str, ...]
-    #: Its styles include looks of the latent style axes (简约, 复古…): a shopper's lasting taste
+    #: Its styles include a look of the latent style axes (简约, 复古…): a shopper's lasting taste
     #: applies to its goods. Leaves whose styles are variants (scent, pack size, formula) have none.
     aesthetic: bool = True
-    #: The latent style axes it has a word for: the looks its goods come in, when it has looks.
-    looks: tuple[int, ...] = ()
 
     def style(self, axis: int) -> tuple[str, str]:
         return self.styles[axis % len(self.styles)]
@@ -84,7 +78,6 @@ def catalogue() -> dict[str, Category]:
         for key, lf in c["leaves"].items():
             med_lo_hi = tuple(float(x) for x in lf["price"])
             styles = _pairs(lf.get("styles", c["styles"]))
-            looks = tuple(k for k, axis in enumerate(axes) if axis in {tag for _, tag in styles})
             leaves.append(
                 Leaf(
                     key=key,
@@ -96,8 +89,7 @@ def catalogue() -> dict[str, Category]:
                     needs=_pairs(lf.get("needs", c["needs"])),
                     template=str(lf.get("template", c["template"])),
                     descriptions=tuple(lf.get("descriptions", c["descriptions"])),
-                    aesthetic=len(looks) >= MIN_LOOKS,
-                    looks=looks,
+                    aesthetic=any(tag in axes for _, tag in styles),
                 )
             )
         out[name] = Category(

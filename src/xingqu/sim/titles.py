@@ -91,9 +91,7 @@ def compose(
     shown_need = np.asarray(needs[:, 0]).copy()
     for i, leaf in enumerate(leaves):
         own = seen.setdefault(groups[i], [])
-        # a title that must stand apart may take another look of its leaf (or any style, without looks)
-        spare = [a for a in leaf.looks if a < axes[0]] if leaf.aesthetic else range(axes[0])
-        style_axes = _by_word(list(styles[i]) + list(spare), leaf.style)
+        style_axes = _by_word(list(styles[i]) + list(range(axes[0])), leaf.style)
         need_slots = _by_word(list(needs[i]) + list(range(axes[1])), leaf.need)
         options = {
             "style": [leaf.style(a)[0] for a in style_axes],

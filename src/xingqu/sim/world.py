@@ -213,26 +213,6 @@ def _uniform_in(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.
     return lo + (rng.random(len(lo)) * np.maximum(hi - lo, 0)).astype(np.int64)
 
 
-def _looks_among_words(
-    p_styles: np.ndarray,
-    p_category: np.ndarray,
-    p_leaf: np.ndarray,
-    cat_leaves: list[tuple[text.Leaf, ...]],
-    n_axes: int,
-    rng: np.random.Generator,
-) -> None:
-    """Goods of a leaf with looks come in looks it has a word for (a dress is 法式 or 韩系, never an
-    unnamed eighth look): both their style axes are drawn among the leaf's, in place, so that what a
-    shopper's taste answers to is what the listing shows."""
-    for c, leaves in enumerate(cat_leaves):
-        for lf, leaf in enumerate(leaves):
-            looks = np.array([a for a in leaf.looks if a < n_axes], dtype=p_styles.dtype)
-            if not leaf.aesthetic or len(looks) < 2:
-                continue
-            idx = np.flatnonzero((p_category == c) & (p_leaf == lf))
-            p_styles[idx] = looks[rng.integers(0, len(looks), (len(idx), 2))]
-
-
 def generate_world(cfg: SimConfig) -> World:
     """Draw a whole marketplace from ``cfg`` (deterministic for a given seed)."""
     from datetime import datetime
@@ -395,7 +375,6 @@ def generate_world(cfg: SimConfig) -> World:
     fraud = has_ref & (np.random.default_rng([cfg.seed, 8]).random(P) < cfg.reference_fraud_share / 0.35)
     p_reference = np.where(fraud, inflated, -1)
     p_styles = np.stack([rng.integers(0, S, P), rng.integers(0, S, P)], axis=1)
-    _looks_among_words(p_styles, p_category, p_leaf, cat_leaves, S, np.random.default_rng([cfg.seed, 12]))
     p_functions = rng.integers(0, cfg.functions_per_category, (P, 2))
     p_stock = rng.integers(0, 2000, P) * (rng.random(P) > 0.03)
     new = rng.random(P) < cfg.new_product_share
