@@ -1,7 +1,8 @@
 """The feed's rules, each a small named object. Candidate rules run before scoring and drop items
 (request filters, already bought, ignored, price band); the governance rule runs on the ranked list
-(servable now, asked of the online state best-first); the reranker applies the diversity caps and
-the guaranteed new-product slots (保量) while assembling the list."""
+(servable now, asked of the online state best-first); the reranker applies the diversity caps, the
+share kept for the categories browsed now and the guaranteed new-product slots (保量) while
+assembling the list."""
 
 from __future__ import annotations
 
@@ -208,9 +209,8 @@ class Reranker:
     categories the user is browsing now: a shopper after rice cookers wants rice cookers, not variety)
     and per shop, a share of the list kept for the categories browsed now (their best candidates take the
     places of the list's last items from elsewhere), and a share of slots kept for new products at
-    evenly spread positions; candidates
-    the governance check did not reach are asked about only if the caps make the list reach them (the
-    next best ``2n`` not yet asked, together)."""
+    evenly spread positions; candidates the governance check did not reach are asked about only if the
+    caps make the list reach them (the next best ``2n`` not yet asked, together)."""
 
     name = "caps_and_slots"
 
@@ -319,10 +319,7 @@ class Reranker:
                 take(q)
                 extra.append(q)
         places = [k for k in range(len(final)) if not browsed(final[k]) and final[k] not in reserved]
-        places = places[max(0, len(places) - len(extra)) :]
-        out = list(final)
-        for q, k in zip(extra, places, strict=False):
+        out = list(final)  # a list shorter than n already holds every allowed candidate: no extra is left
+        for q, k in zip(extra, places[max(0, len(places) - len(extra)) :], strict=False):
             out[k] = q
-        if len(out) < n:
-            out += extra[len(places) :][: n - len(out)]
         return out
